@@ -1,0 +1,23 @@
+// Overloads of the elementary functions for float and double that resolve to the same libm/CUDA
+// math routines on host and device (std:: overloads are not callable from device code).
+#pragma once
+#include <math.h>
+
+#include "common/hostdevice.h"
+
+namespace rs {
+
+RS_HD float exp_(float x) { return expf(x); }
+RS_HD double exp_(double x) { return exp(x); }
+RS_HD float log1p_(float x) { return log1pf(x); }
+RS_HD double log1p_(double x) { return log1p(x); }
+RS_HD float tanh_(float x) { return tanhf(x); }
+RS_HD double tanh_(double x) { return tanh(x); }
+RS_HD float erf_(float x) { return erff(x); }
+RS_HD double erf_(double x) { return erf(x); }
+RS_HD float sqrt_(float x) { return sqrtf(x); }
+RS_HD double sqrt_(double x) { return sqrt(x); }
+RS_HD float abs_(float x) { return fabsf(x); }
+RS_HD double abs_(double x) { return fabs(x); }
+
+}  // namespace rs

@@ -1,0 +1,92 @@
+// Binding-side tensor access. Tensors arrive zero-copy through DLPack as untyped nb::ndarray<>:
+// with no dtype/layout constraint nanobind never converts or copies, so a wrong dtype or layout is
+// an error here instead of a silent copy. The Python layer has already validated and made inputs
+// contiguous; these checks are the cheap second line of defence.
+#pragma once
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <utility>
+
+#include "common/device.h"
+#include "common/error.h"
+
+namespace rs {
+
+namespace nb = nanobind;
+using Array = nb::ndarray<>;
+using OptArray = std::optional<Array>;
+
+inline bool is_cuda(const Array& a) { return a.device_type() == nb::device::cuda::value; }
+
+inline void check_contiguous(const Array& a, const char* name) {
+  int64_t expected = 1;
+  for (int d = static_cast<int>(a.ndim()) - 1; d >= 0; --d) {
+    if (a.shape(d) != 1)
+      RS_CHECK(a.stride(d) == expected, name, " must be C-contiguous");
+    expected *= static_cast<int64_t>(a.shape(d));
+  }
+}
+
+inline void check_shape(const Array& a, const char* name, std::initializer_list<int64_t> shape) {
+  RS_CHECK(a.ndim() == shape.size(), name, " has ", a.ndim(), " dimensions, expected ",
+           shape.size());
+  size_t d = 0;
+  for (int64_t s : shape) {
+    RS_CHECK(static_cast<int64_t>(a.shape(d)) == s, name, " has size ", a.shape(d),
+             " in dimension ", d, ", expected ", s);
+    ++d;
+  }
+}
+
+// The device context of a call: every array must be on the device of `ref`.
+inline DeviceContext context_of(const Array& ref, std::initializer_list<const Array*> others,
+                                std::uintptr_t stream) {
+  RS_CHECK(ref.device_type() == nb::device::cpu::value || is_cuda(ref),
+           "reluscope kernels take CPU or CUDA tensors");
+  for (const Array* o : others) {
+    RS_CHECK(o->device_type() == ref.device_type() && o->device_id() == ref.device_id(),
+             "all tensors of a call must be on the same device");
+  }
+  return DeviceContext{is_cuda(ref), static_cast<int>(ref.device_id()), stream};
+}
+
+template <typename T>
+T* data_as(const Array& a, const char* name) {
+  RS_CHECK(a.dtype() == nb::dtype<T>(), name, " has the wrong dtype for this call");
+  check_contiguous(a, name);
+  return static_cast<T*>(a.data());
+}
+
+template <typename T>
+T* data_as(const OptArray& a, const char* name) {
+  return a ? data_as<T>(*a, name) : nullptr;
+}
+
+// Calls f(T{}) with T = float or double according to the dtype of `a`.
+template <typename F>
+decltype(auto) dispatch_float(const Array& a, F&& f) {
+  if (a.dtype() == nb::dtype<float>()) return f(float{});
+  if (a.dtype() == nb::dtype<double>()) return f(double{});
+  throw std::invalid_argument("reluscope kernels take float32 or float64 tensors");
+}
+
+// Runs cpu() or cuda() by the context's device. cuda must be a generic lambda ([&](auto) {...})
+// so that, in a build without CUDA, its body (which names CUDA launchers) is never instantiated.
+template <typename Cpu, typename Cuda>
+void on_device(const DeviceContext& ctx, Cpu&& cpu, Cuda&& cuda) {
+  if (!ctx.cuda) {
+    cpu();
+  } else if constexpr (kWithCuda) {
+    cuda(0);
+  } else {
+    throw std::runtime_error(
+        "this reluscope build has no CUDA kernels (nvcc was not found when it was built); "
+        "reinstall with nvcc on PATH, or use CPU tensors");
+  }
+}
+
+}  // namespace rs

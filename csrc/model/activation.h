@@ -1,0 +1,67 @@
+// Activation functions with their first and second derivatives, per element, for both launchers.
+// The codes are shared with python/reluscope/models.py (ACTIVATIONS). Conventions at kinks follow
+// torch autograd: relu'(0) = 0, leaky_relu'(0) = slope; softplus is torch's (beta 1, threshold 20).
+#pragma once
+#include <cstdint>
+
+#include "common/hostdevice.h"
+#include "common/math_fn.h"
+
+namespace rs {
+
+enum Activation : int32_t {
+  ACT_IDENTITY = 0,
+  ACT_RELU = 1,
+  ACT_LEAKY_RELU = 2,
+  ACT_TANH = 3,
+  ACT_SIGMOID = 4,
+  ACT_SOFTPLUS = 5,
+  ACT_ERF = 6,
+  ACT_QUADRATIC = 7,
+};
+inline constexpr int32_t kNumActivations = 8;
+
+template <typename T>
+RS_HD T sigmoid_(T z) { return T(1) / (T(1) + exp_(-z)); }
+
+template <typename T>
+RS_HD T act_value(int32_t act, T z, T slope) {
+  switch (act) {
+    case ACT_RELU: return z > T(0) ? z : T(0);
+    case ACT_LEAKY_RELU: return z > T(0) ? z : slope * z;
+    case ACT_TANH: return tanh_(z);
+    case ACT_SIGMOID: return sigmoid_(z);
+    case ACT_SOFTPLUS: return z > T(20) ? z : log1p_(exp_(z));
+    case ACT_ERF: return erf_(z);
+    case ACT_QUADRATIC: return z * z;
+    default: return z;
+  }
+}
+
+template <typename T>
+RS_HD T act_d1(int32_t act, T z, T slope) {
+  switch (act) {
+    case ACT_RELU: return z > T(0) ? T(1) : T(0);
+    case ACT_LEAKY_RELU: return z > T(0) ? T(1) : slope;
+    case ACT_TANH: { T t = tanh_(z); return T(1) - t * t; }
+    case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s); }
+    case ACT_SOFTPLUS: return z > T(20) ? T(1) : sigmoid_(z);
+    case ACT_ERF: return T(1.1283791670955126) * exp_(-z * z);  // 2/sqrt(pi)
+    case ACT_QUADRATIC: return T(2) * z;
+    default: return T(1);
+  }
+}
+
+template <typename T>
+RS_HD T act_d2(int32_t act, T z, T /*slope*/) {
+  switch (act) {
+    case ACT_TANH: { T t = tanh_(z); return T(-2) * t * (T(1) - t * t); }
+    case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s) * (T(1) - T(2) * s); }
+    case ACT_SOFTPLUS: { if (z > T(20)) return T(0); T s = sigmoid_(z); return s * (T(1) - s); }
+    case ACT_ERF: return T(-2.2567583341910252) * z * exp_(-z * z);  // -4/sqrt(pi) z e^{-z^2}
+    case ACT_QUADRATIC: return T(2);
+    default: return T(0);  // identity, relu, leaky_relu: piecewise linear
+  }
+}
+
+}  // namespace rs

@@ -1,0 +1,89 @@
+// Python bindings of the model description (NetSpec) and the batched forward kernel.
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+#include <nanobind/stl/optional.h>
+
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
+#include "common/ndarray.h"
+#include "model/activation.h"
+#include "model/forward.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+// (w_off, b_off, in, out, transposed, act) per layer, as built by reluscope.models.
+using LayerTuple = std::tuple<int64_t, int64_t, int32_t, int32_t, bool, int32_t>;
+
+static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_params,
+                             double slope) {
+  RS_CHECK(!layers.empty(), "a network needs at least one layer");
+  RS_CHECK(layers.size() <= size_t(kMaxLayers), "at most ", kMaxLayers, " layers are supported, got ",
+           layers.size());
+  NetSpec net;
+  net.n_layers = static_cast<int32_t>(layers.size());
+  net.n_params = n_params;
+  net.slope = slope;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    LayerSpec& L = net.layer[l];
+    bool transposed;
+    std::tie(L.w_off, L.b_off, L.in, L.out, transposed, L.act) = layers[l];
+    L.transposed = transposed ? 1 : 0;
+    RS_CHECK(L.in > 0 && L.out > 0, "layer ", l, " has a non-positive width");
+    RS_CHECK(L.act >= 0 && L.act < kNumActivations, "layer ", l, " has unknown activation code ",
+             L.act);
+    RS_CHECK(L.w_off >= 0 && L.w_off + int64_t(L.in) * L.out <= n_params, "layer ", l,
+             " weights fall outside theta");
+    RS_CHECK(L.b_off < 0 || L.b_off + L.out <= n_params, "layer ", l, " bias falls outside theta");
+    if (l > 0) RS_CHECK(L.in == net.layer[l - 1].out, "layer ", l, " input width ", L.in,
+                        " does not match the previous output width ", net.layer[l - 1].out);
+    net.max_width = std::max({net.max_width, L.in, L.out});
+  }
+  net.d_in = net.layer[0].in;
+  net.d_out = net.layer[net.n_layers - 1].out;
+  return net;
+}
+
+static void forward(const NetSpec& net, const Array& theta, const Array& x, const Array& y,
+                    const OptArray& workspace, std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&x, &y}, stream);
+  const int64_t B = theta.ndim() == 2 ? int64_t(theta.shape(0)) : -1;
+  RS_CHECK(B >= 0, "theta must be (B, P)");
+  check_shape(theta, "theta", {B, net.n_params});
+  const bool per_net = x.ndim() == 3;
+  const int64_t N = per_net ? int64_t(x.shape(1)) : int64_t(x.shape(0));
+  if (per_net) check_shape(x, "X", {B, N, net.d_in});
+  else check_shape(x, "X", {N, net.d_in});
+  check_shape(y, "out", {B, N, net.d_out});
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    ForwardArgs<T> a{net, data_as<T>(theta, "theta"), data_as<T>(x, "X"), data_as<T>(y, "out"),
+                     B, N, per_net};
+    on_device(ctx, [&] { forward_cpu(a); },
+              [&](auto) {
+                RS_CHECK(workspace.has_value(), "the CUDA forward needs a workspace");
+                a.workspace = data_as<T>(workspace, "workspace");
+                a.workspace_threads = int64_t(workspace->size()) / (2 * int64_t(net.max_width));
+                RS_CHECK(a.workspace_threads > 0, "the workspace is too small");
+                forward_cuda(a, ctx);
+              });
+  });
+}
+
+void bind_model(nb::module_& m) {
+  nb::class_<NetSpec>(m, "NetSpec",
+                      "Compiled description of an architecture (built by reluscope.MLP / TMS).")
+      .def(nb::new_(&make_net_spec), nb::arg("layers"), nb::arg("n_params"), nb::arg("slope"))
+      .def_ro("n_layers", &NetSpec::n_layers)
+      .def_ro("d_in", &NetSpec::d_in)
+      .def_ro("d_out", &NetSpec::d_out)
+      .def_ro("max_width", &NetSpec::max_width)
+      .def_ro("n_params", &NetSpec::n_params);
+  m.def("forward", &forward, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("out"),
+        nb::arg("workspace").none(), nb::arg("stream"),
+        "out[b, n] = net(theta[b]; x[n] or x[b, n]); float32/float64, CPU or CUDA.");
+}
+
+}  // namespace rs

@@ -1,0 +1,46 @@
+"""Microbenchmarks: every kernel timed beside its torch reference in the same run.
+
+Each suite is a module here with ``run(device, quick) -> list[Result]``; ``main`` (behind
+``reluscope bench`` and ``bench/run.py``) runs the chosen suites, prints a table, writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from .harness import Result, print_table, write_json
+
+#: Suite name -> module under reluscope.benchmarks.
+SUITES = {"forward": "forward"}
+
+
+def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
+    results: list[Result] = []
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{SUITES[name]}")
+        print(f"[bench] {name} on {device}{' (quick)' if quick else ''} ...", file=sys.stderr,
+              flush=True)
+        results.extend(module.run(device, quick))
+    return results
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suites", nargs="*", choices=[[], *SUITES], default=[],
+                   help=f"suites to run (default: all of {', '.join(SUITES)})")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
+    p.add_argument("--json", default="bench-results.json", help="where to write the JSON record")
+
+
+def main(argv: Optional[Sequence[str]] = None, args: Optional[argparse.Namespace] = None) -> int:
+    if args is None:
+        p = argparse.ArgumentParser(prog="reluscope bench", description=__doc__)
+        add_arguments(p)
+        args = p.parse_args(argv)
+    results = run_suites(args.suites or list(SUITES), args.device, args.quick)
+    print_table(results)
+    write_json(results, args.json)
+    print(f"[bench] wrote {args.json}", file=sys.stderr)
+    return 0

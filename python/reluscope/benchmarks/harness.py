@@ -1,0 +1,95 @@
+"""Timing harness shared by every benchmark suite: warm-up, repeats, median; the torch reference
+is always timed in the same run and the ratio reference/ours reported."""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_time(fn: Callable[[], object], device: str, repeats: int = 7, warmup: int = 2,
+                inner: int = 1) -> float:
+    """Median wall time of fn() in seconds over `repeats` timings of `inner` calls each."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        sync(device)
+        times.append((time.perf_counter() - t0) / inner)
+    return statistics.median(times)
+
+
+@dataclass
+class Result:
+    suite: str
+    name: str
+    device: str
+    dtype: str
+    sizes: dict
+    ours_s: float
+    reference_s: Optional[float]
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> Optional[float]:
+        """How many times faster ours is than the reference (reference time / our time)."""
+        return None if self.reference_s is None else self.reference_s / self.ours_s
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def compare(suite: str, name: str, ours: Callable, reference: Optional[Callable], device: str,
+            dtype: torch.dtype, sizes: dict, repeats: int = 7, inner: int = 1,
+            extra: Optional[dict] = None) -> Result:
+    """Time ours() and reference() (None when the reference is infeasible at this size)."""
+    t_ours = median_time(ours, device, repeats=repeats, inner=inner)
+    t_ref = median_time(reference, device, repeats=repeats, inner=inner) if reference else None
+    return Result(suite, name, device, str(dtype).replace("torch.", ""), sizes, t_ours, t_ref,
+                  dict(extra or {}))
+
+
+def _fmt_time(s: Optional[float]) -> str:
+    if s is None:
+        return "-"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [("suite", "case", "device", "dtype", "ours", "reference", "ratio", "notes")]
+    for r in results:
+        notes = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in r.extra.items())
+        rows.append((r.suite, r.name, r.device, r.dtype, _fmt_time(r.ours_s),
+                     _fmt_time(r.reference_s), "-" if r.ratio is None else f"{r.ratio:.1f}x", notes))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        if i == 0:
+            print("  ".join("-" * w for w in widths) + "  -----")
+
+
+def write_json(results: list[Result], path: str) -> None:
+    from ..info import config
+
+    meta = {"config": config(), "machine": platform.machine(), "processor": platform.processor(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "results": [r.as_dict() for r in results]}, f, indent=2)
