@@ -12,7 +12,6 @@ activation code) that the C++ kernels read (csrc/model/net_spec.h).
 from __future__ import annotations
 
 import math
-from functools import cached_property
 from typing import Optional, Sequence
 
 import torch
@@ -44,9 +43,9 @@ class Model:
     activation: str
     slope: float
 
-    @property
-    def layers(self) -> list[LayerTuple]:
-        raise NotImplementedError
+    #: Per-layer table (w_off, b_off, in, out, transposed, act), set by the constructor.
+    layers: list[LayerTuple]
+    _spec = None
 
     @property
     def num_params(self) -> int:
@@ -60,12 +59,14 @@ class Model:
     def d_out(self) -> int:
         return self.layers[-1][3]
 
-    @cached_property
+    @property
     def spec(self):
         """The compiled description handed to the kernels (built once per model)."""
-        return _core.NetSpec(self.layers, self.num_params, float(self.slope))
+        if self._spec is None:
+            self._spec = _core.NetSpec(self.layers, self.num_params, float(self.slope))
+        return self._spec
 
-    @cached_property
+    @property
     def layer_ints(self) -> list[int]:
         """The layer table flattened to ints (how a torch custom op receives it)."""
         return [int(v) for row in self.layers for v in row]
@@ -106,6 +107,7 @@ class MLP(Model):
         self.activation = activation
         self.bias = bool(bias)
         self.slope = float(slope)
+        self.layers = self._layer_table()
 
     def __repr__(self) -> str:
         return f"MLP(widths={self.widths}, activation={self.activation!r}, bias={self.bias})"
@@ -117,8 +119,7 @@ class MLP(Model):
     def __hash__(self) -> int:
         return hash((tuple(self.widths), self.activation, self.bias, self.slope))
 
-    @cached_property
-    def layers(self) -> list[LayerTuple]:
+    def _layer_table(self) -> list[LayerTuple]:
         rows, off = [], 0
         act = ACTIVATIONS[self.activation]
         for l, (d_in, d_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
@@ -157,7 +158,7 @@ class MLP(Model):
         for l, ((W, b), (_, _, d_in, d_out, _, _)) in enumerate(zip(params, self.layers)):
             if W.dim() != 3 or tuple(W.shape[1:]) != (d_out, d_in):
                 raise ValueError(f"layer {l}: W must be (B, {d_out}, {d_in}), got {tuple(W.shape)}")
-            parts.append(W.reshape(W.shape[0], -1))
+            parts.append(W.reshape(W.shape[0], d_out * d_in))
             if self.bias:
                 if b is None or tuple(b.shape[1:]) != (d_out,):
                     raise ValueError(f"layer {l}: b must be (B, {d_out})")
@@ -282,6 +283,9 @@ class TMS(Model):
         self.n_features = int(n_features)
         self.n_hidden = int(n_hidden)
         self.bias = bool(bias)
+        n, m = self.n_features, self.n_hidden
+        self.layers = [(0, -1, n, m, False, ACTIVATIONS["identity"]),
+                       (0, n * m if self.bias else -1, m, n, True, ACTIVATIONS["relu"])]
 
     def __repr__(self) -> str:
         return f"TMS(n_features={self.n_features}, n_hidden={self.n_hidden}, bias={self.bias})"
@@ -292,12 +296,6 @@ class TMS(Model):
 
     def __hash__(self) -> int:
         return hash(("TMS", self.n_features, self.n_hidden, self.bias))
-
-    @cached_property
-    def layers(self) -> list[LayerTuple]:
-        n, m = self.n_features, self.n_hidden
-        return [(0, -1, n, m, False, ACTIVATIONS["identity"]),
-                (0, n * m if self.bias else -1, m, n, True, ACTIVATIONS["relu"])]
 
     @property
     def num_params(self) -> int:
@@ -314,7 +312,7 @@ class TMS(Model):
         """(W (B, n_hidden, n_features), b (B, n_features)) -> theta (B, P)."""
         if W.dim() != 3 or tuple(W.shape[1:]) != (self.n_hidden, self.n_features):
             raise ValueError(f"W must be (B, {self.n_hidden}, {self.n_features}), got {tuple(W.shape)}")
-        parts = [W.reshape(W.shape[0], -1)]
+        parts = [W.reshape(W.shape[0], self.n_hidden * self.n_features)]
         if self.bias:
             if b is None or tuple(b.shape) != (W.shape[0], self.n_features):
                 raise ValueError(f"b must be (B, {self.n_features})")

@@ -1,0 +1,172 @@
+"""reluscope.forward vs reluscope.reference.forward, exact cases, error paths, torch.compile."""
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import reluscope as rs
+from conftest import DTYPES, RTOL, rel_err, requires_cuda
+
+
+@pytest.mark.parametrize("activation", list(rs.ACTIVATIONS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per_net", [False, True])
+def test_forward_matches_reference(activation, dtype, per_net):
+    g = torch.Generator().manual_seed(1)
+    net = rs.MLP([3, 7, 5, 2], activation, slope=0.1)
+    theta = net.init(5, generator=g, dtype=dtype, bias_std=0.5)
+    X = torch.randn(*((5,) if per_net else ()), 9, 3, generator=g, dtype=dtype)
+    assert rel_err(rs.forward(net, theta, X), rs.reference.forward(net, theta, X)) <= RTOL[dtype]
+
+
+@settings(max_examples=40, deadline=None)
+@given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=5), B=st.integers(1, 4),
+       N=st.integers(1, 6), bias=st.booleans(), activation=st.sampled_from(list(rs.ACTIVATIONS)),
+       double=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_forward_random_shapes(widths, B, N, bias, activation, double, seed):
+    dtype = torch.float64 if double else torch.float32
+    g = torch.Generator().manual_seed(seed)
+    net = rs.MLP(widths, activation, bias=bias)
+    theta = net.init(B, generator=g, dtype=dtype, bias_std=0.3)
+    X = torch.randn(N, widths[0], generator=g, dtype=dtype)
+    assert rel_err(rs.forward(net, theta, X), rs.reference.forward(net, theta, X)) <= RTOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tms_forward_matches_reference_and_formula(dtype):
+    g = torch.Generator().manual_seed(2)
+    tms = rs.TMS(6, 3)
+    theta = tms.init(4, generator=g, dtype=dtype, bias_std=0.2)
+    X = torch.rand(4, 10, 6, generator=g, dtype=dtype)
+    out = rs.forward(tms, theta, X)
+    assert rel_err(out, rs.reference.forward(tms, theta, X)) <= RTOL[dtype]
+    W, b = tms.unflatten(theta)
+    direct = torch.relu(torch.einsum("bmn,bmk,bsk->bsn", W, W, X) + b[:, None, :])
+    assert rel_err(out, direct) <= 10 * RTOL[dtype]
+
+
+def test_forward_exact_small_case():
+    # one hidden relu neuron: y = 3 * relu(2 x - 1) + 0.5
+    net = rs.MLP([1, 1, 1])
+    theta = torch.tensor([[2.0, -1.0, 3.0, 0.5]], dtype=torch.float64)
+    X = torch.tensor([[0.0], [0.5], [1.0], [2.0]], dtype=torch.float64)
+    assert rs.forward(net, theta, X).flatten().tolist() == [0.5, 0.5, 3.5, 9.5]
+
+
+def test_deep_linear_network_is_product_of_matrices():
+    net = rs.MLP([4, 3, 5, 2], "identity", bias=False)
+    theta = net.init(3, dtype=torch.float64)
+    (W1, _), (W2, _), (W3, _) = net.unflatten(theta)
+    X = torch.randn(8, 4, dtype=torch.float64)
+    expected = torch.einsum("bij,bjk,bkl,nl->bni", W3, W2, W1, X)
+    assert rel_err(rs.forward(net, theta, X), expected) <= 1e-12
+
+
+def test_erf_and_softplus_values():
+    for act, fn in (("erf", torch.erf), ("softplus", torch.nn.functional.softplus)):
+        net = rs.MLP([1, 1, 1], act, bias=False)
+        theta = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+        x = torch.tensor([[-30.0], [-1.0], [0.3], [25.0]], dtype=torch.float64)
+        assert torch.allclose(rs.forward(net, theta, x)[0], fn(x), rtol=1e-15, atol=0)
+
+
+def test_forward_accepts_non_contiguous_inputs():
+    net = rs.MLP([3, 4, 2], "tanh")
+    theta_big = net.init(6, dtype=torch.float64)
+    theta = theta_big[::2]  # non-contiguous rows
+    X = torch.randn(3, 8, dtype=torch.float64).t()  # (8, 3) transposed view
+    assert not theta.is_contiguous() and not X.is_contiguous()
+    assert rel_err(rs.forward(net, theta, X), rs.reference.forward(net, theta, X)) <= 1e-12
+
+
+def test_forward_empty_batches():
+    net = rs.MLP([2, 3, 1])
+    assert rs.forward(net, net.init(0), torch.randn(5, 2)).shape == (0, 5, 1)
+    assert rs.forward(net, net.init(3), torch.randn(0, 2)).shape == (3, 0, 1)
+
+
+def test_forward_under_no_grad_and_nan_propagation():
+    net = rs.MLP([2, 3, 1], "sigmoid")
+    theta = net.init(2, dtype=torch.float64)
+    X = torch.tensor([[0.1, 0.2], [math.nan, 0.0]], dtype=torch.float64)
+    with torch.no_grad():
+        out = rs.forward(net, theta, X)
+    assert torch.isfinite(out[:, 0]).all() and torch.isnan(out[:, 1]).all()
+
+
+def test_forward_error_paths():
+    net = rs.MLP([2, 3, 1])
+    theta = net.init(2)
+    X = torch.randn(4, 2)
+    with pytest.raises(ValueError, match=r"theta must have shape \(B, 13\)"):
+        rs.forward(net, theta[:, :-1], X)
+    with pytest.raises(ValueError, match="X must be"):
+        rs.forward(net, theta, torch.randn(4, 3))
+    with pytest.raises(ValueError, match="X must be"):
+        rs.forward(net, theta, torch.randn(3, 4, 2))  # per-network X with the wrong B
+    with pytest.raises(ValueError, match="X must be"):
+        rs.forward(net, theta, torch.randn(2))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        rs.forward(net, theta, X.to(torch.int64))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        rs.forward(net, theta.half(), X.half())
+    with pytest.raises(TypeError, match="one dtype"):
+        rs.forward(net, theta, X.double())
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        rs.forward(net, theta.numpy(), X)
+
+
+def test_extension_rejects_what_python_would_have_fixed():
+    """The C++ side checks again and raises (never aborts, never converts silently)."""
+    from reluscope._ext import _core
+
+    net = rs.MLP([2, 3, 1])
+    theta, X = net.init(2), torch.randn(4, 2)
+    out = torch.empty(2, 4, 1)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.forward(net.spec, theta, X.t().contiguous().t(), out, None, 0)
+    with pytest.raises(ValueError, match="wrong dtype"):
+        _core.forward(net.spec, theta, X.double(), out, None, 0)
+    with pytest.raises(ValueError, match="out has size"):
+        _core.forward(net.spec, theta, X, torch.empty(2, 5, 1), None, 0)
+
+
+def test_torch_compile_traces_the_custom_op():
+    net = rs.MLP([2, 4, 1], "tanh")
+    theta, X = net.init(3, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
+
+    def f(theta, X):
+        return rs.forward(net, theta, X) * 2
+
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    assert rel_err(compiled(theta, X), 2 * rs.reference.forward(net, theta, X)) <= 1e-12
+
+
+def test_custom_op_passes_opcheck():
+    net = rs.MLP([2, 4, 1], "relu")
+    args = (net.init(2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64),
+            net.layer_ints, net.num_params, net.slope)
+    torch.library.opcheck(torch.ops.reluscope.forward.default, args,
+                          test_utils=("test_schema", "test_faketensor"))
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", list(rs.ACTIVATIONS))
+def test_forward_cuda_matches_cpu(dtype, activation):
+    g = torch.Generator().manual_seed(3)
+    net = rs.MLP([3, 16, 8, 2], activation)
+    theta = net.init(50, generator=g, dtype=dtype, bias_std=0.3)
+    X = torch.randn(300, 3, generator=g, dtype=dtype)
+    out = rs.forward(net, theta.cuda(), X.cuda())
+    assert out.is_cuda
+    assert rel_err(out.cpu(), rs.reference.forward(net, theta, X)) <= 10 * RTOL[dtype]
+
+
+@requires_cuda
+def test_forward_cuda_error_on_mixed_devices():
+    net = rs.MLP([2, 3, 1])
+    with pytest.raises(ValueError, match="is on"):
+        rs.forward(net, net.init(2).cuda(), torch.randn(4, 2))
