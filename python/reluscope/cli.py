@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from .experiments import EXPERIMENTS
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="reluscope", description="reluscope command line")
@@ -13,6 +15,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .benchmarks import add_arguments as bench_arguments
 
     bench_arguments(sub.add_parser("bench", help="kernel vs torch reference microbenchmarks"))
+    rep = sub.add_parser("reproduce", help="the seeds' experiments end to end: tables, plots, JSON")
+    rep.add_argument("experiment", choices=["all", *EXPERIMENTS])
+    rep.add_argument("--quick", action="store_true", help="small sizes (minutes on a CPU)")
+    rep.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    rep.add_argument("--out", default="reluscope-out", help="output folder (default reluscope-out)")
+    rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
@@ -24,6 +32,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .benchmarks import main as bench_main
 
             return bench_main(args=args)
+        if args.command == "reproduce":
+            from .experiments import check_requirements, run
+
+            check_requirements(args.device, args.out)
+            names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
+            return 0 if run(names, args.quick, args.device, args.out, args.seed) else 1
     except (ValueError, RuntimeError, OSError) as e:
         print(f"reluscope {args.command}: error: {e}", file=sys.stderr)
         return 2

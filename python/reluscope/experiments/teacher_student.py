@@ -1,0 +1,143 @@
+"""Seed 002: failure modes of training mildly over-parameterised two-layer networks.
+
+Teacher: y = Σ_i a_i σ(w_i·x), sigmoid, no biases, width 4 with the seed's weights. Data: the
+1681-point grid {-5, -4.75, ..., 5}², mean squared error. Students of width 4-7 are all trained
+together with Adam; then for every student: loss, gradient norm and smallest Hessian eigenvalue,
+classified with the thresholds below; students with a negative smallest eigenvalue are perturbed
+and re-optimised, as in the seed, and we count how many flip to a positive eigenvalue.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import MLP, forward, hessian, reference
+from ..progress import track
+
+TEACHER_W = [[0.6, 0.5], [-0.5, 0.5], [-0.2, -0.6], [0.1, -0.6]]
+TEACHER_A = [1.0, -1.0, 1.0, -1.0]
+# Classification thresholds (stated in the report).
+GRAD_TOL = 1e-5      # converged: ‖∇L‖ below this
+GLOBAL_LOSS = 1e-8   # global minimum: loss below this (the teacher reaches 0)
+EIG_TOL = 1e-7       # saddle: smallest eigenvalue below -EIG_TOL
+
+
+def grid(dtype=torch.float64) -> torch.Tensor:
+    t = torch.arange(-20, 21, dtype=dtype) / 4
+    X1, X2 = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([X1.ravel(), X2.ravel()], 1)
+
+
+def student(width: int) -> MLP:
+    return MLP([2, width, 1], "sigmoid", bias=False)
+
+
+def params(width: int, W, a) -> torch.Tensor:
+    """theta (1, P) of a student with incoming weights W (width, 2) and outgoing a (width,)."""
+    net = student(width)
+    return net.flatten([(torch.tensor([W], dtype=torch.float64), None),
+                        (torch.tensor([[a]], dtype=torch.float64), None)])
+
+
+def classify(loss: float, gnorm: float, lam: float) -> str:
+    if gnorm > GRAD_TOL:
+        return "not converged"
+    if lam < -EIG_TOL:
+        return "saddle"
+    return "global minimum" if loss < GLOBAL_LOSS else "local minimum"
+
+
+def run(ctx) -> None:
+    rep = ctx.report
+    dev = ctx.device
+    X = grid().to(dev)
+    teacher = params(4, TEACHER_W, TEACHER_A).to(dev)
+    T = forward(student(4), teacher, X)[0]
+    data = hessian.Data(X, T)
+    rep.text(f"Thresholds: converged if ‖∇L‖ < {GRAD_TOL:g}; saddle if λ_min < −{EIG_TOL:g}; "
+             f"global minimum if loss < {GLOBAL_LOSS:g}, local minimum otherwise.")
+
+    # Exact anchors: the teacher itself, and a width-5 student that splits one teacher neuron in
+    # two (a manifold of global minima: zero loss, zero gradient, one exactly flat direction).
+    t_loss, t_grad = hessian.value_and_grad(student(4), teacher, data)
+    t_eig = hessian.eigvalsh(student(4), teacher, data)[0]
+    rep.check("teacher: loss", t_loss.item(), 0.0, 1e-20)
+    rep.check("teacher: gradient norm", t_grad.norm().item(), 0.0, 1e-12)
+    rep.check("teacher: smallest Hessian eigenvalue >= -1e-12", t_eig.min().item(), -1e-12, kind="ge")
+    split = params(5, TEACHER_W + [TEACHER_W[0]], [0.3] + TEACHER_A[1:] + [0.7]).to(dev)
+    s_loss, s_grad = hessian.value_and_grad(student(5), split, data)
+    s_eig = hessian.eigvalsh(student(5), split, data)[0]
+    rep.check("split-neuron width-5 student: loss", s_loss.item(), 0.0, 1e-20)
+    rep.check("split-neuron width-5 student: gradient norm", s_grad.norm().item(), 0.0, 1e-12)
+    rep.check("split-neuron width-5 student: flat direction |λ_min|", abs(s_eig.min().item()), 0.0, 1e-10)
+
+    runs = 24 if ctx.quick else 1000
+    steps = 2500 if ctx.quick else 30000
+    lr = 3e-2 if ctx.quick else 1e-3
+    counts, record, worst_ref_err = {}, {}, 0.0
+    for width in track([4, 5, 6, 7], "teacher-student: widths"):
+        net = student(width)
+        theta0 = net.init(runs, generator=ctx.generator(width), scheme="normal", dtype=torch.float64).to(dev)
+        theta, hist = hessian.fit(net, theta0, data, lr=lr, steps=steps, progress=False)
+        loss, grad = hessian.value_and_grad(net, theta, data)
+        lam = hessian.extreme_eigs(net, theta, data, k=1, which="smallest").values[:, 0]
+        gnorm = grad.norm(dim=1)
+        # The engine's smallest eigenvalue against the torch.func reference on a few students.
+        ref = reference.hessian.hessian(net, theta[:4].cpu(), hessian.Data(X.cpu(), T.cpu()))
+        ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
+        worst_ref_err = max(worst_ref_err, (lam[:4].cpu() - ref_lam).abs().max().item())
+
+        kinds = [classify(*v) for v in zip(loss.tolist(), gnorm.tolist(), lam.tolist())]
+        flipped = _perturb_and_reoptimise(net, theta, data, lam, ctx)
+        counts[width] = {k: kinds.count(k) for k in
+                         ("global minimum", "local minimum", "saddle", "not converged")}
+        counts[width]["saddles flipped by perturbation"] = flipped
+        record[width] = {"loss": loss.tolist(), "grad_norm": gnorm.tolist(), "lambda_min": lam.tolist(),
+                         "class": kinds}
+        rep.info(f"width {width}: {runs} students", ", ".join(f"{k}: {v}" for k, v in counts[width].items()))
+    rep.check("λ_min: engine vs torch.func reference (max abs diff)", worst_ref_err, 0.0, 1e-8)
+    rep.data["counts"] = counts
+    rep.data["students"] = record
+    rep.text("| width | " + " | ".join(counts[4]) + " |\n|---|" + "---|" * len(counts[4]) + "\n" +
+             "\n".join(f"| {w} | " + " | ".join(str(v) for v in c.values()) + " |"
+                       for w, c in counts.items()))
+    _figure(rep, record)
+
+
+def _perturb_and_reoptimise(net, theta, data, lam, ctx, eps: float = 0.1, tries: int = 3) -> int:
+    """Seed's test of saddles: perturb each negative-eigenvalue point by eps * (unit Gaussian
+    direction), re-optimise, repeat up to `tries` times; count points whose λ_min turns >= 0."""
+    idx = (lam < -EIG_TOL).nonzero().flatten()
+    if len(idx) == 0:
+        return 0
+    th = theta[idx]
+    flipped = torch.zeros(len(idx), dtype=torch.bool, device=th.device)
+    g = ctx.generator(99)
+    for _ in range(tries):
+        d = torch.randn(th.shape, generator=g, dtype=th.dtype).to(th.device)
+        cand = th + eps * d / d.norm(dim=1, keepdim=True)
+        cand, _ = hessian.fit(net, cand, data, lr=1e-2, steps=1000 if ctx.quick else 5000, progress=False)
+        new_lam = hessian.extreme_eigs(net, cand, data, k=1, which="smallest").values[:, 0]
+        flipped |= new_lam >= -EIG_TOL
+        th = torch.where(flipped[:, None], th, cand)
+    return int(flipped.sum())
+
+
+def _figure(rep, record) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
+    colors = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3", "not converged": "0.6"}
+    for ax, (width, r) in zip(axes, record.items()):
+        for kind, c in colors.items():
+            pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r["class"]) if k == kind]
+            if pts:
+                L, E = zip(*pts)
+                ax.scatter([max(l, 1e-20) for l in L], E, s=12, color=c, label=kind)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-8)
+        ax.set_title(f"student width {width}")
+        ax.set_xlabel("final loss")
+    axes[0].set_ylabel("smallest Hessian eigenvalue")
+    axes[-1].legend(fontsize=8)
+    rep.figure(fig, "lambda_min_vs_loss.png", "Smallest Hessian eigenvalue vs final loss for every "
+               "student, by width, coloured by class (as in the seed's scatter plot).")
