@@ -8,9 +8,16 @@ from typing import Optional, Sequence
 from .experiments import EXPERIMENTS
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments give one line on stderr and exit code 2 (no usage dump, no traceback)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="reluscope", description="reluscope command line")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="reluscope", description="reluscope command line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("info", help="version, torch, compiled backends, CUDA architectures, threads")
     from .benchmarks import add_arguments as bench_arguments
 
