@@ -5,7 +5,7 @@
 // along the edges). Tolerance rule as in segment_math.h: pre-activations within
 // 64 eps (|b_j| + sum_i |W_ji| max|a|) of zero are snapped to 0 (a line through a vertex, a neuron
 // touching a polygon, coincident lines cut nothing); a polygon is cut only when it has vertices
-// strictly on both sides, and a piece of area <= 64 eps * (rectangle area) is a sliver and dropped.
+// strictly on both sides, and a piece of area <= eps^2 * (rectangle area) is a sliver and dropped.
 // Every final polygon then has its own activation pattern (bit set iff z > 0 at the vertex
 // average). Cost O(sum over layers of vertices * d_l * d_{l-1} + cuts); memory O(vertices * width).
 #pragma once
@@ -105,7 +105,7 @@ void slice_polygons(const NetSpec& net, const T* theta, const T* origin, const T
   }
   std::vector<int64_t> zero_words(n_words, 0);
   P.close(zero_words.data(), n_words);
-  const T area_tol = tol * T(bounds[1] - bounds[0]) * T(bounds[3] - bounds[2]);
+  const T area_tol = machine_eps<T>() * machine_eps<T>() * T(bounds[1] - bounds[0]) * T(bounds[3] - bounds[2]);
   int64_t bit = 0;
   for (int l = 0; l < net.n_layers; ++l) {
     const LayerSpec& L = net.layer[l];

@@ -12,7 +12,7 @@ Tolerance rule (both counters; eps = machine epsilon of the dtype): a pre-activa
 64 eps (|b_j| + sum_i |W_ji| max|a|) of zero counts as exactly zero, so a neuron that only touches
 zero, whose zero falls on an existing breakpoint / vertex, or whose hyperplane coincides with an
 earlier one adds no region; zeros closer than 64 eps in t merge (1-D); pieces of area
-<= 64 eps * rectangle area are dropped as slivers (2-D). Activation patterns are evaluated at piece
+<= eps^2 * rectangle area are dropped as slivers (2-D). Activation patterns are evaluated at piece
 midpoints / polygon vertex averages (bit set iff z > 0). ``merge="linear"`` merges neighbouring
 pieces whose output slopes g1, g2 agree: |g1 - g2| <= sqrt(eps) (max|g| + y_max (1/len1 + 1/len2)).
 """
