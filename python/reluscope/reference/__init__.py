@@ -2,4 +2,5 @@
 them by name, and every benchmark times them beside the kernels."""
 from .forward import forward
 
-__all__ = ["forward"]
+__all__ = ["forward", "regions"]
+from . import regions

@@ -1,0 +1,48 @@
+// CPU launchers of count_patterns: packed activation bits per (network, sample), OpenMP over
+// pairs (O(B N P)); distinct rows per network by sort + unique (O(N log N * n_words) each).
+#include <algorithm>
+#include <vector>
+
+#include "common/parallel.h"
+#include "regions/pattern_math.h"
+#include "regions/regions.h"
+
+namespace rs {
+
+template <typename T>
+void pattern_cpu(const PatternArgs<T>& a) {
+  const NetSpec& net = a.net;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(net.n_params, 1));
+  parallel_for(a.B * a.N, grain, [&](int64_t begin, int64_t end, int) {
+    std::vector<T> buf(2 * size_t(net.max_width));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / a.N, n = i % a.N;
+      const T* x = a.x + ((a.x_per_net ? b * a.N : 0) + n) * net.d_in;
+      pattern_sample(net, a.theta + b * net.n_params, x, a.words + i * a.n_words, a.n_words,
+                     buf.data(), 1);
+    }
+  });
+}
+
+template void pattern_cpu<float>(const PatternArgs<float>&);
+template void pattern_cpu<double>(const PatternArgs<double>&);
+
+void unique_rows_cpu(const int64_t* words, int64_t B, int64_t N, int32_t n_words, int64_t* counts) {
+  parallel_for(B, 1, [&](int64_t begin, int64_t end, int) {
+    std::vector<int64_t> order(N);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t* rows = words + b * N * n_words;
+      auto less = [&](int64_t i, int64_t j) {
+        return std::lexicographical_compare(rows + i * n_words, rows + (i + 1) * n_words,
+                                            rows + j * n_words, rows + (j + 1) * n_words);
+      };
+      for (int64_t i = 0; i < N; ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), less);
+      int64_t c = N > 0 ? 1 : 0;
+      for (int64_t i = 1; i < N; ++i) c += less(order[i - 1], order[i]) ? 1 : 0;
+      counts[b] = c;
+    }
+  });
+}
+
+}  // namespace rs

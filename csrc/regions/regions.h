@@ -1,0 +1,89 @@
+// Linear-region counter: argument structs and launcher declarations (1-D segments, 2-D slices,
+// sampled activation patterns). The per-item arithmetic lives in segment_math.h,
+// polygon_math.h and pattern_math.h.
+#pragma once
+#include <cstdint>
+
+#include "common/device.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+enum RegionMerge : int32_t { MERGE_ACTIVATION = 0, MERGE_LINEAR = 1 };
+
+// count_1d: for each network b and segment s, pieces of t -> net(theta_b; a + t (b - a)), t in [0,1].
+template <typename T>
+struct SegmentArgs {
+  NetSpec net;
+  const T* theta = nullptr;    // (B, P)
+  const T* xa = nullptr;       // (S, d0) shared or (B, S, d0) when x_per_net
+  const T* xb = nullptr;       // same shape as xa
+  int64_t* counts = nullptr;   // (B, S)
+  const int64_t* bp_offsets = nullptr;  // fill pass only: (B*S+1,)
+  T* bp_values = nullptr;      // fill pass only: (total,) breakpoint t values
+  int64_t B = 0, S = 0;
+  bool x_per_net = false;
+  int32_t merge = MERGE_ACTIVATION;
+  // CUDA only: fixed capacity (points) per work item, workspace and per-item overflow flags.
+  int64_t capacity = 0;
+  unsigned char* workspace = nullptr;
+  int64_t workspace_items = 0;  // work items the workspace holds at once
+  uint8_t* overflow = nullptr;  // (B, S): 1 where the capacity was too small (count is invalid)
+};
+
+template <typename T>
+void segment_cpu(const SegmentArgs<T>& a);
+template <typename T>
+void segment_cuda(const SegmentArgs<T>& a, const DeviceContext& ctx);
+
+// Bytes of CUDA workspace one work item needs at a given capacity (points).
+int64_t segment_workspace_bytes(const NetSpec& net, int64_t capacity, int64_t elem_size);
+
+// count_2d (CPU): regions of net(theta_b; origin_b + s u_b + t v_b) over [lo1,hi1] x [lo2,hi2].
+template <typename T>
+struct PolygonArgs {
+  NetSpec net;
+  const T* theta = nullptr;   // (B, P)
+  const T* origin = nullptr;  // (d0,) or (B, d0) when per_net
+  const T* u = nullptr;
+  const T* v = nullptr;
+  bool per_net = false;
+  double bounds[4] = {0, 1, 0, 1};
+  int64_t B = 0;
+  int64_t* counts = nullptr;       // (B,) polygons per network
+  int64_t* n_vertices = nullptr;   // (B,) vertices per network (count pass) or nullptr
+  // fill pass only (offsets from the count pass):
+  const int64_t* region_offsets = nullptr;  // (B+1,)
+  const int64_t* vertex_base = nullptr;     // (B+1,) first vertex of network b
+  T* vertices = nullptr;                    // (V, 2)
+  int64_t* vertex_offsets = nullptr;        // (R+1,)
+  int64_t* patterns = nullptr;              // (R, n_words) packed activation bits
+  int32_t n_words = 0;
+};
+
+template <typename T>
+void polygon_cpu(const PolygonArgs<T>& a);
+
+// count_patterns: packed activation bits of every (network, sample).
+template <typename T>
+struct PatternArgs {
+  NetSpec net;
+  const T* theta = nullptr;  // (B, P)
+  const T* x = nullptr;      // (N, d0) or (B, N, d0)
+  int64_t* words = nullptr;  // (B, N, n_words)
+  int64_t B = 0, N = 0;
+  bool x_per_net = false;
+  int32_t n_words = 0;
+  T* workspace = nullptr;    // CUDA only, as in ForwardArgs
+  int64_t workspace_threads = 0;
+};
+
+template <typename T>
+void pattern_cpu(const PatternArgs<T>& a);
+template <typename T>
+void pattern_cuda(const PatternArgs<T>& a, const DeviceContext& ctx);
+
+// counts[b] = number of distinct rows of words[b] (N x n_words); CPU, sort + unique per network.
+void unique_rows_cpu(const int64_t* words, int64_t B, int64_t N, int32_t n_words, int64_t* counts);
+
+}  // namespace rs

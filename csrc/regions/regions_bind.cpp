@@ -1,0 +1,168 @@
+// Python bindings of the region counter kernels (reluscope.regions): count_1d (segments),
+// count_2d (slices, CPU), activation patterns and per-network distinct-row counts.
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/tuple.h>
+
+#include <tuple>
+
+#include "common/ndarray.h"
+#include "regions/regions.h"
+
+namespace rs {
+
+static int64_t batch_of(const Array& theta, const NetSpec& net) {
+  RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
+  const int64_t B = int64_t(theta.shape(0));
+  check_shape(theta, "theta", {B, net.n_params});
+  return B;
+}
+
+static void segments(const NetSpec& net, const Array& theta, const Array& xa, const Array& xb,
+                     const Array& counts, int32_t merge, const OptArray& bp_offsets,
+                     const OptArray& bp_values, const OptArray& workspace,
+                     const OptArray& overflow, int64_t capacity, std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&xa, &xb, &counts}, stream);
+  const int64_t B = batch_of(theta, net);
+  const bool per_net = xa.ndim() == 3;
+  const int64_t S = int64_t(xa.shape(per_net ? 1 : 0));
+  if (per_net) check_shape(xa, "a", {B, S, net.d_in}); else check_shape(xa, "a", {S, net.d_in});
+  if (per_net) check_shape(xb, "b", {B, S, net.d_in}); else check_shape(xb, "b", {S, net.d_in});
+  check_shape(counts, "counts", {B, S});
+  RS_CHECK(merge == MERGE_ACTIVATION || merge == MERGE_LINEAR, "unknown merge code ", merge);
+  RS_CHECK(bp_offsets.has_value() == bp_values.has_value(), "pass both breakpoint arrays or none");
+  if (bp_offsets) check_shape(*bp_offsets, "offsets", {B * S + 1});
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    SegmentArgs<T> a;
+    a.net = net;
+    a.theta = data_as<T>(theta, "theta");
+    a.xa = data_as<T>(xa, "a");
+    a.xb = data_as<T>(xb, "b");
+    a.counts = data_as<int64_t>(counts, "counts");
+    a.bp_offsets = data_as<int64_t>(bp_offsets, "offsets");
+    a.bp_values = data_as<T>(bp_values, "values");
+    a.B = B; a.S = S; a.x_per_net = per_net; a.merge = merge;
+    on_device(ctx, [&] { segment_cpu(a); },
+              [&](auto) {
+                RS_CHECK(workspace.has_value() && overflow.has_value() && capacity > 0,
+                         "the CUDA count_1d needs a workspace, overflow flags and a capacity");
+                check_shape(*overflow, "overflow", {B, S});
+                a.capacity = capacity;
+                a.workspace = data_as<unsigned char>(workspace, "workspace");
+                a.workspace_items = int64_t(workspace->size()) /
+                                    segment_workspace_bytes(net, capacity, sizeof(T));
+                RS_CHECK(a.workspace_items > 0, "the workspace is too small");
+                a.overflow = data_as<uint8_t>(overflow, "overflow");
+                segment_cuda(a, ctx);
+              });
+  });
+}
+
+static void polygons(const NetSpec& net, const Array& theta, const Array& origin, const Array& u,
+                     const Array& v, std::tuple<double, double, double, double> bounds,
+                     const Array& counts, const OptArray& n_vertices, int32_t n_words,
+                     const OptArray& region_offsets, const OptArray& vertex_base,
+                     const OptArray& vertices, const OptArray& vertex_offsets,
+                     const OptArray& patterns) {
+  RS_CHECK(!is_cuda(theta), "count_2d runs on the CPU");
+  context_of(theta, {&origin, &u, &v, &counts}, 0);
+  const int64_t B = batch_of(theta, net);
+  const bool per_net = origin.ndim() == 2;
+  for (const auto& [arr, name] : {std::pair{&origin, "origin"}, {&u, "u"}, {&v, "v"}}) {
+    if (per_net) check_shape(*arr, name, {B, net.d_in}); else check_shape(*arr, name, {net.d_in});
+  }
+  check_shape(counts, "counts", {B});
+  const bool fill = vertices.has_value();
+  RS_CHECK(!fill || (region_offsets && vertex_base && vertex_offsets && patterns),
+           "the fill pass needs every output array");
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    PolygonArgs<T> a;
+    a.net = net;
+    a.theta = data_as<T>(theta, "theta");
+    a.origin = data_as<T>(origin, "origin");
+    a.u = data_as<T>(u, "u");
+    a.v = data_as<T>(v, "v");
+    a.per_net = per_net;
+    std::tie(a.bounds[0], a.bounds[1], a.bounds[2], a.bounds[3]) = bounds;
+    a.B = B;
+    a.counts = data_as<int64_t>(counts, "counts");
+    a.n_vertices = data_as<int64_t>(n_vertices, "n_vertices");
+    a.n_words = n_words;
+    if (fill) {
+      check_shape(*region_offsets, "region_offsets", {B + 1});
+      check_shape(*vertex_base, "vertex_base", {B + 1});
+      a.region_offsets = data_as<int64_t>(region_offsets, "region_offsets");
+      a.vertex_base = data_as<int64_t>(vertex_base, "vertex_base");
+      a.vertices = data_as<T>(vertices, "vertices");
+      a.vertex_offsets = data_as<int64_t>(vertex_offsets, "vertex_offsets");
+      a.patterns = data_as<int64_t>(patterns, "patterns");
+    }
+    polygon_cpu(a);
+  });
+}
+
+static void patterns(const NetSpec& net, const Array& theta, const Array& x, const Array& words,
+                     const OptArray& workspace, std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&x, &words}, stream);
+  const int64_t B = batch_of(theta, net);
+  const bool per_net = x.ndim() == 3;
+  const int64_t N = int64_t(x.shape(per_net ? 1 : 0));
+  if (per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
+  RS_CHECK(words.ndim() == 3, "words must be (B, N, n_words)");
+  const int32_t n_words = int32_t(words.shape(2));
+  check_shape(words, "words", {B, N, n_words});
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    PatternArgs<T> a;
+    a.net = net;
+    a.theta = data_as<T>(theta, "theta");
+    a.x = data_as<T>(x, "X");
+    a.words = data_as<int64_t>(words, "words");
+    a.B = B; a.N = N; a.x_per_net = per_net; a.n_words = n_words;
+    on_device(ctx, [&] { pattern_cpu(a); },
+              [&](auto) {
+                RS_CHECK(workspace.has_value(), "the CUDA pattern kernel needs a workspace");
+                a.workspace = data_as<T>(workspace, "workspace");
+                a.workspace_threads = int64_t(workspace->size()) / (2 * int64_t(net.max_width));
+                RS_CHECK(a.workspace_threads > 0, "the workspace is too small");
+                pattern_cuda(a, ctx);
+              });
+  });
+}
+
+static void unique_rows(const Array& words, const Array& counts) {
+  RS_CHECK(!is_cuda(words) && !is_cuda(counts), "unique_rows runs on the CPU");
+  RS_CHECK(words.ndim() == 3, "words must be (B, N, n_words)");
+  const int64_t B = int64_t(words.shape(0)), N = int64_t(words.shape(1));
+  const int32_t W = int32_t(words.shape(2));
+  check_shape(counts, "counts", {B});
+  unique_rows_cpu(data_as<int64_t>(words, "words"), B, N, W, data_as<int64_t>(counts, "counts"));
+}
+
+void bind_regions(nb::module_& m) {
+  m.def("region_segments", &segments, nb::arg("net"), nb::arg("theta"), nb::arg("a"), nb::arg("b"),
+        nb::arg("counts"), nb::arg("merge"), nb::arg("offsets").none(), nb::arg("values").none(),
+        nb::arg("workspace").none(), nb::arg("overflow").none(), nb::arg("capacity"),
+        nb::arg("stream"),
+        "Pieces of each network on each segment -> counts (B, S); with offsets/values, also "
+        "fills the breakpoints.");
+  m.def("region_segment_workspace_bytes",
+        [](const NetSpec& net, int64_t capacity, int64_t elem_size) {
+          return segment_workspace_bytes(net, capacity, elem_size);
+        },
+        nb::arg("net"), nb::arg("capacity"), nb::arg("elem_size"));
+  m.def("region_polygons", &polygons, nb::arg("net"), nb::arg("theta"), nb::arg("origin"),
+        nb::arg("u"), nb::arg("v"), nb::arg("bounds"), nb::arg("counts"),
+        nb::arg("n_vertices").none(), nb::arg("n_words"), nb::arg("region_offsets").none(),
+        nb::arg("vertex_base").none(), nb::arg("vertices").none(),
+        nb::arg("vertex_offsets").none(), nb::arg("patterns").none(),
+        "Regions of each network on a 2-D slice (CPU): count pass, or fill pass with offsets.");
+  m.def("region_patterns", &patterns, nb::arg("net"), nb::arg("theta"), nb::arg("x"),
+        nb::arg("words"), nb::arg("workspace").none(), nb::arg("stream"),
+        "Packed activation bits (B, N, n_words) int64.");
+  m.def("region_unique_rows", &unique_rows, nb::arg("words"), nb::arg("counts"),
+        "counts[b] = distinct rows of words[b] (CPU).");
+}
+
+}  // namespace rs

@@ -1,0 +1,48 @@
+// CUDA launcher of count_1d: one thread per (network, segment) work item, grid-stride over the
+// B*S items with `workspace_items` threads, each owning a FixedStore of `capacity` points in the
+// workspace. An item whose points do not fit sets overflow[i] = 1 and leaves counts[i] invalid;
+// the Python layer recounts those items on the CPU (never a silent truncation).
+#include "common/cuda_utils.cuh"
+#include "regions/regions.h"
+#include "regions/segment_math.h"
+
+namespace rs {
+
+template <typename T>
+__global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes) {
+  const int64_t threads = a.workspace_items;
+  const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (tid >= threads) return;
+  const NetSpec& net = a.net;
+  FixedStore<T> st(a.workspace + tid * item_bytes, net.max_width, a.capacity);
+  for (int64_t i = tid; i < a.B * a.S; i += threads) {
+    const int64_t b = i / a.S;
+    const int64_t x_off = (a.x_per_net ? i : i % a.S) * net.d_in;
+    int64_t n;
+    int h;
+    if (!segment_pieces(net, a.theta + b * net.n_params, a.xa + x_off, a.xb + x_off, st, n, h)) {
+      a.overflow[i] = 1;
+      a.counts[i] = 0;
+      continue;
+    }
+    a.overflow[i] = 0;
+    a.counts[i] = segment_count(st, h, n, net.d_out, a.merge,
+                                a.bp_values ? a.bp_values + a.bp_offsets[i] : (T*)nullptr);
+  }
+}
+
+template <typename T>
+void segment_cuda(const SegmentArgs<T>& a, const DeviceContext& ctx) {
+  if (a.B * a.S == 0) return;
+  CudaDeviceGuard guard(ctx.device_id);
+  constexpr int kBlock = 64;
+  const int64_t item_bytes = FixedStore<T>::bytes(a.net.max_width, a.capacity);
+  segment_kernel<T><<<blocks_for(a.workspace_items, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(
+      a, item_bytes);
+  RS_CUDA_CHECK_LAUNCH();
+}
+
+template void segment_cuda<float>(const SegmentArgs<float>&, const DeviceContext&);
+template void segment_cuda<double>(const SegmentArgs<double>&, const DeviceContext&);
+
+}  // namespace rs
