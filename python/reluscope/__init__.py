@@ -2,10 +2,10 @@
 neural networks, with C++/CUDA kernels behind a torch API."""
 __version__ = "0.1.0"
 
-from . import reference
+from . import reference, regions
 from .forward import forward
 from .info import config, show_config
 from .models import ACTIVATIONS, MLP, PIECEWISE_LINEAR, TMS, Model
 
 __all__ = ["ACTIVATIONS", "MLP", "Model", "PIECEWISE_LINEAR", "TMS", "config", "forward",
-           "reference", "show_config"]
+           "reference", "regions", "show_config"]

@@ -38,8 +38,9 @@ class Row:
         return "PASS" if ok else "FAIL"
 
     def tolerance_text(self) -> str:
-        return {"abs": f"±{self.tol:.1e}", "rel": f"rel {self.tol:.1e}", "ge": ">=", "le": "<=",
-                "eq": "exact", "info": ""}[self.kind]
+        if self.kind in ("abs", "rel"):
+            return f"{'±' if self.kind == 'abs' else 'rel '}{self.tol:.1e}"
+        return {"ge": ">=", "le": "<=", "eq": "exact", "info": ""}[self.kind]
 
 
 def _fmt(v: Any) -> str:
