@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/cuda_utils.cuh"
+#include "common/error.h"
 #include "hypercube/hypercube.h"
 #include "hypercube/weights_math.h"
 

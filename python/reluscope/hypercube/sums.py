@@ -5,7 +5,9 @@ kernels form is a sequential sum of at most n+1 terms of magnitude <= Σ|w_i|, s
 is below n eps Σ|w_i| / 2 + eps: exact ties (e.g. integer-valued w such as e_i + e_j) are always
 detected, and since tol scales with w the classification, hence f, is invariant under w -> αw
 (α > 0) except for w with some |<w,x>| within rounding of tol itself. Only the sign of <w,x> and
-this rule enter f, so f(αw) = f(w) to the last bit; for symmetric p (p(x) = p(-x)) the brute-force
+this rule enter f, so f(αw) = f(w) to the last bit (brute force, every family; meet in the middle
+with Uniform weights — with Product weights mitm adds probabilities in sorted-sum order, which the
+rounding of αw may permute among equal sums, so there it holds to rounding); for symmetric p (p(x) = p(-x)) the brute-force
 sweep gives f(-w) = -f(w) to the last bit for every tie rule (pairs {x, -x} share one sum).
 """
 from __future__ import annotations
