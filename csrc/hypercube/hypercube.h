@@ -57,12 +57,12 @@ template <typename T> void hc_brute_f_cuda(const HcBruteArgs<T>& a, const Device
 template <typename T> void hc_brute_delta_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx);
 template <typename T> void hc_log_partition_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx);
 
-// Meet in the middle for product weights p(x) = pA(x_A) pB(x_B), A = bits [0, hA), B = the rest.
+// Meet in the middle for product weights p(x) = prod_i q_i^[x_i=1] (1-q_i)^[x_i=-1], split into
+// A = bits [0, hA) and B = the rest.
 template <typename T>
 struct HcMitmArgs {
   const T* w = nullptr;    // (B, n)
-  const T* pA = nullptr;   // (2^hA) probabilities of the low half (f only)
-  const T* pB = nullptr;   // (2^(n-hA)) probabilities of the high half (f only)
+  const T* qA = nullptr;   // (n,) q_i = P(x_i = +1) of the product weights (f only)
   const T* tol = nullptr;  // (B,)
   T tie = 1;
   int32_t n = 0, hA = 0;

@@ -139,18 +139,16 @@ HcMitmArgs<T> mitm_args(const Array& w, int32_t hA) {
   return a;
 }
 
-void mitm_f(const Array& w, const Array& pA, const Array& pB, int32_t hA, const Array& tol,
-            double tie, const Array& out) {
-  context_of(w, {&pA, &pB, &tol, &out}, 0);
+void mitm_f(const Array& w, const Array& q, int32_t hA, const Array& tol, double tie,
+            const Array& out) {
+  context_of(w, {&q, &tol, &out}, 0);
   dispatch_float(w, [&](auto tag) {
     using T = decltype(tag);
     HcMitmArgs<T> a = mitm_args<T>(w, hA);
-    check_shape(pA, "pA", {int64_t(1) << hA});
-    check_shape(pB, "pB", {int64_t(1) << (a.n - hA)});
+    check_shape(q, "q", {a.n});
     check_shape(tol, "tol", {a.B});
     check_shape(out, "out", {a.B, int64_t(a.n) + 1});
-    a.pA = data_as<T>(pA, "pA");
-    a.pB = data_as<T>(pB, "pB");
+    a.qA = data_as<T>(q, "q");
     a.tol = data_as<T>(tol, "tol");
     a.tie = T(tie);
     a.out = data_as<double>(out, "out");
@@ -191,7 +189,7 @@ void bind_hypercube(nb::module_& m) {
         "Brute-force min |<w,x>| per chunk group, with the minimising pair index.");
   m.def("hc_log_partition", &log_partition, nb::arg("weights"), nb::arg("out"), nb::arg("stream"),
         "Ising log-partition partials out[g] = (max energy m, sum exp(E - m)).");
-  m.def("hc_mitm_f", &mitm_f, nb::arg("w"), nb::arg("pA"), nb::arg("pB"), nb::arg("hA"),
+  m.def("hc_mitm_f", &mitm_f, nb::arg("w"), nb::arg("q"), nb::arg("hA"),
         nb::arg("tol"), nb::arg("tie"), nb::arg("out"),
         "Meet-in-the-middle [f (n), mass] for product weights (CPU).");
   m.def("hc_mitm_delta", &mitm_delta, nb::arg("w"), nb::arg("hA"), nb::arg("out_val"),

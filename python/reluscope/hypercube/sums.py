@@ -125,12 +125,12 @@ def _brute_sums(w: torch.Tensor, p: Weights, tie: float) -> torch.Tensor:
 def _mitm_sums(w: torch.Tensor, p: Weights, tie: float) -> torch.Tensor:
     n = p.n
     hA = n // 2
-    pA, pB = p.half_probabilities(hA, w.dtype, w.device)
     tol = tie_tolerance(w)
     if w.is_cuda:
+        pA, pB = p.half_probabilities(hA, w.dtype, w.device)
         return mitm_torch.mitm_sums(w, pA, pB, hA, tol, tie)
     out = torch.empty(w.shape[0], n + 1, dtype=torch.float64)
-    _core.hc_mitm_f(w, pA, pB, hA, tol, tie, out)
+    _core.hc_mitm_f(w, p.coordinate_q(w.dtype, w.device), hA, tol, tie, out)
     return out
 
 

@@ -69,6 +69,10 @@ class Weights:
         raise ValueError(f"{type(self).__name__} weights are not a product over coordinates: "
                          "meet in the middle needs Uniform or Product weights; use method='brute'")
 
+    def coordinate_q(self, dtype, device) -> torch.Tensor:
+        """(n,) q_i = P(x_i = +1) of product weights (the compiled meet in the middle reads it)."""
+        return self.half_probabilities(1, dtype, device)  # raises for non-product families
+
     def probabilities(self, dtype=torch.float64, device=None) -> torch.Tensor:
         """All 2^n probabilities p(vertex k), by direct enumeration (for references and moments)."""
         raise NotImplementedError
@@ -88,6 +92,9 @@ class Uniform(Weights):
     def half_probabilities(self, hA, dtype, device):
         return (torch.full((1 << hA,), 2.0 ** -hA, dtype=dtype, device=device),
                 torch.full((1 << (self.n - hA),), 2.0 ** -(self.n - hA), dtype=dtype, device=device))
+
+    def coordinate_q(self, dtype, device):
+        return torch.full((self.n,), 0.5, dtype=dtype, device=device)
 
     def probabilities(self, dtype=torch.float64, device=None):
         return torch.full((1 << self.n,), 2.0 ** -self.n, dtype=dtype, device=device)
@@ -123,6 +130,9 @@ class Product(Weights):
     def half_probabilities(self, hA, dtype, device):
         q = self._param(self.q, dtype, device)
         return subset_products(q[:hA]).contiguous(), subset_products(q[hA:]).contiguous()
+
+    def coordinate_q(self, dtype, device):
+        return self._param(self.q, dtype, device)
 
     def probabilities(self, dtype=torch.float64, device=None):
         x = vertices(self.n, dtype, device)
