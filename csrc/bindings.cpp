@@ -10,6 +10,7 @@ namespace nb = nanobind;
 namespace rs {
 void bind_model(nb::module_& m);
 void bind_regions(nb::module_& m);
+void bind_hypercube(nb::module_& m);
 }  // namespace rs
 
 #ifndef RELUSCOPE_CUDA_ARCHS
@@ -33,4 +34,5 @@ NB_MODULE(_core, m) {
   });
   rs::bind_model(m);
   rs::bind_regions(m);
+  rs::bind_hypercube(m);
 }

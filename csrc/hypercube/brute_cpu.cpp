@@ -1,0 +1,144 @@
+// CPU launchers of the brute-force hypercube sweep. OpenMP over groups of consecutive chunks (the
+// groups are fixed by the caller, not by the thread count, and each writes its own partial, so the
+// result is bitwise reproducible). Per chunk: the pair weights are computed once into a buffer
+// (2^c), then for each w one pass computes d[kl] = p(x) 1(s>=0) - p(-x) 1(-s>=0) and the mass, and
+// a fold of d (2 * 2^c additions) gives sum_kl d[kl] x_i for the c low coordinates; the high
+// coordinates are constant on the chunk. Time O(B 2^(n-1)) with O(1) work per pair and w;
+// memory O(2^c) per thread.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common/parallel.h"
+#include "hypercube/hypercube.h"
+#include "hypercube/weights_math.h"
+
+namespace rs {
+
+namespace {
+
+struct GroupRange {
+  int64_t begin, end;
+};
+
+inline GroupRange group_range(int64_t chunks, int64_t groups, int64_t g) {
+  const int64_t per = (chunks + groups - 1) / groups;
+  return {std::min(chunks, g * per), std::min(chunks, (g + 1) * per)};
+}
+
+// Folds d[0 .. 2^c) in place: S[i] = sum_k d[k] x_i(k) for i < c; returns sum_k d[k].
+inline double fold_bits(double* d, int c, double* S) {
+  for (int j = c - 1; j >= 0; --j) {
+    const int64_t half = int64_t(1) << j;
+    double lo = 0, hi = 0;
+    for (int64_t k = 0; k < half; ++k) {
+      lo += d[k];
+      hi += d[k + half];
+      d[k] += d[k + half];
+    }
+    S[j] = hi - lo;
+  }
+  return d[0];
+}
+
+}  // namespace
+
+template <typename T>
+void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
+  const HcWeights<T>& W = a.W;
+  const int n = W.n, c = W.c;
+  const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
+  parallel_for(a.groups, 1, [&](int64_t g0, int64_t g1, int) {
+    std::vector<T> wp(nlo), wm(nlo);
+    std::vector<double> d(nlo), S(kMaxChunkBits);
+    for (int64_t g = g0; g < g1; ++g) {
+      double* out = a.out + g * a.B * (n + 1);
+      for (int64_t i = 0; i < a.B * (n + 1); ++i) out[i] = 0;
+      const GroupRange r = group_range(chunks, a.groups, g);
+      for (int64_t kh = r.begin; kh < r.end; ++kh) {
+        HcChunkState<T> st;
+        chunk_state(W, kh, st);
+        for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
+        for (int64_t b = 0; b < a.B; ++b) {
+          const T hs = a.H[b * chunks + kh], tol = a.tol[b];
+          const T* L = a.L + b * nlo;
+          double m = 0;
+          for (int64_t kl = 0; kl < nlo; ++kl) {
+            const T s = hs + L[kl];
+            const double up = double(wp[kl] * side(s, tol, a.tie));
+            const double dn = double(wm[kl] * side(-s, tol, a.tie));
+            d[kl] = up - dn;
+            m += up + dn;
+          }
+          double* o = out + b * (n + 1);
+          const double D = fold_bits(d.data(), c, S.data());
+          for (int i = 0; i < c; ++i) o[i] += S[i];
+          for (int i = c; i < n; ++i) o[i] += spin<double>(kh << c, i) * D;
+          o[n] += m;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void hc_brute_delta_cpu(const HcBruteArgs<T>& a) {
+  const int n = a.W.n, c = a.W.c;
+  const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
+  parallel_for(a.groups * a.B, 1, [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t g = i / a.B, b = i % a.B;
+      const GroupRange r = group_range(chunks, a.groups, g);
+      const T* L = a.L + b * nlo;
+      T best = std::numeric_limits<T>::infinity();
+      int64_t arg = r.begin << c;
+      for (int64_t kh = r.begin; kh < r.end; ++kh) {
+        const T hs = a.H[b * chunks + kh];
+        for (int64_t kl = 0; kl < nlo; ++kl) {
+          const T v = std::abs(hs + L[kl]);
+          if (v < best) {
+            best = v;
+            arg = (kh << c) | kl;
+          }
+        }
+      }
+      a.out_val[g * a.B + b] = best;
+      a.out_idx[g * a.B + b] = arg;
+    }
+  });
+}
+
+template <typename T>
+void hc_log_partition_cpu(const HcBruteArgs<T>& a) {
+  const HcWeights<T>& W = a.W;
+  const int n = W.n, c = W.c;
+  const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
+  parallel_for(a.groups, 1, [&](int64_t g0, int64_t g1, int) {
+    for (int64_t g = g0; g < g1; ++g) {
+      double m = -std::numeric_limits<double>::infinity(), s = 0;
+      const GroupRange r = group_range(chunks, a.groups, g);
+      for (int64_t kh = r.begin; kh < r.end; ++kh) {
+        HcChunkState<T> st;
+        chunk_state(W, kh, st);
+        for (int64_t kl = 0; kl < nlo; ++kl) {
+          T q, l;
+          pair_energy(W, st, kl, q, l);
+          lse_push(m, s, double(q + l));
+          lse_push(m, s, double(q - l));
+        }
+      }
+      a.out[2 * g] = m;
+      a.out[2 * g + 1] = s;
+    }
+  });
+}
+
+#define RS_INSTANTIATE(T)                                     \
+  template void hc_brute_f_cpu<T>(const HcBruteArgs<T>&);     \
+  template void hc_brute_delta_cpu<T>(const HcBruteArgs<T>&); \
+  template void hc_log_partition_cpu<T>(const HcBruteArgs<T>&);
+RS_INSTANTIATE(float)
+RS_INSTANTIATE(double)
+#undef RS_INSTANTIATE
+
+}  // namespace rs
