@@ -22,7 +22,7 @@ def run(ctx) -> None:
     rep = ctx.report
     n = 16 if ctx.quick else 20
     B = 8 if ctx.quick else 32
-    steps, dt, tau = (400, 0.05, 1.0) if ctx.quick else (1200, 0.05, 1.0)
+    steps, dt, tau = (400, 0.1, 1.0) if ctx.quick else (1000, 0.1, 1.0)
     dev, dt_ = ctx.device, torch.float64
     p1 = hc.Ising.chain(n, coupling=K1, circular=True, dtype=dt_)
     p0 = hc.Ising.chain(n, coupling=K0, circular=True, dtype=dt_)
