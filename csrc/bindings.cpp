@@ -9,6 +9,7 @@ namespace nb = nanobind;
 
 namespace rs {
 void bind_model(nb::module_& m);
+void bind_hessian(nb::module_& m);
 }  // namespace rs
 
 #ifndef RELUSCOPE_CUDA_ARCHS
@@ -31,4 +32,5 @@ NB_MODULE(_core, m) {
     return d;
   });
   rs::bind_model(m);
+  rs::bind_hessian(m);
 }
