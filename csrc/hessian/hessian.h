@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/device.h"
+#include "common/hostdevice.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -68,8 +69,8 @@ struct HessArgs {
   T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
   int64_t workspace_threads = 0;
 
-  int64_t grad_len() const { return mode == HESS_GRAD ? net.n_params : 0; }
-  int64_t len() const { return 1 + grad_len() + K * net.n_params; }
+  RS_HD int64_t grad_len() const { return mode == HESS_GRAD ? net.n_params : 0; }
+  RS_HD int64_t len() const { return 1 + grad_len() + K * net.n_params; }
 };
 
 template <typename T>

@@ -18,7 +18,8 @@ constexpr int kHessBlock = 128;
 template <typename T>
 struct WarpAcc {
   T* p;
-  __device__ void add(int64_t slot, int, T value) {
+  __device__ void add(int64_t slot, const T* lanes) {
+    T value = lanes[0];
     for (int o = 16; o > 0; o >>= 1) value += __shfl_down_sync(0xffffffffu, value, o);
     if ((threadIdx.x & 31) == 0) atomicAdd(p + slot, value);
   }
@@ -44,7 +45,7 @@ __global__ void hess_kernel(HessArgs<T> a) {
       s[a.lay.w_row * threads] = valid ? a.w[m] : T(0);
       for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];
       for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[m * net.d_in + k];
-      hess_tile<1>(a, a.theta + b * P, v, s, threads, acc);
+      hess_tile<1, 0>(a, a.theta + b * P, v, s, threads, acc);
     }
   }
 }

@@ -280,7 +280,7 @@ def extreme_eigs(model: Model, theta: torch.Tensor, data: Data, k: int = 1,
     if tol is None:
         tol = 1e-8 if theta.dtype == torch.float64 else 1e-4
     m = min(P, max_iter if max_iter is not None else max(100, 10 * k))
-    return _lanczos(lambda Q: _run(model, theta, data, _MODE_HVP, Q[:, None])[:, 1:], theta, k,
+    return _lanczos(lambda Q: _run(model, theta, data, _MODE_HVP, Q[:, None].contiguous())[:, 1:], theta, k,
                     which, m, tol, generator, return_vectors)
 
 
