@@ -9,6 +9,7 @@ namespace nb = nanobind;
 
 namespace rs {
 void bind_model(nb::module_& m);
+void bind_hessian(nb::module_& m);
 void bind_regions(nb::module_& m);
 void bind_hypercube(nb::module_& m);
 }  // namespace rs
@@ -33,6 +34,7 @@ NB_MODULE(_core, m) {
     return d;
   });
   rs::bind_model(m);
+  rs::bind_hessian(m);
   rs::bind_regions(m);
   rs::bind_hypercube(m);
 }

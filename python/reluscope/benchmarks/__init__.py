@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 from .harness import Result, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
-SUITES = {"forward": "forward", "hypercube": "hypercube", "regions": "regions"}
+SUITES = {"forward": "forward", "hessian": "hessian", "hypercube": "hypercube", "regions": "regions"}
 
 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:

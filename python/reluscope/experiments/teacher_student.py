@@ -82,7 +82,7 @@ def run(ctx) -> None:
         lam = hessian.extreme_eigs(net, theta, data, k=1, which="smallest").values[:, 0]
         gnorm = grad.norm(dim=1)
         # The engine's smallest eigenvalue against the torch.func reference on a few students.
-        ref = reference.hessian.hessian(net, theta[:4].cpu(), hessian.Data(X.cpu(), T.cpu()))
+        ref = reference.hessian.hessian(net, theta[:4].cpu(), X.cpu(), T.cpu())
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (lam[:4].cpu() - ref_lam).abs().max().item())
 

@@ -1,10 +1,10 @@
 """Pure-torch reference implementations. The tests compare every kernel with these; users can call
 them by name, and every benchmark times them beside the kernels.
 
-``forward(model, theta, X)``; ``hypercube.{f, mass, delta, moments}``;
+``forward(model, theta, X)``; ``hessian.{loss, value_and_grad, hvp, gnvp, hessian, ...}``; ``hypercube.{f, mass, delta, moments}``;
 ``regions.{count_1d, count_2d, count_patterns}``.
 """
-from . import hypercube, regions
+from . import hessian, hypercube, regions
 from .forward import forward
 
-__all__ = ["forward", "hypercube", "regions"]
+__all__ = ["forward", "hessian", "hypercube", "regions"]

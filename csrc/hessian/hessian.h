@@ -1,0 +1,82 @@
+// Batched loss / gradient / Hessian-vector / Gauss-Newton-vector products of B networks on a
+// weighted dataset: L_b = sum_n w_n sum_i u2_i (y_i(x_n; theta_b) - t_ni)^2.
+// Every launcher writes per-(model, data chunk) partial sums into `part` (B, C, len), laid out as
+// [loss | grad (P, if with_grad) | hv (K x P, if K > 0)]; the Python layer sums over C.
+#pragma once
+#include <cstdint>
+
+#include "common/device.h"
+#include "common/hostdevice.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+enum HessMode : int32_t {
+  HESS_LOSS = 0,   // loss only
+  HESS_GRAD = 1,   // loss and gradient
+  HESS_HVP = 2,    // K Hessian-vector products (full Pearlmutter R-backward)
+  HESS_GNVP = 3,   // K Gauss-Newton-vector products (sigma'' and residual cross terms dropped)
+};
+
+// Rows of the per-sample scratch (each row holds one value per sample of a tile). Built on the
+// host by make_hess_layout; a[l] is the first row of the activations of layer l (l = 0: input).
+struct HessLayout {
+  int32_t a[kMaxLayers + 1];
+  int32_t h[kMaxLayers];  // offset of layer l's outputs inside each hidden block below
+  int32_t H = 0;          // sum of the layer output widths
+  int32_t w_row = 0, t_row = 0, d1 = 0, d2 = 0, del = 0, gd2 = 0, rz = 0, ra = 0, rg = 0;
+  int32_t rows = 0;       // total rows
+};
+
+inline HessLayout make_hess_layout(const NetSpec& net) {
+  HessLayout s;
+  int32_t r = 0;
+  s.w_row = r++;
+  s.t_row = r;
+  r += net.d_out;
+  s.a[0] = r;
+  r += net.d_in;
+  for (int l = 0; l < net.n_layers; ++l) {
+    s.h[l] = s.H;
+    s.H += net.layer[l].out;
+    s.a[l + 1] = r;
+    r += net.layer[l].out;
+  }
+  for (int32_t* blk : {&s.d1, &s.d2, &s.del, &s.gd2, &s.rz, &s.ra}) {
+    *blk = r;
+    r += s.H;
+  }
+  s.rg = r;
+  r += 2 * net.max_width;
+  s.rows = r;
+  return s;
+}
+
+template <typename T>
+struct HessArgs {
+  NetSpec net;
+  HessLayout lay;
+  const T* theta = nullptr;  // (B, P)
+  const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
+  const T* t = nullptr;      // (N, d_out) or (B, N, d_out) when t_per_net
+  const T* w = nullptr;      // (N,) sample weights
+  const T* u2 = nullptr;     // (d_out,) squared output importance
+  const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0
+  T* part = nullptr;         // (B, C, len) partial sums, zero on entry
+  int64_t B = 0, N = 0, K = 0, C = 1;
+  int32_t mode = HESS_LOSS;
+  bool x_per_net = false, t_per_net = false, v_per_net = true;
+  T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
+  int64_t workspace_threads = 0;
+
+  RS_HD int64_t grad_len() const { return mode == HESS_GRAD ? net.n_params : 0; }
+  RS_HD int64_t len() const { return 1 + grad_len() + K * net.n_params; }
+};
+
+template <typename T>
+void hess_cpu(const HessArgs<T>& a);
+
+template <typename T>
+void hess_cuda(const HessArgs<T>& a, const DeviceContext& ctx);
+
+}  // namespace rs

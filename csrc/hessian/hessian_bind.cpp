@@ -1,0 +1,69 @@
+// Python binding of the Hessian engine: one entry point, _core.hess, for every mode.
+#include <nanobind/stl/optional.h>
+
+#include "common/ndarray.h"
+#include "hessian/hessian.h"
+
+namespace rs {
+
+static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
+                 const Array& w, const Array& u2, const OptArray& v, const Array& part,
+                 int32_t mode, int64_t C, const OptArray& workspace, std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&x, &t, &w, &u2, &part}, stream);
+  if (v) context_of(theta, {&*v}, stream);
+  RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
+  RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
+  const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
+  check_shape(theta, "theta", {B, P});
+  const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3;
+  const int64_t N = int64_t(x.shape(x_per_net ? 1 : 0));
+  if (x_per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
+  if (t_per_net) check_shape(t, "T", {B, N, net.d_out}); else check_shape(t, "T", {N, net.d_out});
+  check_shape(w, "weights", {N});
+  check_shape(u2, "importance", {net.d_out});
+  const bool with_v = mode == HESS_HVP || mode == HESS_GNVP;
+  RS_CHECK(with_v == v.has_value(), "directions V are needed exactly in the hvp/gnvp modes");
+  const bool v_per_net = v && v->ndim() == 3;
+  const int64_t K = v ? int64_t(v->shape(v_per_net ? 1 : 0)) : 0;
+  if (v) {
+    if (v_per_net) check_shape(*v, "V", {B, K, P}); else check_shape(*v, "V", {K, P});
+  }
+  RS_CHECK(C >= 1, "the chunk count must be positive");
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    HessArgs<T> a;
+    a.net = net;
+    a.lay = make_hess_layout(net);
+    a.theta = data_as<T>(theta, "theta");
+    a.x = data_as<T>(x, "X");
+    a.t = data_as<T>(t, "T");
+    a.w = data_as<T>(w, "weights");
+    a.u2 = data_as<T>(u2, "importance");
+    a.v = data_as<T>(v, "V");
+    a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode;
+    a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.v_per_net = v_per_net;
+    check_shape(part, "part", {B, C, a.len()});
+    a.part = data_as<T>(part, "part");
+    on_device(ctx, [&] { hess_cpu(a); },
+              [&](auto) {
+                RS_CHECK(workspace.has_value(), "the CUDA Hessian kernel needs a workspace");
+                a.workspace = data_as<T>(workspace, "workspace");
+                a.workspace_threads = int64_t(workspace->size()) / a.lay.rows;
+                hess_cuda(a, ctx);
+              });
+  });
+}
+
+static int64_t hess_scratch_rows(const NetSpec& net) { return make_hess_layout(net).rows; }
+
+void bind_hessian(nb::module_& m) {
+  m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
+        nb::arg("u2"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"), nb::arg("chunks"),
+        nb::arg("workspace").none(), nb::arg("stream"),
+        "Fused loss/grad/HVP/GNVP partial sums (B, chunks, 1 + P? + K P) of the weighted "
+        "squared loss; mode 0 loss, 1 grad, 2 hvp, 3 gnvp.");
+  m.def("hess_scratch_rows", &hess_scratch_rows, nb::arg("net"),
+        "Scratch values per sample the CUDA Hessian kernel needs (workspace = threads x rows).");
+}
+
+}  // namespace rs

@@ -1,0 +1,69 @@
+// CUDA launcher of the Hessian engine: one block of kHessBlock threads per (network, data chunk)
+// task (grid-stride over tasks, so the scratch workspace — threads x rows values, interleaved
+// across threads so accesses coalesce — stays bounded), one thread per sample (hess_tile with one
+// lane). Contributions are summed over the warp with shuffles and lane 0 adds them atomically
+// into the task's own slice of `part`; the Python layer sums the C chunks.
+// Time O(B N (P + K P)) spread over the grid; O(len / 32) atomics per sample and warp.
+#include "common/cuda_utils.cuh"
+#include "common/error.h"
+#include "hessian/hessian.h"
+#include "hessian/hessian_math.h"
+
+namespace rs {
+
+namespace {
+
+constexpr int kHessBlock = 128;
+
+template <typename T>
+struct WarpAcc {
+  T* p;
+  __device__ void add(int64_t slot, const T* lanes) {
+    T value = lanes[0];
+    for (int o = 16; o > 0; o >>= 1) value += __shfl_down_sync(0xffffffffu, value, o);
+    if ((threadIdx.x & 31) == 0) atomicAdd(p + slot, value);
+  }
+};
+
+template <typename T>
+__global__ void hess_kernel(HessArgs<T> a) {
+  const NetSpec& net = a.net;
+  const int64_t threads = a.workspace_threads, P = net.n_params, len = a.len();
+  T* s = a.workspace + int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (int64_t task = blockIdx.x; task < a.B * a.C; task += gridDim.x) {
+    const int64_t b = task / a.C, c = task % a.C;
+    const int64_t n0 = a.N * c / a.C, n1 = a.N * (c + 1) / a.C;
+    const T* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
+    const T* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
+    const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
+    WarpAcc<T> acc{a.part + task * len};
+    // Every thread runs the same trip count (padding samples carry weight 0), so warps stay
+    // converged for the shuffles in WarpAcc.
+    for (int64_t n = n0; n < n1; n += blockDim.x) {
+      const bool valid = n + threadIdx.x < n1;
+      const int64_t m = valid ? n + threadIdx.x : n0;
+      s[a.lay.w_row * threads] = valid ? a.w[m] : T(0);
+      for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];
+      for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[m * net.d_in + k];
+      hess_tile<1, 0>(a, a.theta + b * P, v, s, threads, acc);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void hess_cuda(const HessArgs<T>& a, const DeviceContext& ctx) {
+  if (a.B * a.C == 0) return;
+  RS_CHECK(a.workspace_threads > 0 && a.workspace_threads % kHessBlock == 0,
+           "the CUDA Hessian workspace must hold a multiple of ", kHessBlock, " threads");
+  CudaDeviceGuard guard(ctx.device_id);
+  const unsigned blocks = static_cast<unsigned>(a.workspace_threads / kHessBlock);
+  hess_kernel<T><<<blocks, kHessBlock, 0, as_stream(ctx.stream)>>>(a);
+  RS_CUDA_CHECK_LAUNCH();
+}
+
+template void hess_cuda<float>(const HessArgs<float>&, const DeviceContext&);
+template void hess_cuda<double>(const HessArgs<double>&, const DeviceContext&);
+
+}  // namespace rs

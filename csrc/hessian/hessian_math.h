@@ -1,0 +1,257 @@
+// The fused per-sample arithmetic of the Hessian engine, shared by the CPU and CUDA launchers.
+//
+// hess_tile processes one tile of L samples of one network (L = 8 lanes on the CPU so the lane
+// loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
+// loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
+// R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
+// acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers add into the same slots.
+// Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
+// i.e. computes J^T diag(2 w u2) J v. Cost per sample: O(P) forward + O(P) backward + O(K P).
+// Scratch: rows of HessLayout, row r / lane i at s[r * ns + i].
+#pragma once
+#include <cstdint>
+
+#include "common/hostdevice.h"
+#include "hessian/hessian.h"
+#include "model/activation.h"
+#include "model/net_spec.h"
+
+// Marks a lane loop as free of loop-carried dependences and aliasing so the host compiler
+// vectorises it (instead of unrolling it into scalar code); empty under nvcc (one lane there).
+#if defined(__CUDACC__)
+#define RS_SIMD
+#elif defined(_OPENMP)
+#define RS_SIMD _Pragma("omp simd")
+#elif defined(__GNUC__)
+#define RS_SIMD _Pragma("GCC ivdep")
+#else
+#define RS_SIMD
+#endif
+
+namespace rs {
+
+// a = sigma(z), d1 = sigma'(z), d2 = sigma''(z), sharing the transcendental where possible.
+template <typename T>
+RS_HD void act_all(int32_t act, T z, T slope, T& a, T& d1, T& d2) {
+  if (act == ACT_SIGMOID) {
+    const T s = sigmoid_(z);
+    a = s; d1 = s * (T(1) - s); d2 = d1 * (T(1) - T(2) * s);
+  } else if (act == ACT_TANH) {
+    const T t = tanh_(z);
+    a = t; d1 = T(1) - t * t; d2 = T(-2) * t * d1;
+  } else {
+    a = act_value(act, z, slope); d1 = act_d1(act, z, slope); d2 = act_d2(act, z, slope);
+  }
+}
+
+// In place over L lanes: z -> sigma(z); d1, d2 <- sigma', sigma''. ACT is a compile-time constant
+// so the activation switch folds away and the lane loop can vectorise.
+template <int ACT, int L, typename T>
+RS_HD void act_lanes(T* z, T* d1, T* d2, T slope) {
+  RS_SIMD for (int i = 0; i < L; ++i) {
+    T a, g1, g2;
+    act_all(int32_t(ACT), z[i], slope, a, g1, g2);
+    z[i] = a; d1[i] = g1; d2[i] = g2;
+  }
+}
+
+template <int L, typename T>
+RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
+  switch (act) {
+    case ACT_RELU: act_lanes<ACT_RELU, L>(z, d1, d2, slope); break;
+    case ACT_LEAKY_RELU: act_lanes<ACT_LEAKY_RELU, L>(z, d1, d2, slope); break;
+    case ACT_TANH: act_lanes<ACT_TANH, L>(z, d1, d2, slope); break;
+    case ACT_SIGMOID: act_lanes<ACT_SIGMOID, L>(z, d1, d2, slope); break;
+    case ACT_SOFTPLUS: act_lanes<ACT_SOFTPLUS, L>(z, d1, d2, slope); break;
+    case ACT_ERF: act_lanes<ACT_ERF, L>(z, d1, d2, slope); break;
+    case ACT_QUADRATIC: act_lanes<ACT_QUADRATIC, L>(z, d1, d2, slope); break;
+    default: act_lanes<ACT_IDENTITY, L>(z, d1, d2, slope); break;
+  }
+}
+
+// One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
+// padding lanes), t_row.. (targets) and a[0].. (inputs). theta, v: this network's (P,), (K, P).
+// Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
+// Lane values are built in local arrays (no aliasing with the scratch) and handed to
+// acc.add(slot, values[L]).
+template <int L, int NS, typename T, typename Acc>
+RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int64_t ns,
+                     Acc& acc) {
+  const NetSpec& net = A.net;
+  const HessLayout& lay = A.lay;
+  const int nl = net.n_layers;
+  const int64_t P = net.n_params;
+  const int64_t stride = NS > 0 ? NS : ns;
+  const T slope = T(net.slope);
+  auto row = [&](int64_t r) { return s + r * stride; };
+  const T* w = row(lay.w_row);
+  T val[L];
+
+  // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma''
+  for (int l = 0; l < nl; ++l) {
+    const LayerSpec& Ly = net.layer[l];
+    for (int j = 0; j < Ly.out; ++j) {
+      const T bj = Ly.b_off >= 0 ? theta[Ly.b_off + j] : T(0);
+      RS_SIMD for (int i = 0; i < L; ++i) val[i] = bj;
+      for (int k = 0; k < Ly.in; ++k) {
+        const T wjk = layer_weight(Ly, theta, j, k);
+        const T* in = row(lay.a[l] + k);
+        RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * in[i];
+      }
+      T* z = row(lay.a[l + 1] + j);
+      RS_SIMD for (int i = 0; i < L; ++i) z[i] = val[i];
+      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j), row(lay.d2 + lay.h[l] + j),
+                            slope);
+    }
+  }
+
+  // ---- loss, and dL/dy = 2 w u2 (y - t) into the del rows of the last layer
+  const int64_t gbase = 1, hbase = 1 + A.grad_len();
+  const int32_t out_h = lay.h[nl - 1];
+  T loss[L];
+  RS_SIMD for (int i = 0; i < L; ++i) loss[i] = T(0);
+  for (int j = 0; j < net.d_out; ++j) {
+    const T* y = row(lay.a[nl] + j);
+    const T* t = row(lay.t_row + j);
+    T* g = row(lay.del + out_h + j);
+    const T u2 = A.u2[j];
+    RS_SIMD for (int i = 0; i < L; ++i) {
+      const T r = y[i] - t[i];
+      const T e = w[i] * u2 * r;
+      loss[i] += e * r;
+      g[i] = T(2) * e;
+    }
+  }
+  acc.add(0, loss);
+  if (A.mode == HESS_LOSS) return;
+  const bool full = A.mode != HESS_GNVP;
+
+  // ---- backward: del = g sigma' (delta), gd2 = g sigma''; gradient when asked for
+  if (full) {
+    for (int l = nl - 1; l >= 0; --l) {
+      const LayerSpec& Ly = net.layer[l];
+      const int32_t h = lay.h[l];
+      for (int j = 0; j < Ly.out; ++j) {
+        T* g = row(lay.del + h + j);
+        const T* d1 = row(lay.d1 + h + j);
+        const T* d2 = row(lay.d2 + h + j);
+        T* gd2 = row(lay.gd2 + h + j);
+        RS_SIMD for (int i = 0; i < L; ++i) { gd2[i] = g[i] * d2[i]; g[i] *= d1[i]; }
+      }
+      if (A.mode == HESS_GRAD) {
+        for (int j = 0; j < Ly.out; ++j) {
+          const T* dj = row(lay.del + h + j);
+          for (int k = 0; k < Ly.in; ++k) {
+            const T* in = row(lay.a[l] + k);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i];
+            acc.add(gbase + layer_weight_index(Ly, j, k), val);
+          }
+          if (Ly.b_off >= 0) {
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i];
+            acc.add(gbase + Ly.b_off + j, val);
+          }
+        }
+      }
+      if (l > 0) {
+        for (int k = 0; k < Ly.in; ++k) {
+          RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
+          for (int j = 0; j < Ly.out; ++j) {
+            const T wjk = layer_weight(Ly, theta, j, k);
+            const T* dj = row(lay.del + h + j);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * dj[i];
+          }
+          T* gp = row(lay.del + lay.h[l - 1] + k);
+          RS_SIMD for (int i = 0; i < L; ++i) gp[i] = val[i];
+        }
+      }
+    }
+  }
+
+  // ---- K directions: R-forward then R-backward
+  for (int64_t kv = 0; kv < A.K; ++kv) {
+    const T* vk = v + kv * P;
+    const int64_t base = hbase + kv * P;
+    for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
+      const LayerSpec& Ly = net.layer[l];
+      const int32_t h = lay.h[l];
+      for (int j = 0; j < Ly.out; ++j) {
+        const T vb = Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0);
+        RS_SIMD for (int i = 0; i < L; ++i) val[i] = vb;
+        for (int k = 0; k < Ly.in; ++k) {
+          const T vjk = layer_weight(Ly, vk, j, k);
+          const T* in = row(lay.a[l] + k);
+          RS_SIMD for (int i = 0; i < L; ++i) val[i] += vjk * in[i];
+          if (l > 0) {
+            const T wjk = layer_weight(Ly, theta, j, k);
+            const T* rin = row(lay.ra + lay.h[l - 1] + k);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * rin[i];
+          }
+        }
+        const T* d1 = row(lay.d1 + h + j);
+        T* rz = row(lay.rz + h + j);
+        T* ra = row(lay.ra + h + j);
+        RS_SIMD for (int i = 0; i < L; ++i) { rz[i] = val[i]; ra[i] = d1[i] * val[i]; }
+      }
+    }
+    // R(dL/dy) = 2 w u2 Ra_out into the first half of the rg rows
+    for (int j = 0; j < net.d_out; ++j) {
+      const T* ra = row(lay.ra + out_h + j);
+      T* rg = row(lay.rg + j);
+      const T c = T(2) * A.u2[j];
+      RS_SIMD for (int i = 0; i < L; ++i) rg[i] = c * w[i] * ra[i];
+    }
+    for (int l = nl - 1; l >= 0; --l) {
+      const LayerSpec& Ly = net.layer[l];
+      const int32_t h = lay.h[l];
+      T* cur = row(lay.rg + ((nl - 1 - l) % 2) * net.max_width);
+      T* nxt = row(lay.rg + ((nl - l) % 2) * net.max_width);
+      for (int j = 0; j < Ly.out; ++j) {  // R delta = R g sigma' (+ g sigma'' Rz)
+        T* rd = cur + j * stride;
+        const T* d1 = row(lay.d1 + h + j);
+        if (full) {
+          const T* gd2 = row(lay.gd2 + h + j);
+          const T* rz = row(lay.rz + h + j);
+          RS_SIMD for (int i = 0; i < L; ++i) rd[i] = rd[i] * d1[i] + gd2[i] * rz[i];
+        } else {
+          RS_SIMD for (int i = 0; i < L; ++i) rd[i] *= d1[i];
+        }
+      }
+      for (int j = 0; j < Ly.out; ++j) {  // R dW = R delta a^T (+ delta Ra^T), R db = R delta
+        const T* rd = cur + j * stride;
+        const T* dj = row(lay.del + h + j);
+        for (int k = 0; k < Ly.in; ++k) {
+          const T* in = row(lay.a[l] + k);
+          RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i] * in[i];
+          if (full && l > 0) {
+            const T* rin = row(lay.ra + lay.h[l - 1] + k);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] += dj[i] * rin[i];
+          }
+          acc.add(base + layer_weight_index(Ly, j, k), val);
+        }
+        if (Ly.b_off >= 0) {
+          RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i];
+          acc.add(base + Ly.b_off + j, val);
+        }
+      }
+      if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
+        for (int k = 0; k < Ly.in; ++k) {
+          RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
+          for (int j = 0; j < Ly.out; ++j) {
+            const T wjk = layer_weight(Ly, theta, j, k);
+            const T* rd = cur + j * stride;
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * rd[i];
+            if (full) {
+              const T vjk = layer_weight(Ly, vk, j, k);
+              const T* dj = row(lay.del + h + j);
+              RS_SIMD for (int i = 0; i < L; ++i) val[i] += vjk * dj[i];
+            }
+          }
+          T* rg = nxt + k * stride;
+          RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace rs
