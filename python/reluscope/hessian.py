@@ -29,7 +29,7 @@ from ._validate import as_float_tensor, check_finite, check_ndim, same_dtype_dev
 from .models import Model
 
 __all__ = ["Data", "EigResult", "FitHistory", "eigvalsh", "extreme_eigs", "fit", "gauss_newton",
-           "gnvp", "hessian", "hvp", "index", "loss", "tms_quadrature", "trace", "value_and_grad"]
+           "gnvp", "hessian", "hvp", "index", "levenberg_marquardt", "loss", "tms_quadrature", "trace", "value_and_grad"]
 
 #: Largest dense (B, P, P) result ``hessian``/``gauss_newton`` build, in bytes.
 HESSIAN_MAX_BYTES = 4 << 30
@@ -414,6 +414,47 @@ def fit(model: Model, theta: torch.Tensor, data: Data, optimizer: str = "adam", 
             opt.step()
     hist = FitHistory(torch.stack(losses), torch.stack(norms), torch.tensor(logged))
     return param, hist
+
+
+def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, steps: int = 200,
+                        damping: float = 1e-3, progress: bool = False) -> tuple[torch.Tensor, FitHistory]:
+    """Refine all B models by batched Levenberg-Marquardt: each step solves
+    (H0 + mu_b * mean diag(H0) * I) delta = grad with the engine's dense Gauss-Newton matrix H0
+    and takes it only if the model's loss does not increase; mu_b shrinks 3x after an accepted
+    step and grows 4x after a rejected one (starting from `damping`). A descent method for the
+    least-squares losses here: converges quadratically at zero-residual minima and, unlike
+    Newton, is not attracted to saddles. Cost per step: P products with the Gauss-Newton matrix
+    and one (P, P) solve per model; memory B P^2 (subject to HESSIAN_MAX_BYTES).
+
+    Returns:
+        (theta (B, P), FitHistory logged at every step).
+    """
+    theta = _check(model, theta, data).detach().clone()
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if not damping > 0:
+        raise ValueError(f"damping must be > 0, got {damping}")
+    B, P = theta.shape
+    mu = theta.new_full((B,), damping)
+    eye = torch.eye(P, dtype=theta.dtype, device=theta.device)
+    L, g = value_and_grad(model, theta, data)
+    losses, norms = [L], [g.norm(dim=1)]
+    for step in range(steps):
+        G = gauss_newton(model, theta, data)
+        scale = G.diagonal(dim1=1, dim2=2).mean(1).clamp_min(torch.finfo(theta.dtype).tiny)
+        delta = torch.linalg.solve(G + (mu * scale)[:, None, None] * eye, g[..., None])[..., 0]
+        cand = theta - delta
+        Lc, gc = value_and_grad(model, cand, data)
+        ok = Lc <= L
+        theta = torch.where(ok[:, None], cand, theta)
+        L, g = torch.where(ok, Lc, L), torch.where(ok[:, None], gc, g)
+        mu = torch.where(ok, mu / 3, mu * 4).clamp(1e-15, 1e15)
+        losses.append(L)
+        norms.append(g.norm(dim=1))
+        if progress:
+            print(f"\rlevenberg_marquardt {step + 1}/{steps}  median loss {L.median().item():.4g}",
+                  end="" if step + 1 < steps else "\n", file=sys.stderr, flush=True)
+    return theta, FitHistory(torch.stack(losses), torch.stack(norms), torch.arange(steps + 1))
 
 
 def tms_quadrature(s: float, n_nodes: int = 16, dtype: torch.dtype = torch.float64,

@@ -23,24 +23,40 @@ from ..progress import track
 S_STAR = (3 + 4 * math.sqrt(14)) / 43
 
 
-def population_data(s: float, n_u: int = 4, n_v: int = 48, dtype=torch.float64) -> "hessian.Data":
-    """Weighted dataset whose loss is the population loss at sparsity s, exactly for w in the
-    families A and B. The unit square is split along its diagonal into two triangles, each mapped
-    from [0,1]² by a Duffy transform (x1, x2) = (u, u v): lines through the origin — where relu's
-    kinks lie — become lines v = const, and the diagonal (B's kink) is a triangle edge.
-    Gauss–Legendre in u and v. The single-feature lines carry weight s(1−s) each, the square
-    (1−s)², and x = 0 (weight s²) contributes nothing."""
-    gu, wu = np.polynomial.legendre.leggauss(n_u)
-    gv, wv = np.polynomial.legendre.leggauss(n_v)
-    u, wu = (gu + 1) / 2, wu / 2
-    v, wv = (gv + 1) / 2, wv / 2
-    U, V = np.meshgrid(u, v, indexing="ij")
-    W2 = (wu[:, None] * wv[None, :] * u[:, None]).ravel()
-    lower = np.stack([U.ravel(), (U * V).ravel()], 1)  # x2 <= x1
-    pts = [lower, lower[:, ::-1], np.stack([u, 0 * u], 1), np.stack([0 * u, u], 1)]
-    wts = [(1 - s) ** 2 * W2, (1 - s) ** 2 * W2, s * (1 - s) * wu, s * (1 - s) * wu]
-    X = torch.tensor(np.concatenate(pts), dtype=dtype)
-    return hessian.Data(X, X.clone(), weights=torch.tensor(np.concatenate(wts), dtype=dtype))
+def kink_aligned_data(s: float, theta: torch.Tensor, n: int = 3) -> "hessian.Data":
+    """Per-network weighted dataset whose loss, gradient and Hessian are the population ones at
+    sparsity s for each w = theta[b], exactly (up to the Hessian's line term on the kink).
+
+    The unit square is cut into four triangles by rays from the origin at angle 0, π/4, π/2 and
+    along w's kink line w1 x1 + w2 x2 = 0 (which enters the quadrant when w1 w2 < 0; otherwise a
+    harmless extra ray at slope 1/2). On a triangle with vertex 0 and far edge P→Q the map
+    x = u (P + v (Q − P)) has Jacobian u |det(P, Q)| and the integrand is a polynomial of degree
+    ≤ 2 in (u, v) (ReLU is linear on each piece), so an n = 3 Gauss–Legendre grid is exact. The
+    per-network factor |det(P, Q)| is folded into the points: y is 1-homogeneous in x (bias-free
+    ReLU), so weight c at x equals weight 1 at √c x, and the weights stay shared. The single-
+    feature lines carry s(1−s) each, the square (1−s)², and x = 0 (weight s²) contributes nothing.
+    """
+    dt = theta.dtype
+    g, gw = np.polynomial.legendre.leggauss(n)
+    u = torch.tensor((g + 1) / 2, dtype=dt)
+    wu = torch.tensor(gw / 2, dtype=dt)
+    U, V = torch.meshgrid(u, u, indexing="ij")
+    U, V, W2 = U.ravel(), V.ravel(), (wu[:, None] * wu[None, :] * u[:, None]).ravel()
+    w1, w2 = theta[:, 0], theta[:, 1]
+    mixed = w1 * w2 < 0
+    kink = torch.where(mixed, torch.atan2(w1.abs(), w2.abs()), torch.full_like(w1, math.atan(0.5)))
+    fixed = torch.tensor([0.0, math.pi / 4, math.pi / 2], dtype=dt).expand(len(theta), 3)
+    ang = torch.sort(torch.cat([fixed, kink[:, None]], 1), 1).values            # (B, 4)
+    c, sn = ang.cos(), ang.sin()
+    edge = torch.stack([c, sn], -1) / torch.maximum(c, sn)[..., None]          # on the square's far sides
+    P, Q = edge[:, :-1], edge[:, 1:]                                            # (B, 3, 2) triangles
+    det = (P[..., 0] * Q[..., 1] - P[..., 1] * Q[..., 0]).abs()
+    X = U[:, None] * (P[:, :, None] + V[:, None] * (Q - P)[:, :, None]) * det.sqrt()[..., None, None]
+    X = X.reshape(len(theta), -1, 2)                                            # (B, 3 n², 2)
+    axes = torch.stack([torch.stack([u, 0 * u], 1), torch.stack([0 * u, u], 1)]).reshape(-1, 2)
+    X = torch.cat([X, axes.expand(len(theta), -1, -1)], 1)
+    w = torch.cat([(1 - s) ** 2 * W2.repeat(3), s * (1 - s) * wu.repeat(2)])
+    return hessian.Data(X, X.clone(), weights=w)
 
 
 def closed_forms(s: float) -> dict:
@@ -54,31 +70,56 @@ def closed_forms(s: float) -> dict:
     }
 
 
-def newton(model, theta, data, steps: int = 30):
-    """Newton iterations with the exact Hessian (any critical point attracts); returns theta and
-    the final gradient norms."""
+def exact_grad(model, theta, s: float) -> torch.Tensor:
+    """Population gradient at sparsity s, (B, 2), exact (kink-aligned quadrature)."""
+    return hessian.value_and_grad(model, theta, kink_aligned_data(s, theta))[1]
+
+
+def population_hessian(model, theta, s: float, h: float = 1e-4) -> torch.Tensor:
+    """Population Hessian (B, 2, 2) as the Jacobian of the exact gradient by central differences.
+    Unlike the Hessian of any fixed dataset it includes the line term that relu'' puts on a kink
+    crossing the data (at family B the kink is the diagonal x1 = x2). The Hessian itself has a
+    kink at B, which makes a central difference first order in h there; one Richardson step
+    (2 D(h/2) − D(h)) cancels that term, leaving O(h²) + O(ε/h)."""
+    def central(h: float) -> torch.Tensor:
+        cols = []
+        for j in range(theta.shape[1]):
+            d = torch.zeros_like(theta)
+            d[:, j] = h
+            cols.append((exact_grad(model, theta + d, s) - exact_grad(model, theta - d, s)) / (2 * h))
+        return torch.stack(cols, -1)
+
+    J = 2 * central(h / 2) - central(h)
+    return (J + J.mT) / 2
+
+
+def newton(model, theta, s: float, steps: int = 30):
+    """Newton iterations on the exact population gradient with the population Hessian (any
+    critical point attracts, quadratically); returns theta and the final gradient norms."""
     for _ in range(steps):
-        _, g = hessian.value_and_grad(model, theta, data)
-        H = hessian.hessian(model, theta, data)
-        ok = torch.linalg.matrix_rank(H) == H.shape[-1]
+        g = exact_grad(model, theta, s)
+        H = population_hessian(model, theta, s)
+        ok = (torch.linalg.matrix_rank(H) == H.shape[-1]) & (g.norm(dim=1) > 0)
         step = torch.zeros_like(theta)
         step[ok] = torch.linalg.solve(H[ok], g[ok])
         theta = theta - step
-    _, g = hessian.value_and_grad(model, theta, data)
-    return theta, g.norm(dim=1)
+    return theta, exact_grad(model, theta, s).norm(dim=1)
 
 
-def critical_points(model, data, starts: torch.Tensor, fit_steps: int):
-    """Distinct critical points reached from `starts` (Adam, then Newton), with their loss and
-    Hessian eigenvalues; non-converged runs (gradient norm > 1e-9) are dropped."""
-    theta, _ = hessian.fit(model, starts, data, lr=0.02, steps=fit_steps, progress=False)
-    theta, gnorm = newton(model, theta, data)
-    keep = gnorm < 1e-9
-    theta = theta[keep]
-    key = torch.round(theta * 1e6)
-    _, first = np.unique(key.numpy(), axis=0, return_index=True)
+def critical_points(model, s: float, starts: torch.Tensor, fit_steps: int):
+    """Distinct critical points reached from `starts` (Adam on a fixed quadrature, then Newton on
+    the exact loss), with their loss, the engine's Hessian eigenvalues on the kink-aligned data
+    and the population Hessian's eigenvalues; non-converged runs (gradient norm > 1e-9) are
+    dropped."""
+    theta, _ = hessian.fit(model, starts, hessian.tms_quadrature(s), lr=0.02, steps=fit_steps,
+                           progress=False)
+    theta, gnorm = newton(model, theta, s)
+    theta = theta[gnorm < 1e-9]
+    _, first = np.unique(torch.round(theta * 1e6).numpy(), axis=0, return_index=True)
     theta = theta[torch.as_tensor(np.sort(first))]
-    return theta, hessian.loss(model, theta, data), hessian.eigvalsh(model, theta, data)
+    data = kink_aligned_data(s, theta)
+    return (theta, hessian.loss(model, theta, data), hessian.eigvalsh(model, theta, data),
+            torch.linalg.eigvalsh(population_hessian(model, theta, s)))
 
 
 def classify(eig: torch.Tensor, tol: float = 1e-9) -> list[str]:
@@ -86,8 +127,8 @@ def classify(eig: torch.Tensor, tol: float = 1e-9) -> list[str]:
             "saddle" if e.min() < -tol else "degenerate" for e in eig]
 
 
-def family(theta: torch.Tensor) -> list[str]:
-    return ["A" if w1 * w2 > 0 else "B" if w1 * w2 < 0 else "axis" for w1, w2 in theta.tolist()]
+def family(theta: torch.Tensor, tol: float = 1e-9) -> list[str]:
+    return ["A" if w1 * w2 > tol else "B" if w1 * w2 < -tol else "axis" for w1, w2 in theta.tolist()]
 
 
 def run(ctx) -> None:
@@ -98,16 +139,16 @@ def run(ctx) -> None:
     g = ctx.generator()
     table = []
     for s in track(s_grid, "tms: critical points per s"):
-        data = population_data(float(s))
         starts = (torch.rand(n_starts, 2, generator=g, dtype=torch.float64) * 3 - 1.5)
-        theta, L, eig = critical_points(model, data, starts, 100 if ctx.quick else 300)
-        for th, l, e, kind, fam in zip(theta.tolist(), L.tolist(), eig.tolist(), classify(eig),
-                                       family(theta)):
-            table.append({"s": float(s), "w": th, "loss": l, "eig": e, "type": kind, "family": fam})
+        theta, L, eig, pop = critical_points(model, float(s), starts, 100 if ctx.quick else 300)
+        for th, l, e, p, kind, fam in zip(theta.tolist(), L.tolist(), eig.tolist(), pop.tolist(),
+                                          classify(pop), family(theta)):
+            table.append({"s": float(s), "w": th, "loss": l, "eig": e, "eig_population": p,
+                          "type": kind, "family": fam})
     rep.data["critical_points"] = table
 
     # Each family of minima vs its closed form, at every s of the grid.
-    err = {"A": [0.0, 0.0, 0.0], "B": [0.0, 0.0]}
+    err = {"A": [0.0, 0.0, 0.0], "B": [0.0, 0.0, 0.0]}
     for cp in table:
         c = closed_forms(cp["s"])
         w1, w2 = cp["w"]
@@ -118,6 +159,8 @@ def run(ctx) -> None:
         if cp["type"] == "minimum" and cp["family"] == "B":
             err["B"][0] = max(err["B"][0], abs(abs(w1) - c["a"]) + abs(abs(w2) - c["a"]))
             err["B"][1] = max(err["B"][1], abs(cp["loss"] - c["L_B"]))
+            err["B"][2] = max(err["B"][2], max(abs(x - y) for x, y in
+                                               zip(cp["eig_population"], c["eig_B_seed"])))
     found = {f: sorted({cp["s"] for cp in table if cp["type"] == "minimum" and cp["family"] == f})
              for f in "AB"}
     rep.check("s values where family A minima were found", len(found["A"]), len(s_grid), kind="eq")
@@ -127,27 +170,28 @@ def run(ctx) -> None:
     rep.check("A: max |Hessian eig - closed form| over s", err["A"][2], 0.0, 1e-9)
     rep.check("B: max |w - a(s)(-1,1)| over s", err["B"][0], 0.0, 1e-6)
     rep.check("B: max |L - L_B(s)| over s", err["B"][1], 0.0, 1e-10)
+    rep.check("B: max |population Hessian eig - seed| over s", err["B"][2], 0.0, 1e-6)
     others = sorted({(cp["family"], cp["type"]) for cp in table} - {("A", "minimum"), ("B", "minimum")})
     rep.info("other critical points found", ", ".join(f"{f}:{t}" for f, t in others) or "none",
              "the kink at w = 0 (relu'(0) = 0) is excluded by construction")
 
-    # B's Hessian: the population Hessian has a line term from relu'' on its kink (the diagonal),
-    # which no finite dataset carries; report the quadrature Hessian beside the seed's values.
+    # At B the kink (the diagonal) crosses the data, so the population Hessian has a line term
+    # from relu'' that no finite dataset carries: show the engine's dataset Hessian beside it.
     s_mid = 0.5
-    data = population_data(s_mid)
     a = closed_forms(s_mid)["a"]
-    eig_B = hessian.eigvalsh(model, torch.tensor([[-a, a]], dtype=torch.float64), data)[0]
-    rep.info("B at s=0.5: Hessian eigenvalues (dataset)", [round(x, 6) for x in eig_B.tolist()],
-             f"seed (population, incl. kink term): {[round(x, 6) for x in closed_forms(s_mid)['eig_B_seed']]}")
+    w_B = torch.tensor([[-a, a]], dtype=torch.float64)
+    eig_B = hessian.eigvalsh(model, w_B, kink_aligned_data(s_mid, w_B))[0]
+    pop_B = torch.linalg.eigvalsh(population_hessian(model, w_B, s_mid))[0]
+    rep.info("B at s=0.5: Hessian eigenvalues, dataset", [round(x, 6) for x in eig_B.tolist()],
+             f"population (with the kink's line term): {[round(x, 6) for x in pop_B.tolist()]}")
 
     # The transition: root of L_A(s) - L_B(s), each loss at that family's critical point found
     # by Newton from the previous s (bisection on s).
     def gap(s: float) -> float:
-        data = population_data(s)
         c = closed_forms(s)
         starts = torch.tensor([[0.7, 0.7], [-c["a"] * 1.01, c["a"] * 0.99]], dtype=torch.float64)
-        theta, gnorm = newton(model, starts, data)
-        L = hessian.loss(model, theta, data)
+        theta, _ = newton(model, starts, s)
+        L = hessian.loss(model, theta, kink_aligned_data(s, theta))
         return float(L[0] - L[1])
 
     lo, hi = 0.2, 0.7
@@ -183,7 +227,7 @@ def _figures(rep, model, table, s_star) -> None:
     W1, W2 = torch.meshgrid(grid, grid, indexing="ij")
     theta = torch.stack([W1.ravel(), W2.ravel()], 1)
     for ax, s in zip(axes, (0.2, s_star, 0.7)):
-        L = hessian.loss(model, theta, population_data(float(s), n_v=16)).reshape(W1.shape)
+        L = hessian.loss(model, theta, hessian.tms_quadrature(float(s))).reshape(W1.shape)
         ax.contourf(W1, W2, L.log10(), levels=30, cmap="viridis")
         near = [cp for cp in table if abs(cp["s"] - s) < 0.08]
         for cp in near:
@@ -191,6 +235,7 @@ def _figures(rep, model, table, s_star) -> None:
             ax.plot(cp["w"][0], cp["w"][1], m, color="w", mec="k")
         ax.set_title(f"log10 loss, s = {s:.3f}")
         ax.set_xlabel("w1")
-        ax.set_ylabel("w2")
+    axes[0].set_ylabel("w2")
+    fig.tight_layout()
     rep.figure(fig, "loss_contours.png", "Loss contours over (w1, w2) at three sparsities, with the "
                "critical points found at the nearest grid s (o minimum, x saddle).")
