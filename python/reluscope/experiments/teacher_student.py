@@ -73,9 +73,9 @@ def run(ctx) -> None:
     rep.check("split-neuron width-5 student: flat direction |λ_min|", abs(s_eig.min().item()), 0.0, 1e-10)
 
     runs = 24 if ctx.quick else 1000
-    steps = 2500 if ctx.quick else 20000
-    lr = 3e-2 if ctx.quick else 1e-3
-    lm_steps = 300 if ctx.quick else 1000
+    steps = 2500 if ctx.quick else 3000
+    lr = 3e-2
+    lm_steps = 300
     counts, record, worst_ref_err = {}, {}, 0.0
     for width in track([4, 5, 6, 7], "teacher-student: widths"):
         net = student(width)
