@@ -15,7 +15,7 @@ def test_quick_start_has_exactly_two_commands():
     commands = quick_start_commands()
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
-    assert "reluscope " in commands[0] and "pytest" in commands[1]
+    assert "reluscope reproduce" in commands[0] and "pytest" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command():

@@ -92,16 +92,8 @@ void hc_brute_delta_cpu(const HcBruteArgs<T>& a) {
       const T* L = a.L + b * nlo;
       T best = std::numeric_limits<T>::infinity();
       int64_t arg = r.begin << c;
-      for (int64_t kh = r.begin; kh < r.end; ++kh) {
-        const T hs = a.H[b * chunks + kh];
-        for (int64_t kl = 0; kl < nlo; ++kl) {
-          const T v = std::abs(hs + L[kl]);
-          if (v < best) {
-            best = v;
-            arg = (kh << c) | kl;
-          }
-        }
-      }
+      for (int64_t kh = r.begin; kh < r.end; ++kh)
+        delta_scan(a.H[b * chunks + kh], L, nlo, kh, c, best, arg);
       a.out_val[g * a.B + b] = best;
       a.out_idx[g * a.B + b] = arg;
     }

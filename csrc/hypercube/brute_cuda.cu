@@ -54,17 +54,9 @@ __global__ void hc_brute_delta_kernel(HcBruteArgs<T> a) {
   for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < chunks * a.B;
        t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t kh = t / a.B, b = t % a.B;
-    const T hs = a.H[b * chunks + kh];
-    const T* L = a.L + b * nlo;
     T best = T(INFINITY);
     int64_t arg = kh << c;
-    for (int64_t kl = 0; kl < nlo; ++kl) {
-      const T v = abs_(hs + L[kl]);
-      if (v < best) {
-        best = v;
-        arg = (kh << c) | kl;
-      }
-    }
+    delta_scan(a.H[b * chunks + kh], a.L + b * nlo, nlo, kh, c, best, arg);
     a.out_val[kh * a.B + b] = best;
     a.out_idx[kh * a.B + b] = arg;
   }

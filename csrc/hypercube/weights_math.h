@@ -101,4 +101,17 @@ RS_HD void lse_push(double& m, double& s, double e) {
   }
 }
 
+// delta's inner scan over one chunk: min over the low halves kl of |hs + L[kl]| (hs = the high
+// bits' partial sum of chunk kh), folded into (best, arg) with arg the vertex index. O(2^c).
+template <typename T>
+RS_HD void delta_scan(T hs, const T* L, int64_t nlo, int64_t kh, int c, T& best, int64_t& arg) {
+  for (int64_t kl = 0; kl < nlo; ++kl) {
+    const T v = abs_(hs + L[kl]);
+    if (v < best) {
+      best = v;
+      arg = (kh << c) | kl;
+    }
+  }
+}
+
 }  // namespace rs
