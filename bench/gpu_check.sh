@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (no network; torch, nanobind, scikit-build-core preinstalled):
-# build for the local GPU, run the CUDA tests and the GPU benchmarks, write everything to $OUT.
+# build for the local GPU, run the CUDA tests, the GPU benchmarks and `reproduce all --quick` on
+# the GPU, write everything to $OUT.
 #   run: bash bench/gpu_check.sh          (results: $OUT/gpu_tests.log, $OUT/gpu_bench.json, ...)
 set -uo pipefail
 OUT=${OUT:-bench/results}
@@ -18,5 +19,8 @@ python3 -m reluscope.cli info | tee "$OUT/info.txt"
 tests_rc=${PIPESTATUS[0]}
 python3 -m reluscope.cli bench --device cuda --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.log"
 bench_rc=${PIPESTATUS[0]}
-echo "tests rc=$tests_rc bench rc=$bench_rc"
-exit $(( tests_rc || bench_rc ))
+(cd /tmp && python3 -m reluscope.cli reproduce all --quick --device cuda --out "$OUT/reproduce" 2>&1) \
+  | tee "$OUT/reproduce.log"
+repro_rc=${PIPESTATUS[0]}
+echo "tests rc=$tests_rc bench rc=$bench_rc reproduce rc=$repro_rc"
+exit $(( tests_rc || bench_rc || repro_rc ))

@@ -72,6 +72,23 @@ def test_erf_and_softplus_values():
         assert torch.allclose(rs.forward(net, theta, x)[0], fn(x), rtol=1e-15, atol=0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_based_activations_over_the_whole_range(dtype):
+    """sigmoid, softplus and erf' go through the kernels' own vectorised exp: 1 ulp of libm over
+    the whole range, overflow to inf / underflow to 0 (and subnormals) handled, NaN kept."""
+    z = torch.cat([torch.linspace(-800, 800, 4001, dtype=torch.float64),
+                   torch.linspace(-30, 30, 4001, dtype=torch.float64)]).to(dtype)
+    x = torch.cat([z, torch.tensor([math.nan, math.inf, -math.inf], dtype=dtype)])[:, None]
+    tol = 4 * torch.finfo(dtype).eps
+    for act, fn in (("sigmoid", torch.sigmoid), ("softplus", torch.nn.functional.softplus)):
+        net = rs.MLP([1, 1, 1], act, bias=False)  # y = 1 * act(1 * x)
+        y = rs.forward(net, torch.ones(1, 2, dtype=dtype), x)[0]
+        ref = fn(x)
+        assert torch.equal(y.isnan(), ref.isnan())
+        ok = ~ref.isnan()
+        assert torch.allclose(y[ok], ref[ok], rtol=tol, atol=torch.finfo(dtype).tiny)
+
+
 def test_forward_accepts_non_contiguous_inputs():
     net = rs.MLP([3, 4, 2], "tanh")
     theta_big = net.init(6, dtype=torch.float64)

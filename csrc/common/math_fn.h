@@ -1,14 +1,21 @@
-// Overloads of the elementary functions for float and double that resolve to the same libm/CUDA
-// math routines on host and device (std:: overloads are not callable from device code).
+// Overloads of the elementary functions for float and double, callable on host and device (std::
+// overloads are not callable from device code): libm on the host, CUDA's math library on the
+// device, except exp, which on the host is the vectorisable exp_host (1 ulp, exp_host.h).
 #pragma once
 #include <math.h>
 
+#include "common/exp_host.h"
 #include "common/hostdevice.h"
 
 namespace rs {
 
+#if defined(__CUDA_ARCH__)
 RS_HD float exp_(float x) { return expf(x); }
 RS_HD double exp_(double x) { return exp(x); }
+#else
+RS_HD float exp_(float x) { return exp_host(x); }
+RS_HD double exp_(double x) { return exp_host(x); }
+#endif
 RS_HD float log1p_(float x) { return log1pf(x); }
 RS_HD double log1p_(double x) { return log1p(x); }
 RS_HD float tanh_(float x) { return tanhf(x); }

@@ -119,8 +119,10 @@ def _hanin_rolnick(rep, ctx, dev, dt) -> None:
             net = MLP([2] + [width] * depth + [1])
             theta = net.init(B, generator=g, scheme="he", dtype=dt, bias_std=BIAS_STD)
             c = regions.count_1d(net, theta.to(dev), a.to(dev), b.to(dev)).cpu().to(dt)
-            per_len = c / length
-            pts.append((depth * width, per_len.mean().item(), per_len.std().item() / math.sqrt(per_len.numel())))
+            # networks are the independent samples (segments are shared): the standard error
+            # comes from the per-network means
+            per_net = (c / length).mean(1)
+            pts.append((depth * width, per_net.mean().item(), per_net.std().item() / math.sqrt(B)))
             if depth == 1:
                 exp = (_expected_one_layer(width, a, b, 2) / length).mean().item()
                 se = pts[-1][2]
