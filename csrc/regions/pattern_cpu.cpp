@@ -1,9 +1,10 @@
 // CPU launchers of count_patterns: packed activation bits per (network, sample), OpenMP over
-// pairs (O(B N P)); distinct rows per network by sort + unique (O(N log N * n_words) each).
+// pairs (for_each_sample_cpu, O(B N P)); distinct rows per network by sort + unique (O(N log N * n_words) each).
 #include <algorithm>
 #include <vector>
 
 #include "common/parallel.h"
+#include "model/sample_loop_cpu.h"
 #include "regions/pattern_math.h"
 #include "regions/regions.h"
 
@@ -11,16 +12,10 @@ namespace rs {
 
 template <typename T>
 void pattern_cpu(const PatternArgs<T>& a) {
-  const NetSpec& net = a.net;
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(net.n_params, 1));
-  parallel_for(a.B * a.N, grain, [&](int64_t begin, int64_t end, int) {
-    std::vector<T> buf(2 * size_t(net.max_width));
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t b = i / a.N, n = i % a.N;
-      const T* x = a.x + ((a.x_per_net ? b * a.N : 0) + n) * net.d_in;
-      pattern_sample(net, a.theta + b * net.n_params, x, a.words + i * a.n_words, a.n_words,
-                     buf.data(), 1);
-    }
+  for_each_sample_cpu(a.net, a.x, a.x_per_net, a.B, a.N,
+                      [&](int64_t i, int64_t b, const T* x, T* buf) {
+    pattern_sample(a.net, a.theta + b * a.net.n_params, x, a.words + i * a.n_words, a.n_words,
+                   buf, 1);
   });
 }
 
