@@ -1,5 +1,6 @@
 // CPU launchers of count_patterns: packed activation bits per (network, sample), OpenMP over
-// pairs (for_each_sample_cpu, O(B N P)); distinct rows per network by sort + unique (O(N log N * n_words) each).
+// pairs (for_each_sample_cpu, O(B N P)); distinct rows per network by sort + unique
+// (O(N log N * n_words) each).
 #include <algorithm>
 #include <vector>
 
