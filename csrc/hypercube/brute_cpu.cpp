@@ -102,23 +102,12 @@ void hc_brute_delta_cpu(const HcBruteArgs<T>& a) {
 
 template <typename T>
 void hc_log_partition_cpu(const HcBruteArgs<T>& a) {
-  const HcWeights<T>& W = a.W;
-  const int n = W.n, c = W.c;
-  const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
+  const int64_t chunks = (int64_t(1) << (a.W.n - 1)) >> a.W.c;
   parallel_for(a.groups, 1, [&](int64_t g0, int64_t g1, int) {
     for (int64_t g = g0; g < g1; ++g) {
       double m = -std::numeric_limits<double>::infinity(), s = 0;
       const GroupRange r = group_range(chunks, a.groups, g);
-      for (int64_t kh = r.begin; kh < r.end; ++kh) {
-        HcChunkState<T> st;
-        chunk_state(W, kh, st);
-        for (int64_t kl = 0; kl < nlo; ++kl) {
-          T q, l;
-          pair_energy(W, st, kl, q, l);
-          lse_push(m, s, double(q + l));
-          lse_push(m, s, double(q - l));
-        }
-      }
+      for (int64_t kh = r.begin; kh < r.end; ++kh) chunk_log_partition(a.W, kh, m, s);
       a.out[2 * g] = m;
       a.out[2 * g + 1] = s;
     }

@@ -64,19 +64,10 @@ __global__ void hc_brute_delta_kernel(HcBruteArgs<T> a) {
 
 template <typename T>
 __global__ void hc_log_partition_kernel(HcBruteArgs<T> a) {
-  const HcWeights<T>& W = a.W;
-  const int64_t nlo = int64_t(1) << W.c;
   for (int64_t kh = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; kh < a.groups;
        kh += int64_t(gridDim.x) * blockDim.x) {
-    HcChunkState<T> st;
-    chunk_state(W, kh, st);
     double m = -INFINITY, s = 0;
-    for (int64_t kl = 0; kl < nlo; ++kl) {
-      T q, l;
-      pair_energy(W, st, kl, q, l);
-      lse_push(m, s, double(q + l));
-      lse_push(m, s, double(q - l));
-    }
+    chunk_log_partition(a.W, kh, m, s);
     a.out[2 * kh] = m;
     a.out[2 * kh + 1] = s;
   }

@@ -101,6 +101,21 @@ RS_HD void lse_push(double& m, double& s, double e) {
   }
 }
 
+// log Z's inner sweep over chunk kh: folds the energies of its 2 * 2^c vertices (x and -x per
+// pair) into the running log-sum-exp (m, s). O(2^c) after chunk_state's O(n^2).
+template <typename T>
+RS_HD void chunk_log_partition(const HcWeights<T>& W, int64_t kh, double& m, double& s) {
+  HcChunkState<T> st;
+  chunk_state(W, kh, st);
+  const int64_t nlo = int64_t(1) << W.c;
+  for (int64_t kl = 0; kl < nlo; ++kl) {
+    T q, l;
+    pair_energy(W, st, kl, q, l);
+    lse_push(m, s, double(q + l));
+    lse_push(m, s, double(q - l));
+  }
+}
+
 // delta's inner scan over one chunk: min over the low halves kl of |hs + L[kl]| (hs = the high
 // bits' partial sum of chunk kh), folded into (best, arg) with arg the vertex index. O(2^c).
 template <typename T>
