@@ -2,6 +2,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
+#include "common/cpu_isa.h"
 #include "common/device.h"
 #include "common/parallel.h"
 
@@ -30,6 +31,7 @@ NB_MODULE(_core, m) {
     d["cuda"] = rs::kWithCuda;
     d["cuda_archs"] = std::string(RELUSCOPE_CUDA_ARCHS);
     d["max_threads"] = rs::max_threads();
+    d["cpu_isa"] = std::string(rs::cpu_isa_name(rs::cpu_isa()));
     d["compiler"] = std::string(__VERSION__);
     return d;
   });

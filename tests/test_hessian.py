@@ -59,6 +59,30 @@ def test_tms_matches_reference(bias, dtype):
     close(H.value_and_grad(tms, theta, data)[1], R.value_and_grad(tms, theta, X, T, **kw)[1], dtype)
 
 
+ISAS = ["generic", "avx2", "avx512"]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_every_cpu_vector_variant_matches_reference(isa, dtype, monkeypatch):
+    """RELUSCOPE_CPU_ISA caps the compiled variant the CPU launcher runs; N = 150 gives whole
+    tiles and a partial one, with shared and per-model data, MLP and tied-weight TMS."""
+    from reluscope.info import config
+
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    assert ISAS.index(config()["cpu_vector_isa"]) <= ISAS.index(isa)
+    for model in (MLP([3, 6, 2], "sigmoid"), MLP([2, 5, 1], "relu"), TMS(5, 2)):
+        for per_model in (False, True):
+            theta, data, kw, X, T = make(model, 3, 150, dtype, per_model, True, True)
+            V = torch.randn(3, 2, model.num_params, generator=torch.Generator().manual_seed(2),
+                            dtype=dtype)
+            close(H.hvp(model, theta, data, V), R.hvp(model, theta, X, T, V, **kw), dtype)
+            value, grad = H.value_and_grad(model, theta, data)
+            rv, rg = R.value_and_grad(model, theta, X, T, **kw)
+            close(value, rv, dtype)
+            close(grad, rg, dtype)
+
+
 def test_properties():
     net = MLP([3, 6, 2], "tanh")
     theta, data, *_ = make(net, 4, 31, torch.float64)

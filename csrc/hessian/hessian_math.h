@@ -1,6 +1,6 @@
 // The fused per-sample arithmetic of the Hessian engine, shared by the CPU and CUDA launchers.
 //
-// hess_tile processes one tile of L samples of one network (L = 8 lanes on the CPU so the lane
+// hess_tile processes one tile of L samples of one network (L = kLanes on the CPU so the lane
 // loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
 // loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
@@ -44,14 +44,16 @@ RS_HD void act_all(int32_t act, T z, T slope, T& a, T& d1, T& d2) {
   }
 }
 
-// In place over L lanes: z -> sigma(z); d1, d2 <- sigma', sigma''. ACT is a compile-time constant
-// so the activation switch folds away and the lane loop can vectorise.
+// In place over L lanes: z -> sigma(z); d1, d2 <- sigma', sigma'' (d2 is left unwritten when
+// !act_has_d2: nothing reads it then). ACT is a compile-time constant so the activation switch
+// folds away and the lane loop can vectorise.
 template <int ACT, int L, typename T>
 RS_HD void act_lanes(T* z, T* d1, T* d2, T slope) {
   RS_SIMD for (int i = 0; i < L; ++i) {
     T a, g1, g2;
     act_all(int32_t(ACT), z[i], slope, a, g1, g2);
-    z[i] = a; d1[i] = g1; d2[i] = g2;
+    z[i] = a; d1[i] = g1;
+    if (act_has_d2(ACT)) d2[i] = g2;
   }
 }
 
@@ -136,7 +138,11 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         const T* d1 = row(lay.d1 + h + j);
         const T* d2 = row(lay.d2 + h + j);
         T* gd2 = row(lay.gd2 + h + j);
-        RS_SIMD for (int i = 0; i < L; ++i) { gd2[i] = g[i] * d2[i]; g[i] *= d1[i]; }
+        if (act_has_d2(Ly.act)) {
+          RS_SIMD for (int i = 0; i < L; ++i) { gd2[i] = g[i] * d2[i]; g[i] *= d1[i]; }
+        } else {
+          RS_SIMD for (int i = 0; i < L; ++i) g[i] *= d1[i];
+        }
       }
       if (A.mode == HESS_GRAD) {
         for (int j = 0; j < Ly.out; ++j) {
@@ -208,7 +214,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       for (int j = 0; j < Ly.out; ++j) {  // R delta = R g sigma' (+ g sigma'' Rz)
         T* rd = cur + j * stride;
         const T* d1 = row(lay.d1 + h + j);
-        if (full) {
+        if (full && act_has_d2(Ly.act)) {
           const T* gd2 = row(lay.gd2 + h + j);
           const T* rz = row(lay.rz + h + j);
           RS_SIMD for (int i = 0; i < L; ++i) rd[i] = rd[i] * d1[i] + gd2[i] * rz[i];

@@ -21,6 +21,11 @@ enum Activation : int32_t {
 };
 inline constexpr int32_t kNumActivations = 8;
 
+// False for the piecewise-linear activations, whose sigma'' is 0 wherever it is defined.
+RS_HD constexpr bool act_has_d2(int32_t act) {
+  return !(act == ACT_IDENTITY || act == ACT_RELU || act == ACT_LEAKY_RELU);
+}
+
 template <typename T>
 RS_HD T sigmoid_(T z) { return T(1) / (T(1) + exp_(-z)); }
 

@@ -30,7 +30,8 @@ static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_pa
     LayerSpec& L = net.layer[l];
     bool transposed;
     std::tie(L.w_off, L.b_off, L.in, L.out, transposed, L.act) = layers[l];
-    L.transposed = transposed ? 1 : 0;
+    L.w_sj = transposed ? 1 : L.in;
+    L.w_sk = transposed ? L.out : 1;
     RS_CHECK(L.in > 0 && L.out > 0, "layer ", l, " has a non-positive width");
     RS_CHECK(L.act >= 0 && L.act < kNumActivations, "layer ", l, " has unknown activation code ",
              L.act);

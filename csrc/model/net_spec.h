@@ -18,7 +18,8 @@ struct LayerSpec {
   int64_t b_off = -1;
   int32_t in = 0;
   int32_t out = 0;
-  int32_t transposed = 0;
+  int32_t w_sj = 0;  // theta stride of W(j, k) in j: `in`, or 1 when transposed
+  int32_t w_sk = 0;  // ... and in k: 1, or `out` when transposed
   int32_t act = 0;
 };
 
@@ -31,17 +32,18 @@ struct NetSpec {
   double slope = 0.01;     // negative slope of leaky_relu
   LayerSpec layer[kMaxLayers];
 };
+// CUDA kernels take NetSpec inside their argument structs, by value (4 KiB of parameters).
+static_assert(sizeof(NetSpec) <= 2688, "NetSpec must leave room in a CUDA kernel's parameters");
 
-// W(j, k): weight from input k to output j of layer L.
-template <typename T>
-RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
-  return L.transposed ? theta[L.w_off + int64_t(k) * L.out + j]
-                      : theta[L.w_off + int64_t(j) * L.in + k];
+// Index into theta of W(j, k), the weight from input k to output j of layer L (strides, not a
+// branch on `transposed`, so the lane loops around it stay simple); tied weights accumulate.
+RS_HD int64_t layer_weight_index(const LayerSpec& L, int j, int k) {
+  return L.w_off + int64_t(j) * L.w_sj + int64_t(k) * L.w_sk;
 }
 
-// Index into theta of W(j, k); used by kernels that write gradients (tied weights accumulate).
-RS_HD int64_t layer_weight_index(const LayerSpec& L, int j, int k) {
-  return L.transposed ? L.w_off + int64_t(k) * L.out + j : L.w_off + int64_t(j) * L.in + k;
+template <typename T>
+RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
+  return theta[layer_weight_index(L, j, k)];
 }
 
 }  // namespace rs

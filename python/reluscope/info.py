@@ -18,6 +18,7 @@ def config() -> dict:
         "torch": torch.__version__,
         "cpu_backend": "OpenMP" if build["openmp"] else "serial (no OpenMP)",
         "cpu_threads": build["max_threads"],
+        "cpu_vector_isa": build["cpu_isa"],
         "cuda_kernels_compiled": build["cuda"],
         "cuda_architectures": build["cuda_archs"] or None,
         "gpu_visible": bool(gpus),

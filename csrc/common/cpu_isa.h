@@ -1,0 +1,48 @@
+// Run-time choice of the widest x86 vector ISA a CPU launcher was also compiled for (functions
+// with __attribute__((target(...)))), so one portable build runs AVX-512 code where the CPU has
+// it. The environment variable RELUSCOPE_CPU_ISA = generic | avx2 | avx512 caps the choice (tests
+// run every variant on one machine; users can rule out a suspect one). Read on every call: cheap
+// next to any kernel launch, and a change of the variable takes effect at once.
+#pragma once
+#include <cstdlib>
+#include <cstring>
+
+namespace rs {
+
+enum class CpuIsa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RS_X86_MULTIVERSION 1
+#endif
+
+inline CpuIsa detected_cpu_isa() {
+#if defined(RS_X86_MULTIVERSION)
+  static const CpuIsa isa = [] {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+      return CpuIsa::kAvx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::kAvx2;
+    return CpuIsa::kGeneric;
+  }();
+  return isa;
+#else
+  return CpuIsa::kGeneric;
+#endif
+}
+
+inline CpuIsa cpu_isa() {
+  CpuIsa isa = detected_cpu_isa();
+  if (const char* cap = std::getenv("RELUSCOPE_CPU_ISA")) {
+    const CpuIsa limit = std::strcmp(cap, "generic") == 0 ? CpuIsa::kGeneric
+                         : std::strcmp(cap, "avx2") == 0  ? CpuIsa::kAvx2
+                                                          : CpuIsa::kAvx512;
+    if (limit < isa) isa = limit;
+  }
+  return isa;
+}
+
+inline const char* cpu_isa_name(CpuIsa isa) {
+  return isa == CpuIsa::kAvx512 ? "avx512" : isa == CpuIsa::kAvx2 ? "avx2" : "generic";
+}
+
+}  // namespace rs
