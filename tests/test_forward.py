@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reluscope as rs
-from conftest import DTYPES, RTOL, rel_err, requires_cuda
+from conftest import CPU_ISAS, DTYPES, RTOL, rel_err, requires_cuda
 
 
 @pytest.mark.parametrize("activation", list(rs.ACTIVATIONS))
@@ -17,13 +17,26 @@ def test_forward_matches_reference(activation, dtype, per_net):
     g = torch.Generator().manual_seed(1)
     net = rs.MLP([3, 7, 5, 2], activation, slope=0.1)
     theta = net.init(5, generator=g, dtype=dtype, bias_std=0.5)
-    X = torch.randn(*((5,) if per_net else ()), 9, 3, generator=g, dtype=dtype)
+    X = torch.randn(*((5,) if per_net else ()), 150, 3, generator=g, dtype=dtype)  # >1 CPU tile
     assert rel_err(rs.forward(net, theta, X), rs.reference.forward(net, theta, X)) <= RTOL[dtype]
+
+
+@pytest.mark.parametrize("isa", CPU_ISAS)
+def test_every_cpu_vector_variant_matches_reference(isa, monkeypatch):
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    g = torch.Generator().manual_seed(3)
+    for dtype in DTYPES:
+        for model in [rs.MLP([3, 7, 5, 2], a, slope=0.1) for a in rs.ACTIVATIONS] + [rs.TMS(6, 2)]:
+            theta = model.init(4, generator=g, dtype=dtype)
+            for X in (torch.randn(150, model.d_in, generator=g, dtype=dtype),
+                      torch.randn(4, 70, model.d_in, generator=g, dtype=dtype)):
+                assert rel_err(rs.forward(model, theta, X),
+                               rs.reference.forward(model, theta, X)) <= RTOL[dtype]
 
 
 @settings(max_examples=40, deadline=None)
 @given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=5), B=st.integers(1, 4),
-       N=st.integers(1, 6), bias=st.booleans(), activation=st.sampled_from(list(rs.ACTIVATIONS)),
+       N=st.integers(1, 140), bias=st.booleans(), activation=st.sampled_from(list(rs.ACTIVATIONS)),
        double=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_forward_random_shapes(widths, B, N, bias, activation, double, seed):
     dtype = torch.float64 if double else torch.float32

@@ -7,6 +7,7 @@ import torch
 from reluscope import ACTIVATIONS, MLP, TMS, forward
 from reluscope import hessian as H
 from reluscope.reference import hessian as R
+from conftest import CPU_ISAS
 
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 
@@ -59,10 +60,7 @@ def test_tms_matches_reference(bias, dtype):
     close(H.value_and_grad(tms, theta, data)[1], R.value_and_grad(tms, theta, X, T, **kw)[1], dtype)
 
 
-ISAS = ["generic", "avx2", "avx512"]
-
-
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", CPU_ISAS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_every_cpu_vector_variant_matches_reference(isa, dtype, monkeypatch):
     """RELUSCOPE_CPU_ISA caps the compiled variant the CPU launcher runs; N = 150 gives whole
@@ -70,7 +68,7 @@ def test_every_cpu_vector_variant_matches_reference(isa, dtype, monkeypatch):
     from reluscope.info import config
 
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
-    assert ISAS.index(config()["cpu_vector_isa"]) <= ISAS.index(isa)
+    assert CPU_ISAS.index(config()["cpu_vector_isa"]) <= CPU_ISAS.index(isa)
     for model in (MLP([3, 6, 2], "sigmoid"), MLP([2, 5, 1], "relu"), TMS(5, 2)):
         for per_model in (False, True):
             theta, data, kw, X, T = make(model, 3, 150, dtype, per_model, True, True)

@@ -41,6 +41,33 @@ inline CpuIsa cpu_isa() {
   return isa;
 }
 
+// Runs f() compiled for `isa`: each wrapper inlines the whole call tree of f (flatten) under its
+// target attribute, so one generic lambda yields an AVX-512, an AVX2+FMA and a baseline version.
+#if defined(RS_X86_MULTIVERSION)
+template <typename F>
+__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512"), flatten))
+void call_avx512(F& f) { f(); }
+
+template <typename F>
+__attribute__((target("avx2,fma"), flatten)) void call_avx2(F& f) { f(); }
+#endif
+
+template <typename F>
+#if defined(__GNUC__)
+__attribute__((flatten))
+#endif
+void call_generic(F& f) { f(); }
+
+template <typename F>
+void call_for_isa(CpuIsa isa, F&& f) {
+#if defined(RS_X86_MULTIVERSION)
+  if (isa == CpuIsa::kAvx512) return call_avx512(f);
+  if (isa == CpuIsa::kAvx2) return call_avx2(f);
+#endif
+  (void)isa;
+  call_generic(f);
+}
+
 inline const char* cpu_isa_name(CpuIsa isa) {
   return isa == CpuIsa::kAvx512 ? "avx512" : isa == CpuIsa::kAvx2 ? "avx2" : "generic";
 }

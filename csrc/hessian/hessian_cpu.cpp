@@ -1,17 +1,18 @@
 // CPU launcher of the Hessian engine: OpenMP over (network, data chunk) tasks; each task runs
-// hess_tile on tiles of kLanes samples (structure-of-arrays rows, loaded from inputs transposed
+// hess_tile on tiles of kCpuLanes samples (structure-of-arrays rows, loaded from inputs transposed
 // once per call, so the lane loops vectorise) and folds each tile into one vector-wide
 // accumulator per output slot, summed in a fixed order at the end of the task into its own slice
 // of `part` — results are deterministic for any thread count.
 // On x86-64 with GCC/Clang the task loop is also compiled for AVX2+FMA and for AVX-512, picked at
 // run time (common/cpu_isa.h).
 // Time O(B N (P + K P)); memory: the transposed inputs (one more copy of x and t) plus per thread
-// rows x kLanes + len x kVec values.
+// rows x kCpuLanes + len x kVec values.
 #include <algorithm>
 #include <vector>
 
 #include "common/cpu_isa.h"
 #include "common/parallel.h"
+#include "common/tile_cpu.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
 
@@ -19,13 +20,9 @@ namespace rs {
 
 namespace {
 
-// Lanes per tile: wide enough that the per-row loop and dispatch overhead is amortised (measured
-// on (a) of the benchmark: 8 lanes -> 32/64 lanes is 1.6-2.5x faster), a power of two of vectors.
-template <typename T>
-constexpr int kLanes = sizeof(T) == 4 ? 64 : 32;
 
 // Accumulator slots are one 64-byte vector wide: add() folds the tile's lanes into it in a fixed
-// order (deterministic), so a slot costs one load and store per tile instead of kLanes of each.
+// order (deterministic), so a slot costs one load and store per tile instead of kCpuLanes of each.
 template <typename T>
 constexpr int kVec = 64 / int(sizeof(T));
 
@@ -35,35 +32,25 @@ struct LaneAcc {
   void add(int64_t slot, const T* lanes) {
     T r[kVec<T>];
     RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] = lanes[i];
-    for (int c = kVec<T>; c < kLanes<T>; c += kVec<T>) {
+    for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>) {
       RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] += lanes[c + i];
     }
     RS_SIMD for (int i = 0; i < kVec<T>; ++i) p[slot * kVec<T> + i] += r[i];
   }
 };
 
-// The inputs in structure-of-arrays form, so a tile loads each row with one contiguous copy:
-// x (nx, d_in, N), t (nt, d_out, N), transposed once per call (nx = B when x is per network).
+// The inputs in structure-of-arrays form: x (nx, d_in, N), t (nt, d_out, N), transposed once
+// per call (nx = B when x is per network).
 template <typename T>
 struct SoaData {
   std::vector<T> x, t;
 };
 
-template <typename T>
-void transpose_rows(const T* src, int64_t sets, int64_t N, int64_t d, std::vector<T>& dst) {
-  dst.resize(size_t(sets * N * d));
-  parallel_for(sets, 1, [&](int64_t b0, int64_t b1, int) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t k = 0; k < d; ++k) dst[(b * d + k) * N + n] = src[(b * N + n) * d + k];
-  });
-}
-
-// Tasks [begin, end) with scratch s (rows x kLanes) and accumulators (len x kVec).
+// Tasks [begin, end) with scratch s (rows x kCpuLanes) and accumulators (len x kVec).
 template <typename T>
 inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin, int64_t end,
                       T* s, T* acc_slots) {
-  constexpr int kL = kLanes<T>;
+  constexpr int kL = kCpuLanes<T>;
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
   LaneAcc<T> acc{acc_slots};
@@ -76,19 +63,11 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
     for (int64_t n = n0; n < n1; n += kL) {
       // load the tile; padding lanes repeat sample n0 with weight 0
-      const bool whole = n + kL <= n1;
-      auto load = [&](int32_t row, const T* src, bool is_weight) {
-        T* dst = s + int64_t(row) * kL;
-        if (whole) {
-          RS_SIMD for (int i = 0; i < kL; ++i) dst[i] = src[n + i];
-        } else {
-          for (int i = 0; i < kL; ++i)
-            dst[i] = n + i < n1 ? src[n + i] : (is_weight ? T(0) : src[n0]);
-        }
-      };
-      load(a.lay.w_row, a.w, true);
-      for (int j = 0; j < net.d_out; ++j) load(a.lay.t_row + j, t + j * N, false);
-      for (int k = 0; k < net.d_in; ++k) load(a.lay.a[0] + k, x + k * N, false);
+      load_lanes<kL>(s + a.lay.w_row * kL, a.w, n, n1, T(0));
+      for (int j = 0; j < net.d_out; ++j)
+        load_lanes<kL>(s + (a.lay.t_row + j) * kL, t + j * N, n, n1, t[j * N + n0]);
+      for (int k = 0; k < net.d_in; ++k)
+        load_lanes<kL>(s + (a.lay.a[0] + k) * kL, x + k * N, n, n1, x[k * N + n0]);
       hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);
     }
     T* out = a.part + task * len;
@@ -98,36 +77,6 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
       out[q] = sum;
     }
   }
-}
-
-#if defined(RS_X86_MULTIVERSION)
-// The task loop compiled for AVX-512 (512-bit vectors: 1.2-1.6x over AVX2 on the (a) benchmark)
-// and for AVX2+FMA, the whole call tree flattened into each; hess_cpu picks one via cpu_isa().
-template <typename T>
-__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512"), flatten))
-void run_tasks_avx512(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin, int64_t end,
-                      T* s, T* acc) {
-  run_tasks(a, soa, begin, end, s, acc);
-}
-
-template <typename T>
-__attribute__((target("avx2,fma"), flatten))
-void run_tasks_avx2(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin, int64_t end,
-                    T* s, T* acc) {
-  run_tasks(a, soa, begin, end, s, acc);
-}
-#endif
-
-#if defined(__GNUC__)
-#define RS_FLATTEN __attribute__((flatten))
-#else
-#define RS_FLATTEN
-#endif
-
-template <typename T>
-RS_FLATTEN void run_tasks_generic(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin,
-                                  int64_t end, T* s, T* acc) {
-  run_tasks(a, soa, begin, end, s, acc);
 }
 
 }  // namespace
@@ -142,15 +91,8 @@ void hess_cpu(const HessArgs<T>& a) {
   const int64_t tasks = a.B * a.C;
   const int64_t grain = std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
   parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {
-    std::vector<T> scratch(size_t(a.lay.rows) * kLanes<T>), acc(size_t(a.len()) * kVec<T>);
-#if defined(RS_X86_MULTIVERSION)
-    switch (isa) {
-      case CpuIsa::kAvx512: run_tasks_avx512(a, soa, begin, end, scratch.data(), acc.data()); return;
-      case CpuIsa::kAvx2: run_tasks_avx2(a, soa, begin, end, scratch.data(), acc.data()); return;
-      case CpuIsa::kGeneric: break;
-    }
-#endif
-    run_tasks_generic(a, soa, begin, end, scratch.data(), acc.data());
+    std::vector<T> scratch(size_t(a.lay.rows) * kCpuLanes<T>), acc(size_t(a.len()) * kVec<T>);
+    call_for_isa(isa, [&] { run_tasks(a, soa, begin, end, scratch.data(), acc.data()); });
   });
 }
 

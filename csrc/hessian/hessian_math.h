@@ -1,6 +1,6 @@
 // The fused per-sample arithmetic of the Hessian engine, shared by the CPU and CUDA launchers.
 //
-// hess_tile processes one tile of L samples of one network (L = kLanes on the CPU so the lane
+// hess_tile processes one tile of L samples of one network (L = kCpuLanes on the CPU so the lane
 // loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
 // loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
@@ -14,19 +14,8 @@
 #include "common/hostdevice.h"
 #include "hessian/hessian.h"
 #include "model/activation.h"
+#include "model/lanes.h"
 #include "model/net_spec.h"
-
-// Marks a lane loop as free of loop-carried dependences and aliasing so the host compiler
-// vectorises it (instead of unrolling it into scalar code); empty under nvcc (one lane there).
-#if defined(__CUDACC__)
-#define RS_SIMD
-#elif defined(_OPENMP)
-#define RS_SIMD _Pragma("omp simd")
-#elif defined(__GNUC__)
-#define RS_SIMD _Pragma("GCC ivdep")
-#else
-#define RS_SIMD
-#endif
 
 namespace rs {
 
@@ -59,16 +48,7 @@ RS_HD void act_lanes(T* z, T* d1, T* d2, T slope) {
 
 template <int L, typename T>
 RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
-  switch (act) {
-    case ACT_RELU: act_lanes<ACT_RELU, L>(z, d1, d2, slope); break;
-    case ACT_LEAKY_RELU: act_lanes<ACT_LEAKY_RELU, L>(z, d1, d2, slope); break;
-    case ACT_TANH: act_lanes<ACT_TANH, L>(z, d1, d2, slope); break;
-    case ACT_SIGMOID: act_lanes<ACT_SIGMOID, L>(z, d1, d2, slope); break;
-    case ACT_SOFTPLUS: act_lanes<ACT_SOFTPLUS, L>(z, d1, d2, slope); break;
-    case ACT_ERF: act_lanes<ACT_ERF, L>(z, d1, d2, slope); break;
-    case ACT_QUADRATIC: act_lanes<ACT_QUADRATIC, L>(z, d1, d2, slope); break;
-    default: act_lanes<ACT_IDENTITY, L>(z, d1, d2, slope); break;
-  }
+  with_activation(act, [&](auto tag) { act_lanes<decltype(tag)::value, L>(z, d1, d2, slope); });
 }
 
 // One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
@@ -92,19 +72,11 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma''
   for (int l = 0; l < nl; ++l) {
     const LayerSpec& Ly = net.layer[l];
-    for (int j = 0; j < Ly.out; ++j) {
-      const T bj = Ly.b_off >= 0 ? theta[Ly.b_off + j] : T(0);
-      RS_SIMD for (int i = 0; i < L; ++i) val[i] = bj;
-      for (int k = 0; k < Ly.in; ++k) {
-        const T wjk = layer_weight(Ly, theta, j, k);
-        const T* in = row(lay.a[l] + k);
-        RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * in[i];
-      }
-      T* z = row(lay.a[l + 1] + j);
-      RS_SIMD for (int i = 0; i < L; ++i) z[i] = val[i];
-      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j), row(lay.d2 + lay.h[l] + j),
-                            slope);
-    }
+    dense_lanes<L>(Ly, theta, row(lay.a[l]), stride, row(lay.a[l + 1]), stride,
+                   [&](int j, T* z) {
+                     act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j),
+                                           row(lay.d2 + lay.h[l] + j), slope);
+                   });
   }
 
   // ---- loss, and dL/dy = 2 w u2 (y - t) into the del rows of the last layer

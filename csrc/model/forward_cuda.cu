@@ -17,8 +17,9 @@ __global__ void forward_kernel(ForwardArgs<T> a) {
   for (int64_t i = t; i < a.B * a.N; i += threads) {
     const int64_t b = i / a.N, n = i % a.N;
     const T* x = a.x + ((a.x_per_net ? b * a.N : 0) + n) * net.d_in;
-    forward_sample(net, a.theta + b * net.n_params, x, a.y + i * net.d_out, a.workspace + t,
-                   threads);
+    const T* out = forward_lanes<1>(net, a.theta + b * net.n_params, x, 1, a.workspace + t,
+                                    threads);
+    for (int j = 0; j < net.d_out; ++j) a.y[i * net.d_out + j] = out[j * threads];
   }
 }
 

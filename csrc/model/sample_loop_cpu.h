@@ -1,4 +1,4 @@
-// The CPU loop shared by the per-sample launchers (forward, activation patterns): calls
+// The CPU loop of the per-sample launchers (activation patterns): calls
 // fn(i, b, x, buf) for every (network b, sample n) pair i = b N + n, where x points at that
 // sample's input row. OpenMP over chunks of roughly equal work (about 32k parameter reads each);
 // each chunk owns a 2 * max_width scratch buffer `buf`. O(B N P) time for a per-sample O(P) fn.
