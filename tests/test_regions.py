@@ -7,6 +7,7 @@ import torch
 from reluscope import MLP, reference
 from reluscope import regions as R
 from reluscope.regions import bounds
+from conftest import CPU_ISAS
 
 F64 = torch.float64
 ARCHS = [[2, 8, 1], [2, 16, 16, 1], [3, 12, 12, 12, 1], [1, 32, 32, 1], [2, 6, 6, 6, 6, 1]]
@@ -157,6 +158,18 @@ def test_count_patterns_many_words():
     net, theta, g = _nets([3, 70, 70, 1], "relu", F64, B=2)
     X = torch.randn(400, 3, generator=g, dtype=F64)
     assert torch.equal(R.count_patterns(net, theta, X), reference.regions.count_patterns(net, theta, X))
+
+
+@pytest.mark.parametrize("isa", CPU_ISAS)
+def test_count_patterns_every_cpu_vector_variant(isa, monkeypatch):
+    """Whole and partial CPU tiles, three pattern words, shared and per-network samples."""
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    for dtype in (torch.float32, F64):
+        net, theta, g = _nets([3, 70, 70, 1], "leaky_relu", dtype, B=3)
+        for X in (torch.randn(150, 3, generator=g, dtype=dtype),
+                  torch.randn(3, 90, 3, generator=g, dtype=dtype)):
+            assert torch.equal(R.count_patterns(net, theta, X),
+                               reference.regions.count_patterns(net, theta, X))
 
 
 def test_degenerate_coincident_and_touching_neurons():

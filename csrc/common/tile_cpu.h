@@ -2,9 +2,11 @@
 // and structure-of-arrays copies of row-major inputs so a tile loads each feature row with one
 // contiguous (vectorised) copy.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "common/cpu_isa.h"
 #include "common/parallel.h"
 
 namespace rs {
@@ -33,6 +35,34 @@ inline void load_lanes(T* dst, const T* src, int64_t n, int64_t n1, T pad) {
   } else {
     for (int i = 0; i < L; ++i) dst[i] = n + i < n1 ? src[n + i] : pad;
   }
+}
+
+// The loop of the per-sample lane launchers (forward, activation patterns): for every (network b,
+// tile of kCpuLanes samples starting at n) calls fn(b, n, lanes, xt, scratch, thread), where xt
+// holds the tile's inputs (feature k of lane i at xt[k * kCpuLanes + i]; lanes >= `lanes` are
+// zero), scratch is the calling thread's own `scratch_values` values, thread < max_threads(). x is (N, d_in), or (B, N, d_in) when
+// x_per_net; it is transposed once per call. OpenMP over tasks in chunks of about 64k units of
+// `work_per_sample`; fn runs compiled for the CPU's widest vector ISA.
+template <typename T, typename Fn>
+void for_each_tile_cpu(const T* x, bool x_per_net, int64_t B, int64_t N, int d_in,
+                       int64_t work_per_sample, size_t scratch_values, Fn&& fn) {
+  constexpr int kL = kCpuLanes<T>;
+  std::vector<T> xs;
+  transpose_rows(x, x_per_net ? B : 1, N, d_in, xs);
+  const CpuIsa isa = cpu_isa();
+  const int64_t tiles = (N + kL - 1) / kL;
+  const int64_t grain = std::max<int64_t>(1, 65536 / (kL * std::max<int64_t>(work_per_sample, 1)));
+  parallel_for(B * tiles, grain, [&](int64_t begin, int64_t end, int thread) {
+    std::vector<T> xt(size_t(d_in) * kL), scratch(scratch_values);
+    call_for_isa(isa, [&] {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t b = task / tiles, n = (task % tiles) * kL;
+        const T* xb = xs.data() + (x_per_net ? b * N * d_in : 0);
+        for (int k = 0; k < d_in; ++k) load_lanes<kL>(xt.data() + k * kL, xb + k * N, n, N, T(0));
+        fn(b, n, int(std::min<int64_t>(kL, N - n)), xt.data(), scratch.data(), thread);
+      }
+    });
+  });
 }
 
 }  // namespace rs

@@ -18,7 +18,7 @@ __global__ void forward_kernel(ForwardArgs<T> a) {
     const int64_t b = i / a.N, n = i % a.N;
     const T* x = a.x + ((a.x_per_net ? b * a.N : 0) + n) * net.d_in;
     const T* out = forward_lanes<1>(net, a.theta + b * net.n_params, x, 1, a.workspace + t,
-                                    threads);
+                                    threads, [](int, int, const T*) {});
     for (int j = 0; j < net.d_out; ++j) a.y[i * net.d_out + j] = out[j * threads];
   }
 }

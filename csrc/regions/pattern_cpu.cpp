@@ -1,11 +1,11 @@
-// CPU launchers of count_patterns: packed activation bits per (network, sample), OpenMP over
-// pairs (for_each_sample_cpu, O(B N P)); distinct rows per network by sort + unique
-// (O(N log N * n_words) each).
+// CPU launchers of count_patterns: packed activation bits per (network, sample) by pattern_lanes
+// on tiles of kCpuLanes samples (for_each_tile_cpu, O(B N P)); distinct rows per network by sort
+// + unique (O(N log N * n_words) each).
 #include <algorithm>
 #include <vector>
 
 #include "common/parallel.h"
-#include "model/sample_loop_cpu.h"
+#include "common/tile_cpu.h"
 #include "regions/pattern_math.h"
 #include "regions/regions.h"
 
@@ -13,10 +13,18 @@ namespace rs {
 
 template <typename T>
 void pattern_cpu(const PatternArgs<T>& a) {
-  for_each_sample_cpu(a.net, a.x, a.x_per_net, a.B, a.N,
-                      [&](int64_t i, int64_t b, const T* x, T* buf) {
-    pattern_sample(a.net, a.theta + b * a.net.n_params, x, a.words + i * a.n_words, a.n_words,
-                   buf, 1);
+  constexpr int kL = kCpuLanes<T>;
+  const NetSpec& net = a.net;
+  const int nw = a.n_words;
+  std::vector<int64_t> tile_words(size_t(max_threads()) * nw * kL);  // (thread, word, lane)
+  for_each_tile_cpu(a.x, a.x_per_net, a.B, a.N, net.d_in, net.n_params,
+                    2 * size_t(net.max_width) * kL,
+                    [&](int64_t b, int64_t n, int lanes, const T* xt, T* buf, int thread) {
+    int64_t* words = tile_words.data() + size_t(thread) * nw * kL;
+    pattern_lanes<kL>(net, a.theta + b * net.n_params, xt, kL, buf, kL, words, kL, nw);
+    int64_t* out = a.words + (b * a.N + n) * nw;
+    for (int i = 0; i < lanes; ++i)
+      for (int w = 0; w < nw; ++w) out[i * nw + w] = words[w * kL + i];
   });
 }
 

@@ -15,8 +15,8 @@ __global__ void pattern_kernel(PatternArgs<T> a) {
   for (int64_t i = t; i < a.B * a.N; i += threads) {
     const int64_t b = i / a.N, n = i % a.N;
     const T* x = a.x + ((a.x_per_net ? b * a.N : 0) + n) * a.net.d_in;
-    pattern_sample(a.net, a.theta + b * a.net.n_params, x, a.words + i * a.n_words, a.n_words,
-                   a.workspace + t, threads);
+    pattern_lanes<1>(a.net, a.theta + b * a.net.n_params, x, 1, a.workspace + t, threads,
+                     a.words + i * a.n_words, 1, a.n_words);
   }
 }
 
