@@ -8,6 +8,7 @@ import torch
 import reluscope.hypercube as hc
 from reluscope.reference import hypercube as ref
 from reluscope.hypercube import mitm_torch
+from conftest import CPU_ISAS
 
 DTYPES = [torch.float64, torch.float32]
 TOL = {torch.float64: 1e-12, torch.float32: 2e-5}
@@ -20,6 +21,17 @@ def families(n, g):
     return [hc.Uniform(n), hc.Product(torch.rand(n, generator=g, dtype=torch.float64)),
             hc.Ising(J, torch.randn(n, generator=g, dtype=torch.float64) * 0.2),
             hc.Ising.chain(n, 0.4), hc.Table(torch.rand(1 << n, generator=g, dtype=torch.float64))]
+
+
+@pytest.mark.parametrize("isa", CPU_ISAS)
+def test_brute_f_every_cpu_vector_variant(isa, monkeypatch):
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    g = torch.Generator().manual_seed(7)
+    for dtype in DTYPES:
+        w = torch.randn(5, 13, generator=g, dtype=torch.float64).to(dtype)
+        for p in families(13, g):
+            torch.testing.assert_close(hc.f(w, p, "half", "brute"), ref.f(w, p, "half"),
+                                       atol=TOL[dtype], rtol=0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
