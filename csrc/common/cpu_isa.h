@@ -44,9 +44,15 @@ inline CpuIsa cpu_isa() {
 // Runs f() compiled for `isa`: each wrapper inlines the whole call tree of f (flatten) under its
 // target attribute, so one generic lambda yields an AVX-512, an AVX2+FMA and a baseline version.
 #if defined(RS_X86_MULTIVERSION)
+#if defined(__clang__)
+#define RS_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), min_vector_width(512)))
+#else  // GCC only uses 512-bit vectors when told to prefer them
+#define RS_TARGET_AVX512 \
+  __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
+#endif
 template <typename F>
-__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512"), flatten))
-void call_avx512(F& f) { f(); }
+RS_TARGET_AVX512 __attribute__((flatten)) void call_avx512(F& f) { f(); }
 
 template <typename F>
 __attribute__((target("avx2,fma"), flatten)) void call_avx2(F& f) { f(); }
