@@ -1,4 +1,5 @@
 """reluscope.forward vs reluscope.reference.forward, exact cases, error paths, torch.compile."""
+import importlib
 import math
 
 import pytest
@@ -193,6 +194,23 @@ def test_forward_cuda_matches_cpu(dtype, activation):
     out = rs.forward(net, theta.cuda(), X.cuda())
     assert out.is_cuda
     assert rel_err(out.cpu(), rs.reference.forward(net, theta, X)) <= 10 * RTOL[dtype]
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_cuda_sample_loop_per_model_data_and_small_workspace(dtype, monkeypatch):
+    """B N > the 2^18 scratch threads (grid-stride loop), per-model X, then a workspace budget
+    that allows a single thread."""
+    forward_module = importlib.import_module("reluscope.forward")  # rs.forward is the function
+    g = torch.Generator().manual_seed(4)
+    net = rs.MLP([3, 16, 8, 2], "tanh")
+    theta = net.init(300, generator=g, dtype=dtype, bias_std=0.3)
+    X = torch.randn(300, 1000, 3, generator=g, dtype=dtype)
+    want = rs.reference.forward(net, theta, X)
+    assert rel_err(rs.forward(net, theta.cuda(), X.cuda()).cpu(), want) <= 10 * RTOL[dtype]
+    monkeypatch.setattr(forward_module, "_CUDA_WORKSPACE_BYTES", 1)
+    got = rs.forward(net, theta[:3].cuda(), X[:3, :50].cuda()).cpu()
+    assert rel_err(got, want[:3, :50]) <= 10 * RTOL[dtype]
 
 
 @requires_cuda

@@ -214,14 +214,56 @@ def test_errors():
         H.fit(net, theta, data, optimizer="lbfgs")
 
 
+def _cuda_data(data: H.Data) -> H.Data:
+    return H.Data(data.X.cuda(), data.T.cuda(), data.weights.cuda(), data.importance.cuda())
+
+
+def _check_cuda_matches_cpu(model, theta, data, V, dtype, dense=True):
+    cuda, theta_c = _cuda_data(data), theta.cuda()
+    close(H.loss(model, theta_c, cuda).cpu(), H.loss(model, theta, data), dtype)
+    for got, want in zip(H.value_and_grad(model, theta_c, cuda), H.value_and_grad(model, theta, data)):
+        close(got.cpu(), want, dtype)
+    close(H.hvp(model, theta_c, cuda, V.cuda()).cpu(), H.hvp(model, theta, data, V), dtype)
+    close(H.gnvp(model, theta_c, cuda, V.cuda()).cpu(), H.gnvp(model, theta, data, V), dtype)
+    if dense:
+        close(H.hessian(model, theta_c, cuda).cpu(), H.hessian(model, theta, data), dtype)
+
+
+CUDA_MODELS = [MLP([3, 5, 4, 2], act) for act in ACTIVATIONS] + [TMS(6, 2), TMS(6, 2, bias=False)]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.parametrize("per_model", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("model", CUDA_MODELS, ids=repr)
+def test_cuda_matches_cpu(model, dtype, per_model):
+    """Every activation and the tied-weight TMS, shared and per-model data, every mode; N = 700
+    gives two chunks per model and a partial block."""
+    theta, data, kw, X, T = make(model, 5, 700, dtype, per_model, True, True)
+    V = torch.randn(5, 3, model.num_params, dtype=dtype)
+    _check_cuda_matches_cpu(model, theta, data, V, dtype)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_cuda_matches_cpu(dtype):
-    net = MLP([3, 5, 4, 2], "sigmoid")
-    theta, data, kw, X, T = make(net, 5, 700, dtype, weighted=True, importance=True)
-    cuda = H.Data(X.cuda(), T.cuda(), kw["weights"].cuda(), kw["importance"].cuda())
-    V = torch.randn(5, 3, net.num_params, dtype=dtype)
-    close(H.value_and_grad(net, theta.cuda(), cuda)[1].cpu(), H.value_and_grad(net, theta, data)[1], dtype)
-    close(H.hvp(net, theta.cuda(), cuda, V.cuda()).cpu(), H.hvp(net, theta, data, V), dtype)
-    close(H.gnvp(net, theta.cuda(), cuda, V.cuda()).cpu(), H.gnvp(net, theta, data, V), dtype)
-    close(H.hessian(net, theta.cuda(), cuda).cpu(), H.hessian(net, theta, data), dtype)
+def test_cuda_task_loop_and_small_workspace(dtype, monkeypatch):
+    """More (model, chunk) tasks than blocks (grid-stride loop), then a workspace budget that
+    allows a single block for everything."""
+    net = MLP([2, 5, 1], "relu")
+    theta, data, kw, X, T = make(net, 600, 2000, dtype, weighted=True, importance=True)
+    V = torch.randn(600, net.num_params, dtype=dtype)
+    _check_cuda_matches_cpu(net, theta, data, V, dtype, dense=False)
+    monkeypatch.setattr(H, "_CUDA_WORKSPACE_BYTES", 1)
+    _check_cuda_matches_cpu(net, theta[:7], data, V[:7], dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_empty_batch_gives_empty_results(dtype):
+    net = MLP([2, 3, 1], "sigmoid")
+    theta, data, kw, X, T = make(net, 0, 10, dtype)
+    assert H.loss(net, theta, data).shape == (0,)
+    value, grad = H.value_and_grad(net, theta, data)
+    assert value.shape == (0,) and grad.shape == (0, net.num_params)
+    V = torch.zeros(0, 2, net.num_params, dtype=dtype)
+    assert H.hvp(net, theta, data, V).shape == (0, 2, net.num_params)
+    assert H.hessian(net, theta, data).shape == (0, net.num_params, net.num_params)

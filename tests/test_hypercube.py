@@ -303,3 +303,30 @@ def test_cuda_matches_cpu():
         for m in ("brute", "mitm"):
             torch.testing.assert_close(hc.delta(w.cuda(), m)[0].cpu(), hc.delta(w, m)[0],
                                        atol=1e-12, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_ties_every_family_log_partition_and_flow(dtype):
+    """Integer w (many exact ties) under every tie rule and every family, including tables;
+    mass; the Ising log partition; a few RK4 steps of the flow."""
+    g = torch.Generator().manual_seed(11)
+    n = 12
+    w = torch.randint(-2, 3, (6, n), generator=g).to(dtype)
+    w[0] = 0
+    w[0, :2] = 1  # e_1 + e_2: a quarter of the vertices are ties
+    for p in families(n, g):
+        for tie in ("include", "exclude", "half"):
+            torch.testing.assert_close(hc.f(w.cuda(), p, tie=tie).cpu(), hc.f(w, p, tie=tie),
+                                       atol=TOL[dtype], rtol=0)
+            torch.testing.assert_close(hc.mass(w.cuda(), p, tie=tie).cpu(),
+                                       hc.mass(w, p, tie=tie), atol=TOL[dtype], rtol=0)
+    ising = families(n, g)[2]
+    torch.testing.assert_close(ising.log_partition(dtype, "cuda").cpu(),
+                               ising.log_partition(dtype), atol=TOL[dtype], rtol=0)
+    w0 = torch.randn(3, n, generator=g, dtype=dtype)
+    p1, p0 = hc.Ising.chain(n, 0.4), hc.Uniform(n)
+    got = hc.flow(w0.cuda(), p1, p0, dt=0.05, steps=20)
+    want = hc.flow(w0, p1, p0, dt=0.05, steps=20)
+    assert got.w.is_cuda
+    torch.testing.assert_close(got.w.cpu(), want.w, atol=10 * TOL[dtype], rtol=0)

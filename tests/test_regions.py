@@ -257,3 +257,30 @@ def test_cuda_matches_cpu():
     e = torch.eye(2, dtype=F64)
     assert torch.equal(R.count_2d(net, theta.cuda(), e[0].cuda(), e[0].cuda(), e[1].cuda()).cpu(),
                        R.count_2d(net, theta, e[0], e[0], e[1]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+@pytest.mark.parametrize("act,merge", [("relu", "linear"), ("leaky_relu", "activation")])
+def test_cuda_count_1d_per_network_segments_and_one_thread(dtype, act, merge, monkeypatch):
+    """Per-network segments, both merges, both dtypes; then a workspace for a single work item
+    (grid-stride loop over all items); then overflowing items with breakpoints requested."""
+    net, theta, g = _nets([3, 12, 12, 12, 1], act, dtype, B=40)
+    a, b = (torch.randn(40, 5, 3, generator=g, dtype=dtype) * 2 for _ in range(2))
+    want = R.count_1d(net, theta, a, b, merge=merge)
+
+    def on_cuda():
+        return R.count_1d(net, theta.cuda(), a.cuda(), b.cuda(), merge=merge).cpu()
+
+    # float32: CPU (no FMA) and CUDA (FMA) may round a zero to the other side of a breakpoint.
+    slack = 0 if dtype == F64 else 0.01 * want.sum()
+    assert (on_cuda() - want).abs().sum() <= slack
+    monkeypatch.setattr(R, "_CUDA_WORKSPACE_BYTES", 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (0, 0))
+    assert (on_cuda() - want).abs().sum() <= slack
+    saw, th = R.sawtooth(10)
+    with pytest.warns(RuntimeWarning):
+        c, bp = R.count_1d(saw, th.cuda(), torch.zeros(1, 1, dtype=F64, device="cuda"),
+                           torch.ones(1, 1, dtype=F64, device="cuda"), return_breakpoints=True)
+    assert int(c) == 2 ** 10 and bp.values.is_cuda
+    torch.testing.assert_close(bp.values.cpu(), torch.arange(1, 2 ** 10, dtype=F64) / 2 ** 10)

@@ -43,15 +43,24 @@ inline void check_shape(const Array& a, const char* name, std::initializer_list<
   }
 }
 
+// Every array of a call must be on the device of `ref`.
+inline void check_same_device(const Array& ref, const Array& other) {
+  RS_CHECK(other.device_type() == ref.device_type() && other.device_id() == ref.device_id(),
+           "all tensors of a call must be on the same device");
+}
+
+inline void check_same_device(const Array& ref, std::initializer_list<const OptArray*> optional) {
+  for (const OptArray* o : optional) {
+    if (o->has_value()) check_same_device(ref, **o);
+  }
+}
+
 // The device context of a call: every array must be on the device of `ref`.
 inline DeviceContext context_of(const Array& ref, std::initializer_list<const Array*> others,
                                 std::uintptr_t stream) {
   RS_CHECK(ref.device_type() == nb::device::cpu::value || is_cuda(ref),
            "reluscope kernels take CPU or CUDA tensors");
-  for (const Array* o : others) {
-    RS_CHECK(o->device_type() == ref.device_type() && o->device_id() == ref.device_id(),
-             "all tensors of a call must be on the same device");
-  }
+  for (const Array* o : others) check_same_device(ref, *o);
   return DeviceContext{is_cuda(ref), static_cast<int>(ref.device_id()), stream};
 }
 

@@ -72,6 +72,8 @@ struct HessArgs {
   RS_HD int64_t grad_len() const { return mode == HESS_GRAD ? net.n_params : 0; }
   RS_HD int64_t len() const { return 1 + grad_len() + K * net.n_params; }
 };
+// Passed by value to the CUDA kernel, whose parameters may hold at most 4 KB.
+static_assert(sizeof(HessArgs<double>) <= 4096, "HessArgs must fit in a CUDA kernel's parameters");
 
 template <typename T>
 void hess_cpu(const HessArgs<T>& a);

@@ -10,7 +10,7 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
                  const Array& w, const Array& u2, const OptArray& v, const Array& part,
                  int32_t mode, int64_t C, const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &u2, &part}, stream);
-  if (v) context_of(theta, {&*v}, stream);
+  check_same_device(theta, {&v});
   RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
@@ -47,6 +47,7 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     on_device(ctx, [&] { hess_cpu(a); },
               [&](auto) {
                 RS_CHECK(workspace.has_value(), "the CUDA Hessian kernel needs a workspace");
+                check_same_device(theta, *workspace);
                 a.workspace = data_as<T>(workspace, "workspace");
                 a.workspace_threads = int64_t(workspace->size()) / a.lay.rows;
                 hess_cuda(a, ctx);

@@ -16,6 +16,10 @@ struct WeightArrays {
   int32_t kind, n, c;
   double uniform, log_z;
   OptArray lo, lo_lin, hi, J, h, table;
+
+  void check_device(const Array& ref) const {
+    check_same_device(ref, {&lo, &lo_lin, &hi, &J, &h, &table});
+  }
 };
 
 template <typename T>
@@ -65,6 +69,7 @@ HcWeights<T> weights_of(const WeightArrays& w) {
 template <typename T>
 HcBruteArgs<T> brute_args(const WeightArrays& wa, const Array& H, const Array& L) {
   HcBruteArgs<T> a;
+  wa.check_device(H);
   a.W = weights_of<T>(wa);
   a.B = int64_t(H.shape(0));
   check_shape(H, "H", {a.B, (int64_t(1) << (wa.n - 1)) >> wa.c});
@@ -111,6 +116,7 @@ void brute_delta(int32_t n, int32_t c, const Array& H, const Array& L, const Arr
 void log_partition(const WeightArrays& wa, const Array& out, std::uintptr_t stream) {
   RS_CHECK(wa.J.has_value(), "the log-partition sweep needs Ising weights");
   const DeviceContext ctx = context_of(*wa.J, {&out}, stream);
+  wa.check_device(*wa.J);
   dispatch_float(*wa.J, [&](auto tag) {
     using T = decltype(tag);
     HcBruteArgs<T> a;
@@ -141,7 +147,8 @@ HcMitmArgs<T> mitm_args(const Array& w, int32_t hA) {
 
 void mitm_f(const Array& w, const Array& q, int32_t hA, const Array& tol, double tie,
             const Array& out) {
-  context_of(w, {&q, &tol, &out}, 0);
+  RS_CHECK(!context_of(w, {&q, &tol, &out}, 0).cuda,
+           "the C++ meet in the middle runs on the CPU (reluscope.hypercube uses torch on CUDA)");
   dispatch_float(w, [&](auto tag) {
     using T = decltype(tag);
     HcMitmArgs<T> a = mitm_args<T>(w, hA);
@@ -157,7 +164,8 @@ void mitm_f(const Array& w, const Array& q, int32_t hA, const Array& tol, double
 }
 
 void mitm_delta(const Array& w, int32_t hA, const Array& out_val, const Array& out_idx) {
-  context_of(w, {&out_val, &out_idx}, 0);
+  RS_CHECK(!context_of(w, {&out_val, &out_idx}, 0).cuda,
+           "the C++ meet in the middle runs on the CPU (reluscope.hypercube uses torch on CUDA)");
   dispatch_float(w, [&](auto tag) {
     using T = decltype(tag);
     HcMitmArgs<T> a = mitm_args<T>(w, hA);

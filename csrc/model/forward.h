@@ -18,6 +18,9 @@ struct ForwardArgs {
   T* workspace = nullptr;    // CUDA only: (threads, 2 * max_width) scratch
   int64_t workspace_threads = 0;
 };
+// Passed by value to the CUDA kernel, whose parameters may hold at most 4 KB.
+static_assert(sizeof(ForwardArgs<double>) <= 4096,
+              "ForwardArgs must fit in a CUDA kernel's parameters");
 
 template <typename T>
 void forward_cpu(const ForwardArgs<T>& a);

@@ -3,6 +3,7 @@
 // allocated by the Python layer) stays bounded. Neighbouring threads share a network, so weight
 // reads are broadcasts; scratch is interleaved across threads so its accesses coalesce.
 #include "common/cuda_utils.cuh"
+#include "common/error.h"
 #include "model/forward.h"
 #include "model/forward_math.h"
 
@@ -26,9 +27,12 @@ __global__ void forward_kernel(ForwardArgs<T> a) {
 template <typename T>
 void forward_cuda(const ForwardArgs<T>& a, const DeviceContext& ctx) {
   if (a.B * a.N == 0) return;
-  CudaDeviceGuard guard(ctx.device_id);
   constexpr int kBlock = 128;
-  forward_kernel<T><<<blocks_for(a.workspace_threads, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  constexpr int64_t kMaxBlocks = 1 << 20;
+  RS_CHECK(a.workspace_threads <= kMaxBlocks * kBlock, "the CUDA forward workspace holds ",
+           a.workspace_threads, " threads; at most ", kMaxBlocks * kBlock, " are launched");
+  CudaDeviceGuard guard(ctx.device_id);
+  forward_kernel<T><<<blocks_for(a.workspace_threads, kBlock, kMaxBlocks), kBlock, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 

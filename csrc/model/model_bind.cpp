@@ -65,6 +65,7 @@ static void forward(const NetSpec& net, const Array& theta, const Array& x, cons
     on_device(ctx, [&] { forward_cpu(a); },
               [&](auto) {
                 RS_CHECK(workspace.has_value(), "the CUDA forward needs a workspace");
+                check_same_device(theta, *workspace);
                 a.workspace = data_as<T>(workspace, "workspace");
                 a.workspace_threads = int64_t(workspace->size()) / (2 * int64_t(net.max_width));
                 RS_CHECK(a.workspace_threads > 0, "the workspace is too small");

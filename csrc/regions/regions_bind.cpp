@@ -22,6 +22,7 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
                      const OptArray& bp_values, const OptArray& workspace,
                      const OptArray& overflow, int64_t capacity, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&xa, &xb, &counts}, stream);
+  check_same_device(theta, {&bp_offsets, &bp_values, &workspace, &overflow});
   const int64_t B = batch_of(theta, net);
   const bool per_net = xa.ndim() == 3;
   const int64_t S = int64_t(xa.shape(per_net ? 1 : 0));
@@ -105,6 +106,7 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
 static void patterns(const NetSpec& net, const Array& theta, const Array& x, const Array& words,
                      const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &words}, stream);
+  check_same_device(theta, {&workspace});
   const int64_t B = batch_of(theta, net);
   const bool per_net = x.ndim() == 3;
   const int64_t N = int64_t(x.shape(per_net ? 1 : 0));

@@ -11,6 +11,7 @@ __all__ = ["forward"]
 
 # Scratch threads of the CUDA forward (csrc/model/forward_cuda.cu): bounded so the workspace is.
 _CUDA_THREADS = 1 << 18
+_CUDA_WORKSPACE_BYTES = 1 << 30  # scratch per call (fewer threads for very wide nets)
 
 
 def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -43,7 +44,8 @@ def _forward_kernel(spec, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     out = torch.empty(B, N, spec.d_out, dtype=theta.dtype, device=theta.device)
     workspace = None
     if theta.is_cuda:
-        threads = max(1, min(B * N, _CUDA_THREADS))
+        per_thread = 2 * spec.max_width * theta.element_size()
+        threads = max(1, min(B * N, _CUDA_THREADS, _CUDA_WORKSPACE_BYTES // per_thread))
         workspace = torch.empty(threads * 2 * spec.max_width, dtype=theta.dtype, device=theta.device)
     _core.forward(spec, theta, X, out, workspace, cuda_stream(theta))
     return out

@@ -41,6 +41,7 @@ _CUDA_BLOCK = 128          # threads per block of csrc/hessian/hessian_cuda.cu
 _CUDA_MAX_BLOCKS = 2048    # bounds the CUDA scratch workspace
 _CUDA_SAMPLES_PER_CHUNK = 512
 _PART_BUDGET = 1 << 25     # values of partial sums one kernel call may allocate
+_CUDA_WORKSPACE_BYTES = 1 << 30  # CUDA scratch per call (fewer blocks for very wide nets)
 
 
 @dataclass
@@ -118,8 +119,11 @@ def _check(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
 
 def _chunks(B: int, N: int, device: torch.device) -> int:
     """How many data chunks each model's samples are split into (parallelism when B is small)."""
-    if device.type == "cuda":
-        return max(1, math.ceil(N / _CUDA_SAMPLES_PER_CHUNK))
+    if B == 0:
+        return 1
+    if device.type == "cuda":  # enough tasks to fill the grid, and no more
+        return max(1, min(math.ceil(N / _CUDA_SAMPLES_PER_CHUNK),
+                          math.ceil(2 * _CUDA_MAX_BLOCKS / B)))
     threads = _threads()
     if B >= 4 * threads:
         return 1
@@ -145,8 +149,9 @@ def _run(model: Model, theta: torch.Tensor, data: Data, mode: int,
     part = torch.zeros(B, C, length, dtype=theta.dtype, device=theta.device)
     workspace = None
     if theta.is_cuda:
-        blocks = min(B * C, _CUDA_MAX_BLOCKS)
         rows = _core.hess_scratch_rows(model.spec)
+        per_block = _CUDA_BLOCK * rows * theta.element_size()
+        blocks = max(1, min(B * C, _CUDA_MAX_BLOCKS, _CUDA_WORKSPACE_BYTES // per_block))
         workspace = torch.empty(blocks * _CUDA_BLOCK * rows, dtype=theta.dtype, device=theta.device)
     _core.hess(model.spec, theta, data.X, data.T, data.w, data.u2, V, part, mode, C, workspace,
                cuda_stream(theta))

@@ -1,7 +1,8 @@
 """Meet in the middle written with torch ops (sort, searchsorted, cumsum): the CUDA path of
 ``f``/``mass``/``delta`` for Uniform/Product weights, and an independent cross-check of the compiled
-CPU version. Per w: O(2^(n/2) n) time, about 64 bytes * 2^(n/2) of memory; w are processed in
-groups so that stays near 4 GiB."""
+CPU version. Per w: O(2^(n/2) n) time, about 160 bytes * 2^(n/2) of memory at the peak (sorts,
+gathers, cumulative sums and searches of float64/int64 tables); w are processed in groups so that
+stays near 4 GiB."""
 from __future__ import annotations
 
 import torch
@@ -14,7 +15,7 @@ _GROUP_BYTES = 4 << 30
 
 
 def _group(w: torch.Tensor, n: int) -> int:
-    return max(1, _GROUP_BYTES // (64 << (n - n // 2)))
+    return max(1, _GROUP_BYTES // (160 << (n - n // 2)))
 
 
 def _fold(c: torch.Tensor) -> torch.Tensor:

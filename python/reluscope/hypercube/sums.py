@@ -185,6 +185,8 @@ def delta(w: torch.Tensor, method: str = "auto") -> tuple[torch.Tensor, torch.Te
 
     Returns:
         values (B,) = |<w, x*>| recomputed from the minimiser, and x* (B, n) of ±1 in w's dtype.
+        When several vertices attain the minimum (x and −x always do; integer w often has more),
+        which one comes back depends on the method and the device; the values do not.
     """
     w = as_float_tensor(w, "w")
     check_ndim(w, "w", (1, 2), "(B, n) or (n,)")

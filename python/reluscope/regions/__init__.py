@@ -32,7 +32,8 @@ __all__ = ["Breakpoints", "Polygons", "bounds", "count_1d", "count_2d", "count_p
            "sawtooth"]
 
 _MERGE = {"activation": 0, "linear": 1}
-# CUDA count_1d: initial points per work item, and the workspace budget (bytes).
+# CUDA count_1d: points per work item, and the workspace budget in bytes (at least this, or a
+# quarter of the free GPU memory, so that large batches run with enough threads).
 _CUDA_CAPACITY = 256
 _CUDA_WORKSPACE_BYTES = 1 << 30
 _CUDA_PATTERN_THREADS = 1 << 18
@@ -137,7 +138,8 @@ def _count_1d_cuda(net, theta, a, b, merge, return_breakpoints):
     counts = torch.empty(B, S, dtype=torch.int64, device=dev)
     overflow = torch.empty(B, S, dtype=torch.uint8, device=dev)
     item = _core.region_segment_workspace_bytes(net.spec, _CUDA_CAPACITY, theta.element_size())
-    items = max(1, min(B * S, _CUDA_WORKSPACE_BYTES // item))
+    budget = max(_CUDA_WORKSPACE_BYTES, torch.cuda.mem_get_info(dev)[0] // 4)
+    items = max(1, min(B * S, budget // item))
     ws = torch.empty(items * item, dtype=torch.uint8, device=dev)
     stream = cuda_stream(theta)
     _core.region_segments(net.spec, theta, a, b, counts, _MERGE[merge], None, None, ws, overflow,
