@@ -7,3 +7,15 @@
 #else
 #define RS_HD inline
 #endif
+
+// Marks a lane loop as free of loop-carried dependences and aliasing so the host compiler
+// vectorises it (instead of unrolling it into scalar code); empty under nvcc (one lane there).
+#if defined(__CUDACC__)
+#define RS_SIMD
+#elif defined(_OPENMP)
+#define RS_SIMD _Pragma("omp simd")
+#elif defined(__GNUC__)
+#define RS_SIMD _Pragma("GCC ivdep")
+#else
+#define RS_SIMD
+#endif

@@ -28,25 +28,61 @@ inline GroupRange group_range(int64_t chunks, int64_t groups, int64_t g) {
   return {std::min(chunks, g * per), std::min(chunks, (g + 1) * per)};
 }
 
+// Sums below run in kSumLanes interleaved partial sums so their loops vectorise (a single running
+// sum is a chain of dependent additions); the lanes are added in a fixed order, so every ISA
+// variant and thread count gives the same bits.
+constexpr int kSumLanes = 16;
+
+inline double lane_total(const double* acc) {
+  double total = 0;
+  for (int l = 0; l < kSumLanes; ++l) total += acc[l];
+  return total;
+}
+
+// One w over one chunk: d[kl] = p(x) 1(s >= 0) - p(-x) 1(-s >= 0) for the 2^c pairs (x, -x) of
+// the chunk, s = <w, x> = hs + L[kl]; returns the chunk's mass, the sum of p(x) 1(s >= 0) +
+// p(-x) 1(-s >= 0).
+template <typename T>
+double chunk_sides(const T* wp, const T* wm, const T* L, T hs, T tol, T tie, int64_t nlo,
+                   double* d) {
+  double acc[kSumLanes] = {};
+  const auto pair = [&](int64_t kl, double& mass) {
+    const T s = hs + L[kl];
+    const double up = double(wp[kl] * side(s, tol, tie));
+    const double dn = double(wm[kl] * side(-s, tol, tie));
+    d[kl] = up - dn;
+    mass += up + dn;
+  };
+  if (nlo < kSumLanes) {
+    for (int64_t kl = 0; kl < nlo; ++kl) pair(kl, acc[0]);
+  } else {
+    for (int64_t k0 = 0; k0 < nlo; k0 += kSumLanes) {
+      RS_SIMD for (int l = 0; l < kSumLanes; ++l) pair(k0 + l, acc[l]);
+    }
+  }
+  return lane_total(acc);
+}
+
 // Folds d[0 .. 2^c) in place: S[i] = sum_k d[k] x_i(k) for i < c; returns sum_k d[k].
 inline double fold_bits(double* d, int c, double* S) {
   for (int j = c - 1; j >= 0; --j) {
     const int64_t half = int64_t(1) << j;
-    double lo = 0, hi = 0;
-    for (int64_t k = 0; k < half; ++k) {
-      lo += d[k];
-      hi += d[k + half];
+    double acc[kSumLanes] = {};
+    const auto step = [&](int64_t k, double& sum) {
+      sum += d[k + half] - d[k];
       d[k] += d[k + half];
+    };
+    if (half < kSumLanes) {
+      for (int64_t k = 0; k < half; ++k) step(k, acc[0]);
+    } else {
+      for (int64_t k0 = 0; k0 < half; k0 += kSumLanes) {
+        RS_SIMD for (int l = 0; l < kSumLanes; ++l) step(k0 + l, acc[l]);
+      }
     }
-    S[j] = hi - lo;
+    S[j] = lane_total(acc);
   }
   return d[0];
 }
-
-// The f sweep runs compiled for AVX2+FMA where the CPU has it (n = 20, B = 64: 1.3x over the
-// baseline build); the AVX-512 build measured slower, so it is not used. (The delta sweep gained
-// nothing from either.)
-CpuIsa brute_f_isa() { return std::min(cpu_isa(), CpuIsa::kAvx2); }
 
 }  // namespace
 
@@ -55,7 +91,7 @@ void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
   const HcWeights<T>& W = a.W;
   const int n = W.n, c = W.c;
   const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
-  const CpuIsa isa = brute_f_isa();
+  const CpuIsa isa = cpu_isa();  // the sweep compiled for the widest vector ISA the CPU has
   parallel_for(a.groups, 1, [&](int64_t g0, int64_t g1, int) {
     std::vector<T> wp(nlo), wm(nlo);
     std::vector<double> d(nlo), S(kMaxChunkBits);
@@ -69,16 +105,8 @@ void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
           chunk_state(W, kh, st);
           for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
           for (int64_t b = 0; b < a.B; ++b) {
-            const T hs = a.H[b * chunks + kh], tol = a.tol[b];
-            const T* L = a.L + b * nlo;
-            double m = 0;
-            for (int64_t kl = 0; kl < nlo; ++kl) {
-              const T s = hs + L[kl];
-              const double up = double(wp[kl] * side(s, tol, a.tie));
-              const double dn = double(wm[kl] * side(-s, tol, a.tie));
-              d[kl] = up - dn;
-              m += up + dn;
-            }
+            const double m = chunk_sides(wp.data(), wm.data(), a.L + b * nlo,
+                                         a.H[b * chunks + kh], a.tol[b], a.tie, nlo, d.data());
             double* o = out + b * (n + 1);
             const double D = fold_bits(d.data(), c, S.data());
             for (int i = 0; i < c; ++i) o[i] += S[i];

@@ -8,18 +8,6 @@
 #include "model/activation.h"
 #include "model/net_spec.h"
 
-// Marks a lane loop as free of loop-carried dependences and aliasing so the host compiler
-// vectorises it (instead of unrolling it into scalar code); empty under nvcc (one lane there).
-#if defined(__CUDACC__)
-#define RS_SIMD
-#elif defined(_OPENMP)
-#define RS_SIMD _Pragma("omp simd")
-#elif defined(__GNUC__)
-#define RS_SIMD _Pragma("GCC ivdep")
-#else
-#define RS_SIMD
-#endif
-
 namespace rs {
 
 template <int32_t A>
