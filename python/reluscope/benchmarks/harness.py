@@ -17,20 +17,34 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _time_once(fn: Callable[[], object], device: str, inner: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    sync(device)
+    return (time.perf_counter() - t0) / inner
+
+
+def median_times(fns: list[Callable[[], object]], device: str, repeats: int = 7, warmup: int = 2,
+                 inner: int = 1) -> list[float]:
+    """Median wall time in seconds of each fn over `repeats` timings of `inner` calls each. The
+    functions take turns within each repeat, so slow phases of a shared machine hit all of them
+    alike and their ratio stays meaningful."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    sync(device)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            ts.append(_time_once(fn, device, inner))
+    return [statistics.median(ts) for ts in times]
+
+
 def median_time(fn: Callable[[], object], device: str, repeats: int = 7, warmup: int = 2,
                 inner: int = 1) -> float:
     """Median wall time of fn() in seconds over `repeats` timings of `inner` calls each."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        sync(device)
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+    return median_times([fn], device, repeats, warmup, inner)[0]
 
 
 @dataclass
@@ -56,10 +70,12 @@ class Result:
 def compare(suite: str, name: str, ours: Callable, reference: Optional[Callable], device: str,
             dtype: torch.dtype, sizes: dict, repeats: int = 7, inner: int = 1,
             extra: Optional[dict] = None) -> Result:
-    """Time ours() and reference() (None when the reference is infeasible at this size)."""
-    t_ours = median_time(ours, device, repeats=repeats, inner=inner)
-    t_ref = median_time(reference, device, repeats=repeats, inner=inner) if reference else None
-    return Result(suite, name, device, str(dtype).replace("torch.", ""), sizes, t_ours, t_ref,
+    """Time ours() and reference() (None when the reference is infeasible at this size), taking
+    turns."""
+    fns = [ours] + ([reference] if reference else [])
+    times = median_times(fns, device, repeats=repeats, inner=inner)
+    return Result(suite, name, device, str(dtype).replace("torch.", ""), sizes, times[0],
+                  times[1] if reference else None,
                   dict(extra or {}))
 
 
