@@ -1,6 +1,7 @@
 // Overloads of the elementary functions for float and double, callable on host and device (std::
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
-// device, except exp, which on the host is the vectorisable exp_host (1 ulp, exp_host.h).
+// device, except exp and tanh, which on the host are the vectorisable exp_host (1 ulp) and
+// tanh_host (exp_host.h).
 #pragma once
 #include <math.h>
 
@@ -12,14 +13,16 @@ namespace rs {
 #if defined(__CUDA_ARCH__)
 RS_HD float exp_(float x) { return expf(x); }
 RS_HD double exp_(double x) { return exp(x); }
+RS_HD float tanh_(float x) { return tanhf(x); }
+RS_HD double tanh_(double x) { return tanh(x); }
 #else
 RS_HD float exp_(float x) { return exp_host(x); }
 RS_HD double exp_(double x) { return exp_host(x); }
+RS_HD float tanh_(float x) { return tanh_host(x); }
+RS_HD double tanh_(double x) { return tanh_host(x); }
 #endif
 RS_HD float log1p_(float x) { return log1pf(x); }
 RS_HD double log1p_(double x) { return log1p(x); }
-RS_HD float tanh_(float x) { return tanhf(x); }
-RS_HD double tanh_(double x) { return tanh(x); }
 RS_HD float erf_(float x) { return erff(x); }
 RS_HD double erf_(double x) { return erf(x); }
 RS_HD float sqrt_(float x) { return sqrtf(x); }
