@@ -1,7 +1,7 @@
-// exp and tanh for the CPU launchers, in a form the host compiler vectorises inside `omp simd` lane
-// loops (libm's exp and tanh are opaque scalar calls there). exp: max error 1 ulp (checked against
-// libm on 2e7 points over the whole range, subnormals included); tanh: a few ulp (tested against
-// torch). Needs -fno-trapping-math for the clamps and selects to if-convert. Device code keeps
+// exp, tanh and log1p on [0, 1] for the CPU launchers, in a form the host compiler vectorises inside `omp simd` lane
+// loops (libm's functions are opaque scalar calls there). exp: max error 1 ulp (checked against
+// libm on 2e7 points over the whole range, subnormals included); tanh, log1p: a few ulp (tested
+// against torch). Needs -fno-trapping-math for the clamps and selects to if-convert. Device code keeps
 // CUDA's exp/expf/tanh/tanhf (see math_fn.h).
 #pragma once
 #include <math.h>
@@ -114,6 +114,46 @@ inline double tanh_host(double z) {
 inline float tanh_host(float z) {
   const float m = expm1_nonpositive(-2.0f * fabsf(z));
   return copysignf(-m / (2.0f + m), z);
+}
+
+// log(1 + x) for x in [0, 1] (softplus's log1p(e^{-|z|})): 1 + x = 2^k m with k in {0, 1} and
+// m in [1/sqrt2, sqrt2), log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| <= 0.172, by its series
+// (to s^23 for double, s^13 for float: truncation below half an ulp), plus the rounding error of
+// 1 + x, (x - (u - 1)) / u, and k ln2 in two parts. Selects only, so the lane loop vectorises.
+inline double log1p_unit(double x) {
+  const double u = 1.0 + x;
+  const bool high = u >= 1.4142135623730951;
+  const double m = high ? 0.5 * u : u, k = high ? 1.0 : 0.0;
+  const double s = (m - 1.0) / (m + 1.0), w = s * s;
+  double p = 2.0 / 23;
+  p = p * w + 2.0 / 21;
+  p = p * w + 2.0 / 19;
+  p = p * w + 2.0 / 17;
+  p = p * w + 2.0 / 15;
+  p = p * w + 2.0 / 13;
+  p = p * w + 2.0 / 11;
+  p = p * w + 2.0 / 9;
+  p = p * w + 2.0 / 7;
+  p = p * w + 2.0 / 5;
+  p = p * w + 2.0 / 3;
+  const double c = (x - (u - 1.0)) / u;
+  return k * 6.93147180369123816490e-01 +
+         (2.0 * s + (s * w * p + (k * 1.90821492927058770002e-10 + c)));
+}
+
+inline float log1p_unit(float x) {
+  const float u = 1.0f + x;
+  const bool high = u >= 1.41421356f;
+  const float m = high ? 0.5f * u : u, k = high ? 1.0f : 0.0f;
+  const float s = (m - 1.0f) / (m + 1.0f), w = s * s;
+  float p = 2.0f / 13;
+  p = p * w + 2.0f / 11;
+  p = p * w + 2.0f / 9;
+  p = p * w + 2.0f / 7;
+  p = p * w + 2.0f / 5;
+  p = p * w + 2.0f / 3;
+  const float c = (x - (u - 1.0f)) / u;
+  return k * 0.693359375f + (2.0f * s + (s * w * p + (k * -2.12194440e-4f + c)));
 }
 
 }  // namespace rs

@@ -36,7 +36,8 @@ RS_HD T act_value(int32_t act, T z, T slope) {
     case ACT_LEAKY_RELU: return z > T(0) ? z : slope * z;
     case ACT_TANH: return tanh_(z);
     case ACT_SIGMOID: return sigmoid_(z);
-    case ACT_SOFTPLUS: return z > T(20) ? z : log1p_(exp_(z));
+    case ACT_SOFTPLUS:  // log(1 + e^z) = max(z, 0) + log1p(e^{-|z|})
+      return z > T(20) ? z : (z > T(0) ? z : T(0)) + log1p_unit_(exp_(-abs_(z)));
     case ACT_ERF: return erf_(z);
     case ACT_QUADRATIC: return z * z;
     default: return z;
