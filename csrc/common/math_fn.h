@@ -1,11 +1,11 @@
 // Overloads of the elementary functions for float and double, callable on host and device (std::
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
 // device, except exp, tanh and log1p on [0, 1], which on the host are the vectorisable exp_host
-// (1 ulp), tanh_host and log1p_unit (exp_host.h).
+// (1 ulp), tanh_host and log1p_unit (math_host.h).
 #pragma once
 #include <math.h>
 
-#include "common/exp_host.h"
+#include "common/math_host.h"
 #include "common/hostdevice.h"
 
 namespace rs {
