@@ -1,7 +1,7 @@
 // Overloads of the elementary functions for float and double, callable on host and device (std::
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
-// device, except exp, tanh and log1p on [0, 1], which on the host are the vectorisable exp_host
-// (1 ulp), tanh_host and log1p_unit (math_host.h).
+// device, except exp, tanh, log1p on [0, 1] and erf, which on the host are the vectorisable
+// exp_host (1 ulp), tanh_host, log1p_unit and erf_host (math_host.h).
 #pragma once
 #include <math.h>
 
@@ -17,6 +17,8 @@ RS_HD float tanh_(float x) { return tanhf(x); }
 RS_HD double tanh_(double x) { return tanh(x); }
 RS_HD float log1p_unit_(float x) { return log1pf(x); }
 RS_HD double log1p_unit_(double x) { return log1p(x); }
+RS_HD float erf_(float x) { return erff(x); }
+RS_HD double erf_(double x) { return erf(x); }
 #else
 RS_HD float exp_(float x) { return exp_host(x); }
 RS_HD double exp_(double x) { return exp_host(x); }
@@ -24,9 +26,9 @@ RS_HD float tanh_(float x) { return tanh_host(x); }
 RS_HD double tanh_(double x) { return tanh_host(x); }
 RS_HD float log1p_unit_(float x) { return log1p_unit(x); }  // x in [0, 1]
 RS_HD double log1p_unit_(double x) { return log1p_unit(x); }
+RS_HD float erf_(float x) { return erf_host(x); }
+RS_HD double erf_(double x) { return erf_host(x); }
 #endif
-RS_HD float erf_(float x) { return erff(x); }
-RS_HD double erf_(double x) { return erf(x); }
 RS_HD float sqrt_(float x) { return sqrtf(x); }
 RS_HD double sqrt_(double x) { return sqrt(x); }
 RS_HD float abs_(float x) { return fabsf(x); }
