@@ -30,17 +30,9 @@ inline To bits_as(From x) {
   return y;
 }
 
-// x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by
-// its Taylor polynomial (degree 13 for double, 7 for float: truncation below half an ulp), times
-// 2^n built in the exponent bits as 2^(n/2) 2^(n - n/2) so that overflow gives inf and the
-// subnormal range is rounded correctly. NaN propagates; x is clamped only far outside the range.
-inline double exp_host(double x) {
-  const double shifter = 0x1.8p52;
-  x = x < -746.0 ? -746.0 : x;
-  x = x > 710.0 ? 710.0 : x;
-  const double n = (x * 1.4426950408889634 + shifter) - shifter;
-  double r = x - n * 6.93147180369123816490e-01;
-  r = r - n * 1.90821492927058770002e-10;
+// (e^r - 1) / r by its Taylor polynomial for |r| <= ln2/2: sum_{k=1..13} r^(k-1) / k! for double,
+// to k = 7 for float (truncation below half an ulp). Shared by exp_host and expm1_nonpositive.
+inline double exp_taylor(double r) {
   double p = 1.0 / 6227020800.0;
   p = p * r + 1.0 / 479001600.0;
   p = p * r + 1.0 / 39916800.0;
@@ -54,7 +46,31 @@ inline double exp_host(double x) {
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
   p = p * r + 1.0;
-  p = p * r + 1.0;
+  return p;
+}
+
+inline float exp_taylor(float r) {
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  return p;
+}
+
+// x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r = 1 + r exp_taylor(r), times
+// 2^n built in the exponent bits as 2^(n/2) 2^(n - n/2) so that overflow gives inf and the
+// subnormal range is rounded correctly. NaN propagates; x is clamped only far outside the range.
+inline double exp_host(double x) {
+  const double shifter = 0x1.8p52;
+  x = x < -746.0 ? -746.0 : x;
+  x = x > 710.0 ? 710.0 : x;
+  const double n = (x * 1.4426950408889634 + shifter) - shifter;
+  double r = x - n * 6.93147180369123816490e-01;
+  r = r - n * 1.90821492927058770002e-10;
+  const double p = exp_taylor(r) * r + 1.0;
   const double n1 = (n * 0.5 + shifter) - shifter, n2 = n - n1;
   const double s1 = bits_as<double>(bits_as<uint64_t>(n1 + (shifter + 1023.0)) << 52);
   const double s2 = bits_as<double>(bits_as<uint64_t>(n2 + (shifter + 1023.0)) << 52);
@@ -68,51 +84,24 @@ inline float exp_host(float x) {
   const float n = (x * 1.44269504f + shifter) - shifter;
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const float p = exp_taylor(r) * r + 1.0f;
   const float n1 = (n * 0.5f + shifter) - shifter, n2 = n - n1;
   const float s1 = bits_as<float>(bits_as<uint32_t>(n1 + (shifter + 127.0f)) << 23);
   const float s2 = bits_as<float>(bits_as<uint32_t>(n2 + (shifter + 127.0f)) << 23);
   return p * s1 * s2;
 }
 
-// e^x - 1 for x <= 0 with a small relative error near 0: the Taylor polynomial where |x| < ln2/2
-// (degree 13 for double, 7 for float: truncation below half an ulp), exp(x) - 1 elsewhere (at most
-// ~3.5 ulp of cancellation there). Both are computed and one selected, so the lane loop vectorises.
+// e^x - 1 for x <= 0 with a small relative error near 0: x exp_taylor(x) where |x| < ln2/2,
+// exp(x) - 1 elsewhere (at most ~3.5 ulp of cancellation there). Both are computed and one
+// selected, so the lane loop vectorises.
 inline double expm1_nonpositive(double x) {
-  double p = 1.0 / 6227020800.0;
-  p = p * x + 1.0 / 479001600.0;
-  p = p * x + 1.0 / 39916800.0;
-  p = p * x + 1.0 / 3628800.0;
-  p = p * x + 1.0 / 362880.0;
-  p = p * x + 1.0 / 40320.0;
-  p = p * x + 1.0 / 5040.0;
-  p = p * x + 1.0 / 720.0;
-  p = p * x + 1.0 / 120.0;
-  p = p * x + 1.0 / 24.0;
-  p = p * x + 1.0 / 6.0;
-  p = p * x + 0.5;
-  p = p * x + 1.0;
   const double e = exp_host(x) - 1.0;
-  return x > -0.34657359027997264 ? p * x : e;
+  return x > -0.34657359027997264 ? exp_taylor(x) * x : e;
 }
 
 inline float expm1_nonpositive(float x) {
-  float p = 1.0f / 5040.0f;
-  p = p * x + 1.0f / 720.0f;
-  p = p * x + 1.0f / 120.0f;
-  p = p * x + 1.0f / 24.0f;
-  p = p * x + 1.0f / 6.0f;
-  p = p * x + 0.5f;
-  p = p * x + 1.0f;
   const float e = exp_host(x) - 1.0f;
-  return x > -0.34657359f ? p * x : e;
+  return x > -0.34657359f ? exp_taylor(x) * x : e;
 }
 
 // tanh z = sign(z) (1 - e^{-2|z|}) / (1 + e^{-2|z|}) = -sign(z) m / (2 + m), m = e^{-2|z|} - 1:
