@@ -20,6 +20,10 @@ def test_forward_matches_reference(activation, dtype, per_net):
     theta = net.init(5, generator=g, dtype=dtype, bias_std=0.5)
     X = torch.randn(*((5,) if per_net else ()), 150, 3, generator=g, dtype=dtype)  # >1 CPU tile
     assert rel_err(rs.forward(net, theta, X), rs.reference.forward(net, theta, X)) <= RTOL[dtype]
+    wide = rs.MLP([9, 10, 9, 2], activation, slope=0.1)  # register-blocked sums + remainder
+    theta = wide.init(5, generator=g, dtype=dtype, bias_std=0.5)
+    X = torch.randn(*((5,) if per_net else ()), 150, 9, generator=g, dtype=dtype)
+    assert rel_err(rs.forward(wide, theta, X), rs.reference.forward(wide, theta, X)) <= RTOL[dtype]
 
 
 @pytest.mark.parametrize("isa", CPU_ISAS)

@@ -51,6 +51,19 @@ def test_mlp_matches_reference(act, dtype, per_model, flags):
     close(H.gauss_newton(net, theta, data), R.gauss_newton(net, theta, X, T, **kw), dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_wide_layers_match_reference(act, dtype):
+    """Layers with >= 8 inputs run their sums in register blocks of 4 outputs plus a remainder
+    (widths 10 and 9): forward, backward, R-forward and R-backward all take that path."""
+    net = MLP([9, 10, 9, 2], act)
+    theta, data, kw, X, T = make(net, 3, 40, dtype, weighted=True)
+    close(H.value_and_grad(net, theta, data)[1], R.value_and_grad(net, theta, X, T, **kw)[1], dtype)
+    V = torch.randn(3, 2, net.num_params, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    close(H.hvp(net, theta, data, V), R.hvp(net, theta, X, T, V, **kw), dtype)
+    close(H.gnvp(net, theta, data, V), R.gnvp(net, theta, X, T, V, **kw), dtype)
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_tms_matches_reference(bias, dtype):

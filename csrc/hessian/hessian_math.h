@@ -4,7 +4,8 @@
 // loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
 // loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
-// acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers add into the same slots.
+// acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
+// add into the same slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
 // i.e. computes J^T diag(2 w u2) J v. Cost per sample: O(P) forward + O(P) backward + O(K P).
 // Scratch: rows of HessLayout, row r / lane i at s[r * ns + i].
@@ -54,8 +55,8 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
 // One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
 // padding lanes), t_row.. (targets) and a[0].. (inputs). theta, v: this network's (P,), (K, P).
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
-// Lane values are built in local arrays (no aliasing with the scratch) and handed to
-// acc.add(slot, values[L]).
+// The matrix-vector sums of each layer run through lane_sums (register blocks); values to
+// accumulate are handed to acc.add(slot, values[L]).
 template <int L, int NS, typename T, typename Acc>
 RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int64_t ns,
                      Acc& acc) {
@@ -66,8 +67,8 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   const int64_t stride = NS > 0 ? NS : ns;
   const T slope = T(net.slope);
   auto row = [&](int64_t r) { return s + r * stride; };
+  auto zero = [](int) { return T(0); };
   const T* w = row(lay.w_row);
-  T val[L];
 
   // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma''
   for (int l = 0; l < nl; ++l) {
@@ -121,26 +122,20 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           const T* dj = row(lay.del + h + j);
           for (int k = 0; k < Ly.in; ++k) {
             const T* in = row(lay.a[l] + k);
+            T val[L];
             RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i];
             acc.add(gbase + layer_weight_index(Ly, j, k), val);
           }
-          if (Ly.b_off >= 0) {
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i];
-            acc.add(gbase + Ly.b_off + j, val);
-          }
+          if (Ly.b_off >= 0) acc.add(gbase + Ly.b_off + j, dj);
         }
       }
-      if (l > 0) {
-        for (int k = 0; k < Ly.in; ++k) {
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
-          for (int j = 0; j < Ly.out; ++j) {
-            const T wjk = layer_weight(Ly, theta, j, k);
-            const T* dj = row(lay.del + h + j);
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * dj[i];
-          }
+      if (l > 0) {  // g_prev = W^T delta
+        auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+        auto del = [&](int j) { return row(lay.del + h + j); };
+        lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, del, wt, del, [&](int k, const T* val) {
           T* gp = row(lay.del + lay.h[l - 1] + k);
           RS_SIMD for (int i = 0; i < L; ++i) gp[i] = val[i];
-        }
+        });
       }
     }
   }
@@ -152,24 +147,17 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
     for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];
-      for (int j = 0; j < Ly.out; ++j) {
-        const T vb = Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0);
-        RS_SIMD for (int i = 0; i < L; ++i) val[i] = vb;
-        for (int k = 0; k < Ly.in; ++k) {
-          const T vjk = layer_weight(Ly, vk, j, k);
-          const T* in = row(lay.a[l] + k);
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] += vjk * in[i];
-          if (l > 0) {
-            const T wjk = layer_weight(Ly, theta, j, k);
-            const T* rin = row(lay.ra + lay.h[l - 1] + k);
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * rin[i];
-          }
-        }
+      auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
+      auto vw = [&](int j, int k) { return layer_weight(Ly, vk, j, k); };
+      auto a_in = [&](int k) { return row(lay.a[l] + k); };
+      auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+      auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
+      lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
         const T* d1 = row(lay.d1 + h + j);
         T* rz = row(lay.rz + h + j);
         T* ra = row(lay.ra + h + j);
         RS_SIMD for (int i = 0; i < L; ++i) { rz[i] = val[i]; ra[i] = d1[i] * val[i]; }
-      }
+      });
     }
     // R(dL/dy) = 2 w u2 Ra_out into the first half of the rg rows
     for (int j = 0; j < net.d_out; ++j) {
@@ -199,6 +187,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         const T* dj = row(lay.del + h + j);
         for (int k = 0; k < Ly.in; ++k) {
           const T* in = row(lay.a[l] + k);
+          T val[L];
           RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i] * in[i];
           if (full && l > 0) {
             const T* rin = row(lay.ra + lay.h[l - 1] + k);
@@ -206,27 +195,17 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           }
           acc.add(base + layer_weight_index(Ly, j, k), val);
         }
-        if (Ly.b_off >= 0) {
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i];
-          acc.add(base + Ly.b_off + j, val);
-        }
+        if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd);
       }
       if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
-        for (int k = 0; k < Ly.in; ++k) {
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
-          for (int j = 0; j < Ly.out; ++j) {
-            const T wjk = layer_weight(Ly, theta, j, k);
-            const T* rd = cur + j * stride;
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * rd[i];
-            if (full) {
-              const T vjk = layer_weight(Ly, vk, j, k);
-              const T* dj = row(lay.del + h + j);
-              RS_SIMD for (int i = 0; i < L; ++i) val[i] += vjk * dj[i];
-            }
-          }
+        auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+        auto rd = [&](int j) { return static_cast<const T*>(cur + j * stride); };
+        auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
+        auto del = [&](int j) { return row(lay.del + h + j); };
+        lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd, vt, del, [&](int k, const T* val) {
           T* rg = nxt + k * stride;
           RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
-        }
+        });
       }
     }
   }

@@ -3,6 +3,7 @@
 // of lanes so the loops vectorise; CUDA kernels use L = 1 (one thread per sample).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "common/hostdevice.h"
 #include "model/activation.h"
@@ -39,24 +40,72 @@ RS_HD void act_value_lanes(int32_t act, T* z, T slope) {
   });
 }
 
+// Sums of rows over L lanes, in register blocks: for each output q < n_out,
+//   val[i] = init(q) + sum_{m < n_sum} c1(q, m) r1(m)[i]  (+ c2(q, m) r2(m)[i] when `two`),
+// then done(q, val). Outputs go in blocks of JB (4 on the CPU, 1 on CUDA's single lane) so each
+// source row is loaded once per block and the block's sums stay in registers. The matrix-vector
+// shapes of a layer (forward, backward, R-forward, R-backward) are all this loop.
+// O(n_out * n_sum * L) multiply-adds (twice that when `two`).
+template <int JB, bool TWO, int L, typename T, typename Init, typename C1, typename R1,
+          typename C2, typename R2, typename Done>
+RS_HD void lane_sums_block(int q0, int n_sum, Init& init, C1& c1, R1& r1, C2& c2,
+                           R2& r2, Done& done) {
+  T val[JB][L];
+  for (int b = 0; b < JB; ++b) {
+    const T c = init(q0 + b);
+    RS_SIMD for (int i = 0; i < L; ++i) val[b][i] = c;
+  }
+  for (int m = 0; m < n_sum; ++m) {
+    const T* x = r1(m);
+    for (int b = 0; b < JB; ++b) {
+      const T c = c1(q0 + b, m);
+      RS_SIMD for (int i = 0; i < L; ++i) val[b][i] += c * x[i];
+    }
+    if (TWO) {
+      const T* y = r2(m);
+      for (int b = 0; b < JB; ++b) {
+        const T c = c2(q0 + b, m);
+        RS_SIMD for (int i = 0; i < L; ++i) val[b][i] += c * y[i];
+      }
+    }
+  }
+  for (int b = 0; b < JB; ++b) done(q0 + b, static_cast<const T*>(val[b]));
+}
+
+inline constexpr int kMinBlockedSum = 8;
+
+template <int L, typename T, typename Init, typename C1, typename R1, typename C2, typename R2,
+          typename Done>
+RS_HD void lane_sums(int n_out, int n_sum, bool two, Init&& init, C1&& c1, R1&& r1, C2&& c2,
+                     R2&& r2, Done&& done) {
+  constexpr int JB = L > 1 ? 4 : 1;
+  auto run = [&](auto two_tag) {
+    constexpr bool kTwo = decltype(two_tag)::value;
+    int q = 0;
+    if (n_sum >= kMinBlockedSum)  // short sums run faster one output at a time
+      for (; q + JB <= n_out; q += JB)
+        lane_sums_block<JB, kTwo, L, T>(q, n_sum, init, c1, r1, c2, r2, done);
+    for (; q < n_out; ++q) lane_sums_block<1, kTwo, L, T>(q, n_sum, init, c1, r1, c2, r2, done);
+  };
+  if (two)
+    run(std::true_type{});
+  else
+    run(std::false_type{});
+}
+
 // The affine part of one dense layer over L lanes, then finish(j, z) on each output row z:
 // z[i] = b_j + sum_k W(j, k) in[k * in_stride + i], z = out + j * out_stride. O(in * out * L).
 template <int L, typename T, typename Finish>
 RS_HD void dense_lanes(const LayerSpec& Ly, const T* theta, const T* in, int64_t in_stride, T* out,
                        int64_t out_stride, Finish&& finish) {
-  T val[L];
-  for (int j = 0; j < Ly.out; ++j) {
-    const T bj = Ly.b_off >= 0 ? theta[Ly.b_off + j] : T(0);
-    RS_SIMD for (int i = 0; i < L; ++i) val[i] = bj;
-    for (int k = 0; k < Ly.in; ++k) {
-      const T wjk = layer_weight(Ly, theta, j, k);
-      const T* r = in + k * in_stride;
-      RS_SIMD for (int i = 0; i < L; ++i) val[i] += wjk * r[i];
-    }
+  auto bias = [&](int j) { return Ly.b_off >= 0 ? theta[Ly.b_off + j] : T(0); };
+  auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+  auto row = [&](int k) { return in + k * in_stride; };
+  lane_sums<L, T>(Ly.out, Ly.in, false, bias, w, row, w, row, [&](int j, const T* val) {
     T* z = out + j * out_stride;
     RS_SIMD for (int i = 0; i < L; ++i) z[i] = val[i];
     finish(j, z);
-  }
+  });
 }
 
 }  // namespace rs
