@@ -54,8 +54,8 @@ def test_mlp_matches_reference(act, dtype, per_model, flags):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_wide_layers_match_reference(act, dtype):
-    """Layers with >= 8 inputs run their sums in register blocks of 4 outputs plus a remainder
-    (widths 10 and 9): forward, backward, R-forward and R-backward all take that path."""
+    """Sums of >= 8 terms run in register blocks of 4 outputs plus a remainder (widths 10 and 9):
+    the forward, backward, R-forward and R-backward sums of the middle layers take that path."""
     net = MLP([9, 10, 9, 2], act)
     theta, data, kw, X, T = make(net, 3, 40, dtype, weighted=True)
     close(H.value_and_grad(net, theta, data)[1], R.value_and_grad(net, theta, X, T, **kw)[1], dtype)
