@@ -28,12 +28,21 @@ inline GroupRange group_range(int64_t chunks, int64_t groups, int64_t g) {
   return {std::min(chunks, g * per), std::min(chunks, (g + 1) * per)};
 }
 
-// Sums below run in kSumLanes interleaved partial sums so their loops vectorise (a single running
-// sum is a chain of dependent additions); the lanes are added in a fixed order, so every ISA
-// variant and thread count gives the same bits.
+// sum_{k < n} of what step(k, partial) adds to `partial`, for n a power of two: in kSumLanes
+// interleaved partial sums so the loop vectorises (a single running sum is a chain of dependent
+// additions), added in a fixed order, so every ISA variant and thread count gives the same bits.
 constexpr int kSumLanes = 16;
 
-inline double lane_total(const double* acc) {
+template <typename Step>
+double lane_sum(int64_t n, Step&& step) {
+  double acc[kSumLanes] = {};
+  if (n < kSumLanes) {
+    for (int64_t k = 0; k < n; ++k) step(k, acc[0]);
+  } else {
+    for (int64_t k0 = 0; k0 < n; k0 += kSumLanes) {
+      RS_SIMD for (int l = 0; l < kSumLanes; ++l) step(k0 + l, acc[l]);
+    }
+  }
   double total = 0;
   for (int l = 0; l < kSumLanes; ++l) total += acc[l];
   return total;
@@ -45,41 +54,23 @@ inline double lane_total(const double* acc) {
 template <typename T>
 double chunk_sides(const T* wp, const T* wm, const T* L, T hs, T tol, T tie, int64_t nlo,
                    double* d) {
-  double acc[kSumLanes] = {};
-  const auto pair = [&](int64_t kl, double& mass) {
+  return lane_sum(nlo, [&](int64_t kl, double& mass) {
     const T s = hs + L[kl];
     const double up = double(wp[kl] * side(s, tol, tie));
     const double dn = double(wm[kl] * side(-s, tol, tie));
     d[kl] = up - dn;
     mass += up + dn;
-  };
-  if (nlo < kSumLanes) {
-    for (int64_t kl = 0; kl < nlo; ++kl) pair(kl, acc[0]);
-  } else {
-    for (int64_t k0 = 0; k0 < nlo; k0 += kSumLanes) {
-      RS_SIMD for (int l = 0; l < kSumLanes; ++l) pair(k0 + l, acc[l]);
-    }
-  }
-  return lane_total(acc);
+  });
 }
 
 // Folds d[0 .. 2^c) in place: S[i] = sum_k d[k] x_i(k) for i < c; returns sum_k d[k].
 inline double fold_bits(double* d, int c, double* S) {
   for (int j = c - 1; j >= 0; --j) {
     const int64_t half = int64_t(1) << j;
-    double acc[kSumLanes] = {};
-    const auto step = [&](int64_t k, double& sum) {
+    S[j] = lane_sum(half, [&](int64_t k, double& sum) {
       sum += d[k + half] - d[k];
       d[k] += d[k + half];
-    };
-    if (half < kSumLanes) {
-      for (int64_t k = 0; k < half; ++k) step(k, acc[0]);
-    } else {
-      for (int64_t k0 = 0; k0 < half; k0 += kSumLanes) {
-        RS_SIMD for (int l = 0; l < kSumLanes; ++l) step(k0 + l, acc[l]);
-      }
-    }
-    S[j] = lane_total(acc);
+    });
   }
   return d[0];
 }
