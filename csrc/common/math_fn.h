@@ -1,7 +1,8 @@
 // Overloads of the elementary functions for float and double, callable on host and device (std::
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
-// device, except exp, tanh, log1p on [0, 1] and erf, which on the host are the vectorisable
-// exp_host (1 ulp), tanh_host, log1p_unit and erf_host (math_host.h).
+// device, except exp, sigmoid, tanh, log1p on [0, 1] and erf, which on the host are the
+// vectorisable exp_host and exp_nonpositive (1 ulp), sigmoid_host, tanh_host, log1p_unit and
+// erf_host (math_host.h).
 #pragma once
 #include <math.h>
 
@@ -13,6 +14,10 @@ namespace rs {
 #if defined(__CUDA_ARCH__)
 RS_HD float exp_(float x) { return expf(x); }
 RS_HD double exp_(double x) { return exp(x); }
+RS_HD float exp_nonpositive_(float x) { return expf(x); }
+RS_HD double exp_nonpositive_(double x) { return exp(x); }
+RS_HD float sigmoid_(float x) { return 1.0f / (1.0f + expf(-x)); }
+RS_HD double sigmoid_(double x) { return 1.0 / (1.0 + exp(-x)); }
 RS_HD float tanh_(float x) { return tanhf(x); }
 RS_HD double tanh_(double x) { return tanh(x); }
 RS_HD float log1p_unit_(float x) { return log1pf(x); }
@@ -22,6 +27,10 @@ RS_HD double erf_(double x) { return erf(x); }
 #else
 RS_HD float exp_(float x) { return exp_host(x); }
 RS_HD double exp_(double x) { return exp_host(x); }
+RS_HD float exp_nonpositive_(float x) { return exp_nonpositive(x); }  // x <= 0
+RS_HD double exp_nonpositive_(double x) { return exp_nonpositive(x); }
+RS_HD float sigmoid_(float x) { return sigmoid_host(x); }
+RS_HD double sigmoid_(double x) { return sigmoid_host(x); }
 RS_HD float tanh_(float x) { return tanh_host(x); }
 RS_HD double tanh_(double x) { return tanh_host(x); }
 RS_HD float log1p_unit_(float x) { return log1p_unit(x); }  // x in [0, 1]

@@ -27,9 +27,6 @@ RS_HD constexpr bool act_has_d2(int32_t act) {
 }
 
 template <typename T>
-RS_HD T sigmoid_(T z) { return T(1) / (T(1) + exp_(-z)); }
-
-template <typename T>
 RS_HD T act_value(int32_t act, T z, T slope) {
   switch (act) {
     case ACT_RELU: return z > T(0) ? z : T(0);
@@ -37,7 +34,7 @@ RS_HD T act_value(int32_t act, T z, T slope) {
     case ACT_TANH: return tanh_(z);
     case ACT_SIGMOID: return sigmoid_(z);
     case ACT_SOFTPLUS:  // log(1 + e^z) = max(z, 0) + log1p(e^{-|z|})
-      return z > T(20) ? z : (z > T(0) ? z : T(0)) + log1p_unit_(exp_(-abs_(z)));
+      return z > T(20) ? z : (z > T(0) ? z : T(0)) + log1p_unit_(exp_nonpositive_(-abs_(z)));
     case ACT_ERF: return erf_(z);
     case ACT_QUADRATIC: return z * z;
     default: return z;
@@ -52,7 +49,7 @@ RS_HD T act_d1(int32_t act, T z, T slope) {
     case ACT_TANH: { T t = tanh_(z); return T(1) - t * t; }
     case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s); }
     case ACT_SOFTPLUS: return z > T(20) ? T(1) : sigmoid_(z);
-    case ACT_ERF: return T(1.1283791670955126) * exp_(-z * z);  // 2/sqrt(pi)
+    case ACT_ERF: return T(1.1283791670955126) * exp_nonpositive_(-z * z);  // 2/sqrt(pi)
     case ACT_QUADRATIC: return T(2) * z;
     default: return T(1);
   }
@@ -64,7 +61,8 @@ RS_HD T act_d2(int32_t act, T z, T /*slope*/) {
     case ACT_TANH: { T t = tanh_(z); return T(-2) * t * (T(1) - t * t); }
     case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s) * (T(1) - T(2) * s); }
     case ACT_SOFTPLUS: { if (z > T(20)) return T(0); T s = sigmoid_(z); return s * (T(1) - s); }
-    case ACT_ERF: return T(-2.2567583341910252) * z * exp_(-z * z);  // -4/sqrt(pi) z e^{-z^2}
+    case ACT_ERF:  // -4/sqrt(pi) z e^{-z^2}
+      return T(-2.2567583341910252) * z * exp_nonpositive_(-z * z);
     case ACT_QUADRATIC: return T(2);
     default: return T(0);  // identity, relu, leaky_relu: piecewise linear
   }
