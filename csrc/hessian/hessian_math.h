@@ -35,15 +35,17 @@ RS_HD void act_all(int32_t act, T z, T slope, T& a, T& d1, T& d2) {
 }
 
 // In place over L lanes: z -> sigma(z); d1, d2 <- sigma', sigma'' (d2 is left unwritten when
-// !act_has_d2: nothing reads it then). ACT is a compile-time constant so the activation switch
-// folds away and the lane loop can vectorise.
+// !act_has_d2, and both for the identity: nothing reads them then). ACT is a compile-time
+// constant so the activation switch folds away and the lane loop can vectorise.
 template <int ACT, int L, typename T>
 RS_HD void act_lanes(T* z, T* d1, T* d2, T slope) {
-  RS_SIMD for (int i = 0; i < L; ++i) {
-    T a, g1, g2;
-    act_all(int32_t(ACT), z[i], slope, a, g1, g2);
-    z[i] = a; d1[i] = g1;
-    if (act_has_d2(ACT)) d2[i] = g2;
+  if (ACT != ACT_IDENTITY) {
+    RS_SIMD for (int i = 0; i < L; ++i) {
+      T a, g1, g2;
+      act_all(int32_t(ACT), z[i], slope, a, g1, g2);
+      z[i] = a; d1[i] = g1;
+      if (act_has_d2(ACT)) d2[i] = g2;
+    }
   }
 }
 
@@ -113,7 +115,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         T* gd2 = row(lay.gd2 + h + j);
         if (act_has_d2(Ly.act)) {
           RS_SIMD for (int i = 0; i < L; ++i) { gd2[i] = g[i] * d2[i]; g[i] *= d1[i]; }
-        } else {
+        } else if (Ly.act != ACT_IDENTITY) {
           RS_SIMD for (int i = 0; i < L; ++i) g[i] *= d1[i];
         }
       }
@@ -152,11 +154,19 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       auto a_in = [&](int k) { return row(lay.a[l] + k); };
       auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
       auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
+      const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
       lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
         const T* d1 = row(lay.d1 + h + j);
         T* rz = row(lay.rz + h + j);
         T* ra = row(lay.ra + h + j);
-        RS_SIMD for (int i = 0; i < L; ++i) { rz[i] = val[i]; ra[i] = d1[i] * val[i]; }
+        if (keep_rz) {
+          RS_SIMD for (int i = 0; i < L; ++i) rz[i] = val[i];
+        }
+        if (identity) {
+          RS_SIMD for (int i = 0; i < L; ++i) ra[i] = val[i];
+        } else {
+          RS_SIMD for (int i = 0; i < L; ++i) ra[i] = d1[i] * val[i];
+        }
       });
     }
     // R(dL/dy) = 2 w u2 Ra_out into the first half of the rg rows
@@ -178,7 +188,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           const T* gd2 = row(lay.gd2 + h + j);
           const T* rz = row(lay.rz + h + j);
           RS_SIMD for (int i = 0; i < L; ++i) rd[i] = rd[i] * d1[i] + gd2[i] * rz[i];
-        } else {
+        } else if (Ly.act != ACT_IDENTITY) {
           RS_SIMD for (int i = 0; i < L; ++i) rd[i] *= d1[i];
         }
       }
