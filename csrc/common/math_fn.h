@@ -1,7 +1,7 @@
 // Overloads of the elementary functions for float and double, callable on host and device (std::
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
 // device, except exp, sigmoid, tanh, log1p on [0, 1] and erf, which on the host are the
-// vectorisable exp_host and exp_nonpositive (1 ulp), sigmoid_host, tanh_host, log1p_unit and
+// vectorisable exp_host and exp_nonpositive (1.15 ulp), sigmoid_host, tanh_host, log1p_unit and
 // erf_host (math_host.h).
 #pragma once
 #include <math.h>
