@@ -1,9 +1,11 @@
 // Batched loss / gradient / Hessian-vector / Gauss-Newton-vector products of B networks on a
 // weighted dataset: L_b = sum_n w_n sum_i u2_i (y_i(x_n; theta_b) - t_ni)^2.
 // Every launcher writes per-(model, data chunk) partial sums into `part` (B, C, len), laid out as
-// [loss | grad (P, if with_grad) | hv (K x P, if K > 0)]; the Python layer sums over C.
+// HessPlan says ([loss | grad (P, mode grad) | K products of P (modes hvp, gnvp)]); the Python
+// layer allocates `part` and the CUDA workspace from hess_plan and sums over C.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 
 #include "common/device.h"
 #include "common/hostdevice.h"
@@ -17,6 +19,28 @@ enum HessMode : int32_t {
   HESS_HVP = 2,    // K Hessian-vector products (full Pearlmutter R-backward)
   HESS_GNVP = 3,   // K Gauss-Newton-vector products (sigma'' and residual cross terms dropped)
 };
+
+// Launch facts of the Hessian engine.
+inline constexpr int kHessCudaBlock = 128;               // threads per block: one sample each
+inline constexpr int64_t kHessCudaMaxBlocks = 2048;      // bounds the CUDA scratch workspace
+inline constexpr int64_t kHessCudaSamplesPerChunk = 512;
+inline constexpr int64_t kHessCudaWorkspaceBytes = int64_t(1) << 30;
+inline constexpr int64_t kHessPartBudget = int64_t(1) << 25;  // partial-sum values per call
+
+// How one call is laid out: the Python layer allocates `part` (B, chunks, length), zero-filled,
+// and a CUDA workspace of `workspace` values, and reads the results at the offsets.
+struct HessPlan {
+  int64_t chunks = 1;           // data chunks per model (parallelism when B is small)
+  int64_t length = 1;           // values per (model, chunk): loss, then gradient, then products
+  int64_t grad_offset = 1;      // first gradient value (mode grad)
+  int64_t products_offset = 1;  // first value of the K products of P values (modes hvp, gnvp)
+  int64_t workspace = 0;        // CUDA scratch values (0 on the CPU)
+  int64_t max_directions = 1;   // most directions per call within kHessPartBudget partial values
+};
+
+// max_workspace_bytes < 0: kHessCudaWorkspaceBytes (a smaller budget means fewer CUDA blocks).
+HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
+                   int64_t elem_size, int64_t max_workspace_bytes = -1);
 
 // Rows of the per-sample scratch (each row holds one value per sample of a tile). Built on the
 // host by make_hess_layout; a[l] is the first row of the activations of layer l (l = 0: input).

@@ -1,4 +1,5 @@
-// Python binding of the Hessian engine: one entry point, _core.hess, for every mode.
+// Python bindings of the Hessian engine: the HessMode enum, the launch plan (_core.hess_plan) and
+// one kernel entry point, _core.hess, for every mode.
 #include <nanobind/stl/optional.h>
 
 #include "common/ndarray.h"
@@ -8,7 +9,7 @@ namespace rs {
 
 static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
                  const Array& w, const Array& u2, const OptArray& v, const Array& part,
-                 int32_t mode, int64_t C, const OptArray& workspace, std::uintptr_t stream) {
+                 int32_t mode, const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &u2, &part}, stream);
   check_same_device(theta, {&v});
   RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
@@ -28,7 +29,9 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   if (v) {
     if (v_per_net) check_shape(*v, "V", {B, K, P}); else check_shape(*v, "V", {K, P});
   }
-  RS_CHECK(C >= 1, "the chunk count must be positive");
+  RS_CHECK(part.ndim() == 3, "part must be (B, chunks, length)");
+  const int64_t C = int64_t(part.shape(1));
+  RS_CHECK(C >= 1, "part must have at least one chunk");
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
     HessArgs<T> a;
@@ -55,16 +58,28 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   });
 }
 
-static int64_t hess_scratch_rows(const NetSpec& net) { return make_hess_layout(net).rows; }
-
 void bind_hessian(nb::module_& m) {
+  nb::enum_<HessMode>(m, "HessMode", nb::is_arithmetic(), "What _core.hess computes.")
+      .value("loss", HESS_LOSS)
+      .value("grad", HESS_GRAD)
+      .value("hvp", HESS_HVP)
+      .value("gnvp", HESS_GNVP);
+  nb::class_<HessPlan>(m, "HessPlan", "Layout of one _core.hess call (see csrc/hessian/hessian.h).")
+      .def_ro("chunks", &HessPlan::chunks)
+      .def_ro("length", &HessPlan::length)
+      .def_ro("grad_offset", &HessPlan::grad_offset)
+      .def_ro("products_offset", &HessPlan::products_offset)
+      .def_ro("workspace", &HessPlan::workspace)
+      .def_ro("max_directions", &HessPlan::max_directions);
+  m.def("hess_plan", &hess_plan, nb::arg("net"), nb::arg("B"), nb::arg("N"), nb::arg("K"),
+        nb::arg("mode"), nb::arg("cuda"), nb::arg("elem_size"),
+        nb::arg("max_workspace_bytes") = -1,
+        "Chunks, output layout and CUDA workspace of a _core.hess call.");
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
-        nb::arg("u2"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"), nb::arg("chunks"),
+        nb::arg("u2"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
         nb::arg("workspace").none(), nb::arg("stream"),
-        "Fused loss/grad/HVP/GNVP partial sums (B, chunks, 1 + P? + K P) of the weighted "
-        "squared loss; mode 0 loss, 1 grad, 2 hvp, 3 gnvp.");
-  m.def("hess_scratch_rows", &hess_scratch_rows, nb::arg("net"),
-        "Scratch values per sample the CUDA Hessian kernel needs (workspace = threads x rows).");
+        "Fused loss/grad/HVP/GNVP partial sums part (B, chunks, length) of the weighted squared "
+        "loss, laid out as hess_plan says.");
 }
 
 }  // namespace rs

@@ -1,4 +1,4 @@
-// CUDA launcher of the Hessian engine: one block of kHessBlock threads per (network, data chunk)
+// CUDA launcher of the Hessian engine: one block of kHessCudaBlock threads per (network, data chunk)
 // task (grid-stride over tasks, so the scratch workspace — threads x rows values, interleaved
 // across threads so accesses coalesce — stays bounded), one thread per sample (hess_tile with one
 // lane). Contributions are summed over the warp with shuffles and lane 0 adds them atomically
@@ -12,8 +12,6 @@
 namespace rs {
 
 namespace {
-
-constexpr int kHessBlock = 128;
 
 template <typename T>
 struct WarpAcc {
@@ -55,11 +53,11 @@ __global__ void hess_kernel(HessArgs<T> a) {
 template <typename T>
 void hess_cuda(const HessArgs<T>& a, const DeviceContext& ctx) {
   if (a.B * a.C == 0) return;
-  RS_CHECK(a.workspace_threads > 0 && a.workspace_threads % kHessBlock == 0,
-           "the CUDA Hessian workspace must hold a multiple of ", kHessBlock, " threads");
+  RS_CHECK(a.workspace_threads > 0 && a.workspace_threads % kHessCudaBlock == 0,
+           "the CUDA Hessian workspace must hold a multiple of ", kHessCudaBlock, " threads");
   CudaDeviceGuard guard(ctx.device_id);
-  const unsigned blocks = static_cast<unsigned>(a.workspace_threads / kHessBlock);
-  hess_kernel<T><<<blocks, kHessBlock, 0, as_stream(ctx.stream)>>>(a);
+  const unsigned blocks = static_cast<unsigned>(a.workspace_threads / kHessCudaBlock);
+  hess_kernel<T><<<blocks, kHessCudaBlock, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 

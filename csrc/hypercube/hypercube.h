@@ -13,9 +13,35 @@
 
 namespace rs {
 
+// The weight families, exported to Python as reluscope._core.WeightKind.
 enum HypercubeWeightKind : int32_t { kUniformW = 0, kProductW = 1, kIsingW = 2, kTableW = 3 };
 
 inline constexpr int kMaxChunkBits = 16;  // c <= 16: per-chunk buffers fit in cache
+
+// Launch contract (host code in hypercube_plan.cpp, read by reluscope.hypercube through
+// _core.hc_limits and _core.hc_brute_plan).
+inline constexpr int kHcCpuChunkBits = 12;     // pairs per chunk of the CPU sweep: 2^12 (in L1/L2)
+inline constexpr int64_t kHcCpuGroups = 64;    // fixed partials per w: no dependence on threads
+inline constexpr int kHcCudaChunksLog2 = 16;   // the CUDA sweep runs 2^16 chunks per w
+inline constexpr int64_t kHcCudaPartialBytes = int64_t(256) << 20;  // partials per CUDA call
+
+// What the compiled sweeps handle on one device: beyond it a call would take over about a minute
+// (brute force visits B 2^n vertex-w pairs) or too much memory (meet in the middle keeps
+// ~40 bytes 2^(n/2) per thread).
+struct HcLimits {
+  int32_t brute_max_n = 0;
+  int64_t brute_max_work = 0;  // most B 2^n
+  int32_t mitm_max_n = 0;      // 0: no compiled meet in the middle on this device
+};
+HcLimits hc_limits(bool cuda);
+
+// The chunking of one brute-force sweep over 2^n vertices for B weight vectors.
+struct HcBrutePlan {
+  int32_t chunk_bits = 0;  // c: low bits per chunk; H tables over the n-1-c high bits
+  int64_t groups = 1;      // partial results per w (summed by the caller in a fixed order)
+  int64_t batch = 1;       // w per kernel call (CUDA: bounds the partials)
+};
+HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w);
 
 // A weight family p(x) as the sweep reads it (tables are built by the Python layer).
 template <typename T>

@@ -1,5 +1,6 @@
-// Python bindings of the hypercube sweeps (brute force, log-partition, meet in the middle). The
-// Python layer (reluscope.hypercube) builds the half-sum and weight tables and sums the partials.
+// Python bindings of the hypercube sweeps: the WeightKind enum, the limits and chunking plan, and
+// the kernels (brute force, log-partition, meet in the middle). The Python layer
+// (reluscope.hypercube._sweeps) builds the half-sum and weight tables and sums the partials.
 #include <nanobind/stl/optional.h>
 
 #include <cstdint>
@@ -11,8 +12,9 @@ namespace rs {
 
 namespace {
 
-// The weight family of a call, as (kind, n, c, uniform, lo, lo_lin, hi, J, h, log_z, table).
-struct WeightArrays {
+// The weight family of a call as the tables the sweep reads (_core.WeightTables; converted to the
+// kernels' HcWeights<T> by weights_of).
+struct WeightTables {
   int32_t kind, n, c;
   double uniform, log_z;
   OptArray lo, lo_lin, hi, J, h, table;
@@ -23,7 +25,7 @@ struct WeightArrays {
 };
 
 template <typename T>
-HcWeights<T> weights_of(const WeightArrays& w) {
+HcWeights<T> weights_of(const WeightTables& w) {
   RS_CHECK(w.n >= 1 && w.n <= 62, "hypercube dimension n=", w.n, " is out of range");
   RS_CHECK(w.c >= 0 && w.c <= kMaxChunkBits && w.c <= w.n - 1, "chunk bits c=", w.c,
            " out of range for n=", w.n);
@@ -67,7 +69,7 @@ HcWeights<T> weights_of(const WeightArrays& w) {
 }
 
 template <typename T>
-HcBruteArgs<T> brute_args(const WeightArrays& wa, const Array& H, const Array& L) {
+HcBruteArgs<T> brute_args(const WeightTables& wa, const Array& H, const Array& L) {
   HcBruteArgs<T> a;
   wa.check_device(H);
   a.W = weights_of<T>(wa);
@@ -79,7 +81,7 @@ HcBruteArgs<T> brute_args(const WeightArrays& wa, const Array& H, const Array& L
   return a;
 }
 
-void brute_f(const WeightArrays& wa, const Array& H, const Array& L, const Array& tol, double tie,
+void brute_f(const WeightTables& wa, const Array& H, const Array& L, const Array& tol, double tie,
              const Array& out, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(H, {&L, &tol, &out}, stream);
   RS_CHECK(H.ndim() == 2 && out.ndim() == 3, "H must be (B, chunks) and out (groups, B, n+1)");
@@ -102,7 +104,7 @@ void brute_delta(int32_t n, int32_t c, const Array& H, const Array& L, const Arr
   RS_CHECK(H.ndim() == 2 && out_val.ndim() == 2, "H must be (B, chunks), out_val (groups, B)");
   dispatch_float(H, [&](auto tag) {
     using T = decltype(tag);
-    WeightArrays wa{kUniformW, n, c, 0.0, 0.0};
+    WeightTables wa{kUniformW, n, c, 0.0, 0.0};
     HcBruteArgs<T> a = brute_args<T>(wa, H, L);
     a.groups = int64_t(out_val.shape(0));
     check_shape(out_val, "out_val", {a.groups, a.B});
@@ -113,7 +115,7 @@ void brute_delta(int32_t n, int32_t c, const Array& H, const Array& L, const Arr
   });
 }
 
-void log_partition(const WeightArrays& wa, const Array& out, std::uintptr_t stream) {
+void log_partition(const WeightTables& wa, const Array& out, std::uintptr_t stream) {
   RS_CHECK(wa.J.has_value(), "the log-partition sweep needs Ising weights");
   const DeviceContext ctx = context_of(*wa.J, {&out}, stream);
   wa.check_device(*wa.J);
@@ -180,11 +182,29 @@ void mitm_delta(const Array& w, int32_t hA, const Array& out_val, const Array& o
 }  // namespace
 
 void bind_hypercube(nb::module_& m) {
-  nb::class_<WeightArrays>(m, "HcWeights", "Weight-family tables for the hypercube sweeps.")
+  nb::enum_<HypercubeWeightKind>(m, "WeightKind", nb::is_arithmetic(),
+                                 "The weight families the sweeps read.")
+      .value("uniform", kUniformW)
+      .value("product", kProductW)
+      .value("ising", kIsingW)
+      .value("table", kTableW);
+  nb::class_<HcLimits>(m, "HcLimits", "What the compiled sweeps handle on one device.")
+      .def_ro("brute_max_n", &HcLimits::brute_max_n)
+      .def_ro("brute_max_work", &HcLimits::brute_max_work)
+      .def_ro("mitm_max_n", &HcLimits::mitm_max_n);
+  m.def("hc_limits", &hc_limits, nb::arg("cuda"), "Limits of the compiled sweeps on a device.");
+  nb::class_<HcBrutePlan>(m, "HcBrutePlan", "Chunking of one brute-force sweep.")
+      .def_ro("chunk_bits", &HcBrutePlan::chunk_bits)
+      .def_ro("groups", &HcBrutePlan::groups)
+      .def_ro("batch", &HcBrutePlan::batch);
+  m.def("hc_brute_plan", &hc_brute_plan, nb::arg("n"), nb::arg("B"), nb::arg("cuda"),
+        nb::arg("values_per_w"),
+        "Chunk bits, partial groups and w per call of a brute-force sweep over 2^n vertices.");
+  nb::class_<WeightTables>(m, "WeightTables", "Weight-family tables for the hypercube sweeps.")
       .def(nb::new_([](int32_t kind, int32_t n, int32_t c, double uniform, double log_z,
                        OptArray lo, OptArray lo_lin, OptArray hi, OptArray J, OptArray h,
                        OptArray table) {
-             return WeightArrays{kind, n, c, uniform, log_z, lo, lo_lin, hi, J, h, table};
+             return WeightTables{kind, n, c, uniform, log_z, lo, lo_lin, hi, J, h, table};
            }),
            nb::arg("kind"), nb::arg("n"), nb::arg("c"), nb::arg("uniform"), nb::arg("log_z"),
            nb::arg("lo").none(), nb::arg("lo_lin").none(), nb::arg("hi").none(),

@@ -1,6 +1,7 @@
 // Activation functions with their first and second derivatives, per element, for both launchers.
-// The codes are shared with python/reluscope/models.py (ACTIVATIONS). Conventions at kinks follow
-// torch autograd: relu'(0) = 0, leaky_relu'(0) = slope; softplus is torch's (beta 1, threshold 20).
+// The enum is exported to Python as reluscope._core.Activation (names = the API's strings).
+// Conventions at kinks follow torch autograd: relu'(0) = 0, leaky_relu'(0) = slope; softplus is
+// torch's (beta 1, threshold 20).
 #pragma once
 #include <cstdint>
 
@@ -21,10 +22,17 @@ enum Activation : int32_t {
 };
 inline constexpr int32_t kNumActivations = 8;
 
-// False for the piecewise-linear activations, whose sigma'' is 0 wherever it is defined.
-RS_HD constexpr bool act_has_d2(int32_t act) {
-  return !(act == ACT_IDENTITY || act == ACT_RELU || act == ACT_LEAKY_RELU);
+// Piecewise-linear activations: their networks are piecewise linear (the region counter takes only
+// these) and their sigma'' is 0 wherever it is defined.
+RS_HD constexpr bool act_piecewise_linear(int32_t act) {
+  return act == ACT_IDENTITY || act == ACT_RELU || act == ACT_LEAKY_RELU;
 }
+
+// Activations with a kink at z = 0: each such neuron splits the input space (one activation-pattern
+// bit per neuron).
+RS_HD constexpr bool act_has_kink(int32_t act) { return act == ACT_RELU || act == ACT_LEAKY_RELU; }
+
+RS_HD constexpr bool act_has_d2(int32_t act) { return !act_piecewise_linear(act); }
 
 template <typename T>
 RS_HD T act_value(int32_t act, T z, T slope) {

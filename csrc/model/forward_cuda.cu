@@ -27,12 +27,11 @@ __global__ void forward_kernel(ForwardArgs<T> a) {
 template <typename T>
 void forward_cuda(const ForwardArgs<T>& a, const DeviceContext& ctx) {
   if (a.B * a.N == 0) return;
-  constexpr int kBlock = 128;
   constexpr int64_t kMaxBlocks = 1 << 20;
-  RS_CHECK(a.workspace_threads <= kMaxBlocks * kBlock, "the CUDA forward workspace holds ",
-           a.workspace_threads, " threads; at most ", kMaxBlocks * kBlock, " are launched");
+  RS_CHECK(a.workspace_threads <= kMaxBlocks * kLaneCudaBlock, "the CUDA forward workspace holds ",
+           a.workspace_threads, " threads; at most ", kMaxBlocks * kLaneCudaBlock, " are launched");
   CudaDeviceGuard guard(ctx.device_id);
-  forward_kernel<T><<<blocks_for(a.workspace_threads, kBlock, kMaxBlocks), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  forward_kernel<T><<<blocks_for(a.workspace_threads, kLaneCudaBlock, kMaxBlocks), kLaneCudaBlock, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 

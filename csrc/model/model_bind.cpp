@@ -1,4 +1,5 @@
-// Python bindings of the model description (NetSpec) and the batched forward kernel.
+// Python bindings of the model description (the Activation enum and its properties, NetSpec), the
+// workspace rule of the sample-parallel CUDA kernels and the batched forward kernel.
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 #include <nanobind/stl/optional.h>
@@ -14,7 +15,7 @@
 
 namespace rs {
 
-// (w_off, b_off, in, out, transposed, act) per layer, as built by reluscope.models.
+// (w_off, b_off, in, out, transposed, act) per layer: reluscope.models' Layer tuples.
 using LayerTuple = std::tuple<int64_t, int64_t, int32_t, int32_t, bool, int32_t>;
 
 static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_params,
@@ -67,7 +68,7 @@ static void forward(const NetSpec& net, const Array& theta, const Array& x, cons
                 RS_CHECK(workspace.has_value(), "the CUDA forward needs a workspace");
                 check_same_device(theta, *workspace);
                 a.workspace = data_as<T>(workspace, "workspace");
-                a.workspace_threads = int64_t(workspace->size()) / (2 * int64_t(net.max_width));
+                a.workspace_threads = lane_workspace_threads(net, int64_t(workspace->size()));
                 RS_CHECK(a.workspace_threads > 0, "the workspace is too small");
                 forward_cuda(a, ctx);
               });
@@ -75,6 +76,21 @@ static void forward(const NetSpec& net, const Array& theta, const Array& x, cons
 }
 
 void bind_model(nb::module_& m) {
+  nb::enum_<Activation>(m, "Activation", nb::is_arithmetic(),
+                        "Activation functions; the names are the strings reluscope.MLP takes.")
+      .value("identity", ACT_IDENTITY)
+      .value("relu", ACT_RELU)
+      .value("leaky_relu", ACT_LEAKY_RELU)
+      .value("tanh", ACT_TANH)
+      .value("sigmoid", ACT_SIGMOID)
+      .value("softplus", ACT_SOFTPLUS)
+      .value("erf", ACT_ERF)
+      .value("quadratic", ACT_QUADRATIC);
+  m.attr("max_layers") = kMaxLayers;
+  m.def("activation_is_piecewise_linear", [](int32_t act) { return act_piecewise_linear(act); },
+        nb::arg("act"), "Networks of this activation are piecewise linear (sigma'' = 0).");
+  m.def("activation_has_kink", [](int32_t act) { return act_has_kink(act); }, nb::arg("act"),
+        "The activation has a kink at 0: one activation-pattern bit per neuron.");
   nb::class_<NetSpec>(m, "NetSpec",
                       "Compiled description of an architecture (built by reluscope.MLP / TMS).")
       .def(nb::new_(&make_net_spec), nb::arg("layers"), nb::arg("n_params"), nb::arg("slope"))
@@ -82,7 +98,15 @@ void bind_model(nb::module_& m) {
       .def_ro("d_in", &NetSpec::d_in)
       .def_ro("d_out", &NetSpec::d_out)
       .def_ro("max_width", &NetSpec::max_width)
-      .def_ro("n_params", &NetSpec::n_params);
+      .def_ro("n_params", &NetSpec::n_params)
+      .def_prop_ro("pattern_bits", [](const NetSpec& n) { return pattern_bits(n); },
+                   "Activation-pattern bits: neurons of the hidden layers with a kink.")
+      .def_prop_ro("pattern_words", [](const NetSpec& n) { return pattern_words(n); },
+                   "64-bit words a packed activation pattern takes (at least 1).");
+  m.def("lane_workspace", &lane_workspace, nb::arg("net"), nb::arg("items"), nb::arg("cuda"),
+        nb::arg("elem_size"), nb::arg("max_workspace_bytes") = -1,
+        "Scratch values the forward / pattern kernel needs for `items` (network, sample) pairs "
+        "(0 on the CPU).");
   m.def("forward", &forward, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("out"),
         nb::arg("workspace").none(), nb::arg("stream"),
         "out[b, n] = net(theta[b]; x[n] or x[b, n]); float32/float64, CPU or CUDA.");

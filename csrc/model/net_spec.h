@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "common/hostdevice.h"
+#include "model/activation.h"
 
 namespace rs {
 
@@ -44,6 +45,20 @@ RS_HD int64_t layer_weight_index(const LayerSpec& L, int j, int k) {
 template <typename T>
 RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
   return theta[layer_weight_index(L, j, k)];
+}
+
+// Activation patterns (region counter): one bit per neuron of every hidden layer whose activation
+// has a kink, in layer order, packed into 64-bit words (at least one word).
+inline int64_t pattern_bits(const NetSpec& net) {
+  int64_t bits = 0;
+  for (int l = 0; l + 1 < net.n_layers; ++l)
+    if (act_has_kink(net.layer[l].act)) bits += net.layer[l].out;
+  return bits;
+}
+
+inline int32_t pattern_words(const NetSpec& net) {
+  const int64_t words = (pattern_bits(net) + 63) / 64;
+  return words > 0 ? int32_t(words) : 1;
 }
 
 }  // namespace rs

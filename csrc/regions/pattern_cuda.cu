@@ -2,6 +2,7 @@
 // with a bounded workspace (threads x 2 max_width, interleaved so accesses coalesce). Distinct
 // rows are then counted with torch.unique on the device (see reluscope/regions).
 #include "common/cuda_utils.cuh"
+#include "model/forward.h"
 #include "regions/pattern_math.h"
 #include "regions/regions.h"
 
@@ -24,8 +25,7 @@ template <typename T>
 void pattern_cuda(const PatternArgs<T>& a, const DeviceContext& ctx) {
   if (a.B * a.N == 0) return;
   CudaDeviceGuard guard(ctx.device_id);
-  constexpr int kBlock = 128;
-  pattern_kernel<T><<<blocks_for(a.workspace_threads, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  pattern_kernel<T><<<blocks_for(a.workspace_threads, kLaneCudaBlock), kLaneCudaBlock, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 

@@ -24,7 +24,7 @@ RS_HD void pattern_lanes(const NetSpec& net, const T* theta, const T* in, int64_
   }
   int64_t bit = 0;
   forward_lanes<L>(net, theta, in, in_stride, buf, stride, [&](int l, int, const T* z) {
-    if (l + 1 == net.n_layers || !splits(net.layer[l].act)) return;  // the output has no pattern
+    if (l + 1 == net.n_layers || !act_has_kink(net.layer[l].act)) return;  // the output has no pattern
     int64_t* wr = words + (bit >> 6) * words_stride;
     const int shift = int(bit & 63);
     RS_SIMD for (int i = 0; i < L; ++i) wr[i] |= int64_t(uint64_t(z[i] > T(0)) << shift);

@@ -121,9 +121,9 @@ void slice_polygons(const NetSpec& net, const T* theta, const T* origin, const T
     for (int64_t r = 0; r < P.off.back(); ++r) {
       T* row = P.row(r);
       affine_row(L, theta, row + 2, z.data());
-      for (int j = 0; j < L.out; ++j) row[2 + j] = splits(L.act) ? (abs_(z[j]) <= thr[j] ? T(0) : z[j]) : z[j];
+      for (int j = 0; j < L.out; ++j) row[2 + j] = act_has_kink(L.act) ? (abs_(z[j]) <= thr[j] ? T(0) : z[j]) : z[j];
     }
-    if (splits(L.act) && l + 1 < net.n_layers) {
+    if (act_has_kink(L.act) && l + 1 < net.n_layers) {
       for (int j = 0; j < L.out; ++j) {
         cut_polygons(P, Q, j, n_words, area_tol, tmp);
         std::swap(P, Q);

@@ -39,6 +39,21 @@ void segment_cuda(const SegmentArgs<T>& a, const DeviceContext& ctx);
 // Bytes of CUDA workspace one work item needs at a given capacity (points).
 int64_t segment_workspace_bytes(const NetSpec& net, int64_t capacity, int64_t elem_size);
 
+// Launch contract of count_1d on CUDA: each work item holds at most kSegmentCudaCapacity points
+// (items that need more are flagged and recounted on the CPU by the Python layer); the workspace
+// is the larger of kSegmentCudaWorkspaceBytes and a quarter of the free GPU memory.
+inline constexpr int64_t kSegmentCudaCapacity = 256;
+inline constexpr int64_t kSegmentCudaWorkspaceBytes = int64_t(1) << 30;
+
+struct SegmentPlan {
+  int64_t capacity = 0;         // points per work item (CUDA; 0 on the CPU: lists grow)
+  int64_t workspace_bytes = 0;  // CUDA workspace (0 on the CPU)
+};
+
+// max_workspace_bytes >= 0 replaces the budget (fewer work items at once).
+SegmentPlan segment_plan(const NetSpec& net, int64_t B, int64_t S, bool cuda, int64_t elem_size,
+                         int64_t free_bytes, int64_t max_workspace_bytes = -1);
+
 // count_2d (CPU): regions of net(theta_b; origin_b + s u_b + t v_b) over [lo1,hi1] x [lo2,hi2].
 template <typename T>
 struct PolygonArgs {
@@ -58,7 +73,7 @@ struct PolygonArgs {
   T* vertices = nullptr;                    // (V, 2)
   int64_t* vertex_offsets = nullptr;        // (R+1,)
   int64_t* patterns = nullptr;              // (R, n_words) packed activation bits
-  int32_t n_words = 0;
+  int32_t n_words = 0;                      // pattern_words(net)
 };
 
 template <typename T>

@@ -1,11 +1,13 @@
-// Python bindings of the region counter kernels (reluscope.regions): count_1d (segments),
-// count_2d (slices, CPU), activation patterns and per-network distinct-row counts.
+// Python bindings of the region counter (reluscope.regions): the RegionMerge enum, the count_1d
+// launch plan, and the kernels of count_1d (segments), count_2d (slices, CPU), activation
+// patterns and per-network distinct-row counts.
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/tuple.h>
 
 #include <tuple>
 
 #include "common/ndarray.h"
+#include "model/forward.h"
 #include "regions/regions.h"
 
 namespace rs {
@@ -61,7 +63,7 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
 
 static void polygons(const NetSpec& net, const Array& theta, const Array& origin, const Array& u,
                      const Array& v, std::tuple<double, double, double, double> bounds,
-                     const Array& counts, const OptArray& n_vertices, int32_t n_words,
+                     const Array& counts, const OptArray& n_vertices,
                      const OptArray& region_offsets, const OptArray& vertex_base,
                      const OptArray& vertices, const OptArray& vertex_offsets,
                      const OptArray& patterns) {
@@ -76,6 +78,16 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
   const bool fill = vertices.has_value();
   RS_CHECK(!fill || (region_offsets && vertex_base && vertex_offsets && patterns),
            "the fill pass needs every output array");
+  const int32_t n_words = pattern_words(net);
+  if (fill) {  // the outputs must hold what the offsets (from the count pass) say
+    check_shape(*region_offsets, "region_offsets", {B + 1});
+    check_shape(*vertex_base, "vertex_base", {B + 1});
+    const int64_t R = data_as<int64_t>(region_offsets, "region_offsets")[B];
+    const int64_t V = data_as<int64_t>(vertex_base, "vertex_base")[B];
+    check_shape(*vertices, "vertices", {V, 2});
+    check_shape(*vertex_offsets, "vertex_offsets", {R + 1});
+    check_shape(*patterns, "patterns", {R, n_words});
+  }
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
     PolygonArgs<T> a;
@@ -91,8 +103,6 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
     a.n_vertices = data_as<int64_t>(n_vertices, "n_vertices");
     a.n_words = n_words;
     if (fill) {
-      check_shape(*region_offsets, "region_offsets", {B + 1});
-      check_shape(*vertex_base, "vertex_base", {B + 1});
       a.region_offsets = data_as<int64_t>(region_offsets, "region_offsets");
       a.vertex_base = data_as<int64_t>(vertex_base, "vertex_base");
       a.vertices = data_as<T>(vertices, "vertices");
@@ -112,7 +122,7 @@ static void patterns(const NetSpec& net, const Array& theta, const Array& x, con
   const int64_t N = int64_t(x.shape(per_net ? 1 : 0));
   if (per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
   RS_CHECK(words.ndim() == 3, "words must be (B, N, n_words)");
-  const int32_t n_words = int32_t(words.shape(2));
+  const int32_t n_words = pattern_words(net);
   check_shape(words, "words", {B, N, n_words});
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
@@ -126,7 +136,8 @@ static void patterns(const NetSpec& net, const Array& theta, const Array& x, con
               [&](auto) {
                 RS_CHECK(workspace.has_value(), "the CUDA pattern kernel needs a workspace");
                 a.workspace = data_as<T>(workspace, "workspace");
-                a.workspace_threads = int64_t(workspace->size()) / (2 * int64_t(net.max_width));
+                check_same_device(theta, *workspace);
+                a.workspace_threads = lane_workspace_threads(net, int64_t(workspace->size()));
                 RS_CHECK(a.workspace_threads > 0, "the workspace is too small");
                 pattern_cuda(a, ctx);
               });
@@ -143,26 +154,32 @@ static void unique_rows(const Array& words, const Array& counts) {
 }
 
 void bind_regions(nb::module_& m) {
+  nb::enum_<RegionMerge>(m, "RegionMerge", nb::is_arithmetic(),
+                         "Which neighbouring pieces count_1d merges.")
+      .value("activation", MERGE_ACTIVATION)
+      .value("linear", MERGE_LINEAR);
+  nb::class_<SegmentPlan>(m, "SegmentPlan", "CUDA launch plan of count_1d.")
+      .def_ro("capacity", &SegmentPlan::capacity)
+      .def_ro("workspace_bytes", &SegmentPlan::workspace_bytes);
+  m.def("segment_plan", &segment_plan, nb::arg("net"), nb::arg("B"), nb::arg("S"),
+        nb::arg("cuda"), nb::arg("elem_size"), nb::arg("free_bytes"),
+        nb::arg("max_workspace_bytes") = -1,
+        "Capacity per work item and workspace bytes of a CUDA count_1d call (zeros on the CPU).");
   m.def("region_segments", &segments, nb::arg("net"), nb::arg("theta"), nb::arg("a"), nb::arg("b"),
         nb::arg("counts"), nb::arg("merge"), nb::arg("offsets").none(), nb::arg("values").none(),
         nb::arg("workspace").none(), nb::arg("overflow").none(), nb::arg("capacity"),
         nb::arg("stream"),
         "Pieces of each network on each segment -> counts (B, S); with offsets/values, also "
         "fills the breakpoints.");
-  m.def("region_segment_workspace_bytes",
-        [](const NetSpec& net, int64_t capacity, int64_t elem_size) {
-          return segment_workspace_bytes(net, capacity, elem_size);
-        },
-        nb::arg("net"), nb::arg("capacity"), nb::arg("elem_size"));
   m.def("region_polygons", &polygons, nb::arg("net"), nb::arg("theta"), nb::arg("origin"),
         nb::arg("u"), nb::arg("v"), nb::arg("bounds"), nb::arg("counts"),
-        nb::arg("n_vertices").none(), nb::arg("n_words"), nb::arg("region_offsets").none(),
+        nb::arg("n_vertices").none(), nb::arg("region_offsets").none(),
         nb::arg("vertex_base").none(), nb::arg("vertices").none(),
         nb::arg("vertex_offsets").none(), nb::arg("patterns").none(),
         "Regions of each network on a 2-D slice (CPU): count pass, or fill pass with offsets.");
   m.def("region_patterns", &patterns, nb::arg("net"), nb::arg("theta"), nb::arg("x"),
         nb::arg("words"), nb::arg("workspace").none(), nb::arg("stream"),
-        "Packed activation bits (B, N, n_words) int64.");
+        "Packed activation bits (B, N, net.pattern_words) int64.");
   m.def("region_unique_rows", &unique_rows, nb::arg("words"), nb::arg("counts"),
         "counts[b] = distinct rows of words[b] (CPU).");
 }

@@ -14,24 +14,24 @@ namespace rs {
 template <typename T>
 struct VectorStore {
   std::vector<T> tv[2], vv[2], scratch;
-  std::vector<uint8_t> rv[2];
+  std::vector<uint8_t> bv[2];
   std::vector<int32_t> iv;
   int W;
 
-  explicit VectorStore(int W_) : scratch(4 * size_t(W_)), iv(W_), W(W_) {}
+  explicit VectorStore(int W_) : scratch(kScratchRows * size_t(W_)), iv(W_), W(W_) {}
   bool ensure(int h, int64_t n) {
     if (int64_t(tv[h].size()) < n) {
       const size_t c = std::max<size_t>(size_t(n), 2 * tv[h].size());
       tv[h].resize(c);
-      rv[h].resize(c);
+      bv[h].resize(c);
       vv[h].resize(c * W);
     }
     return true;
   }
   T* t(int h) { return tv[h].data(); }
-  uint8_t* real(int h) { return rv[h].data(); }
+  uint8_t* is_break(int h) { return bv[h].data(); }
   T* row(int h, int64_t k) { return vv[h].data() + k * W; }
-  T* scr(int i) { return scratch.data() + int64_t(i) * W; }
+  T* scratch_row(SegmentScratchRow r) { return scratch.data() + int64_t(r) * W; }
   int32_t* idx() { return iv.data(); }
 };
 
@@ -54,10 +54,5 @@ void segment_cpu(const SegmentArgs<T>& a) {
 
 template void segment_cpu<float>(const SegmentArgs<float>&);
 template void segment_cpu<double>(const SegmentArgs<double>&);
-
-int64_t segment_workspace_bytes(const NetSpec& net, int64_t capacity, int64_t elem_size) {
-  return elem_size == 4 ? FixedStore<float>::bytes(net.max_width, capacity)
-                        : FixedStore<double>::bytes(net.max_width, capacity);
-}
 
 }  // namespace rs

@@ -41,22 +41,31 @@ RS_HD double machine_eps<double>() { return 2.220446049250313e-16; }
 template <typename T>
 RS_HD T zero_tol() { return T(64) * machine_eps<T>(); }
 
-RS_HD bool splits(int32_t act) { return act == ACT_RELU || act == ACT_LEAKY_RELU; }
+// The per-layer scratch rows of segment_pieces (W values each), in a store's scratch block.
+enum SegmentScratchRow : int {
+  kZPrev = 0,      // pre-activations at the previous point
+  kZCur = 1,       // pre-activations at the current point
+  kZeroTol = 2,    // per-neuron zero threshold
+  kCrossing = 3,   // sorted crossing positions (fraction of the piece) of the neurons in idx()
+  kScratchRows = 4
+};
 
-// Fixed-capacity point lists in a caller-provided block (the CUDA launcher's workspace; also
-// usable on the host). ensure() fails instead of growing.
+// A store holds two point lists (ping-pong halves h = 0, 1): t(h) the positions, is_break(h) the
+// breakpoint flags, row(h, k) the layer values at point k; plus scratch rows and neuron indices.
+// FixedStore: fixed capacity in a caller-provided block (the CUDA launcher's workspace; also
+// usable on the host); ensure() fails instead of growing.
 template <typename T>
 struct FixedStore {
   T* tv[2];
   T* vv[2];
-  uint8_t* rv[2];
-  T* scratch;       // 4 * W values: zp, zc, thr, lam
+  uint8_t* bv[2];
+  T* scratch;       // kScratchRows * W values
   int32_t* iv;      // W neuron indices
   int64_t cap = 0;
   int W = 0;
 
   RS_HD static int64_t bytes(int W, int64_t cap) {
-    const int64_t b = (2 * cap + 2 * cap * W + 4 * int64_t(W)) * int64_t(sizeof(T)) +
+    const int64_t b = (2 * cap + 2 * cap * W + kScratchRows * int64_t(W)) * int64_t(sizeof(T)) +
                       4 * int64_t(W) + 2 * cap;
     return (b + 15) / 16 * 16;
   }
@@ -65,14 +74,14 @@ struct FixedStore {
     tv[0] = p; tv[1] = p + cap;
     vv[0] = p + 2 * cap; vv[1] = vv[0] + cap * W;
     scratch = vv[1] + cap * W;
-    iv = reinterpret_cast<int32_t*>(scratch + 4 * W);
-    rv[0] = reinterpret_cast<uint8_t*>(iv + W); rv[1] = rv[0] + cap;
+    iv = reinterpret_cast<int32_t*>(scratch + kScratchRows * W);
+    bv[0] = reinterpret_cast<uint8_t*>(iv + W); bv[1] = bv[0] + cap;
   }
   RS_HD bool ensure(int, int64_t n) { return n <= cap; }
   RS_HD T* t(int h) { return tv[h]; }
-  RS_HD uint8_t* real(int h) { return rv[h]; }
+  RS_HD uint8_t* is_break(int h) { return bv[h]; }
   RS_HD T* row(int h, int64_t k) { return vv[h] + k * W; }
-  RS_HD T* scr(int i) { return scratch + int64_t(i) * W; }
+  RS_HD T* scratch_row(SegmentScratchRow r) { return scratch + int64_t(r) * W; }
   RS_HD int32_t* idx() { return iv; }
 };
 
@@ -103,18 +112,18 @@ RS_HD bool segment_pieces(const NetSpec& net, const T* theta, const T* xa, const
   n = 2;
   if (!st.ensure(0, 2)) return false;
   st.t(0)[0] = T(0); st.t(0)[1] = T(1);
-  st.real(0)[0] = 0; st.real(0)[1] = 0;
+  st.is_break(0)[0] = 0; st.is_break(0)[1] = 0;
   for (int i = 0; i < net.d_in; ++i) { st.row(0, 0)[i] = xa[i]; st.row(0, 1)[i] = xb[i]; }
   for (int l = 0; l < net.n_layers; ++l) {
     const LayerSpec& L = net.layer[l];
     const int w = L.out, o = 1 - h;
     if (!st.ensure(o, n)) return false;
-    if (!splits(L.act)) {  // affine layer: same points, new values
+    if (!act_has_kink(L.act)) {  // affine layer: same points, new values
       for (int64_t k = 0; k < n; ++k) {
         affine_row(L, theta, st.row(h, k), st.row(o, k));
         for (int j = 0; j < w; ++j) st.row(o, k)[j] = act_value(L.act, st.row(o, k)[j], slope);
         st.t(o)[k] = st.t(h)[k];
-        st.real(o)[k] = st.real(h)[k];
+        st.is_break(o)[k] = st.is_break(h)[k];
       }
       h = o;
       continue;
@@ -123,26 +132,26 @@ RS_HD bool segment_pieces(const NetSpec& net, const T* theta, const T* xa, const
     T amax = T(0);
     for (int64_t k = 0; k < n; ++k)
       for (int i = 0; i < L.in; ++i) amax = amax > abs_(st.row(h, k)[i]) ? amax : abs_(st.row(h, k)[i]);
-    T* thr = st.scr(2);
+    T* thr = st.scratch_row(kZeroTol);
     for (int j = 0; j < w; ++j) {
       T s = L.b_off >= 0 ? abs_(theta[L.b_off + j]) : T(0);
       for (int i = 0; i < L.in; ++i) s += abs_(layer_weight(L, theta, j, i)) * amax;
       thr[j] = tol * s;
     }
-    T* zp = st.scr(0);
-    T* zc = st.scr(1);
-    T* lam = st.scr(3);
+    T* zp = st.scratch_row(kZPrev);
+    T* zc = st.scratch_row(kZCur);
+    T* lam = st.scratch_row(kCrossing);
     int32_t* idx = st.idx();
     affine_row(L, theta, st.row(h, 0), zc);
     snap_row(w, thr, zc);
     int64_t out = 0;
     auto emit = [&](T tk, uint8_t rk, const T* z) {
       st.t(o)[out] = tk;
-      st.real(o)[out] = rk;
+      st.is_break(o)[out] = rk;
       for (int j = 0; j < w; ++j) st.row(o, out)[j] = z[j];
       ++out;
     };
-    emit(st.t(h)[0], st.real(h)[0], zc);
+    emit(st.t(h)[0], st.is_break(h)[0], zc);
     for (int64_t k = 1; k < n; ++k) {
       T* tmp = zp; zp = zc; zc = tmp;
       affine_row(L, theta, st.row(h, k), zc);
@@ -167,11 +176,11 @@ RS_HD bool segment_pieces(const NetSpec& net, const T* theta, const T* xa, const
         for (int j = 0; j < w; ++j) z[j] = zp[j] + lq * (zc[j] - zp[j]);
         for (int r = q; r <= e; ++r) z[idx[r]] = T(0);
         st.t(o)[out] = tp + lq * len;
-        st.real(o)[out] = 0;
+        st.is_break(o)[out] = 0;
         ++out;
         q = e + 1;
       }
-      emit(tc, st.real(h)[k], zc);
+      emit(tc, st.is_break(h)[k], zc);
     }
     n = out;
     h = o;
@@ -181,7 +190,7 @@ RS_HD bool segment_pieces(const NetSpec& net, const T* theta, const T* xa, const
       const T* z0 = st.row(h, k);
       const T* zr = st.row(h, k + 1);
       for (int j = 0; j < w; ++j) {
-        if ((zl[j] + z0[j] > T(0)) != (z0[j] + zr[j] > T(0))) { st.real(h)[k] = 1; break; }
+        if ((zl[j] + z0[j] > T(0)) != (z0[j] + zr[j] > T(0))) { st.is_break(h)[k] = 1; break; }
       }
     }
     for (int64_t k = 0; k < n; ++k)
@@ -210,20 +219,20 @@ RS_HD int64_t segment_count(Store& st, int h, int64_t n, int d_out, int32_t merg
   int64_t c = 0;
   if (merge == MERGE_ACTIVATION) {
     for (int64_t k = 1; k + 1 < n; ++k)
-      if (st.real(h)[k]) { if (out) out[c] = st.t(h)[k]; ++c; }
+      if (st.is_break(h)[k]) { if (out) out[c] = st.t(h)[k]; ++c; }
     return c + 1;
   }
   T ymax = T(0);
   for (int64_t k = 0; k < n; ++k)
     for (int d = 0; d < d_out; ++d) ymax = ymax > abs_(st.row(h, k)[d]) ? ymax : abs_(st.row(h, k)[d]);
-  auto next_real = [&](int64_t k) {
+  auto next_break = [&](int64_t k) {
     ++k;
-    while (k + 1 < n && !st.real(h)[k]) ++k;
+    while (k + 1 < n && !st.is_break(h)[k]) ++k;
     return k;
   };
-  int64_t k0 = 0, k1 = next_real(0);
+  int64_t k0 = 0, k1 = next_break(0);
   while (k1 + 1 < n) {
-    const int64_t k2 = next_real(k1);
+    const int64_t k2 = next_break(k1);
     if (!same_slope(st, h, d_out, k0, k1, k2, ymax)) {
       if (out) out[c] = st.t(h)[k1];
       ++c;

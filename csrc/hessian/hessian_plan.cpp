@@ -1,0 +1,52 @@
+// hess_plan: chunking, output layout and workspace of a Hessian-engine call (host code, read by
+// reluscope.hessian through _core.hess_plan before it allocates).
+#include <algorithm>
+
+#include "common/error.h"
+#include "common/parallel.h"
+#include "hessian/hessian.h"
+
+namespace rs {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Data chunks per model: on CUDA enough (model, chunk) blocks to fill the grid and no more; on the
+// CPU about four tasks per thread when B alone does not give them, chunks of >= 64 samples.
+int64_t chunks_for(int64_t B, int64_t N, bool cuda) {
+  if (B == 0) return 1;
+  if (cuda)
+    return std::max<int64_t>(1, std::min(ceil_div(N, kHessCudaSamplesPerChunk),
+                                         ceil_div(2 * kHessCudaMaxBlocks, B)));
+  const int64_t threads = max_threads();
+  if (B >= 4 * threads) return 1;
+  return std::max<int64_t>(1, std::min(ceil_div(4 * threads, B), N / 64));
+}
+
+}  // namespace
+
+HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
+                   int64_t elem_size, int64_t max_workspace_bytes) {
+  RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
+  RS_CHECK(B >= 0 && N >= 0 && K >= 0, "negative sizes B=", B, " N=", N, " K=", K);
+  RS_CHECK(elem_size == 4 || elem_size == 8, "elem_size must be 4 or 8, got ", elem_size);
+  const int64_t P = net.n_params;
+  HessPlan p;
+  p.chunks = chunks_for(B, N, cuda);
+  p.grad_offset = 1;
+  p.products_offset = 1 + (mode == HESS_GRAD ? P : 0);
+  p.length = p.products_offset + K * P;
+  p.max_directions =
+      std::max<int64_t>(1, kHessPartBudget / std::max<int64_t>(1, B * p.chunks * P));
+  if (cuda) {
+    const int64_t rows = make_hess_layout(net).rows;
+    const int64_t budget = max_workspace_bytes < 0 ? kHessCudaWorkspaceBytes : max_workspace_bytes;
+    const int64_t blocks = std::max<int64_t>(
+        1, std::min({B * p.chunks, kHessCudaMaxBlocks, budget / (kHessCudaBlock * rows * elem_size)}));
+    p.workspace = blocks * kHessCudaBlock * rows;
+  }
+  return p;
+}
+
+}  // namespace rs

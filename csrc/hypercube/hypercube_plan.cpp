@@ -1,0 +1,34 @@
+// Limits and chunking of the hypercube sweeps (host code, read by reluscope.hypercube through
+// _core.hc_limits and _core.hc_brute_plan before it builds tables and allocates partials).
+#include <algorithm>
+
+#include "common/error.h"
+#include "hypercube/hypercube.h"
+
+namespace rs {
+
+HcLimits hc_limits(bool cuda) {
+  HcLimits l;
+  l.brute_max_n = cuda ? 32 : 34;
+  l.brute_max_work = cuda ? int64_t(1) << 44 : int64_t(1) << 38;
+  l.mitm_max_n = cuda ? 0 : 52;
+  return l;
+}
+
+HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w) {
+  RS_CHECK(n >= 1 && n <= 62, "hypercube dimension n=", n, " is out of range");
+  RS_CHECK(B >= 0 && values_per_w >= 1, "bad batch B=", B, " or values_per_w=", values_per_w);
+  HcBrutePlan p;
+  if (cuda) {
+    p.chunk_bits = std::max(0, n - 1 - kHcCudaChunksLog2);
+    p.groups = int64_t(1) << (n - 1 - p.chunk_bits);
+    p.batch = std::max<int64_t>(1, kHcCudaPartialBytes / (p.groups * values_per_w * 8));
+  } else {
+    p.chunk_bits = std::min(n - 1, kHcCpuChunkBits);
+    p.groups = std::min<int64_t>(int64_t(1) << (n - 1 - p.chunk_bits), kHcCpuGroups);
+    p.batch = std::max<int64_t>(B, 1);
+  }
+  return p;
+}
+
+}  // namespace rs
