@@ -1,11 +1,12 @@
 """reluscope: batched Hessians, hypercube sums and linear-region counts for thousands of small
 neural networks, with C++/CUDA kernels behind a torch API."""
-__version__ = "0.1.0"
-
 from . import hessian, hypercube, reference, regions
+from .data import Data
+from ._version import __version__
 from .forward import forward
 from .info import config, show_config
-from .models import ACTIVATIONS, MLP, PIECEWISE_LINEAR, TMS, Model
+from .models import ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms_quadrature
 
-__all__ = ["ACTIVATIONS", "MLP", "Model", "PIECEWISE_LINEAR", "TMS", "config", "forward",
-           "hessian", "hypercube", "reference", "regions", "show_config"]
+__all__ = ["ACTIVATIONS", "Data", "KINKED", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
+           "__version__", "config", "forward", "hessian", "hypercube", "reference", "regions",
+           "show_config", "tms_quadrature"]

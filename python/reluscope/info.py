@@ -4,12 +4,11 @@ from __future__ import annotations
 import torch
 
 from ._ext import _core
+from ._version import __version__
 
 
 def config() -> dict:
     """Build and runtime configuration as a dict (what ``reluscope info`` prints)."""
-    from . import __version__
-
     build = dict(_core.build_info())
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
         if torch.cuda.is_available() else []

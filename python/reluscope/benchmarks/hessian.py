@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import MLP, TMS
+from .. import MLP, TMS, Data
 from .. import hessian as H
 from ..reference import hessian as R
 from .harness import Result, compare
@@ -34,26 +34,26 @@ def run(device: str, quick: bool) -> list[Result]:
             B = 1000
             theta = net.init(B, generator=g, dtype=dtype, bias_std=0.1).to(device)
             T = torch.randn(X.shape[0], 1, generator=g, dtype=dtype).to(device)
-            data = H.Data(X, T)
+            data = Data(X, T)
             V = torch.randn(B, net.num_params, generator=g, dtype=dtype).to(device)
             sizes = {"widths": [2, 5, 1], "act": act, "B": B, "N": X.shape[0]}
             results.append(compare("hessian", f"(a) hvp {act} [2,5,1] B=1000 N=1681",
                                    lambda: H.hvp(net, theta, data, V),
-                                   lambda: R.hvp(net, theta, X, T, V), device, dtype, sizes,
+                                   lambda: R.hvp(net, theta, data, V), device, dtype, sizes,
                                    repeats=reps))
             # the reference full Hessian materialises (B, P, N, 5) tangents: time it on B/10
             # models and scale by 10 (it is linear in B), said so in extra
             sub = theta[:100]
             r = compare("hessian", f"(b) hessian {act} [2,5,1] B=1000 N=1681",
                         lambda: H.hessian(net, theta, data),
-                        lambda: R.hessian(net, sub, X, T), device, dtype, sizes, repeats=reps,
+                        lambda: R.hessian(net, sub, data), device, dtype, sizes, repeats=reps,
                         extra={"reference": "timed on B=100, x10"})
             r.reference_s *= 10
             results.append(r)
             if act == "sigmoid":
                 results.append(compare("hessian", "(e) extreme_eigs k=1 [2,5,1] B=1000",
-                                       lambda: H.extreme_eigs(net, theta, data, k=1),
-                                       lambda: torch.linalg.eigvalsh(R.hessian(net, sub, X, T)),
+                                       lambda: H.extreme_eigs(H.Hessian(net, theta, data), k=1),
+                                       lambda: torch.linalg.eigvalsh(R.hessian(net, sub, data)),
                                        device, dtype, sizes, repeats=reps,
                                        extra={"reference": "eigvalsh(torch.func hessian) on "
                                                            "B=100, not scaled"}))
@@ -63,10 +63,10 @@ def run(device: str, quick: bool) -> list[Result]:
         theta = net.init(B, generator=g, dtype=dtype, bias_std=0.1).to(device)
         Xc = torch.randn(N, 16, generator=g, dtype=dtype).to(device)
         Tc = torch.randn(N, 1, generator=g, dtype=dtype).to(device)
-        data = H.Data(Xc, Tc)
+        data = Data(Xc, Tc)
         V = torch.randn(B, K, net.num_params, generator=g, dtype=dtype).to(device)
         r = compare("hessian", "(c) hvp K=8 relu [16,64,64,1] B=100 N=1681",
-                    lambda: H.hvp(net, theta, data, V), lambda: R.hvp(net, theta, Xc, Tc, V),
+                    lambda: H.hvp(net, theta, data, V), lambda: R.hvp(net, theta, data, V),
                     device, dtype, {"widths": widths, "B": B, "N": N, "K": K}, repeats=reps)
         r.extra["GFLOP/s"] = _hvp_flops(widths, N, B, K) / r.ours_s / 1e9
         results.append(r)
@@ -75,10 +75,10 @@ def run(device: str, quick: bool) -> list[Result]:
         theta = tms.init(B, generator=g, dtype=dtype).to(device)
         Xt = (torch.rand(N, 20, generator=g, dtype=dtype) *
               (torch.rand(N, 20, generator=g, dtype=dtype) > 0.9)).to(device)
-        data = H.Data(Xt, Xt)
+        data = Data(Xt, Xt)
         V = torch.randn(B, tms.num_params, generator=g, dtype=dtype).to(device)
         results.append(compare("hessian", "(d) hvp TMS n=20 m=5 B=1000 N=4096",
                                lambda: H.hvp(tms, theta, data, V),
-                               lambda: R.hvp(tms, theta, Xt, Xt, V), device, dtype,
+                               lambda: R.hvp(tms, theta, data, V), device, dtype,
                                {"n": 20, "m": 5, "B": B, "N": N}, repeats=reps))
     return results

@@ -6,7 +6,7 @@ import torch
 
 from .. import hypercube as hc
 from .. import reference
-from .._ext import _core
+from ..info import config
 from .harness import Result, compare, median_time
 
 
@@ -14,7 +14,7 @@ def _rate(r: Result, key: str, count: float, device: str) -> Result:
     """extra[key] = count / time, and per core on the CPU (OpenMP threads)."""
     r.extra[key] = count / r.ours_s
     if not device.startswith("cuda"):
-        r.extra[key + "_per_core"] = count / r.ours_s / _core.build_info()["max_threads"]
+        r.extra[key + "_per_core"] = count / r.ours_s / config()["cpu_threads"]
     return r
 
 

@@ -1,8 +1,5 @@
-"""Microbenchmarks: every kernel timed beside its torch reference in the same run.
-
-Each suite is a module here with ``run(device, quick) -> list[Result]``; ``main`` (behind
-``reluscope bench`` and ``bench/run.py``) runs the chosen suites, prints a table, writes JSON.
-"""
+"""Runs the benchmark suites (``reluscope bench``, ``bench/run.py``): their registry, the command
+line arguments, and ``main``, which runs the chosen suites, prints a table and writes JSON."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +16,7 @@ SUITES = {"forward": "forward", "hessian": "hessian", "hypercube": "hypercube", 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
     results: list[Result] = []
     for name in names:
-        module = importlib.import_module(f"{__name__}.{SUITES[name]}")
+        module = importlib.import_module(f"{__package__}.{SUITES[name]}")
         print(f"[bench] {name} on {device}{' (quick)' if quick else ''} ...", file=sys.stderr,
               flush=True)
         results.extend(module.run(device, quick))

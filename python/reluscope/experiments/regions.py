@@ -155,8 +155,8 @@ def _slice(rep, ctx, dev, dt) -> None:
     o = torch.zeros(2, dtype=dt)
     e1, e2 = torch.tensor([1.0, 0.0], dtype=dt), torch.tensor([0.0, 1.0], dtype=dt)
     box = (-2.0, 2.0, -2.0, 2.0)
-    count, poly = regions.count_2d(net, theta.to(dev), o.to(dev), e1.to(dev), e2.to(dev), bounds=box,
-                                   return_polygons=True)
+    poly = regions.polygons_2d(net, theta.to(dev), o.to(dev), e1.to(dev), e2.to(dev), bounds=box)
+    count = poly.counts
     X = (torch.rand(20000, 2, generator=ctx.generator(4), dtype=dt) * 4 - 2)
     sampled = regions.count_patterns(net, theta.to(dev), X.to(dev))
     rep.check("deep net slice: sampled patterns <= exact regions", int(sampled[0]), int(count[0]), kind="le")

@@ -1,7 +1,5 @@
-"""The seeds' experiments, reproduced with reluscope's public API (``reluscope reproduce``).
-
-One readable module per experiment; each has ``run(ctx) -> None`` filling ``ctx.report``.
-"""
+"""Runs the experiments of ``reluscope reproduce``: their registry, the context each gets, the
+output folder check, and the loop that prints and writes every report."""
 from __future__ import annotations
 
 import os
@@ -37,7 +35,7 @@ def run(names: list[str], quick: bool, device: str, out_dir: str, seed: int) -> 
     matplotlib.use("Agg")
     all_passed = True
     for name in names:
-        module = import_module(f"{__name__}.{EXPERIMENTS[name]}")
+        module = import_module(f"{__package__}.{EXPERIMENTS[name]}")
         settings = {"quick": quick, "device": device, "seed": seed}
         report = Report(name, out_dir, settings)
         print(f"== reproduce {name} ({'quick' if quick else 'full'}, {device}) ==", flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import MLP, forward, hessian, reference
+from .. import MLP, Data, forward, hessian, reference
 from ..progress import track
 
 TEACHER_W = [[0.6, 0.5], [-0.5, 0.5], [-0.2, -0.6], [0.1, -0.6]]
@@ -54,20 +54,20 @@ def run(ctx) -> None:
     X = grid().to(dev)
     teacher = params(4, TEACHER_W, TEACHER_A).to(dev)
     T = forward(student(4), teacher, X)[0]
-    data = hessian.Data(X, T)
+    data = Data(X, T)
     rep.text(f"Thresholds: converged if ‖∇L‖ < {GRAD_TOL:g}; saddle if λ_min < −{EIG_TOL:g}; "
              f"global minimum if loss < {GLOBAL_LOSS:g}, local minimum otherwise.")
 
     # Exact anchors: the teacher itself, and a width-5 student that splits one teacher neuron in
     # two (a manifold of global minima: zero loss, zero gradient, one exactly flat direction).
     t_loss, t_grad = hessian.value_and_grad(student(4), teacher, data)
-    t_eig = hessian.eigvalsh(student(4), teacher, data)[0]
+    t_eig = hessian.eigvalsh(hessian.Hessian(student(4), teacher, data))[0]
     rep.check("teacher: loss", t_loss.item(), 0.0, 1e-20)
     rep.check("teacher: gradient norm", t_grad.norm().item(), 0.0, 1e-12)
     rep.check("teacher: smallest Hessian eigenvalue >= -1e-12", t_eig.min().item(), -1e-12, kind="ge")
     split = params(5, TEACHER_W + [TEACHER_W[0]], [0.3] + TEACHER_A[1:] + [0.7]).to(dev)
     s_loss, s_grad = hessian.value_and_grad(student(5), split, data)
-    s_eig = hessian.eigvalsh(student(5), split, data)[0]
+    s_eig = hessian.eigvalsh(hessian.Hessian(student(5), split, data))[0]
     rep.check("split-neuron width-5 student: loss", s_loss.item(), 0.0, 1e-20)
     rep.check("split-neuron width-5 student: gradient norm", s_grad.norm().item(), 0.0, 1e-12)
     rep.check("split-neuron width-5 student: flat direction |λ_min|", abs(s_eig.min().item()), 0.0, 1e-10)
@@ -83,10 +83,10 @@ def run(ctx) -> None:
         theta, _ = hessian.fit(net, theta0, data, lr=lr, steps=steps, progress=False)
         theta, _ = hessian.levenberg_marquardt(net, theta, data, steps=lm_steps)
         loss, grad = hessian.value_and_grad(net, theta, data)
-        lam = hessian.extreme_eigs(net, theta, data, k=1, which="smallest").values[:, 0]
+        lam = hessian.extreme_eigs(hessian.Hessian(net, theta, data), k=1, which="smallest").values[:, 0]
         gnorm = grad.norm(dim=1)
         # The engine's smallest eigenvalue against the torch.func reference on a few students.
-        ref = reference.hessian.hessian(net, theta[:4].cpu(), X.cpu(), T.cpu())
+        ref = reference.hessian.hessian(net, theta[:4].cpu(), Data(X.cpu(), T.cpu()))
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (lam[:4].cpu() - ref_lam).abs().max().item())
 
@@ -121,7 +121,7 @@ def _perturb_and_reoptimise(net, theta, data, lam, ctx, lm_steps: int, eps: floa
         d = torch.randn(th.shape, generator=g, dtype=th.dtype).to(th.device)
         cand = th + eps * d / d.norm(dim=1, keepdim=True)
         cand, _ = hessian.levenberg_marquardt(net, cand, data, steps=lm_steps)
-        new_lam = hessian.extreme_eigs(net, cand, data, k=1, which="smallest").values[:, 0]
+        new_lam = hessian.extreme_eigs(hessian.Hessian(net, cand, data), k=1, which="smallest").values[:, 0]
         flipped |= new_lam >= -EIG_TOL
         th = torch.where(flipped[:, None], th, cand)
     return int(flipped.sum())

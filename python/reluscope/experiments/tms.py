@@ -17,13 +17,13 @@ import math
 import numpy as np
 import torch
 
-from .. import TMS, hessian
+from .. import TMS, Data, hessian, tms_quadrature
 from ..progress import track
 
 S_STAR = (3 + 4 * math.sqrt(14)) / 43
 
 
-def kink_aligned_data(s: float, theta: torch.Tensor, n: int = 3) -> "hessian.Data":
+def kink_aligned_data(s: float, theta: torch.Tensor, n: int = 3) -> Data:
     """Per-network weighted dataset whose loss, gradient and Hessian are the population ones at
     sparsity s for each w = theta[b], exactly (up to the Hessian's line term on the kink).
 
@@ -56,7 +56,7 @@ def kink_aligned_data(s: float, theta: torch.Tensor, n: int = 3) -> "hessian.Dat
     axes = torch.stack([torch.stack([u, 0 * u], 1), torch.stack([0 * u, u], 1)]).reshape(-1, 2)
     X = torch.cat([X, axes.expand(len(theta), -1, -1)], 1)
     w = torch.cat([(1 - s) ** 2 * W2.repeat(3), s * (1 - s) * wu.repeat(2)])
-    return hessian.Data(X, X.clone(), weights=w)
+    return Data(X, X.clone(), weights=w)
 
 
 def closed_forms(s: float) -> dict:
@@ -111,14 +111,15 @@ def critical_points(model, s: float, starts: torch.Tensor, fit_steps: int):
     the exact loss), with their loss, the engine's Hessian eigenvalues on the kink-aligned data
     and the population Hessian's eigenvalues; non-converged runs (gradient norm > 1e-9) are
     dropped."""
-    theta, _ = hessian.fit(model, starts, hessian.tms_quadrature(s), lr=0.02, steps=fit_steps,
+    theta, _ = hessian.fit(model, starts, tms_quadrature(s), lr=0.02, steps=fit_steps,
                            progress=False)
     theta, gnorm = newton(model, theta, s)
     theta = theta[gnorm < 1e-9]
     _, first = np.unique(torch.round(theta * 1e6).numpy(), axis=0, return_index=True)
     theta = theta[torch.as_tensor(np.sort(first))]
     data = kink_aligned_data(s, theta)
-    return (theta, hessian.loss(model, theta, data), hessian.eigvalsh(model, theta, data),
+    return (theta, hessian.loss(model, theta, data),
+            hessian.eigvalsh(hessian.Hessian(model, theta, data)),
             torch.linalg.eigvalsh(population_hessian(model, theta, s)))
 
 
@@ -180,7 +181,7 @@ def run(ctx) -> None:
     s_mid = 0.5
     a = closed_forms(s_mid)["a"]
     w_B = torch.tensor([[-a, a]], dtype=torch.float64)
-    eig_B = hessian.eigvalsh(model, w_B, kink_aligned_data(s_mid, w_B))[0]
+    eig_B = hessian.eigvalsh(hessian.Hessian(model, w_B, kink_aligned_data(s_mid, w_B)))[0]
     pop_B = torch.linalg.eigvalsh(population_hessian(model, w_B, s_mid))[0]
     rep.info("B at s=0.5: Hessian eigenvalues, dataset", [round(x, 6) for x in eig_B.tolist()],
              f"population (with the kink's line term): {[round(x, 6) for x in pop_B.tolist()]}")
@@ -227,7 +228,7 @@ def _figures(rep, model, table, s_star) -> None:
     W1, W2 = torch.meshgrid(grid, grid, indexing="ij")
     theta = torch.stack([W1.ravel(), W2.ravel()], 1)
     for ax, s in zip(axes, (0.2, s_star, 0.7)):
-        L = hessian.loss(model, theta, hessian.tms_quadrature(float(s))).reshape(W1.shape)
+        L = hessian.loss(model, theta, tms_quadrature(float(s))).reshape(W1.shape)
         ax.contourf(W1, W2, L.log10(), levels=30, cmap="viridis")
         near = [cp for cp in table if abs(cp["s"] - s) < 0.08]
         for cp in near:

@@ -1,29 +1,18 @@
-"""The localisation dynamics of one ReLU neuron: τ dw/dt = ½ f_{p1}(w) − ½ (Σ0 + Σ1) w."""
+"""The localisation dynamics of one ReLU neuron: τ dw/dt = ½ f_{p1}(w) − ½ (Σ0 + Σ1) w, on
+hypercube data (exact f) or Gaussian data of the same covariances (closed-form f)."""
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple, Optional
 
 import torch
 
-from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
+from .._validate import as_float_tensor, check_finite, check_ndim
 from .sums import f as f_exact, moments
 from .weights import Ising, Table
 
 _TABLE_FLOW_MAX_N = 24  # 2^24 float64 weights: 128 MiB
 
-__all__ = ["FlowResult", "f_gaussian", "flow", "ipr"]
-
-
-def f_gaussian(w: torch.Tensor, Sigma: torch.Tensor) -> torch.Tensor:
-    """E[1(<w,X> ≥ 0) X] for X ~ N(0, Σ): Σw / sqrt(2π wᵀΣw). w (B, n) or (n,), Σ (n, n)."""
-    w = as_float_tensor(w, "w")
-    Sigma = as_float_tensor(Sigma, "Sigma")
-    same_dtype_device(w, "w", Sigma=Sigma)
-    if Sigma.shape != (w.shape[-1], w.shape[-1]):
-        raise ValueError(f"Sigma must be ({w.shape[-1]}, {w.shape[-1]}), got {tuple(Sigma.shape)}")
-    Sw = w @ Sigma  # Σ symmetric
-    return Sw / torch.sqrt(2 * math.pi * (w * Sw).sum(-1, keepdim=True))
+__all__ = ["FlowResult", "flow", "ipr"]
 
 
 def ipr(w: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
-"""Weight families p(x) on the hypercube {-1,+1}^n, and the tables the sweeps read.
+"""Weight families p(x) on the hypercube {-1,+1}^n: ``Uniform``, ``Product``, ``Ising``, ``Table``.
 
-Vertex convention (used everywhere in reluscope.hypercube): vertex k in [0, 2^n) is the x with
-x_i = +1 iff bit i of k is set.
+Pure descriptions (parameters, probabilities by enumeration, the product-form halves meet in the
+middle reads); the tables the compiled sweeps read are built in ``reluscope.hypercube._sweeps``.
+Vertex k in [0, 2^n) is the x with x_i = +1 iff bit i of k is set (``vertices``).
 """
 from __future__ import annotations
 
@@ -10,59 +11,26 @@ from typing import Optional
 
 import torch
 
-from .._validate import as_float_tensor, check_finite
+from .._validate import check_finite
+from .vertices import subset_products, vertices
 
-__all__ = ["Gaussian", "Ising", "Product", "Table", "Uniform", "Weights", "subset_products",
-           "subset_sums", "vertex_bits", "vertices"]
+__all__ = ["Ising", "Product", "Table", "Uniform", "Weights"]
 
-_TABLE_MAX_N = 30  # 2^30 explicit weights (8 GiB in float64) is the most a table may hold
-
-
-def vertex_bits(k: torch.Tensor, n: int) -> torch.Tensor:
-    """(..., n) of ±1 for vertex indices k (int64 tensor): x_i = +1 iff bit i of k is set."""
-    bits = (k.unsqueeze(-1) >> torch.arange(n, device=k.device)) & 1
-    return bits * 2 - 1
-
-
-def vertices(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
-    """All 2^n vertices as a (2^n, n) tensor of ±1, row k = vertex k."""
-    return vertex_bits(torch.arange(1 << n, device=device), n).to(dtype)
-
-
-def subset_sums(w: torch.Tensor) -> torch.Tensor:
-    """(B, m) -> (B, 2^m): entry k = sum_j w_j x_j(k), built by doubling (each entry is the same
-    sequential sum of m terms, elementwise ops only, so -w gives exactly the negated table)."""
-    s = w.new_zeros(w.shape[0], 1)
-    for j in range(w.shape[1]):
-        wj = w[:, j:j + 1]
-        s = torch.cat([s - wj, s + wj], dim=1)
-    return s
-
-
-def subset_products(q: torch.Tensor) -> torch.Tensor:
-    """(m,) -> (2^m,): entry k = prod_j (q_j if x_j(k) = +1 else 1 - q_j)."""
-    p = q.new_ones(1)
-    for j in range(q.shape[0]):
-        p = torch.cat([p * (1 - q[j]), p * q[j]])
-    return p
+#: 2^30 explicit weights (8 GiB in float64) is the most a Table may hold.
+TABLE_MAX_N = 30
 
 
 class Weights:
-    """Base of the weight families: n, symmetric (p(x) = p(-x)), the kernel's tables."""
+    """Base of the weight families: n, symmetric (p(x) = p(-x)), product form."""
 
     n: int
-    kind: int = 0
     symmetric: bool = True
-    mitm_ok: bool = False  # product form: meet in the middle applies
+    #: p(x) = prod_i p_i(x_i): meet in the middle applies.
+    product_form: bool = False
 
-    def _param(self, t: torch.Tensor, dtype, device) -> torch.Tensor:
+    def param(self, t: torch.Tensor, dtype, device) -> torch.Tensor:
+        """A parameter tensor of the family in the dtype and on the device of a call."""
         return t.to(dtype=dtype, device=device).contiguous()
-
-    def kernel_weights(self, c: int, dtype, device):
-        """The compiled sweep's view of p for chunks of c low bits (an _core.HcWeights)."""
-        from .._ext import _core
-        return _core.HcWeights(self.kind, self.n, c, 2.0 ** -self.n, 0.0, None, None, None, None,
-                               None, None)
 
     def half_probabilities(self, hA: int, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
         """(2^hA,), (2^(n-hA),): p(x_A), p(x_B) with p(x) = p(x_A) p(x_B) (product weights)."""
@@ -81,8 +49,7 @@ class Weights:
 class Uniform(Weights):
     """p(x) = 2^-n on {-1,+1}^n."""
 
-    kind = 0
-    mitm_ok = True
+    product_form = True
 
     def __init__(self, n: int):
         if int(n) != n or n < 1:
@@ -106,8 +73,7 @@ class Uniform(Weights):
 class Product(Weights):
     """Independent coordinates: q (n,) with q_i = P(x_i = +1), 0 <= q_i <= 1."""
 
-    kind = 1
-    mitm_ok = True
+    product_form = True
 
     def __init__(self, q):
         q = torch.as_tensor(q)
@@ -121,22 +87,16 @@ class Product(Weights):
         self.n = q.shape[0]
         self.symmetric = bool((self.q == 0.5).all())
 
-    def kernel_weights(self, c, dtype, device):
-        from .._ext import _core
-        q = self._param(self.q, dtype, device)
-        return _core.HcWeights(self.kind, self.n, c, 0.0, 0.0, subset_products(q[:c]).contiguous(),
-                               None, subset_products(q[c:]).contiguous(), None, None, None)
-
     def half_probabilities(self, hA, dtype, device):
-        q = self._param(self.q, dtype, device)
+        q = self.param(self.q, dtype, device)
         return subset_products(q[:hA]).contiguous(), subset_products(q[hA:]).contiguous()
 
     def coordinate_q(self, dtype, device):
-        return self._param(self.q, dtype, device)
+        return self.param(self.q, dtype, device)
 
     def probabilities(self, dtype=torch.float64, device=None):
         x = vertices(self.n, dtype, device)
-        q = self._param(self.q, dtype, device)
+        q = self.param(self.q, dtype, device)
         return torch.where(x > 0, q, 1 - q).prod(dim=1)
 
     def __repr__(self):
@@ -146,11 +106,8 @@ class Product(Weights):
 class Ising(Weights):
     """p(x) ∝ exp(h·x + ½ xᵀJx), J (n, n) symmetric with zero diagonal, h (n,) (default 0).
 
-    The normaliser log Z is computed by the same sweep as f (``log_partition``), once per dtype and
-    device, and cached.
+    The normaliser log Z is computed by the same sweep as f (``reluscope.hypercube.log_partition``).
     """
-
-    kind = 2
 
     def __init__(self, J, h=None):
         J = torch.as_tensor(J)
@@ -174,7 +131,6 @@ class Ising(Weights):
             check_finite(h.double(), "h")
             self.h = h.detach().cpu().double()
         self.symmetric = bool((self.h == 0).all())
-        self._log_z: dict = {}
 
     @classmethod
     def chain(cls, n: int, coupling: Optional[float] = None, circular: bool = True,
@@ -201,32 +157,10 @@ class Ising(Weights):
             J[j, i] += coupling
         return cls(J)
 
-    def _tables(self, c, dtype, device):
-        J = self._param(self.J, dtype, device)
-        h = self._param(self.h, dtype, device)
-        x = vertices(c, dtype, device)
-        lo = 0.5 * ((x @ J[:c, :c]) * x).sum(1)
-        return J, h, lo.contiguous(), (x @ h[:c]).contiguous()
-
-    def kernel_weights(self, c, dtype, device, log_z: Optional[float] = None):
-        from .._ext import _core
-        J, h, lo, lo_lin = self._tables(c, dtype, device)
-        lz = self.log_partition(dtype, device).item() if log_z is None else log_z
-        return _core.HcWeights(self.kind, self.n, c, 0.0, lz, lo, lo_lin, None, J, h, None)
-
-    def log_partition(self, dtype=torch.float64, device=None) -> torch.Tensor:
-        """log Σ_x exp(h·x + ½ xᵀJx) as a scalar tensor, computed by the brute-force sweep."""
-        from . import sums
-        device = torch.device(device or "cpu")
-        key = (dtype, device)
-        if key not in self._log_z:
-            self._log_z[key] = sums.ising_log_partition(self, dtype, device)
-        return self._log_z[key]
-
     def probabilities(self, dtype=torch.float64, device=None):
         x = vertices(self.n, dtype, device)
-        J = self._param(self.J, dtype, device)
-        h = self._param(self.h, dtype, device)
+        J = self.param(self.J, dtype, device)
+        h = self.param(self.h, dtype, device)
         return torch.softmax(x @ h + 0.5 * ((x @ J) * x).sum(1), dim=0)
 
     def __repr__(self):
@@ -235,8 +169,6 @@ class Ising(Weights):
 
 class Table(Weights):
     """Explicit weights p (2^n,), nonnegative, normalised internally; p[k] is vertex k's weight."""
-
-    kind = 3
 
     def __init__(self, p):
         p = torch.as_tensor(p)
@@ -247,8 +179,8 @@ class Table(Weights):
         n = int(p.shape[0]).bit_length() - 1
         if n < 1 or p.shape[0] != 1 << n:
             raise ValueError(f"the table length must be 2^n with n >= 1, got {p.shape[0]}")
-        if n > _TABLE_MAX_N:
-            raise ValueError(f"tables hold at most 2^{_TABLE_MAX_N} weights, got 2^{n}")
+        if n > TABLE_MAX_N:
+            raise ValueError(f"tables hold at most 2^{TABLE_MAX_N} weights, got 2^{n}")
         check_finite(p, "p")
         if bool((p < 0).any()):
             raise ValueError("table weights must be nonnegative")
@@ -265,39 +197,16 @@ class Table(Weights):
         X = torch.as_tensor(X)
         if X.dim() != 2 or X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X must be (M, n) with M, n >= 1, got shape {tuple(X.shape)}")
-        if X.shape[1] > _TABLE_MAX_N:
-            raise ValueError(f"from_samples supports n <= {_TABLE_MAX_N}, got n={X.shape[1]}")
+        if X.shape[1] > TABLE_MAX_N:
+            raise ValueError(f"from_samples supports n <= {TABLE_MAX_N}, got n={X.shape[1]}")
         if not bool(((X == 1) | (X == -1)).all()):
             raise ValueError("samples must have entries ±1")
         n = X.shape[1]
         k = ((X > 0).long() << torch.arange(n, device=X.device)).sum(1)
         return cls(torch.bincount(k.cpu(), minlength=1 << n).double())
 
-    def kernel_weights(self, c, dtype, device):
-        from .._ext import _core
-        return _core.HcWeights(self.kind, self.n, c, 0.0, 0.0, None, None, None, None, None,
-                               self._param(self.p, dtype, device))
-
     def probabilities(self, dtype=torch.float64, device=None):
         return self.p.to(dtype=dtype, device=device)
 
     def __repr__(self):
         return f"Table(n={self.n})"
-
-
-class Gaussian:
-    """Gaussian data X ~ N(0, Σ): the smooth contrast to hypercube weights in ``flow`` and ``f``.
-    Its f is ``f_gaussian`` (closed form) and its second moment is Σ."""
-
-    def __init__(self, Sigma: torch.Tensor):
-        Sigma = as_float_tensor(Sigma, "Sigma")
-        if Sigma.dim() != 2 or Sigma.shape[0] != Sigma.shape[1]:
-            raise ValueError(f"Sigma must be (n, n), got shape {tuple(Sigma.shape)}")
-        check_finite(Sigma, "Sigma")
-        if not torch.allclose(Sigma, Sigma.T):
-            raise ValueError("Sigma must be symmetric")
-        self.Sigma = Sigma
-        self.n = Sigma.shape[0]
-
-    def __repr__(self):
-        return f"Gaussian(n={self.n})"

@@ -1,7 +1,9 @@
 """Pure-torch reference implementations. The tests compare every kernel with these; users can call
-them by name, and every benchmark times them beside the kernels.
+them by name, and every benchmark times them beside the kernels. Each function takes exactly the
+arguments of the engine function of the same name:
 
-``forward(model, theta, X)``; ``hessian.{loss, value_and_grad, hvp, gnvp, hessian, ...}``; ``hypercube.{f, mass, delta, moments}``;
+``forward(model, theta, X)``; ``hessian.{loss, value_and_grad, hvp, gnvp, hessian,
+gauss_newton}(model, theta, data[, V])``; ``hypercube.{f, mass, delta, moments}``;
 ``regions.{count_1d, count_2d, count_patterns}``.
 """
 from . import hessian, hypercube, regions

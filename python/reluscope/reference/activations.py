@@ -1,4 +1,4 @@
-"""The activations of reluscope.models.ACTIVATIONS as differentiable torch functions."""
+"""The activations of ``reluscope.ACTIVATIONS`` as differentiable torch functions."""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,12 +6,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..models import ACTIVATIONS
 
-
-def activation_fn(code: int, slope: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The torch function of activation `code` (see ACTIVATIONS)."""
-    name = {v: k for k, v in ACTIVATIONS.items()}[code]
+def activation_fn(name: str, slope: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The torch function of an activation (``slope``: leaky_relu's negative slope)."""
     return {
         "identity": lambda z: z,
         "relu": torch.relu,

@@ -8,12 +8,13 @@ from .activations import activation_fn
 
 
 def layer_weights(model: Model, theta: torch.Tensor):
-    """Yield (W (B, out, in), b (B, out) or None, activation fn) per layer of model."""
-    for w_off, b_off, d_in, d_out, transposed, act in model.layers:
-        flat = theta[:, w_off:w_off + d_in * d_out]
-        W = flat.unflatten(1, (d_in, d_out)).transpose(1, 2) if transposed else flat.unflatten(1, (d_out, d_in))
-        b = theta[:, b_off:b_off + d_out] if b_off >= 0 else None
-        yield W, b, activation_fn(act, model.slope)
+    """Yield (W (B, out, in), b (B, out) or None, activation name) per layer of model."""
+    for layer in model.layers:
+        flat = theta[:, layer.w_off:layer.w_off + layer.d_in * layer.d_out]
+        W = (flat.unflatten(1, (layer.d_in, layer.d_out)).transpose(1, 2) if layer.transposed
+             else flat.unflatten(1, (layer.d_out, layer.d_in)))
+        b = theta[:, layer.b_off:layer.b_off + layer.d_out] if layer.b_off >= 0 else None
+        yield W, b, layer.activation.name
 
 
 def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -23,5 +24,5 @@ def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         z = torch.matmul(a, W.transpose(1, 2))
         if b is not None:
             z = z + b[:, None, :]
-        a = act(z)
+        a = activation_fn(act, model.slope)(z)
     return a

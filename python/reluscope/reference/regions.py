@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import torch
 
-from ..models import ACTIVATIONS, MLP
+from ..models import KINKED, MLP
+from .activations import activation_fn
 from .forward import layer_weights
 
 _F64 = torch.float64
 
 
-def _layers(net: MLP, theta_b: torch.Tensor):
-    """[(W (out, in), b (out,), splits, is_leaky)] for one network, float64."""
+def _layers(model: MLP, theta_b: torch.Tensor):
+    """[(W (out, in), b (out,), has a kink, is leaky)] for one network, float64."""
     out = []
-    for (W, b, _), row in zip(layer_weights(net, theta_b[None].to(_F64)), net.layers):
-        act = row[5]
+    for W, b, act in layer_weights(model, theta_b[None].to(_F64)):
         bias = b[0] if b is not None else torch.zeros(W.shape[1], dtype=_F64)
-        out.append((W[0], bias, act in (ACTIVATIONS["relu"], ACTIVATIONS["leaky_relu"]),
-                    act == ACTIVATIONS["leaky_relu"]))
+        out.append((W[0], bias, act in KINKED, act == "leaky_relu"))
     return out
 
 
@@ -63,17 +62,17 @@ def _segment(layers, slope, xa, xb, merge):
     return 1 + int((diff > 1e-7 * (1 + scale)).sum())
 
 
-def count_1d(net: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
              merge: str = "activation") -> torch.Tensor:
     """Pieces of each network on each segment: theta (B, P), a/b (S, d0) or (B, S, d0) -> (B, S)."""
     B, S = theta.shape[0], a.shape[-2]
     out = torch.empty(B, S, dtype=torch.int64)
     for i in range(B):
-        layers = _layers(net, theta[i].cpu())
+        layers = _layers(model, theta[i].cpu())
         for s in range(S):
             xa = (a[i, s] if a.dim() == 3 else a[s]).cpu().to(_F64)
             xb = (b[i, s] if b.dim() == 3 else b[s]).cpu().to(_F64)
-            out[i, s] = _segment(layers, net.slope, xa, xb, merge)
+            out[i, s] = _segment(layers, model.slope, xa, xb, merge)
     return out
 
 
@@ -129,29 +128,29 @@ def _slice(layers, slope, origin, u, v, bounds):
     return polys
 
 
-def count_2d(net: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
-             v: torch.Tensor, bounds=(-1.0, 1.0, -1.0, 1.0)) -> torch.Tensor:
+def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
+             v: torch.Tensor, *, bounds=(-1.0, 1.0, -1.0, 1.0)) -> torch.Tensor:
     """Regions (distinct activation patterns of the cut polygons) of each network on the
     rectangle of the slice origin + s u + t v -> (B,) int64."""
     B = theta.shape[0]
     out = torch.empty(B, dtype=torch.int64)
     for i in range(B):
         pick = (lambda x: x[i] if x.dim() == 2 else x)
-        polys = _slice(_layers(net, theta[i].cpu()), net.slope,
+        polys = _slice(_layers(model, theta[i].cpu()), model.slope,
                        *(pick(x).cpu().to(_F64) for x in (origin, u, v)), bounds)
         out[i] = len({tuple(p[3]) for p in polys})
     return out
 
 
-def count_patterns(net: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Brute force: distinct activation patterns (z > 0 per hidden neuron) among the samples."""
+def count_patterns(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Brute force: distinct activation patterns (z > 0 per neuron with a kink) among the samples."""
     a = X.expand(theta.shape[0], *X.shape) if X.dim() == 2 else X
     bits = []
-    for (W, b, act), row in zip(layer_weights(net, theta), net.layers[:-1]):
+    for W, b, act in list(layer_weights(model, theta))[:-1]:
         z = torch.matmul(a, W.transpose(1, 2)) + (b[:, None, :] if b is not None else 0)
-        if row[5] in (ACTIVATIONS["relu"], ACTIVATIONS["leaky_relu"]):
+        if act in KINKED:
             bits.append(z > 0)
-        a = act(z)
+        a = activation_fn(act, model.slope)(z)
     if not bits:
         return torch.ones(theta.shape[0], dtype=torch.int64, device=theta.device)
     P = torch.cat(bits, 2)

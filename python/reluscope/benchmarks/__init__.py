@@ -1,0 +1,8 @@
+"""Microbenchmarks: every kernel timed beside its torch reference in the same run.
+
+Each suite is a module here (``forward``, ``hessian``, ``hypercube``, ``regions``) with
+``run(device, quick) -> list[Result]``; ``harness`` times and reports; ``runner`` has ``main``.
+"""
+from .runner import SUITES, add_arguments, main, run_suites
+
+__all__ = ["SUITES", "add_arguments", "main", "run_suites"]

@@ -1,0 +1,32 @@
+"""Hessian engine: batched loss, gradient, Hessian-vector and Gauss-Newton-vector products, full
+Hessians, spectra and training for B networks of one architecture at once (fused C++/CUDA
+kernels).
+
+Loss convention (every call): for model b,
+
+    L_b(theta_b) = sum_n w_n * || u ⊙ (y(x_n; theta_b) - t_n) ||^2
+
+with sample weights w (default 1/N: the mean squared error *without* a factor 1/2) and per-output
+importance u (default 1), both held by ``reluscope.Data``. The Hessian splits as H = H0 + H1:
+H0 = sum_n J_n^T diag(2 w_n u^2) J_n is the Gauss-Newton part (``gnvp``, ``gauss_newton``,
+``GaussNewton``; positive semi-definite), H1 = H - H0 the residual part (``Residual``).
+
+ReLU and leaky ReLU have sigma'' = 0 almost everywhere: ``hvp`` and ``hessian`` give the Hessian of
+the piecewise-smooth loss at points where no pre-activation is exactly 0 (with relu'(0) = 0, as
+torch autograd). At a kink the loss is not twice differentiable; choose data off the kinks.
+
+Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
+linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
+Levenberg-Marquardt).
+"""
+from ..data import Data
+from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
+                        Hessian, Residual)
+from .products import gauss_newton, gnvp, hessian, hvp, loss, value_and_grad
+from .spectrum import DENSE_MAX_P, EigResult, eigvalsh, extreme_eigs, index, trace
+from .training import FitHistory, fit, levenberg_marquardt
+
+__all__ = ["BatchedLinearOperator", "DENSE_MAX_P", "Data", "DenseOperator", "EigResult",
+           "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "Residual", "eigvalsh",
+           "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
+           "levenberg_marquardt", "loss", "trace", "value_and_grad"]

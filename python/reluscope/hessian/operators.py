@@ -1,0 +1,158 @@
+"""Batched linear operators: B symmetric P x P matrices applied to directions, without forming
+them. The spectral algorithms (``reluscope.hessian.spectrum``) take any of them.
+
+- ``Hessian``: H of the loss (exact Pearlmutter products from the fused kernel).
+- ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T diag(2 w_n u^2) J_n (PSD).
+- ``Residual``: the rest, H1 = H - H0 (the sigma'' and residual terms).
+- ``DenseOperator``: explicit matrices (B, P, P), e.g. to compare an algorithm with eigh.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..data import Data
+from ..models.base import Model
+from . import _kernel
+
+__all__ = ["BatchedLinearOperator", "DenseOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
+           "Residual"]
+
+#: Largest dense (B, P, P) result ``to_dense`` builds, in bytes.
+HESSIAN_MAX_BYTES = 4 << 30
+
+
+class BatchedLinearOperator:
+    """B symmetric P x P operators A_b, applied batch-wise.
+
+    Subclasses implement ``matmat``; everything else derives from it. ``A @ V`` is ``matvec`` for
+    V (B, P) and ``matmat`` for V (B, K, P).
+    """
+
+    #: (B, P, P)
+    shape: tuple[int, int, int]
+    dtype: torch.dtype
+    device: torch.device
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """(B, K, P) -> (B, K, P): row k of result b is A_b V[b, k]."""
+        raise NotImplementedError
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """(B, P) -> (B, P): A_b v[b]."""
+        return self.matmat(v[:, None])[:, 0]
+
+    def __matmul__(self, V: torch.Tensor) -> torch.Tensor:
+        return self.matvec(V) if V.dim() == 2 else self.matmat(V)
+
+    def directions_per_call(self) -> int:
+        """How many unit vectors ``to_dense`` and ``diagonal`` apply per ``matmat`` call."""
+        return self.shape[1]
+
+    def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
+        """(K, P) directions shared by all B operators -> (B, K, P)."""
+        return self.matmat(E.expand(self.shape[0], -1, -1).contiguous())
+
+    def _unit_products(self, diagonal_only: bool) -> torch.Tensor:
+        P = self.shape[1]
+        eye = torch.eye(P, dtype=self.dtype, device=self.device)
+        step = max(1, min(P, self.directions_per_call()))
+        blocks = []
+        for k0 in range(0, P, step):
+            block = self.shared_matmat(eye[k0:k0 + step])
+            blocks.append(block.diagonal(offset=k0, dim1=1, dim2=2) if diagonal_only else block)
+        return torch.cat(blocks, dim=1)
+
+    def to_dense(self) -> torch.Tensor:
+        """The matrices (B, P, P), symmetrised (products with the P unit vectors, in chunks).
+        Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES."""
+        B, P, _ = self.shape
+        need = B * P * P * torch.empty((), dtype=self.dtype).element_size()
+        if need > HESSIAN_MAX_BYTES:
+            raise ValueError(f"a dense (B, P, P) = ({B}, {P}, {P}) result needs "
+                             f"{need / 2**30:.1f} GiB, over HESSIAN_MAX_BYTES = "
+                             f"{HESSIAN_MAX_BYTES / 2**30:.1f} GiB; use products or "
+                             "extreme_eigs(method='lanczos')")
+        A = self._unit_products(diagonal_only=False)
+        return 0.5 * (A + A.transpose(1, 2))
+
+    def diagonal(self) -> torch.Tensor:
+        """The diagonals (B, P), from the unit-vector products (only the diagonal is kept)."""
+        return self._unit_products(diagonal_only=True)
+
+
+class DenseOperator(BatchedLinearOperator):
+    """Explicit symmetric matrices A (B, P, P) as an operator."""
+
+    def __init__(self, A: torch.Tensor):
+        if A.dim() != 3 or A.shape[1] != A.shape[2]:
+            raise ValueError(f"A must be (B, P, P), got {tuple(A.shape)}")
+        self.A = A
+        self.shape, self.dtype, self.device = tuple(A.shape), A.dtype, A.device
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return V @ self.A.transpose(1, 2)
+
+    def to_dense(self) -> torch.Tensor:
+        return 0.5 * (self.A + self.A.transpose(1, 2))
+
+    def diagonal(self) -> torch.Tensor:
+        return self.A.diagonal(dim1=1, dim2=2)
+
+
+class _KernelOperator(BatchedLinearOperator):
+    """Products from the fused kernel in one mode, for B models at theta on data."""
+
+    mode: _kernel.Mode
+
+    def __init__(self, model: Model, theta: torch.Tensor, data: Data):
+        self.theta = _kernel.check_inputs(model, theta, data)
+        self.model, self.data = model, data
+        B, P = self.theta.shape
+        self.shape, self.dtype, self.device = (B, P, P), self.theta.dtype, self.theta.device
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        V = _kernel.check_directions(self.theta, V)
+        if V.dim() != 3:
+            raise ValueError(f"matmat takes V (B, K, P), got {tuple(V.shape)}")
+        return _kernel.run(self.model, self.theta, self.data, self.mode, V).products
+
+    def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
+        return _kernel.run(self.model, self.theta, self.data, self.mode, E.contiguous()).products
+
+    def directions_per_call(self) -> int:
+        plan = _kernel.plan(self.model, self.theta, self.data, self.mode)
+        return plan.max_directions
+
+
+class Hessian(_KernelOperator):
+    """The loss Hessians H_b of B models at theta (B, P) on data: exact Pearlmutter products
+    (forward once, one R-forward and R-backward per direction). For ReLU nets, the Hessian of
+    the piecewise-smooth loss (no pre-activation exactly 0)."""
+
+    mode = _kernel.Mode.hvp
+
+
+class GaussNewton(_KernelOperator):
+    """The Gauss-Newton parts H0_b = sum_n J_n^T diag(2 w_n u^2) J_n (sigma'' and residual
+    terms dropped): positive semi-definite."""
+
+    mode = _kernel.Mode.gnvp
+
+
+class Residual(BatchedLinearOperator):
+    """The residual parts H1 = H - H0 (two kernel calls per product)."""
+
+    def __init__(self, model: Model, theta: torch.Tensor, data: Data):
+        self.hessian = Hessian(model, theta, data)
+        self.gauss_newton = GaussNewton(model, theta, data)
+        self.shape, self.dtype, self.device = (self.hessian.shape, self.hessian.dtype,
+                                               self.hessian.device)
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return self.hessian.matmat(V) - self.gauss_newton.matmat(V)
+
+    def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
+        return self.hessian.shared_matmat(E) - self.gauss_newton.shared_matmat(E)
+
+    def directions_per_call(self) -> int:
+        return self.hessian.directions_per_call()

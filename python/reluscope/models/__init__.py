@@ -1,0 +1,8 @@
+"""Model descriptions shared by every engine: ``MLP`` and ``TMS`` (a batch of B networks of one
+architecture is one tensor theta of shape (B, P)), the activations, and the TMS data population."""
+from .base import ACTIVATIONS, KINKED, PIECEWISE_LINEAR, Layer, Model
+from .mlp import MLP
+from .tms import TMS, tms_quadrature
+
+__all__ = ["ACTIVATIONS", "KINKED", "Layer", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
+           "tms_quadrature"]

@@ -1,0 +1,21 @@
+"""The input check every region counter starts with."""
+from __future__ import annotations
+
+import torch
+
+from .._validate import as_float_tensor, check_finite
+from ..models import MLP, PIECEWISE_LINEAR
+
+
+def check_model_theta(model: MLP, theta: torch.Tensor) -> torch.Tensor:
+    """TypeError / ValueError unless model is a piecewise-linear MLP and theta (B, P) finite;
+    returns theta contiguous."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"model must be a reluscope.MLP, got {type(model).__name__}")
+    if model.activation not in PIECEWISE_LINEAR:
+        raise ValueError(f"the region counter needs a piecewise-linear activation "
+                         f"({', '.join(PIECEWISE_LINEAR)}), got {model.activation!r}")
+    theta = as_float_tensor(theta, "theta")
+    model.check_theta(theta)
+    check_finite(theta, "theta")
+    return theta.contiguous()

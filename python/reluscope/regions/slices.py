@@ -1,0 +1,113 @@
+"""Exact linear regions of B piecewise-linear networks on a rectangle of a 2-D slice
+{origin + s u + t v}: ``count_2d`` and, with the regions as polygons, ``polygons_2d``.
+
+The polygon cutting runs on the CPU (csrc/regions/polygon_math.h); CUDA inputs are copied there
+and the results come back on their device. Tolerance rule: ``reluscope.regions``' docstring.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .._ext import _core
+from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
+from ..models import MLP
+from ._checks import check_model_theta
+from .patterns import unpack_patterns
+
+__all__ = ["Polygons", "count_2d", "polygons_2d"]
+
+Bounds = Sequence[float]
+
+
+class Polygons(NamedTuple):
+    """The regions of ``polygons_2d`` as convex polygons in slice coordinates (s, t).
+
+    Network b owns polygons ``region_offsets[b]:region_offsets[b+1]`` (``counts[b]`` of them);
+    polygon r has vertices ``vertices[vertex_offsets[r]:vertex_offsets[r+1]]`` in order around
+    it; ``patterns[r]`` is its activation pattern (the neurons of the hidden layers with a kink,
+    in layer order, True where z > 0)."""
+    counts: torch.Tensor          # (B,) int64
+    vertices: torch.Tensor        # (V, 2)
+    vertex_offsets: torch.Tensor  # (R + 1,) int64
+    region_offsets: torch.Tensor  # (B + 1,) int64
+    patterns: torch.Tensor        # (R, pattern bits) bool
+
+
+def _check_bounds(bounds: Bounds) -> tuple[float, float, float, float]:
+    try:
+        lo1, hi1, lo2, hi2 = (float(x) for x in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds must be (lo1, hi1, lo2, hi2), got {bounds!r}") from None
+    if not all(math.isfinite(x) for x in (lo1, hi1, lo2, hi2)):
+        raise ValueError(f"bounds must be finite, got {bounds!r}")
+    if not (lo1 < hi1 and lo2 < hi2):
+        raise ValueError(f"bounds must satisfy lo1 < hi1 and lo2 < hi2 (non-empty), got {bounds!r}")
+    return lo1, hi1, lo2, hi2
+
+
+def _check(model, theta, origin, u, v, bounds):
+    """Validated (theta, origin, u, v) on the CPU, contiguous, and the bounds."""
+    theta = check_model_theta(model, theta)
+    origin, u, v = (as_float_tensor(x, n) for x, n in ((origin, "origin"), (u, "u"), (v, "v")))
+    same_dtype_device(theta, "theta", origin=origin, u=u, v=v)
+    check_ndim(origin, "origin", (1, 2), "(d0,) or (B, d0)")
+    B = theta.shape[0]
+    for x, n in ((origin, "origin"), (u, "u"), (v, "v")):
+        if x.shape != origin.shape or x.shape[-1] != model.d_in or (x.dim() == 2 and x.shape[0] != B):
+            raise ValueError(f"{n} must be ({model.d_in},) or ({B}, {model.d_in}) like origin, "
+                             f"got {tuple(x.shape)}")
+        check_finite(x, n)
+    lo_hi = _check_bounds(bounds)
+    uu, vv, uv = (u * u).sum(-1), (v * v).sum(-1), (u * v).sum(-1)
+    if bool((uu * vv - uv * uv <= 1e-12 * uu * vv).any()) or bool(((uu == 0) | (vv == 0)).any()):
+        raise ValueError("degenerate slice: u and v must be non-zero and not parallel")
+    return tuple(x.cpu().contiguous() for x in (theta, origin, u, v)), lo_hi
+
+
+def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
+             v: torch.Tensor, *, bounds: Bounds = (-1.0, 1.0, -1.0, 1.0)) -> torch.Tensor:
+    """Exact number of linear regions of each network on the rectangle
+    {origin + s u + t v : lo1 <= s <= hi1, lo2 <= t <= hi2}.
+
+    Args:
+        model: piecewise-linear ``MLP``; theta (B, P).
+        origin, u, v: (d0,) shared or (B, d0) per network; u and v must not be parallel.
+        bounds: (lo1, hi1, lo2, hi2), finite, lo < hi.
+
+    Returns:
+        counts (B,) int64 on theta's device.
+    """
+    (theta_c, origin, u, v), lo_hi = _check(model, theta, origin, u, v, bounds)
+    counts = torch.empty(theta_c.shape[0], dtype=torch.int64)
+    _core.region_polygons(model.spec, theta_c, origin, u, v, lo_hi, counts, None, None, None,
+                          None, None, None)
+    return counts.to(theta.device)
+
+
+def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
+                v: torch.Tensor, *, bounds: Bounds = (-1.0, 1.0, -1.0, 1.0)) -> Polygons:
+    """``count_2d`` and the regions themselves as polygons with their activation patterns
+    (count, then a second pass that fills)."""
+    (theta_c, origin, u, v), lo_hi = _check(model, theta, origin, u, v, bounds)
+    B, spec = theta_c.shape[0], model.spec
+    counts = torch.empty(B, dtype=torch.int64)
+    n_vertices = torch.empty(B, dtype=torch.int64)
+    _core.region_polygons(spec, theta_c, origin, u, v, lo_hi, counts, n_vertices, None, None,
+                          None, None, None)
+    region_offsets = torch.zeros(B + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=region_offsets[1:])
+    vertex_base = torch.zeros(B + 1, dtype=torch.int64)
+    torch.cumsum(n_vertices, 0, out=vertex_base[1:])
+    R, V = int(region_offsets[-1]), int(vertex_base[-1])
+    vertices = torch.empty(V, 2, dtype=theta_c.dtype)
+    vertex_offsets = torch.empty(R + 1, dtype=torch.int64)
+    vertex_offsets[R] = V
+    words = torch.empty(R, spec.pattern_words, dtype=torch.int64)
+    _core.region_polygons(spec, theta_c, origin, u, v, lo_hi, counts, None, region_offsets,
+                          vertex_base, vertices, vertex_offsets, words)
+    dev = theta.device
+    return Polygons(counts.to(dev), vertices.to(dev), vertex_offsets.to(dev),
+                    region_offsets.to(dev), unpack_patterns(words, spec.pattern_bits).to(dev))
