@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import reluscope as rs
 
 
@@ -20,6 +22,7 @@ def test_info_reports_backends():
     assert cfg["cpu_threads"] >= 1
 
 
+@pytest.mark.slow
 def test_bench_forward_quick_writes_json(tmp_path):
     path = tmp_path / "b.json"
     r = run_cli("bench", "forward", "--quick", "--json", str(path))

@@ -1,0 +1,181 @@
+"""reluscope.hessian.products vs the torch.func reference (every activation, TMS, both dtypes,
+shared and per-model data, every CPU vector variant, CPU and CUDA), an exact TMS case, errors."""
+import math
+
+import pytest
+import torch
+
+from reluscope import ACTIVATIONS, MLP, TMS, Data, forward, tms_quadrature
+from reluscope import hessian
+from reluscope.reference import hessian as reference
+from tests.utils import (CPU_ISAS, DEVICES, DTYPES, assert_matches_reference, data_on,
+                         random_problem)
+
+PRODUCTS = ("hvp", "gnvp")
+DENSE = ("hessian", "gauss_newton")
+
+
+def matches_reference(model, theta, data, Vs, *, dense=True, factor=1.0):
+    """Every product of the engine (on theta's device) vs the reference (on the CPU)."""
+    cpu_theta, cpu_data = theta.cpu(), data_on(data, "cpu")
+
+    def check(name, *extra):
+        got = getattr(hessian, name)(model, theta, data, *(e.to(theta.device) for e in extra))
+        want = getattr(reference, name)(model, cpu_theta, cpu_data, *extra)
+        assert_matches_reference(got, want, kind="reduction", factor=factor)
+
+    check("loss")
+    check("value_and_grad")
+    for V in Vs:
+        for name in PRODUCTS:
+            check(name, V)
+    if dense:
+        for name in DENSE:
+            check(name)
+
+
+CASES = [(act, per, flags) for act in ACTIVATIONS
+         for per, flags in ((False, (False, False)), (True, (True, True)))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act,per_model,flags", CASES)
+def test_mlp_matches_reference(act, per_model, flags, dtype, device):
+    net = MLP([3, 4, 3, 2], act)
+    theta, data = random_problem(net, 3, 19, dtype, per_model=per_model, weighted=flags[0],
+                                 importance=flags[1], device=device)
+    g = torch.Generator().manual_seed(1)
+    Vs = (torch.randn(3, net.num_params, generator=g, dtype=dtype),
+          torch.randn(3, 4, net.num_params, generator=g, dtype=dtype))
+    matches_reference(net, theta, data, Vs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_wide_layers_match_reference(act, dtype):
+    """Sums of >= 8 terms run in register blocks of 4 outputs plus a remainder (widths 10 and 9):
+    the forward, backward, R-forward and R-backward sums of the middle layers take that path."""
+    net = MLP([9, 10, 9, 2], act)
+    theta, data = random_problem(net, 3, 40, dtype, weighted=True)
+    V = torch.randn(3, 2, net.num_params, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    matches_reference(net, theta, data, [V], dense=False)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tms_matches_reference(bias, dtype, device):
+    tms = TMS(5, 2, bias=bias)
+    theta, data = random_problem(tms, 4, 23, dtype, importance=True, device=device)
+    V = torch.randn(4, 3, tms.num_params, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    matches_reference(tms, theta, data, [V])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("per_model", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("model", [MLP([3, 5, 4, 2], a) for a in ACTIVATIONS] + [TMS(6, 2)],
+                         ids=repr)
+def test_cuda_two_chunks_and_a_partial_block(model, dtype, per_model):
+    """N = 700: two data chunks per model and a partial block of the CUDA launcher."""
+    theta, data = random_problem(model, 5, 700, dtype, per_model=per_model, weighted=True,
+                                 importance=True, device="cuda")
+    V = torch.randn(5, 3, model.num_params, dtype=dtype)
+    matches_reference(model, theta, data, [V], factor=10)
+
+
+@pytest.mark.parametrize("isa", CPU_ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_cpu_vector_variant_matches_reference(isa, dtype, monkeypatch):
+    """RELUSCOPE_CPU_ISA caps the compiled variant the CPU launcher runs; N = 150 gives whole
+    tiles and a partial one, with shared and per-model data, MLP and tied-weight TMS."""
+    from reluscope.info import config
+
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    assert CPU_ISAS.index(config()["cpu_vector_isa"]) <= CPU_ISAS.index(isa)
+    for model in (MLP([3, 6, 2], "sigmoid"), MLP([2, 5, 1], "relu"), TMS(5, 2)):
+        for per_model in (False, True):
+            theta, data = random_problem(model, 3, 150, dtype, per_model=per_model,
+                                         weighted=True, importance=True)
+            V = torch.randn(3, 2, model.num_params, generator=torch.Generator().manual_seed(2),
+                            dtype=dtype)
+            matches_reference(model, theta, data, [V], dense=False)
+
+
+@pytest.mark.parametrize("s", [0.1, 0.4, 0.75])
+def test_tms_two_features_closed_form(s):
+    # Seed 000: L(w) = E ||x - relu(W^T W x)||^2 (no factor 1/2), features 0 w.p. s else U[0,1].
+    # At W = (1/sqrt2, 1/sqrt2) the Hessian is (s-1)/6 [[9s-17, 3s-11], [3s-11, 9s-17]] and the
+    # gradient vanishes (derived by hand: same-sign region, where L is a polynomial in w).
+    tms = TMS(2, 1, bias=False)
+    data = tms_quadrature(s, n_nodes=6)
+    theta = torch.full((1, 2), 2 ** -0.5, dtype=torch.float64)
+    a, b = 9 * s - 17, 3 * s - 11
+    expected = (s - 1) / 6 * torch.tensor([[a, b], [b, a]], dtype=torch.float64)
+    assert_matches_reference(hessian.hessian(tms, theta, data)[0], expected, kind="reduction")
+    assert hessian.value_and_grad(tms, theta, data)[1].abs().max() < 1e-12
+    # loss in the same-sign region, from the seed's polynomial at w1 = w2 = 1/sqrt2
+    w1 = w2 = 2 ** -0.5
+    L = s * (1 - s) / 3 * (w1**4 + 2 * w1**2 * w2**2 - 2 * w1**2 + w2**4 - 2 * w2**2 + 2) + \
+        (1 - s) ** 2 / 6 * (2 * w1**4 + 3 * w1**3 * w2 + 4 * w1**2 * (w2**2 - 1)
+                            + 3 * w1 * w2 * (w2**2 - 2) + 2 * (w2**4 - 2 * w2**2 + 2))
+    assert math.isclose(hessian.loss(tms, theta, data).item(), L, rel_tol=1e-12)
+
+
+def test_zero_residual_loss_and_gradient():
+    """At the teacher on its own outputs the loss and gradient are exactly what forward says."""
+    net = MLP([2, 4, 1], "sigmoid", bias=False)
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(80, 2, generator=g, dtype=torch.float64)
+    teacher = net.init(1, generator=g, dtype=torch.float64)
+    value, grad = hessian.value_and_grad(net, teacher, Data(X, forward(net, teacher, X)[0]))
+    assert value.item() == 0.0 and grad.abs().max().item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_batch_gives_empty_results(dtype):
+    net = MLP([2, 3, 1], "sigmoid")
+    theta, data = random_problem(net, 0, 10, dtype)
+    assert hessian.loss(net, theta, data).shape == (0,)
+    value, grad = hessian.value_and_grad(net, theta, data)
+    assert value.shape == (0,) and grad.shape == (0, net.num_params)
+    V = torch.zeros(0, 2, net.num_params, dtype=dtype)
+    assert hessian.hvp(net, theta, data, V).shape == (0, 2, net.num_params)
+    assert hessian.hessian(net, theta, data).shape == (0, net.num_params, net.num_params)
+
+
+def test_errors():
+    net = MLP([2, 3, 1])
+    theta, data = random_problem(net, 2, 10, torch.float64)
+    P = net.num_params
+    with pytest.raises(ValueError, match="V must be"):
+        hessian.hvp(net, theta, data, torch.zeros(2, P + 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="V must be"):
+        hessian.gnvp(net, theta, data, torch.zeros(3, P, dtype=torch.float64))
+    with pytest.raises(TypeError):
+        hessian.hvp(net, theta, data, torch.zeros(2, P))
+    with pytest.raises(ValueError, match="outputs"):
+        hessian.loss(net, theta, Data(torch.zeros(5, 2, dtype=torch.float64),
+                                      torch.zeros(5, 2, dtype=torch.float64)))
+    with pytest.raises(ValueError, match="features"):
+        hessian.loss(net, theta, Data(torch.zeros(5, 3, dtype=torch.float64),
+                                      torch.zeros(5, 1, dtype=torch.float64)))
+    with pytest.raises(ValueError, match="per model"):
+        hessian.loss(net, theta, Data(torch.zeros(3, 5, 2, dtype=torch.float64),
+                                      torch.zeros(3, 5, 1, dtype=torch.float64)))
+    with pytest.raises(TypeError, match="float32"):
+        hessian.loss(net, theta.float(), data)
+    bad = theta.clone()
+    bad[0, 0] = math.nan
+    with pytest.raises(ValueError, match="NaN"):
+        hessian.value_and_grad(net, bad, data)
+    with pytest.raises(ValueError, match="theta must have shape"):
+        hessian.loss(net, theta[:, :-1], data)
+    with pytest.raises(ValueError, match="HESSIAN_MAX_BYTES"):
+        big = MLP([2, 200, 200, 1])
+        hessian.hessian(big, big.init(20, dtype=torch.float64), data)
+    with pytest.raises(TypeError, match="reluscope.Data"):
+        hessian.loss(net, theta, (data.X, data.T))
+    with pytest.raises(TypeError, match="reluscope.MLP"):
+        hessian.loss("net", theta, data)

@@ -1,0 +1,45 @@
+"""reluscope.hypercube._sweeps: the limits and chunking read from C++, and the torch meet in the
+middle (the CUDA path) against the compiled CPU one."""
+import pytest
+import torch
+
+import reluscope.hypercube as hc
+from reluscope._ext import _core
+from reluscope.hypercube import _sweeps
+
+
+def test_limits_and_plans_come_from_the_extension():
+    cpu, cuda = _core.hc_limits(False), _core.hc_limits(True)
+    assert (cpu.brute_max_n, cpu.mitm_max_n) == (34, 52)
+    assert cuda.brute_max_n == 32 and cuda.mitm_max_n == 0
+    assert _sweeps.mitm_max_n(torch.device("cuda")) == _sweeps.TORCH_MITM_MAX_N
+    plan = _core.hc_brute_plan(20, 7, False, 21)
+    assert (plan.chunk_bits, plan.groups, plan.batch) == (12, 64, 7)
+    plan = _core.hc_brute_plan(21, 1000, True, 22)
+    assert plan.chunk_bits == 4 and plan.groups == 1 << 16
+    assert plan.batch == (256 << 20) // ((1 << 16) * 22 * 8)
+    with pytest.raises(ValueError, match="out of range"):
+        _core.hc_brute_plan(0, 1, False, 1)
+
+
+@pytest.mark.parametrize("n", [2, 9, 14, 19])
+def test_torch_mitm_equals_compiled_mitm(n):
+    g = torch.Generator().manual_seed(n)
+    w = torch.randn(3, n, generator=g, dtype=torch.float64)
+    w[0, :2] = 1.0  # ties
+    for p in (hc.Uniform(n), hc.Product(torch.rand(n, generator=g, dtype=torch.float64))):
+        for tie in hc.TIES.values():
+            pA, pB = p.half_probabilities(n // 2, w.dtype, w.device)
+            got = _sweeps.torch_mitm_sums(w, pA, pB, n // 2, hc.tie_tolerance(w), tie)
+            want = _sweeps.mitm_sums(w, p, hc.tie_tolerance(w), tie)
+            torch.testing.assert_close(got, want, atol=1e-13, rtol=0)
+    idx = _sweeps.torch_mitm_delta_index(w, n // 2)
+    x = hc.vertex_bits(idx, n).double()
+    torch.testing.assert_close((w * x).sum(1).abs(), hc.delta(w, method="mitm")[0], atol=1e-13,
+                               rtol=0)
+
+
+def test_weight_tables_reject_unknown_families():
+    with pytest.raises(TypeError, match="no compiled sweep"):
+        _sweeps.brute_sums(torch.zeros(1, 3, dtype=torch.float64), hc.Gaussian(
+            torch.eye(3, dtype=torch.float64)), torch.zeros(1, dtype=torch.float64), 1.0)

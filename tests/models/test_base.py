@@ -1,0 +1,64 @@
+"""reluscope.models.base: activations read from the extension, the layer table, NetSpec, init."""
+import pytest
+import torch
+
+import reluscope as rs
+from reluscope._ext import _core
+from reluscope.models.base import Layer
+
+
+def test_activation_tables_come_from_the_extension():
+    assert rs.ACTIVATIONS == tuple(a.name for a in _core.Activation)
+    assert set(rs.ACTIVATIONS) == {"identity", "relu", "leaky_relu", "tanh", "sigmoid",
+                                   "softplus", "erf", "quadratic"}
+    assert rs.PIECEWISE_LINEAR == ("identity", "relu", "leaky_relu")
+    assert rs.KINKED == ("relu", "leaky_relu")
+
+
+def test_layer_table_and_net_spec():
+    net = rs.MLP([3, 4, 2], "sigmoid")
+    assert net.layers[0] == Layer(0, 12, 3, 4, False, _core.Activation.sigmoid)
+    assert net.layers[1].activation == _core.Activation.identity
+    spec = net.spec
+    assert (spec.n_layers, spec.d_in, spec.d_out, spec.max_width, spec.n_params) == \
+        (2, 3, 2, 4, net.num_params)
+    assert len(net.flat_layers) == 2 * len(Layer._fields)
+
+
+def test_pattern_layout_counts_the_neurons_with_a_kink():
+    assert rs.MLP([2, 70, 5, 1]).spec.pattern_bits == 75
+    assert rs.MLP([2, 70, 5, 1]).spec.pattern_words == 2
+    assert rs.MLP([2, 3, 1], "identity").spec.pattern_bits == 0
+    assert rs.MLP([2, 3, 1], "identity").spec.pattern_words == 1
+
+
+def test_net_spec_rejects_inconsistent_tables():
+    with pytest.raises(ValueError, match="outside theta"):
+        _core.NetSpec([(0, -1, 3, 4, False, 0)], 5, 0.01)
+    with pytest.raises(ValueError, match="does not match"):
+        _core.NetSpec([(0, -1, 2, 2, False, 0), (4, -1, 3, 1, False, 0)], 7, 0.01)
+    with pytest.raises(ValueError, match="activation code"):
+        _core.NetSpec([(0, -1, 1, 1, False, 99)], 1, 0.01)
+
+
+@pytest.mark.parametrize("scheme", ["he", "lecun", "normal"])
+def test_init_shapes_and_scale(scheme):
+    net = rs.MLP([50, 400, 1])
+    g = torch.Generator().manual_seed(0)
+    theta = net.init(20, generator=g, scheme=scheme, dtype=torch.float64)
+    assert theta.shape == (20, net.num_params) and theta.dtype == torch.float64
+    W1 = net.unflatten(theta)[0][0]
+    expected = {"he": 2 / 50, "lecun": 1 / 50, "normal": 1.0}[scheme]
+    assert abs(W1.var().item() / expected - 1) < 0.05
+    assert torch.equal(net.unflatten(theta)[0][1], torch.zeros(20, 400, dtype=torch.float64))
+    g2 = torch.Generator().manual_seed(0)
+    assert torch.equal(net.init(20, generator=g2, scheme=scheme, dtype=torch.float64), theta)
+
+
+def test_init_errors_and_non_models():
+    with pytest.raises(ValueError, match="scheme"):
+        rs.MLP([2, 1]).init(1, scheme="xavier")
+    from reluscope.models.base import check_model
+
+    with pytest.raises(TypeError, match="reluscope.MLP or reluscope.TMS"):
+        check_model(torch.nn.Linear(2, 1))

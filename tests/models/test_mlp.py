@@ -1,0 +1,64 @@
+"""reluscope.MLP: parameter layout, flatten/unflatten, from_modules/to_modules, errors."""
+import pytest
+import torch
+from torch import nn
+
+import reluscope as rs
+
+
+def test_mlp_num_params_and_layout():
+    net = rs.MLP([3, 4, 2])
+    assert net.num_params == 3 * 4 + 4 + 4 * 2 + 2
+    assert net.num_hidden == 4
+    # W1 at 0, b1 after it, W2 after that.
+    assert [(layer.w_off, layer.b_off) for layer in net.layers] == [(0, 12), (16, 24)]
+    assert rs.MLP([3, 4, 2], bias=False).num_params == 3 * 4 + 4 * 2
+
+
+def test_mlp_unflatten_flatten_round_trip():
+    net = rs.MLP([3, 5, 4, 2], "tanh")
+    theta = torch.randn(6, net.num_params, dtype=torch.float64)
+    params = net.unflatten(theta)
+    assert [tuple(W.shape) for W, _ in params] == [(6, 5, 3), (6, 4, 5), (6, 2, 4)]
+    assert torch.equal(net.flatten(params), theta)
+    # unflatten gives views: W1[0, 1, 2] is theta[0, 1 * 3 + 2]
+    assert params[0][0][0, 1, 2] == theta[0, 5]
+
+
+def test_from_modules_round_trip():
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Linear(3, 6), nn.LeakyReLU(0.2), nn.Linear(6, 2)) for _ in range(4)]
+    net, theta = rs.MLP.from_modules(models)
+    assert net == rs.MLP([3, 6, 2], "leaky_relu", slope=0.2)
+    X = torch.randn(7, 3)
+    with torch.no_grad():
+        expected = torch.stack([m(X) for m in models])
+    assert torch.allclose(rs.forward(net, theta, X), expected, atol=1e-6)
+    back = net.to_modules(theta)
+    for m, m2 in zip(models, back):
+        for p, q in zip(m.parameters(), m2.parameters()):
+            assert torch.equal(p, q)
+
+
+def test_from_modules_errors():
+    with pytest.raises(ValueError, match="one architecture"):
+        rs.MLP.from_modules([nn.Sequential(nn.Linear(2, 3)), nn.Sequential(nn.Linear(2, 4))])
+    with pytest.raises(ValueError, match="unsupported module"):
+        rs.MLP.from_modules([nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1))])
+    with pytest.raises(ValueError, match="at least one"):
+        rs.MLP.from_modules([])
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="unknown activation"):
+        rs.MLP([2, 3, 1], "gelu")
+    with pytest.raises(ValueError, match="widths"):
+        rs.MLP([2])
+    with pytest.raises(ValueError, match="widths"):
+        rs.MLP([2, 0, 1])
+    with pytest.raises(ValueError, match="64 layers"):
+        rs.MLP([1] * 66)
+    with pytest.raises(ValueError, match="integers"):
+        rs.MLP([2, 3.7, 1])
+    with pytest.raises(ValueError, match="integers"):
+        rs.MLP(["2", 3, 1])

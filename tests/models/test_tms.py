@@ -1,0 +1,57 @@
+"""reluscope.TMS (tied weights) and tms_quadrature (the TMS population as an exact dataset)."""
+import math
+
+import pytest
+import torch
+
+import reluscope as rs
+from tests.utils import assert_matches_reference
+
+
+def test_tms_layout():
+    tms = rs.TMS(5, 2)
+    assert tms.num_params == 15 and tms.d_in == 5 and tms.d_out == 5
+    theta = torch.arange(30.0).reshape(2, 15)
+    W, b = tms.unflatten(theta)
+    assert W.shape == (2, 2, 5) and b.shape == (2, 5)
+    assert torch.equal(tms.flatten(W, b), theta)
+    assert rs.TMS(5, 2, bias=False).num_params == 10
+    assert tms.layers[1].transposed and tms.layers[1].w_off == tms.layers[0].w_off
+
+
+def test_tms_init_is_lecun_by_default():
+    tms = rs.TMS(400, 30, bias=False)
+    theta = tms.init(4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert theta.shape == (4, 400 * 30)
+    assert abs(theta.var().item() * 400 - 1) < 0.05
+
+
+def test_tms_errors():
+    with pytest.raises(ValueError):
+        rs.TMS(0, 2)
+    with pytest.raises(ValueError, match="W must be"):
+        rs.TMS(5, 2).flatten(torch.zeros(1, 5, 2))
+
+
+@pytest.mark.parametrize("s", [0.0, 0.3, 0.9])
+def test_tms_quadrature_moments_are_exact(s):
+    """Each feature is 0 w.p. s, else U[0, 1]: E x_i = (1-s)/2, E x_i^2 = (1-s)/3,
+    E x_1 x_2 = (1-s)^2/4, E x_1^3 x_2^2 = (1-s)^2/12; weights sum to 1; targets = inputs."""
+    data = rs.tms_quadrature(s, n_nodes=4)
+    X, w = data.X, data.weights
+    assert torch.equal(data.T, X)
+    assert math.isclose(w.sum().item(), 1.0, rel_tol=1e-14)
+    got = torch.stack([w @ X[:, 0], w @ X[:, 1] ** 2, w @ (X[:, 0] * X[:, 1]),
+                       w @ (X[:, 0] ** 3 * X[:, 1] ** 2)])
+    want = torch.tensor([(1 - s) / 2, (1 - s) / 3, (1 - s) ** 2 / 4, (1 - s) ** 2 / 12],
+                        dtype=torch.float64)
+    assert_matches_reference(got, want)
+
+
+def test_tms_quadrature_errors():
+    with pytest.raises(ValueError, match="sparsity"):
+        rs.tms_quadrature(1.5)
+    with pytest.raises(ValueError, match="n_nodes"):
+        rs.tms_quadrature(0.5, n_nodes=0)
+    with pytest.raises(ValueError, match="use fewer"):
+        rs.tms_quadrature(0.5, n_nodes=16, n_features=6)
