@@ -11,8 +11,8 @@
 
 namespace rs {
 
-// Samples per tile: four 512-bit vectors — wide enough to amortise the per-row loop overhead
-// (8 -> 32/64 lanes made the Hessian benchmark (a) 1.6-2.5x faster; wider was not faster).
+// Samples per tile: four 512-bit vectors, wide enough to amortise the per-row loop overhead while
+// a small network's scratch stays in L1 (measurements: bench/results/NOTES.md).
 template <typename T>
 constexpr int kCpuLanes = sizeof(T) == 4 ? 64 : 32;
 

@@ -1,15 +1,8 @@
-"""reluscope.hypercube.weights and vertices: the families' parameters, probabilities and errors."""
+"""reluscope.hypercube.weights: the families' parameters, probabilities and errors."""
 import pytest
 import torch
 
 import reluscope.hypercube as hc
-
-
-def test_vertex_convention():
-    x = hc.vertices(3)
-    assert x.shape == (8, 3)
-    assert x[5].tolist() == [1.0, -1.0, 1.0]  # 5 = 0b101
-    assert torch.equal(hc.vertex_bits(torch.tensor([0, 7]), 3), torch.tensor([[-1] * 3, [1] * 3]))
 
 
 def test_probabilities_sum_to_one_and_product_halves():
