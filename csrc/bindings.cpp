@@ -1,9 +1,14 @@
 // The extension module reluscope._core: build information plus one bind_* call per kernel family.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+
+#include <stdexcept>
 
 #include "common/cpu_isa.h"
+#include "common/cuda_probe.h"
 #include "common/device.h"
+#include "common/launch.h"
 #include "common/parallel.h"
 
 namespace nb = nanobind;
@@ -35,6 +40,31 @@ NB_MODULE(_core, m) {
     d["compiler"] = std::string(__VERSION__);
     return d;
   });
+  m.def("cuda_probe",
+        [](int device) {
+#if defined(RELUSCOPE_WITH_CUDA)
+          const rs::CudaProbe p = rs::cuda_probe(device);
+          nb::dict d;
+          d["driver_version"] = p.driver_version;
+          d["runtime_version"] = p.runtime_version;
+          d["device_name"] = p.device_name;
+          d["compute_capability"] = p.compute_capability;
+          d["kernel_ok"] = p.kernel_ok;
+          return d;
+#else
+          (void)device;
+          throw std::runtime_error("this reluscope build has no CUDA kernels");
+#endif
+        },
+        nb::arg("device") = 0,
+        "Driver and runtime versions, device, and whether a one-thread kernel ran (CUDA builds).");
+  m.def("grid_stride",
+        [](int64_t items, int64_t workers, int block) {
+          const rs::GridStride g = rs::grid_stride(items, workers, block);
+          return std::make_tuple(g.blocks, g.block, g.stride);
+        },
+        nb::arg("items"), nb::arg("workers"), nb::arg("block"),
+        "(blocks, threads per block, stride) of a grid-stride launch (common/launch.h).");
   rs::bind_model(m);
   rs::bind_hessian(m);
   rs::bind_regions(m);

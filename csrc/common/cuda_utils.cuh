@@ -1,4 +1,4 @@
-// CUDA launch helpers: error checks that raise (never abort), a device guard, grid sizing.
+// CUDA launch helpers: error checks that raise (never abort), a device guard, the stream.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -38,12 +38,5 @@ class CudaDeviceGuard {
  private:
   int previous_ = 0;
 };
-
-inline unsigned int blocks_for(int64_t items, int threads_per_block, int64_t max_blocks = 1 << 20) {
-  int64_t blocks = (items + threads_per_block - 1) / threads_per_block;
-  if (blocks < 1) blocks = 1;
-  if (blocks > max_blocks) blocks = max_blocks;
-  return static_cast<unsigned int>(blocks);
-}
 
 }  // namespace rs

@@ -7,6 +7,7 @@
 
 #include "common/cuda_utils.cuh"
 #include "common/error.h"
+#include "common/launch.h"
 #include "hypercube/hypercube.h"
 #include "hypercube/weights_math.h"
 
@@ -87,7 +88,8 @@ template <typename T>
 void hc_brute_f_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
   check_groups(a.groups, a.W.n, a.W.c);
   CudaDeviceGuard guard(ctx.device_id);
-  hc_brute_f_kernel<T><<<blocks_for(a.groups * a.B, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  const GridStride g = grid_stride(a.groups * a.B, a.groups * a.B, kBlock);
+  hc_brute_f_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 
@@ -95,8 +97,8 @@ template <typename T>
 void hc_brute_delta_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
   check_groups(a.groups, a.W.n, a.W.c);
   CudaDeviceGuard guard(ctx.device_id);
-  hc_brute_delta_kernel<T>
-      <<<blocks_for(a.groups * a.B, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  const GridStride g = grid_stride(a.groups * a.B, a.groups * a.B, kBlock);
+  hc_brute_delta_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 
@@ -104,7 +106,8 @@ template <typename T>
 void hc_log_partition_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
   check_groups(a.groups, a.W.n, a.W.c);
   CudaDeviceGuard guard(ctx.device_id);
-  hc_log_partition_kernel<T><<<blocks_for(a.groups, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(a);
+  const GridStride g = grid_stride(a.groups, a.groups, kBlock);
+  hc_log_partition_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
   RS_CUDA_CHECK_LAUNCH();
 }
 

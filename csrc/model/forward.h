@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "common/device.h"
+#include "common/launch.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -39,6 +40,11 @@ int64_t lane_workspace(const NetSpec& net, int64_t items, bool cuda, int64_t ele
 // Threads a lane workspace of `values` scratch values serves.
 inline int64_t lane_workspace_threads(const NetSpec& net, int64_t values) {
   return values / (2 * int64_t(net.max_width));
+}
+
+// The launch of a sample-parallel kernel over `items` pairs with `workers` scratch slots.
+inline GridStride lane_launch(int64_t items, int64_t workers) {
+  return grid_stride(items, workers, kLaneCudaBlock);
 }
 
 template <typename T>

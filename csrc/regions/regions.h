@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "common/device.h"
+#include "common/launch.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -36,12 +37,18 @@ void segment_cpu(const SegmentArgs<T>& a);
 template <typename T>
 void segment_cuda(const SegmentArgs<T>& a, const DeviceContext& ctx);
 
-// Bytes of CUDA workspace one work item needs at a given capacity (points).
+// Bytes of CUDA workspace one work item needs at a given capacity (points), and the work items a
+// workspace of `bytes` serves at once.
 int64_t segment_workspace_bytes(const NetSpec& net, int64_t capacity, int64_t elem_size);
+inline int64_t segment_workers(const NetSpec& net, int64_t bytes, int64_t capacity,
+                               int64_t elem_size) {
+  return bytes / segment_workspace_bytes(net, capacity, elem_size);
+}
 
 // Launch contract of count_1d on CUDA: each work item holds at most kSegmentCudaCapacity points
 // (items that need more are flagged and recounted on the CPU by the Python layer); the workspace
 // is the larger of kSegmentCudaWorkspaceBytes and a quarter of the free GPU memory.
+inline constexpr int kSegmentCudaBlock = 64;  // threads per block: one work item each
 inline constexpr int64_t kSegmentCudaCapacity = 256;
 inline constexpr int64_t kSegmentCudaWorkspaceBytes = int64_t(1) << 30;
 
@@ -49,6 +56,11 @@ struct SegmentPlan {
   int64_t capacity = 0;         // points per work item (CUDA; 0 on the CPU: lists grow)
   int64_t workspace_bytes = 0;  // CUDA workspace (0 on the CPU)
 };
+
+// The launch of count_1d over `items` (network, segment) pairs with `workers` point stores.
+inline GridStride segment_launch(int64_t items, int64_t workers) {
+  return grid_stride(items, workers, kSegmentCudaBlock);
+}
 
 // max_workspace_bytes >= 0 replaces the budget (fewer work items at once).
 SegmentPlan segment_plan(const NetSpec& net, int64_t B, int64_t S, bool cuda, int64_t elem_size,

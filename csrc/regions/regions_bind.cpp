@@ -52,8 +52,8 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
                 check_shape(*overflow, "overflow", {B, S});
                 a.capacity = capacity;
                 a.workspace = data_as<unsigned char>(workspace, "workspace");
-                a.workspace_items = int64_t(workspace->size()) /
-                                    segment_workspace_bytes(net, capacity, sizeof(T));
+                a.workspace_items =
+                    segment_workers(net, int64_t(workspace->size()), capacity, sizeof(T));
                 RS_CHECK(a.workspace_items > 0, "the workspace is too small");
                 a.overflow = data_as<uint8_t>(overflow, "overflow");
                 segment_cuda(a, ctx);
@@ -165,6 +165,16 @@ void bind_regions(nb::module_& m) {
         nb::arg("cuda"), nb::arg("elem_size"), nb::arg("free_bytes"),
         nb::arg("max_workspace_bytes") = -1,
         "Capacity per work item and workspace bytes of a CUDA count_1d call (zeros on the CPU).");
+  m.def("segment_launch",
+        [](int64_t items, int64_t workers) {
+          const GridStride g = segment_launch(items, workers);
+          return std::make_tuple(g.blocks, g.block, g.stride);
+        },
+        nb::arg("items"), nb::arg("workers"),
+        "(blocks, threads per block, stride) of the count_1d CUDA launch.");
+  m.def("segment_workers", &segment_workers, nb::arg("net"), nb::arg("workspace_bytes"),
+        nb::arg("capacity"), nb::arg("elem_size"),
+        "Work items a count_1d workspace of that size serves at once.");
   m.def("region_segments", &segments, nb::arg("net"), nb::arg("theta"), nb::arg("a"), nb::arg("b"),
         nb::arg("counts"), nb::arg("merge"), nb::arg("offsets").none(), nb::arg("values").none(),
         nb::arg("workspace").none(), nb::arg("overflow").none(), nb::arg("capacity"),

@@ -1,21 +1,21 @@
 // CUDA launcher of count_1d: one thread per (network, segment) work item, grid-stride over the
-// B*S items with `workspace_items` threads, each owning a FixedStore of `capacity` points in the
-// workspace. An item whose points do not fit sets overflow[i] = 1 and leaves counts[i] invalid;
+// B*S items (common/launch.h) with at most `workspace_items` threads, each owning a FixedStore of
+// `capacity` points in the workspace. An item whose points do not fit sets overflow[i] = 1 and leaves counts[i] invalid;
 // the Python layer recounts those items on the CPU (never a silent truncation).
 #include "common/cuda_utils.cuh"
+#include "common/launch.h"
 #include "regions/regions.h"
 #include "regions/segment_math.h"
 
 namespace rs {
 
 template <typename T>
-__global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes) {
-  const int64_t threads = a.workspace_items;
+__global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes, int64_t stride) {
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (tid >= threads) return;
+  if (tid >= stride) return;
   const NetSpec& net = a.net;
   FixedStore<T> st(a.workspace + tid * item_bytes, net.max_width, a.capacity);
-  for (int64_t i = tid; i < a.B * a.S; i += threads) {
+  for (int64_t i = tid; i < a.B * a.S; i += stride) {
     const int64_t b = i / a.S;
     const int64_t x_off = (a.x_per_net ? i : i % a.S) * net.d_in;
     int64_t n;
@@ -34,11 +34,11 @@ __global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes) {
 template <typename T>
 void segment_cuda(const SegmentArgs<T>& a, const DeviceContext& ctx) {
   if (a.B * a.S == 0) return;
-  CudaDeviceGuard guard(ctx.device_id);
-  constexpr int kBlock = 64;
+  const GridStride g = segment_launch(a.B * a.S, a.workspace_items);
   const int64_t item_bytes = FixedStore<T>::bytes(a.net.max_width, a.capacity);
-  segment_kernel<T><<<blocks_for(a.workspace_items, kBlock), kBlock, 0, as_stream(ctx.stream)>>>(
-      a, item_bytes);
+  CudaDeviceGuard guard(ctx.device_id);
+  segment_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a, item_bytes,
+                                                                              g.stride);
   RS_CUDA_CHECK_LAUNCH();
 }
 

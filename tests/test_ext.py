@@ -1,0 +1,57 @@
+"""The extension's launch contract (csrc/common/launch.h and the plans that use it): for random
+sizes, the planned grid x block x stride of every grid-stride kernel covers every item exactly
+once, and the CUDA probe answers (or raises) cleanly."""
+import random
+
+import pytest
+import torch
+
+import reluscope as rs
+from reluscope._ext import _core
+
+
+def covered_once(items: int, blocks: int, block: int, stride: int) -> bool:
+    """Simulates the kernels' loop `for (i = t; i < items; i += stride)` over the launched threads
+    t < stride (threads >= stride return at once)."""
+    assert 1 <= stride <= blocks * block
+    seen = torch.zeros(items, dtype=torch.int64)
+    for t in range(min(stride, items)):
+        seen[t::stride] += 1
+    return bool((seen == 1).all())
+
+
+def test_grid_stride_covers_every_item_once():
+    rng = random.Random(0)
+    for _ in range(300):
+        items, workers = rng.randint(1, 5000), rng.randint(1, 3000)
+        blocks, block, stride = _core.grid_stride(items, workers, rng.choice([32, 64, 128]))
+        assert stride <= workers and covered_once(items, blocks, block, stride)
+    # far past the grid cap: the stride is what the capped grid launches, never the workers
+    blocks, block, stride = _core.grid_stride(1 << 40, 1 << 40, 128)
+    assert blocks == 1 << 20 and stride == blocks * block
+
+
+def test_lane_and_segment_launches_cover_their_plans():
+    """The forward / pattern and count_1d launches, fed the workers their plans allocate."""
+    rng = random.Random(1)
+    spec = rs.MLP([3, 16, 8, 2]).spec
+    for _ in range(100):
+        items = rng.randint(1, 4000)
+        budget = rng.choice([1, 1000, 10**5, -1])
+        values = _core.lane_workspace(spec, items, True, 8, max_workspace_bytes=budget)
+        workers = values // (2 * spec.max_width)
+        assert workers >= 1
+        assert covered_once(items, *_core.lane_launch(items, workers))
+        seg = _core.segment_plan(spec, items, 1, True, 8, 0, max_workspace_bytes=budget)
+        seg_workers = _core.segment_workers(spec, seg.workspace_bytes, seg.capacity, 8)
+        assert seg_workers >= 1
+        assert covered_once(items, *_core.segment_launch(items, seg_workers))
+
+
+def test_cuda_probe_runs_a_kernel_or_raises_cleanly():
+    if torch.cuda.is_available() and rs.config()["cuda_kernels_compiled"]:
+        p = _core.cuda_probe(0)
+        assert p["kernel_ok"] and p["runtime_version"] > 0 and p["driver_version"] > 0
+    else:
+        with pytest.raises(RuntimeError):
+            _core.cuda_probe(0)
