@@ -1,8 +1,9 @@
 // Batched loss / gradient / Hessian-vector / Gauss-Newton-vector products of B networks on a
 // weighted dataset: L_b = sum_n w_n sum_i u2_i (y_i(x_n; theta_b) - t_ni)^2.
-// Every launcher writes per-(model, data chunk) partial sums into `part` (B, C, len), laid out as
-// HessPlan says ([loss | grad (P, mode grad) | K products of P (modes hvp, gnvp)]); the Python
-// layer allocates `part` and the CUDA workspace from hess_plan and sums over C.
+// Every launcher writes partial sums per (model, data chunk) — per warp on CUDA — into `part`
+// (B, partials, len), laid out as HessPlan says ([loss | grad (P, mode grad) | K products of P
+// (modes hvp, gnvp)]); the Python layer allocates `part` and the CUDA workspace from hess_plan
+// and sums over the partials.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -22,15 +23,18 @@ enum HessMode : int32_t {
 
 // Launch facts of the Hessian engine.
 inline constexpr int kHessCudaBlock = 128;               // threads per block: one sample each
+inline constexpr int kHessCudaWarps = kHessCudaBlock / 32;  // partial sums per (model, chunk)
 inline constexpr int64_t kHessCudaMaxBlocks = 2048;      // bounds the CUDA scratch workspace
 inline constexpr int64_t kHessCudaSamplesPerChunk = 512;
 inline constexpr int64_t kHessCudaWorkspaceBytes = int64_t(1) << 30;
 inline constexpr int64_t kHessPartBudget = int64_t(1) << 25;  // partial-sum values per call
 
-// How one call is laid out: the Python layer allocates `part` (B, chunks, length), zero-filled,
-// and a CUDA workspace of `workspace` values, and reads the results at the offsets.
+// How one call is laid out: the Python layer allocates `part` (B, partials, length), zero-filled,
+// and a CUDA workspace of `workspace` values, sums `part` over its partials (torch's sum: a fixed
+// order, so results are reproducible bit for bit) and reads the results at the offsets.
 struct HessPlan {
   int64_t chunks = 1;           // data chunks per model (parallelism when B is small)
+  int64_t partials = 1;         // rows of `part` per model: chunks x (CUDA: kHessCudaWarps)
   int64_t length = 1;           // values per (model, chunk): loss, then gradient, then products
   int64_t grad_offset = 1;      // first gradient value (mode grad)
   int64_t products_offset = 1;  // first value of the K products of P values (modes hvp, gnvp)
@@ -86,7 +90,8 @@ struct HessArgs {
   const T* w = nullptr;      // (N,) sample weights
   const T* u2 = nullptr;     // (d_out,) squared output importance
   const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0
-  T* part = nullptr;         // (B, C, len) partial sums, zero on entry
+  T* part = nullptr;         // (B, C, len) partial sums (CUDA: (B, C, kHessCudaWarps, len)), zero
+                             // on entry
   int64_t B = 0, N = 0, K = 0, C = 1;
   int32_t mode = HESS_LOSS;
   bool x_per_net = false, t_per_net = false, v_per_net = true;

@@ -29,9 +29,11 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   if (v) {
     if (v_per_net) check_shape(*v, "V", {B, K, P}); else check_shape(*v, "V", {K, P});
   }
-  RS_CHECK(part.ndim() == 3, "part must be (B, chunks, length)");
-  const int64_t C = int64_t(part.shape(1));
-  RS_CHECK(C >= 1, "part must have at least one chunk");
+  RS_CHECK(part.ndim() == 3, "part must be (B, partials, length) as hess_plan says");
+  const int64_t per_chunk = ctx.cuda ? kHessCudaWarps : 1;
+  const int64_t C = int64_t(part.shape(1)) / per_chunk;
+  RS_CHECK(C >= 1 && C * per_chunk == int64_t(part.shape(1)),
+           "part must have a positive multiple of ", per_chunk, " partials per model");
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
     HessArgs<T> a;
@@ -45,7 +47,7 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.v = data_as<T>(v, "V");
     a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode;
     a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.v_per_net = v_per_net;
-    check_shape(part, "part", {B, C, a.len()});
+    check_shape(part, "part", {B, C * per_chunk, a.len()});
     a.part = data_as<T>(part, "part");
     on_device(ctx, [&] { hess_cpu(a); },
               [&](auto) {
@@ -66,6 +68,7 @@ void bind_hessian(nb::module_& m) {
       .value("gnvp", HESS_GNVP);
   nb::class_<HessPlan>(m, "HessPlan", "Layout of one _core.hess call (see csrc/hessian/hessian.h).")
       .def_ro("chunks", &HessPlan::chunks)
+      .def_ro("partials", &HessPlan::partials)
       .def_ro("length", &HessPlan::length)
       .def_ro("grad_offset", &HessPlan::grad_offset)
       .def_ro("products_offset", &HessPlan::products_offset)
@@ -78,8 +81,8 @@ void bind_hessian(nb::module_& m) {
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
         nb::arg("u2"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
         nb::arg("workspace").none(), nb::arg("stream"),
-        "Fused loss/grad/HVP/GNVP partial sums part (B, chunks, length) of the weighted squared "
-        "loss, laid out as hess_plan says.");
+        "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of the weighted "
+        "squared loss, laid out as hess_plan says.");
 }
 
 }  // namespace rs

@@ -34,11 +34,12 @@ HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t 
   const int64_t P = net.n_params;
   HessPlan p;
   p.chunks = chunks_for(B, N, cuda);
+  p.partials = p.chunks * (cuda ? kHessCudaWarps : 1);
   p.grad_offset = 1;
   p.products_offset = 1 + (mode == HESS_GRAD ? P : 0);
   p.length = p.products_offset + K * P;
   p.max_directions =
-      std::max<int64_t>(1, kHessPartBudget / std::max<int64_t>(1, B * p.chunks * P));
+      std::max<int64_t>(1, kHessPartBudget / std::max<int64_t>(1, B * p.partials * P));
   if (cuda) {
     const int64_t rows = make_hess_layout(net).rows;
     const int64_t budget = max_workspace_bytes < 0 ? kHessCudaWorkspaceBytes : max_workspace_bytes;

@@ -1,7 +1,8 @@
 """The one driver of the fused Hessian kernel (csrc/hessian): validates inputs, reads the launch
 plan from C++ (``_core.hess_plan``), allocates exactly what it says, calls ``_core.hess`` and
-returns the loss, gradient and products summed over data chunks. Every other module of
-``reluscope.hessian`` reaches the kernel through here."""
+returns the loss, gradient and products summed over the partial sums (data chunks; on CUDA one
+per warp, so results are the same bits every call). Every other module of ``reluscope.hessian``
+reaches the kernel through here."""
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -54,7 +55,7 @@ def check_directions(theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 
 def plan(model: Model, theta: torch.Tensor, data: Data, mode: Mode, K: int = 0) -> _core.HessPlan:
-    """The C++ launch plan of a call (chunks, output layout, workspace)."""
+    """The C++ launch plan of a call (chunks and partial sums, output layout, workspace)."""
     B = theta.shape[0]
     return _core.hess_plan(model.spec, B, data.N, K, mode, theta.is_cuda, theta.element_size())
 
@@ -66,12 +67,12 @@ def run(model: Model, theta: torch.Tensor, data: Data, mode: Mode,
     B, P = theta.shape
     K = 0 if V is None else V.shape[-2]
     p = plan(model, theta, data, mode, K)
-    part = torch.zeros(B, p.chunks, p.length, dtype=theta.dtype, device=theta.device)
+    part = torch.zeros(B, p.partials, p.length, dtype=theta.dtype, device=theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     _core.hess(model.spec, theta, data.X, data.T, data.w, data.u2, V, part, mode, workspace,
                cuda_stream(theta))
-    out = part[:, 0] if p.chunks == 1 else part.sum(1)
+    out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
     products = out[:, p.products_offset:].view(B, K, P) if K else None
     return Sums(out[:, 0], grad, products)
