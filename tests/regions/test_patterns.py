@@ -1,9 +1,12 @@
 """reluscope.regions.patterns (activation_words, count_patterns) vs the brute-force reference."""
+import functools
+
 import pytest
 import torch
 
 from reluscope import reference
 from reluscope import regions
+from reluscope._ext import _core
 from tests.utils import CPU_ISAS, DEVICES, DTYPES, assert_matches_reference
 from tests.regions.test_segments import nets
 
@@ -44,6 +47,31 @@ def test_count_patterns_every_cpu_vector_variant(isa, monkeypatch):
                   torch.randn(3, 90, 3, generator=g, dtype=dtype)):
             assert_matches_reference(regions.count_patterns(net, theta, X),
                                      reference.regions.count_patterns(net, theta, X))
+
+
+@pytest.mark.cuda
+@pytest.mark.sanitize
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_one_worker_per_network_samples_many_words(dtype, monkeypatch):
+    """float32 and float64, per-network samples, three pattern words, and a workspace of one
+    thread: every (network, sample) pair past the first goes through the grid-stride loop."""
+    net, theta, g = nets([3, 70, 70, 1], "relu", dtype, B=3)
+    X = torch.randn(3, 200, 3, generator=g, dtype=dtype)
+    want = reference.regions.count_patterns(net, theta, X)
+    monkeypatch.setattr(_core, "lane_workspace", functools.partial(_core.lane_workspace,
+                                                                   max_workspace_bytes=1))
+    assert_matches_reference(regions.count_patterns(net, theta.cuda(), X.cuda()), want)
+
+
+def test_words_buffer_must_hold_every_pattern_bit():
+    """The binding derives the word count from the network: a narrower buffer is an error, never
+    a write past its rows."""
+    net, theta, g = nets([3, 70, 70, 1], "relu", F64, B=2)
+    X = torch.randn(5, 3, dtype=F64)
+    for words in (1, 4):
+        with pytest.raises(ValueError, match="words has size"):
+            _core.region_patterns(net.spec, theta, X, torch.empty(2, 5, words, dtype=torch.int64),
+                                  None, 0)
 
 
 def test_linear_network_has_one_pattern():

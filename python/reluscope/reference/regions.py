@@ -143,7 +143,9 @@ def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Ten
 
 
 def count_patterns(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Brute force: distinct activation patterns (z > 0 per neuron with a kink) among the samples."""
+    """Brute force: distinct activation patterns (z > 0 per neuron with a kink, in float64) among
+    the samples."""
+    theta, X = theta.to(_F64), X.to(_F64)
     a = X.expand(theta.shape[0], *X.shape) if X.dim() == 2 else X
     bits = []
     for W, b, act in list(layer_weights(model, theta))[:-1]:

@@ -12,7 +12,11 @@ the form (model, theta, inputs..., *, options):
 * ``bounds``: Zaslavsky, Serra et al. and 2^N / 3^N upper bounds;
 * ``constructions``: ``sawtooth`` — Telgarsky's sawtooth network with exactly 2^L pieces on [0, 1].
 
-Tolerance rule (both counters; eps = machine epsilon of the dtype): a pre-activation within
+Every counter decides signs and crossings in float64, whatever the input dtype (float32 inputs are
+converted exactly), so a count does not depend on the dtype the caller had; breakpoints and
+vertices come back in the input dtype.
+
+Tolerance rule (both counters; eps = machine epsilon of float64): a pre-activation within
 64 eps (|b_j| + sum_i |W_ji| max|a|) of zero counts as exactly zero, so a neuron that only touches
 zero, whose zero falls on an existing breakpoint / vertex, or whose hyperplane coincides with an
 earlier one adds no region; zeros closer than 64 eps in t merge (1-D); pieces of area

@@ -1,4 +1,4 @@
-"""The input check every region counter starts with."""
+"""The input check every region counter starts with, and the dtype it decides geometry in."""
 from __future__ import annotations
 
 import torch
@@ -19,3 +19,9 @@ def check_model_theta(model: MLP, theta: torch.Tensor) -> torch.Tensor:
     model.check_theta(theta)
     check_finite(theta, "theta")
     return theta.contiguous()
+
+
+def in_float64(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The tensors in float64 (no copy when they are): the counters decide every sign and
+    crossing in float64 whatever the input dtype, so a count does not depend on it."""
+    return tuple(t.to(torch.float64).contiguous() for t in tensors)

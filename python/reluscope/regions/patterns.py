@@ -8,7 +8,7 @@ import torch
 from .._ext import _core, cuda_stream
 from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
 from ..models import MLP
-from ._checks import check_model_theta
+from ._checks import check_model_theta, in_float64
 
 __all__ = ["activation_words", "count_patterns", "unpack_patterns"]
 
@@ -27,7 +27,7 @@ def activation_words(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.
         raise ValueError(f"X must be (N, {model.d_in}) or ({B}, N, {model.d_in}), "
                          f"got {tuple(X.shape)}")
     check_finite(X, "X")
-    X = X.contiguous()
+    theta, X = in_float64(theta, X)
     N, spec = X.shape[-2], model.spec
     words = torch.empty(B, N, spec.pattern_words, dtype=torch.int64, device=theta.device)
     size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())

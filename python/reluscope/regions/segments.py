@@ -13,7 +13,7 @@ import torch
 from .._ext import _core, cuda_stream
 from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
 from ..models import MLP
-from ._checks import check_model_theta
+from ._checks import check_model_theta, in_float64
 
 __all__ = ["Breakpoints", "MERGES", "breakpoints_1d", "count_1d"]
 
@@ -31,7 +31,9 @@ class Breakpoints(NamedTuple):
     offsets: torch.Tensor  # (B*S + 1,) int64
 
 
-def _check(model, theta, a, b, merge) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _check(model, theta, a, b, merge) -> tuple[torch.dtype, torch.Tensor, torch.Tensor,
+                                                torch.Tensor]:
+    """(theta's dtype, theta, a, b in float64 and contiguous) after validation."""
     theta = check_model_theta(model, theta)
     a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
     same_dtype_device(theta, "theta", a=a, b=b)
@@ -46,7 +48,7 @@ def _check(model, theta, a, b, merge) -> tuple[torch.Tensor, torch.Tensor, torch
         raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
     check_finite(a, "a")
     check_finite(b, "b")
-    return theta, a.contiguous(), b.contiguous()
+    return (theta.dtype, *in_float64(theta, a, b))
 
 
 def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
@@ -63,7 +65,7 @@ def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
         counts (B, S) int64. On CUDA each work item holds at most the plan's capacity of points;
         items that need more are recounted on the CPU with a warning (never truncated).
     """
-    theta, a, b = _check(model, theta, a, b, merge)
+    _, theta, a, b = _check(model, theta, a, b, merge)
     counts, over = _kernel_pass(model, theta, a, b, merge)
     if over is not None:
         bi, si = over.nonzero(as_tuple=True)
@@ -76,17 +78,19 @@ def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
 
 def breakpoints_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
                    merge: str = "activation") -> Breakpoints:
-    """``count_1d`` and the breakpoints of every piece (count, then a second pass that fills)."""
-    theta, a, b = _check(model, theta, a, b, merge)
+    """``count_1d`` and the breakpoints of every piece (count, then a second pass that fills);
+    the breakpoint values come back in theta's dtype."""
+    dtype, theta, a, b = _check(model, theta, a, b, merge)
     counts, over = _kernel_pass(model, theta, a, b, merge)
     if over is not None:
         bp = breakpoints_1d(model, theta.cpu(), a.cpu(), b.cpu(), merge=merge)
-        return Breakpoints(*(t.to(theta.device) for t in bp))
+        return Breakpoints(bp.counts.to(theta.device), bp.values.to(theta.device, dtype),
+                           bp.offsets.to(theta.device))
     offsets = torch.zeros(counts.numel() + 1, dtype=torch.int64, device=counts.device)
     torch.cumsum(counts.reshape(-1) - 1, 0, out=offsets[1:])
     values = torch.empty(int(offsets[-1]), dtype=theta.dtype, device=theta.device)
     _kernel_pass(model, theta, a, b, merge, counts, offsets, values)
-    return Breakpoints(counts, values, offsets)
+    return Breakpoints(counts, values.to(dtype), offsets)
 
 
 def _kernel_pass(model, theta, a, b, merge, counts=None, offsets=None, values=None):

@@ -14,7 +14,7 @@ import torch
 from .._ext import _core
 from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
 from ..models import MLP
-from ._checks import check_model_theta
+from ._checks import check_model_theta, in_float64
 from .patterns import unpack_patterns
 
 __all__ = ["Polygons", "count_2d", "polygons_2d"]
@@ -49,7 +49,7 @@ def _check_bounds(bounds: Bounds) -> tuple[float, float, float, float]:
 
 
 def _check(model, theta, origin, u, v, bounds):
-    """Validated (theta, origin, u, v) on the CPU, contiguous, and the bounds."""
+    """Validated (theta, origin, u, v) on the CPU in float64, and the bounds."""
     theta = check_model_theta(model, theta)
     origin, u, v = (as_float_tensor(x, n) for x, n in ((origin, "origin"), (u, "u"), (v, "v")))
     same_dtype_device(theta, "theta", origin=origin, u=u, v=v)
@@ -64,7 +64,7 @@ def _check(model, theta, origin, u, v, bounds):
     uu, vv, uv = (u * u).sum(-1), (v * v).sum(-1), (u * v).sum(-1)
     if bool((uu * vv - uv * uv <= 1e-12 * uu * vv).any()) or bool(((uu == 0) | (vv == 0)).any()):
         raise ValueError("degenerate slice: u and v must be non-zero and not parallel")
-    return tuple(x.cpu().contiguous() for x in (theta, origin, u, v)), lo_hi
+    return in_float64(*(x.cpu() for x in (theta, origin, u, v))), lo_hi
 
 
 def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
@@ -90,7 +90,7 @@ def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Ten
 def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
                 v: torch.Tensor, *, bounds: Bounds = (-1.0, 1.0, -1.0, 1.0)) -> Polygons:
     """``count_2d`` and the regions themselves as polygons with their activation patterns
-    (count, then a second pass that fills)."""
+    (count, then a second pass that fills); vertices in theta's dtype."""
     (theta_c, origin, u, v), lo_hi = _check(model, theta, origin, u, v, bounds)
     B, spec = theta_c.shape[0], model.spec
     counts = torch.empty(B, dtype=torch.int64)
@@ -109,5 +109,5 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
     _core.region_polygons(spec, theta_c, origin, u, v, lo_hi, counts, None, region_offsets,
                           vertex_base, vertices, vertex_offsets, words)
     dev = theta.device
-    return Polygons(counts.to(dev), vertices.to(dev), vertex_offsets.to(dev),
+    return Polygons(counts.to(dev), vertices.to(dev, theta.dtype), vertex_offsets.to(dev),
                     region_offsets.to(dev), unpack_patterns(words, spec.pattern_bits).to(dev))
