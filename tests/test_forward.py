@@ -229,6 +229,36 @@ def test_forward_cuda_sample_loop_per_model_data_and_small_workspace(dtype, monk
 
 
 @pytest.mark.cuda
+@pytest.mark.sanitize
+def test_cuda_forward_small_case():
+    """One small call per dtype for compute-sanitizer (bench/gpu_check.sh)."""
+    for dtype in DTYPES:
+        net = rs.MLP([3, 6, 2], "tanh")
+        theta = net.init(3, dtype=dtype, bias_std=0.3)
+        matches_reference(net, theta.cuda(), torch.randn(40, 3, dtype=dtype), factor=10)
+
+
+@pytest.mark.cuda
+def test_cuda_forward_on_a_side_stream_interleaved_with_torch_ops():
+    """The kernel runs on torch's current stream: inputs made by torch ops just before it on a
+    side stream, its output used by torch ops after it, no synchronisation in between."""
+    net = rs.MLP([3, 16, 8, 2], "sigmoid")
+    g = torch.Generator().manual_seed(7)
+    theta = net.init(64, generator=g, dtype=torch.float64, bias_std=0.3)
+    X = torch.randn(4000, 3, generator=g, dtype=torch.float64)
+    want = 2 * rs.reference.forward(net, theta, X) + 1
+    side = torch.cuda.Stream()
+    theta_c, X_c = theta.cuda(), X.cuda()
+    torch.cuda.synchronize()
+    with torch.cuda.stream(side):
+        big = torch.randn(4096, 4096, device="cuda", dtype=torch.float64)
+        delay = (big @ big).sum() * 0  # keeps the side stream busy before the inputs are made
+        got = 2 * rs.forward(net, theta_c + delay, X_c * (1 + delay)) + 1
+    side.synchronize()
+    assert_matches_reference(got, want, factor=10)
+
+
+@pytest.mark.cuda
 def test_forward_cuda_error_on_mixed_devices():
     net = rs.MLP([2, 3, 1])
     with pytest.raises(ValueError, match="is on"):

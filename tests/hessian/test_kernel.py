@@ -36,8 +36,10 @@ def test_plan_chunks_and_workspace():
     few = _core.hess_plan(spec, 1, 10_000, 0, Mode.loss, False, 8)
     assert few.chunks == max(1, 4 * threads)
     assert _core.hess_plan(spec, 1, 64, 0, Mode.loss, False, 8).chunks == 1
+    assert few.partials == few.chunks  # the CPU writes one row per (model, chunk)
     cuda = _core.hess_plan(spec, 3, 2000, 1, Mode.hvp, True, 8)
     assert cuda.chunks == 4 and cuda.workspace > 0 and cuda.workspace % 128 == 0
+    assert cuda.partials == 4 * 4  # one row per warp of the 128-thread blocks
     one_block = _core.hess_plan(spec, 3, 2000, 1, Mode.hvp, True, 8, max_workspace_bytes=1)
     assert one_block.workspace * 12 == cuda.workspace  # 3 models x 4 chunks: 12 blocks
     P = spec.n_params

@@ -51,15 +51,16 @@ def test_mlp_matches_reference(act, per_model, flags, dtype, device):
     matches_reference(net, theta, data, Vs)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTIVATIONS)
-def test_wide_layers_match_reference(act, dtype):
+def test_wide_layers_match_reference(act, dtype, device):
     """Sums of >= 8 terms run in register blocks of 4 outputs plus a remainder (widths 10 and 9):
     the forward, backward, R-forward and R-backward sums of the middle layers take that path."""
     net = MLP([9, 10, 9, 2], act)
-    theta, data = random_problem(net, 3, 40, dtype, weighted=True)
+    theta, data = random_problem(net, 3, 40, dtype, weighted=True, device=device)
     V = torch.randn(3, 2, net.num_params, generator=torch.Generator().manual_seed(2), dtype=dtype)
-    matches_reference(net, theta, data, [V], dense=False)
+    matches_reference(net, theta, data, [V], dense=False, factor=10 if device == "cuda" else 1)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -83,6 +84,52 @@ def test_cuda_two_chunks_and_a_partial_block(model, dtype, per_model):
                                  importance=True, device="cuda")
     V = torch.randn(5, 3, model.num_params, dtype=dtype)
     matches_reference(model, theta, data, [V], factor=10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_benchmark_sizes_match_reference(dtype):
+    """The benchmark's shapes, fewer models: [16,64,64,1] relu with K = 8 directions (register
+    blocks, long sums) and TMS n = 20, m = 5 with sparse data."""
+    net = MLP([16, 64, 64, 1], "relu")
+    theta, data = random_problem(net, 4, 300, dtype, device="cuda")
+    V = torch.randn(4, 8, net.num_params, dtype=dtype)
+    matches_reference(net, theta, data, [V], dense=False, factor=10)
+    tms = TMS(20, 5)
+    theta, data = random_problem(tms, 4, 500, dtype, importance=True, device="cuda")
+    V = torch.randn(4, 2, tms.num_params, dtype=dtype)
+    matches_reference(tms, theta, data, [V], factor=10)
+
+
+@pytest.mark.cuda
+@pytest.mark.sanitize
+def test_cuda_small_case_every_mode():
+    """One small call per mode and dtype for compute-sanitizer (bench/gpu_check.sh)."""
+    for dtype in DTYPES:
+        net = MLP([3, 5, 2], "sigmoid")
+        theta, data = random_problem(net, 3, 200, dtype, weighted=True, device="cuda")
+        matches_reference(net, theta, data, [torch.randn(3, 2, net.num_params, dtype=dtype)],
+                          factor=10)
+
+
+@pytest.mark.cuda
+def test_cuda_results_are_reproducible_and_follow_the_stream():
+    """Same call, same bits (no atomics in the reduction), also on a side stream interleaved
+    with torch ops."""
+    net = MLP([2, 5, 1], "tanh")
+    theta, data = random_problem(net, 50, 3000, torch.float32, device="cuda")
+    V = torch.randn(50, 3, net.num_params, device="cuda")
+    first = hessian.hvp(net, theta, data, V)
+    for _ in range(3):
+        assert torch.equal(hessian.hvp(net, theta, data, V), first)
+    side = torch.cuda.Stream()
+    torch.cuda.synchronize()
+    with torch.cuda.stream(side):
+        big = torch.randn(4096, 4096, device="cuda")
+        delay = (big @ big).sum() * 0
+        got = hessian.hvp(net, theta + delay, data, V) * 1
+    side.synchronize()
+    assert torch.equal(got, first)
 
 
 @pytest.mark.parametrize("isa", CPU_ISAS)

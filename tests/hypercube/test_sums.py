@@ -252,3 +252,48 @@ def test_cuda_chunked_sweep_matches_cpu(dtype):
     for m in ("brute", "mitm"):
         assert_matches_reference(hc.delta(w.cuda(), method=m)[0], hc.delta(w, method=m)[0],
                                  kind="hypercube", factor=10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_chunked_every_family_more_than_one_batch(dtype):
+    """n = 20 on CUDA: 2^3 pairs per chunk, 2^16 chunks, 24 w per kernel call: B = 30 takes two
+    calls; every family, ties included."""
+    g = torch.Generator().manual_seed(12)
+    n = 20
+    w = torch.randn(30, n, generator=g, dtype=torch.float64).to(dtype)
+    w[0] = 0
+    w[0, :2] = 1
+    for p in families(n, g):
+        for tie in ("include", "half"):
+            assert_matches_reference(hc.f(w.cuda(), p, tie=tie, method="brute"),
+                                     hc.f(w, p, tie=tie, method="brute"), kind="hypercube")
+
+
+@pytest.mark.cuda
+def test_cuda_brute_force_at_its_largest_n():
+    """n = 32 (CUDA's brute-force limit), 20 w in two kernel calls, against the CPU's meet in
+    the middle."""
+    g = torch.Generator().manual_seed(13)
+    n = 32
+    w = torch.randn(20, n, generator=g, dtype=torch.float64)
+    for p in (hc.Uniform(n), hc.Product(torch.rand(n, generator=g, dtype=torch.float64))):
+        assert_matches_reference(hc.f(w.cuda(), p, method="brute"), hc.f(w, p, method="mitm"),
+                                 kind="hypercube")
+    assert_matches_reference(hc.delta(w[:4].cuda(), method="brute")[0],
+                             hc.delta(w[:4], method="mitm")[0], kind="hypercube")
+
+
+@pytest.mark.cuda
+@pytest.mark.sanitize
+def test_cuda_small_sweeps():
+    """One small call per compiled sweep (f with every family, delta, log Z) for
+    compute-sanitizer (bench/gpu_check.sh); n = 18 has 2 pairs per CUDA chunk."""
+    g = torch.Generator().manual_seed(14)
+    n = 18
+    w = torch.randn(3, n, generator=g, dtype=torch.float64)
+    for p in families(n, g):
+        assert_matches_reference(hc.f(w.cuda(), p, method="brute"), hc.f(w, p, method="brute"),
+                                 kind="hypercube")
+    assert_matches_reference(hc.delta(w.cuda(), method="brute")[0],
+                             hc.delta(w, method="brute")[0], kind="hypercube")
