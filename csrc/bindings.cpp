@@ -1,7 +1,6 @@
 // The extension module reluscope._core: build information plus one bind_* call per kernel family.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
-#include <nanobind/stl/tuple.h>
 
 #include <stdexcept>
 
@@ -58,13 +57,13 @@ NB_MODULE(_core, m) {
         },
         nb::arg("device") = 0,
         "Driver and runtime versions, device, and whether a one-thread kernel ran (CUDA builds).");
-  m.def("grid_stride",
-        [](int64_t items, int64_t workers, int block) {
-          const rs::GridStride g = rs::grid_stride(items, workers, block);
-          return std::make_tuple(g.blocks, g.block, g.stride);
-        },
-        nb::arg("items"), nb::arg("workers"), nb::arg("block"),
-        "(blocks, threads per block, stride) of a grid-stride launch (common/launch.h).");
+  nb::class_<rs::GridStride>(m, "GridStride", "The geometry of a grid-stride CUDA launch.")
+      .def_ro("blocks", &rs::GridStride::blocks)
+      .def_ro("block", &rs::GridStride::block)
+      .def_ro("stride", &rs::GridStride::stride);
+  m.def("grid_stride", &rs::grid_stride, nb::arg("items"), nb::arg("workers"), nb::arg("block"),
+        nb::arg("max_blocks") = rs::kMaxGridBlocks,
+        "Blocks, threads per block and stride of a grid-stride launch (common/launch.h).");
   rs::bind_model(m);
   rs::bind_hessian(m);
   rs::bind_regions(m);

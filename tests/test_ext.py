@@ -10,10 +10,11 @@ import reluscope as rs
 from reluscope._ext import _core
 
 
-def covered_once(items: int, blocks: int, block: int, stride: int) -> bool:
+def covered_once(items: int, g) -> bool:
     """Simulates the kernels' loop `for (i = t; i < items; i += stride)` over the launched threads
-    t < stride (threads >= stride return at once)."""
-    assert 1 <= stride <= blocks * block
+    t < stride (threads >= stride return at once) of the GridStride g."""
+    stride = g.stride
+    assert 1 <= stride <= g.blocks * g.block
     seen = torch.zeros(items, dtype=torch.int64)
     for t in range(min(stride, items)):
         seen[t::stride] += 1
@@ -24,11 +25,13 @@ def test_grid_stride_covers_every_item_once():
     rng = random.Random(0)
     for _ in range(300):
         items, workers = rng.randint(1, 5000), rng.randint(1, 3000)
-        blocks, block, stride = _core.grid_stride(items, workers, rng.choice([32, 64, 128]))
-        assert stride <= workers and covered_once(items, blocks, block, stride)
+        g = _core.grid_stride(items, workers, rng.choice([32, 64, 128]))
+        assert g.stride <= workers and covered_once(items, g)
+        capped = _core.grid_stride(items, workers, 32, max_blocks=3)
+        assert capped.blocks <= 3 and covered_once(items, capped)
     # far past the grid cap: the stride is what the capped grid launches, never the workers
-    blocks, block, stride = _core.grid_stride(1 << 40, 1 << 40, 128)
-    assert blocks == 1 << 20 and stride == blocks * block
+    g = _core.grid_stride(1 << 40, 1 << 40, 128)
+    assert g.blocks == 1 << 20 and g.stride == g.blocks * g.block
 
 
 def test_lane_and_segment_launches_cover_their_plans():
@@ -41,11 +44,11 @@ def test_lane_and_segment_launches_cover_their_plans():
         values = _core.lane_workspace(spec, items, True, 8, max_workspace_bytes=budget)
         workers = values // (2 * spec.max_width)
         assert workers >= 1
-        assert covered_once(items, *_core.lane_launch(items, workers))
+        assert covered_once(items, _core.lane_launch(items, workers))
         seg = _core.segment_plan(spec, items, 1, True, 8, 0, max_workspace_bytes=budget)
         seg_workers = _core.segment_workers(spec, seg.workspace_bytes, seg.capacity, 8)
         assert seg_workers >= 1
-        assert covered_once(items, *_core.segment_launch(items, seg_workers))
+        assert covered_once(items, _core.segment_launch(items, seg_workers))
 
 
 def test_cuda_probe_runs_a_kernel_or_raises_cleanly():

@@ -103,13 +103,8 @@ void bind_model(nb::module_& m) {
                    "Activation-pattern bits: neurons of the hidden layers with a kink.")
       .def_prop_ro("pattern_words", [](const NetSpec& n) { return pattern_words(n); },
                    "64-bit words a packed activation pattern takes (at least 1).");
-  m.def("lane_launch",
-        [](int64_t items, int64_t workers) {
-          const GridStride g = lane_launch(items, workers);
-          return std::make_tuple(g.blocks, g.block, g.stride);
-        },
-        nb::arg("items"), nb::arg("workers"),
-        "(blocks, threads per block, stride) of the forward / pattern CUDA launch.");
+  m.def("lane_launch", &lane_launch, nb::arg("items"), nb::arg("workers"),
+        "The GridStride of the forward / pattern CUDA launch.");
   m.def("lane_workspace", &lane_workspace, nb::arg("net"), nb::arg("items"), nb::arg("cuda"),
         nb::arg("elem_size"), nb::arg("max_workspace_bytes") = -1,
         "Scratch values the forward / pattern kernel needs for `items` (network, sample) pairs "

@@ -165,13 +165,8 @@ void bind_regions(nb::module_& m) {
         nb::arg("cuda"), nb::arg("elem_size"), nb::arg("free_bytes"),
         nb::arg("max_workspace_bytes") = -1,
         "Capacity per work item and workspace bytes of a CUDA count_1d call (zeros on the CPU).");
-  m.def("segment_launch",
-        [](int64_t items, int64_t workers) {
-          const GridStride g = segment_launch(items, workers);
-          return std::make_tuple(g.blocks, g.block, g.stride);
-        },
-        nb::arg("items"), nb::arg("workers"),
-        "(blocks, threads per block, stride) of the count_1d CUDA launch.");
+  m.def("segment_launch", &segment_launch, nb::arg("items"), nb::arg("workers"),
+        "The GridStride of the count_1d CUDA launch.");
   m.def("segment_workers", &segment_workers, nb::arg("net"), nb::arg("workspace_bytes"),
         nb::arg("capacity"), nb::arg("elem_size"),
         "Work items a count_1d workspace of that size serves at once.");
