@@ -24,13 +24,13 @@ void bind_hypercube(nb::module_& m);
 #endif
 
 NB_MODULE(_core, m) {
-  m.doc() = "reluscope compiled kernels (CPU with OpenMP, CUDA when built with nvcc)";
+  m.doc() = "reluscope compiled kernels (CPU with a thread pool, CUDA when built with nvcc)";
   m.def("build_info", [] {
     nb::dict d;
-#if defined(RELUSCOPE_WITH_OPENMP)
-    d["openmp"] = true;
+#if defined(RELUSCOPE_OPENMP_SIMD)
+    d["openmp_simd"] = true;  // omp simd lane loops (the threads are parallel.h's own pool)
 #else
-    d["openmp"] = false;
+    d["openmp_simd"] = false;
 #endif
     d["cuda"] = rs::kWithCuda;
     d["cuda_archs"] = std::string(RELUSCOPE_CUDA_ARCHS);
@@ -39,6 +39,7 @@ NB_MODULE(_core, m) {
     d["compiler"] = std::string(__VERSION__);
     return d;
   });
+  m.def("max_threads", &rs::max_threads, "Threads of the CPU pool (parallel.h).");
   m.def("cuda_probe",
         [](int device) {
 #if defined(RELUSCOPE_WITH_CUDA)

@@ -5,7 +5,7 @@
 namespace rs {
 
 struct DeviceContext {
-  bool cuda = false;          // false: CPU (OpenMP)
+  bool cuda = false;          // false: CPU (thread pool)
   int device_id = 0;          // CUDA device ordinal
   std::uintptr_t stream = 0;  // cudaStream_t handed in from Python (torch's current stream)
 };

@@ -1,5 +1,5 @@
-// RS_HD marks arithmetic that is compiled for both launchers: the OpenMP CPU loops (host compiler)
-// and the CUDA kernels (nvcc). Kernel math lives in headers as RS_HD inline templates, once.
+// RS_HD marks arithmetic that is compiled for both launchers: the CPU loops (host compiler) and
+// the CUDA kernels (nvcc). Kernel math lives in headers as RS_HD inline templates, once.
 #pragma once
 
 #if defined(__CUDACC__)
@@ -12,7 +12,7 @@
 // vectorises it (instead of unrolling it into scalar code); empty under nvcc (one lane there).
 #if defined(__CUDACC__)
 #define RS_SIMD
-#elif defined(_OPENMP)
+#elif defined(RELUSCOPE_OPENMP_SIMD)
 #define RS_SIMD _Pragma("omp simd")
 #elif defined(__GNUC__)
 #define RS_SIMD _Pragma("GCC ivdep")

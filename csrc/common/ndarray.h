@@ -13,6 +13,7 @@
 
 #include "common/device.h"
 #include "common/error.h"
+#include "common/parallel.h"
 
 namespace rs {
 
@@ -84,14 +85,39 @@ decltype(auto) dispatch_float(const Array& a, F&& f) {
   throw std::invalid_argument("reluscope kernels take float32 or float64 tensors");
 }
 
-// Runs cpu() or cuda() by the context's device. cuda must be a generic lambda ([&](auto) {...})
-// so that, in a build without CUDA, its body (which names CUDA launchers) is never instantiated.
+// Runs launch() with the GIL released (other Python threads run meanwhile) under a StopToken
+// that asks Python for pending signals: Ctrl-C stops a long CPU kernel between pieces of work
+// (parallel.h) and raises KeyboardInterrupt here; the outputs are then incomplete, and the
+// exception says so to the caller, who never sees them. C++ exceptions (bad_alloc included)
+// propagate as Python exceptions.
+template <typename F>
+void run_released(F&& launch) {
+  StopToken token(
+      [](void*) {
+        nb::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+      },
+      nullptr);
+  try {
+    StopScope scope(&token);
+    nb::gil_scoped_release release;
+    launch();
+  } catch (...) {
+    if (token.stopped()) throw nb::python_error();
+    throw;
+  }
+  if (token.stopped()) throw nb::python_error();
+}
+
+// Runs cpu() or cuda() by the context's device, with the GIL released. cuda must be a generic
+// lambda ([&](auto) {...}) so that, in a build without CUDA, its body (which names CUDA
+// launchers) is never instantiated.
 template <typename Cpu, typename Cuda>
 void on_device(const DeviceContext& ctx, Cpu&& cpu, Cuda&& cuda) {
   if (!ctx.cuda) {
-    cpu();
+    run_released(cpu);
   } else if constexpr (kWithCuda) {
-    cuda(0);
+    run_released([&] { cuda(0); });
   } else {
     throw std::runtime_error(
         "this reluscope build has no CUDA kernels (nvcc was not found when it was built); "

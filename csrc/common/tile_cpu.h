@@ -41,7 +41,7 @@ inline void load_lanes(T* dst, const T* src, int64_t n, int64_t n1, T pad) {
 // tile of kCpuLanes samples starting at n) calls fn(b, n, lanes, xt, scratch, thread), where xt
 // holds the tile's inputs (feature k of lane i at xt[k * kCpuLanes + i]; lanes >= `lanes` are
 // zero), scratch is the calling thread's own `scratch_values` values, thread < max_threads(). x is (N, d_in), or (B, N, d_in) when
-// x_per_net; it is transposed once per call. OpenMP over tasks in chunks of about 64k units of
+// x_per_net; it is transposed once per call. Threads over tasks in chunks of about 64k units of
 // `work_per_sample`; fn runs compiled for the CPU's widest vector ISA.
 template <typename T, typename Fn>
 void for_each_tile_cpu(const T* x, bool x_per_net, int64_t B, int64_t N, int d_in,
@@ -55,7 +55,7 @@ void for_each_tile_cpu(const T* x, bool x_per_net, int64_t B, int64_t N, int d_i
   parallel_for(B * tiles, grain, [&](int64_t begin, int64_t end, int thread) {
     std::vector<T> xt(size_t(d_in) * kL), scratch(scratch_values);
     call_for_isa(isa, [&] {
-      for (int64_t task = begin; task < end; ++task) {
+      for (int64_t task = begin; task < end && !stop_requested(); ++task) {
         const int64_t b = task / tiles, n = (task % tiles) * kL;
         const T* xb = xs.data() + (x_per_net ? b * N * d_in : 0);
         for (int k = 0; k < d_in; ++k) load_lanes<kL>(xt.data() + k * kL, xb + k * N, n, N, T(0));

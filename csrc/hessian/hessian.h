@@ -28,6 +28,7 @@ inline constexpr int64_t kHessCudaMaxBlocks = 2048;      // bounds the CUDA scra
 inline constexpr int64_t kHessCudaSamplesPerChunk = 512;
 inline constexpr int64_t kHessCudaWorkspaceBytes = int64_t(1) << 30;
 inline constexpr int64_t kHessPartBudget = int64_t(1) << 25;  // partial-sum values per call
+inline constexpr int64_t kHessCpuTasks = 64;  // CPU: (model, chunk) tasks a call aims for
 
 // How one call is laid out: the Python layer allocates `part` (B, partials, length), zero-filled,
 // and a CUDA workspace of `workspace` values, sums `part` over its partials (torch's sum: a fixed

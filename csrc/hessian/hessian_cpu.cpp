@@ -1,4 +1,4 @@
-// CPU launcher of the Hessian engine: OpenMP over (network, data chunk) tasks; each task runs
+// CPU launcher of the Hessian engine: threads over (network, data chunk) tasks; each task runs
 // hess_tile on tiles of kCpuLanes samples (structure-of-arrays rows, loaded from inputs transposed
 // once per call, so the lane loops vectorise) and folds each tile into one vector-wide
 // accumulator per output slot, summed in a fixed order at the end of the task into its own slice
@@ -23,17 +23,27 @@ namespace {
 
 // Accumulator slots are one 64-byte vector wide: add() folds the tile's lanes into it in a fixed
 // order (deterministic), so a slot costs one load and store per tile instead of kCpuLanes of each.
+// Lanes past `valid` (the padding of a task's last tile) are left out by a select, not multiplied
+// by their zero weight: an inf there would otherwise add NaN.
 template <typename T>
 constexpr int kVec = 64 / int(sizeof(T));
 
 template <typename T>
 struct LaneAcc {
   T* p;
+  int valid = kCpuLanes<T>;
   void add(int64_t slot, const T* lanes) {
     T r[kVec<T>];
-    RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] = lanes[i];
-    for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>) {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] += lanes[c + i];
+    if (valid == kCpuLanes<T>) {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] = lanes[i];
+      for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>) {
+        RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] += lanes[c + i];
+      }
+    } else {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] = i < valid ? lanes[i] : T(0);
+      for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>) {
+        RS_SIMD for (int i = 0; i < kVec<T>; ++i) r[i] += c + i < valid ? lanes[c + i] : T(0);
+      }
     }
     RS_SIMD for (int i = 0; i < kVec<T>; ++i) p[slot * kVec<T> + i] += r[i];
   }
@@ -54,20 +64,21 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
   LaneAcc<T> acc{acc_slots};
-  for (int64_t task = begin; task < end; ++task) {
+  for (int64_t task = begin; task < end && !stop_requested(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
     const T* x = soa.x.data() + (a.x_per_net ? b * N * net.d_in : 0);
     const T* t = soa.t.data() + (a.t_per_net ? b * N * net.d_out : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
-    for (int64_t n = n0; n < n1; n += kL) {
+    for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
       // load the tile; padding lanes repeat sample n0 with weight 0
       load_lanes<kL>(s + a.lay.w_row * kL, a.w, n, n1, T(0));
       for (int j = 0; j < net.d_out; ++j)
         load_lanes<kL>(s + (a.lay.t_row + j) * kL, t + j * N, n, n1, t[j * N + n0]);
       for (int k = 0; k < net.d_in; ++k)
         load_lanes<kL>(s + (a.lay.a[0] + k) * kL, x + k * N, n, n1, x[k * N + n0]);
+      acc.valid = int(std::min<int64_t>(kL, n1 - n));
       hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);
     }
     T* out = a.part + task * len;

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "common/error.h"
-#include "common/parallel.h"
 #include "hessian/hessian.h"
 
 namespace rs {
@@ -13,15 +12,16 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Data chunks per model: on CUDA enough (model, chunk) blocks to fill the grid and no more; on the
-// CPU about four tasks per thread when B alone does not give them, chunks of >= 64 samples.
+// CPU at least kHessCpuTasks (model, chunk) tasks when B alone does not give them, chunks of >= 64
+// samples. Never from the thread count: the chunks fix the order of the sums, so results are the
+// same bits for any number of threads.
 int64_t chunks_for(int64_t B, int64_t N, bool cuda) {
   if (B == 0) return 1;
   if (cuda)
     return std::max<int64_t>(1, std::min(ceil_div(N, kHessCudaSamplesPerChunk),
                                          ceil_div(2 * kHessCudaMaxBlocks, B)));
-  const int64_t threads = max_threads();
-  if (B >= 4 * threads) return 1;
-  return std::max<int64_t>(1, std::min(ceil_div(4 * threads, B), N / 64));
+  if (B >= kHessCpuTasks) return 1;
+  return std::max<int64_t>(1, std::min(ceil_div(kHessCpuTasks, B), N / 64));
 }
 
 }  // namespace

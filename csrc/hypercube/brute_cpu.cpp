@@ -1,4 +1,4 @@
-// CPU launchers of the brute-force hypercube sweep. OpenMP over groups of consecutive chunks (the
+// CPU launchers of the brute-force hypercube sweep. Threads over groups of consecutive chunks (the
 // groups are fixed by the caller, not by the thread count, and each writes its own partial, so the
 // result is bitwise reproducible). Per chunk: the pair weights are computed once into a buffer
 // (2^c), then for each w one pass computes d[kl] = p(x) 1(s>=0) - p(-x) 1(-s>=0) and the mass, and
@@ -92,6 +92,7 @@ void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
         for (int64_t i = 0; i < a.B * (n + 1); ++i) out[i] = 0;
         const GroupRange r = group_range(chunks, a.groups, g);
         for (int64_t kh = r.begin; kh < r.end; ++kh) {
+          if (stop_requested()) return;
           HcChunkState<T> st;
           chunk_state(W, kh, st);
           for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
@@ -121,7 +122,7 @@ void hc_brute_delta_cpu(const HcBruteArgs<T>& a) {
       const T* L = a.L + b * nlo;
       T best = std::numeric_limits<T>::infinity();
       int64_t arg = r.begin << c;
-      for (int64_t kh = r.begin; kh < r.end; ++kh)
+      for (int64_t kh = r.begin; kh < r.end && !stop_requested(); ++kh)
         delta_scan(a.H[b * chunks + kh], L, nlo, kh, c, best, arg);
       a.out_val[g * a.B + b] = best;
       a.out_idx[g * a.B + b] = arg;
@@ -136,7 +137,8 @@ void hc_log_partition_cpu(const HcBruteArgs<T>& a) {
     for (int64_t g = g0; g < g1; ++g) {
       double m = -std::numeric_limits<double>::infinity(), s = 0;
       const GroupRange r = group_range(chunks, a.groups, g);
-      for (int64_t kh = r.begin; kh < r.end; ++kh) chunk_log_partition(a.W, kh, m, s);
+      for (int64_t kh = r.begin; kh < r.end && !stop_requested(); ++kh)
+        chunk_log_partition(a.W, kh, m, s);
       a.out[2 * g] = m;
       a.out[2 * g + 1] = s;
     }

@@ -1,4 +1,4 @@
-// CPU meet-in-the-middle for product weights and for delta. Per w (OpenMP over the batch), each
+// CPU meet-in-the-middle for product weights and for delta. Per w (threads over the batch), each
 // half's 2^h subset sums are generated already sorted by merging (Horowitz-Sahni: sorted sums of
 // j+1 coordinates = merge(sorted_j - w_j, sorted_j + w_j), O(2^h) in all, no sort). Then:
 //  f:     two-pointer sweeps give, for every vertex a of one half, G(a) = sum of p over the other
@@ -43,7 +43,7 @@ void sorted_sums(const T* w, const T* q, int h, SortedSums<T>& out, SortedSums<T
     s->p.resize(with_p ? total : 0);
   }
   size_t size = 1;
-  for (int j = 0; j < h; ++j) {
+  for (int j = 0; j < h && !stop_requested(); ++j) {
     const T wj = w[j], qp = with_p ? q[j] : T(0), qm = T(1) - qp;
     const uint32_t bit = uint32_t(1) << j;
     size_t a = 0, b = 0, o = 0;
@@ -76,6 +76,7 @@ double side_sums(const SortedSums<T>& A, const SortedSums<T>& Bs, int hA, T tol,
   double gi = 0, ge = 0, total = 0;
   double pos[32] = {0};       // sum of c over the vertices with x_j = +1
   for (size_t i = 0; i < na; ++i) {  // s_a ascending: both thresholds descend
+    if ((i & 0xFFFFF) == 0 && stop_requested()) break;
     const T sa = A.v[i];
     while (ji > 0 && Bs.v[ji - 1] >= -sa - tol) gi += double(Bs.p[--ji]);
     while (je > 0 && Bs.v[je - 1] > -sa + tol) ge += double(Bs.p[--je]);
@@ -95,7 +96,7 @@ void hc_mitm_f_cpu(const HcMitmArgs<T>& a) {
   const int n = a.n, hA = a.hA, hB = a.n - a.hA;
   parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int) {
     SortedSums<T> A, Bs, tmp;
-    for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t b = b0; b < b1 && !stop_requested(); ++b) {
       const T* w = a.w + b * n;
       double* o = a.out + b * (n + 1);
       for (int i = 0; i <= n; ++i) o[i] = 0;
@@ -112,7 +113,7 @@ void hc_mitm_delta_cpu(const HcMitmArgs<T>& a) {
   const int n = a.n, hA = a.hA, hB = a.n - a.hA;
   parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int) {
     SortedSums<T> A, Bs, tmp;
-    for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t b = b0; b < b1 && !stop_requested(); ++b) {
       const T* w = a.w + b * n;
       sorted_sums<T>(w, nullptr, hA, A, tmp);
       sorted_sums<T>(w + hA, nullptr, hB, Bs, tmp);
@@ -121,6 +122,7 @@ void hc_mitm_delta_cpu(const HcMitmArgs<T>& a) {
       int64_t arg = 0;
       size_t j = Bs.v.size();
       for (size_t i = 0; i < A.v.size(); ++i) {
+        if ((i & 0xFFFFF) == 0 && stop_requested()) break;
         const T sa = A.v[i];
         while (j > 0 && Bs.v[j - 1] >= -sa) --j;
         for (size_t jj = (j > 0 ? j - 1 : 0); jj < std::min(j + 1, Bs.v.size()); ++jj) {

@@ -1,4 +1,4 @@
-// CPU launcher of count_2d: OpenMP over networks, each cut by slice_polygons (polygon_math.h).
+// CPU launcher of count_2d: threads over networks, each cut by slice_polygons (polygon_math.h).
 // Count pass: polygons and vertices per network; fill pass (offsets given): vertices, vertex
 // offsets and patterns.
 #include "common/parallel.h"
@@ -12,7 +12,7 @@ void polygon_cpu(const PolygonArgs<T>& a) {
   const NetSpec& net = a.net;
   parallel_for(a.B, 1, [&](int64_t begin, int64_t end, int) {
     PolygonSet<T> P, Q;
-    for (int64_t b = begin; b < end; ++b) {
+    for (int64_t b = begin; b < end && !stop_requested(); ++b) {
       const int64_t x_off = a.per_net ? b * net.d_in : 0;
       slice_polygons(net, a.theta + b * net.n_params, a.origin + x_off, a.u + x_off, a.v + x_off,
                      a.bounds, a.n_words, P, Q);

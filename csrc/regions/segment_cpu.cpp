@@ -1,9 +1,10 @@
-// CPU launcher of count_1d: OpenMP over (network, segment) work items. Each thread owns growable
+// CPU launcher of count_1d: threads over (network, segment) work items. Each thread owns growable
 // point lists (std::vector, doubled on demand), so any number of pieces is counted exactly
 // (Telgarsky's sawtooth: 2^L points). Time O(sum_l n_l d_l d_{l-1}) per item, memory
 // O(n max_width) per thread.
 #include <vector>
 
+#include "common/error.h"
 #include "common/parallel.h"
 #include "regions/regions.h"
 #include "regions/segment_math.h"
@@ -19,7 +20,9 @@ struct VectorStore {
   int W;
 
   explicit VectorStore(int W_) : scratch(kScratchRows * size_t(W_)), iv(W_), W(W_) {}
+  // Grows the half to n points; false (the caller gives up) once the call should stop.
   bool ensure(int h, int64_t n) {
+    if (stop_requested()) return false;
     if (int64_t(tv[h].size()) < n) {
       const size_t c = std::max<size_t>(size_t(n), 2 * tv[h].size());
       tv[h].resize(c);
@@ -40,14 +43,19 @@ void segment_cpu(const SegmentArgs<T>& a) {
   const NetSpec& net = a.net;
   parallel_for(a.B * a.S, 1, [&](int64_t begin, int64_t end, int) {
     VectorStore<T> st(net.max_width);
-    for (int64_t i = begin; i < end; ++i) {
+    for (int64_t i = begin; i < end && !stop_requested(); ++i) {
       const int64_t b = i / a.S;
       const int64_t x_off = (a.x_per_net ? i : i % a.S) * net.d_in;
       int64_t n;
       int h;
-      segment_pieces(net, a.theta + b * net.n_params, a.xa + x_off, a.xb + x_off, st, n, h);
-      a.counts[i] = segment_count(st, h, n, net.d_out, a.merge,
-                                  a.bp_values ? a.bp_values + a.bp_offsets[i] : (T*)nullptr);
+      if (!segment_pieces(net, a.theta + b * net.n_params, a.xa + x_off, a.xb + x_off, st, n, h))
+        return;  // stopped (the CPU store grows, it never runs out)
+      int64_t room;
+      T* out = breakpoint_slice(a, i, room);
+      const int64_t count = segment_count(st, h, n, net.d_out, a.merge, out, room);
+      RS_CHECK(a.bp_values == nullptr || (out != nullptr && count == room + 1),
+               "count_1d's fill pass: the breakpoint offsets do not match the counts of item ", i);
+      a.counts[i] = count;
     }
   });
 }

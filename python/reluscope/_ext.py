@@ -1,6 +1,5 @@
-"""Loads the compiled extension. torch is imported first: the torch CPU wheel ships its own
-libgomp, which must be loaded before the extension's OpenMP runtime."""
-import torch  # noqa: F401  (import order matters, see above)
+"""Loads the compiled extension (reluscope._core) and hands it torch's CUDA stream."""
+import torch
 
 from . import _core
 

@@ -15,7 +15,7 @@ def config() -> dict:
     return {
         "reluscope": __version__,
         "torch": torch.__version__,
-        "cpu_backend": "OpenMP" if build["openmp"] else "serial (no OpenMP)",
+        "cpu_backend": "thread pool" + (", OpenMP SIMD" if build["openmp_simd"] else ""),
         "cpu_threads": build["max_threads"],
         "cpu_vector_isa": build["cpu_isa"],
         "cuda_kernels_compiled": build["cuda"],

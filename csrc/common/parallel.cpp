@@ -1,0 +1,182 @@
+// The thread pool behind parallel_for (see parallel.h for what it guarantees and why).
+// One job at a time: a call that finds the pool busy (another Python thread's call) runs its
+// chunks on its own thread. Workers sleep on a condition variable after a short spin.
+#include "common/parallel.h"
+
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+namespace rs {
+
+namespace {
+
+int threads_from_env() {
+  for (const char* name : {"RELUSCOPE_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(name)) {
+      const int n = std::atoi(v);  // OMP_NUM_THREADS may be a list "4,2": its first entry
+      if (n >= 1) return n;
+    }
+  }
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1, int(std::thread::hardware_concurrency()));
+}
+
+// One parallel_for in flight: chunks handed out by `next`, counted by `done`.
+struct Job {
+  int64_t n = 0, grain = 1, chunks = 0;
+  void (*chunk)(void*, int64_t, int64_t, int) = nullptr;
+  void* ctx = nullptr;
+  StopToken* stop = nullptr;
+  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+
+  // Runs chunks until none is left; returns once this thread has no chunk in hand.
+  void work(int thread) {
+    StopScope scope(stop);
+    for (int64_t c; (c = next.fetch_add(1)) < chunks;) {
+      if (!failed.load(std::memory_order_relaxed) && !(stop && stop->check())) {
+        try {
+          chunk(ctx, c * grain, std::min(n, (c + 1) * grain), thread);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          failed.store(true);
+        }
+      }
+      done.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+};
+
+class Pool {
+ public:
+  explicit Pool(int threads) {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+  // Never destroyed: workers outlive static destruction at exit, and a forked child abandons the
+  // parent's pool (its threads do not exist there) and builds its own.
+
+  int threads() const { return int(workers_.size()) + 1; }
+
+  // Runs the job on the pool; false (nothing run) when the pool is busy with another job.
+  bool run(Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (job_ != nullptr) return false;
+      job_ = &job;
+      ++generation_;
+    }
+    wake_.notify_all();
+    job.work(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return job.done.load() == job.chunks && active_ == 0; });
+    job_ = nullptr;
+    return true;
+  }
+
+ private:
+  void loop(int thread) {
+    uint64_t seen = 0;
+    for (;;) {
+      Job* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        job = job_;
+        if (job == nullptr) continue;
+        ++active_;
+      }
+      job->work(thread);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --active_;
+      }
+      finished_.notify_all();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  Job* job_ = nullptr;
+  uint64_t generation_ = 0;
+  int active_ = 0;
+};
+
+std::atomic<Pool*> g_pool{nullptr};
+std::mutex* g_pool_mutex = new std::mutex();  // replaced, not destroyed, in a forked child
+std::atomic<int> g_threads{0};
+
+int configured_threads() {
+  int t = g_threads.load();
+  if (t == 0) {
+    t = threads_from_env();
+    g_threads.store(t);
+  }
+  return t;
+}
+
+void forget_pool_in_child() {
+  // The parent's workers do not exist in the child, and its mutexes may have been held by other
+  // threads at the fork: abandon both (a small leak per fork) and build anew on first use.
+  g_pool.store(nullptr);
+  g_pool_mutex = new std::mutex();
+}
+
+Pool& pool() {
+  Pool* p = g_pool.load();
+  if (p != nullptr) return *p;
+  std::lock_guard<std::mutex> lock(*g_pool_mutex);
+  p = g_pool.load();
+  if (p == nullptr) {
+#if defined(__linux__)
+    static const bool registered = [] {
+      pthread_atfork(nullptr, nullptr, &forget_pool_in_child);
+      return true;
+    }();
+    (void)registered;
+#endif
+    p = new Pool(configured_threads());
+    g_pool.store(p);
+  }
+  return *p;
+}
+
+}  // namespace
+
+int max_threads() { return configured_threads(); }
+
+StopToken*& current_stop_token() {
+  thread_local StopToken* token = nullptr;
+  return token;
+}
+
+void run_parallel(int64_t n, int64_t grain, void (*chunk)(void*, int64_t, int64_t, int),
+                  void* ctx) {
+  Job job;
+  job.n = n;
+  job.grain = grain;
+  job.chunks = (n + grain - 1) / grain;
+  job.chunk = chunk;
+  job.ctx = ctx;
+  job.stop = current_stop_token();
+  if (max_threads() == 1 || !pool().run(job)) job.work(0);
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+}  // namespace rs
