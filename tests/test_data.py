@@ -31,3 +31,11 @@ def test_errors():
         rs.Data(torch.zeros(5, 2), torch.zeros(5, 1, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"\(N, d0\)"):
         rs.Data(torch.zeros(5), torch.zeros(5, 1))
+
+
+def test_weights_and_importance_must_be_tensors():
+    X, T = torch.zeros(3, 2), torch.zeros(3, 1)
+    with pytest.raises(TypeError, match="weights must be a torch.Tensor"):
+        rs.Data(X, T, weights=[1.0, 1.0, 1.0])
+    with pytest.raises(TypeError, match="importance must be a torch.Tensor"):
+        rs.Data(X, T, importance=[1.0])

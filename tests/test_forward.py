@@ -263,3 +263,20 @@ def test_forward_cuda_error_on_mixed_devices():
     net = rs.MLP([2, 3, 1])
     with pytest.raises(ValueError, match="is on"):
         rs.forward(net, net.init(2).cuda(), torch.randn(4, 2))
+
+
+@pytest.mark.parametrize("activation", rs.ACTIVATIONS)
+def test_nan_and_inf_propagate_like_torch(activation):
+    """relu(NaN) is NaN (not 0), as in torch: every activation, NaN and inf in X and in theta."""
+    net = rs.MLP([2, 3, 1], activation)
+    theta = net.init(3, dtype=torch.float64, bias_std=0.3)
+    theta[1, 0] = math.nan
+    theta[2, 1] = math.inf
+    X = torch.tensor([[0.3, -0.2], [math.nan, 0.0], [math.inf, 1.0], [-math.inf, 0.5]],
+                     dtype=torch.float64)
+    got, want = rs.forward(net, theta, X), rs.reference.forward(net, theta, X)
+    assert torch.equal(got.isnan(), want.isnan())
+    ok = ~want.isnan()
+    assert torch.equal(got[ok].isinf(), want[ok].isinf())
+    finite = ok & ~want.isinf()
+    assert_matches_reference(got[finite], want[finite])

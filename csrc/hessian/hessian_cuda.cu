@@ -14,11 +14,14 @@ namespace rs {
 
 namespace {
 
+// A padding thread (past the chunk's samples) adds 0 by a select, not its weight-0 product, which
+// would be NaN where the sample's values are inf.
 template <typename T>
 struct WarpAcc {
   T* p;
+  bool valid;
   __device__ void add(int64_t slot, const T* lanes) {
-    T value = lanes[0];
+    T value = valid ? lanes[0] : T(0);
     for (int o = 16; o > 0; o >>= 1) value += __shfl_down_sync(0xffffffffu, value, o);
     if ((threadIdx.x & 31) == 0) p[slot] += value;
   }
@@ -35,11 +38,12 @@ __global__ void hess_kernel(HessArgs<T> a) {
     const T* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
     const T* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
-    WarpAcc<T> acc{a.part + (task * kHessCudaWarps + threadIdx.x / 32) * len};
+    WarpAcc<T> acc{a.part + (task * kHessCudaWarps + threadIdx.x / 32) * len, true};
     // Every thread runs the same trip count (padding samples carry weight 0), so warps stay
     // converged for the shuffles in WarpAcc.
     for (int64_t n = n0; n < n1; n += blockDim.x) {
       const bool valid = n + threadIdx.x < n1;
+      acc.valid = valid;
       const int64_t m = valid ? n + threadIdx.x : n0;
       s[a.lay.w_row * threads] = valid ? a.w[m] : T(0);
       for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];

@@ -23,7 +23,7 @@ inline constexpr int kMaxChunkBits = 16;  // c <= 16: per-chunk buffers fit in c
 inline constexpr int kHcCpuChunkBits = 12;     // pairs per chunk of the CPU sweep: 2^12 (in L1/L2)
 inline constexpr int64_t kHcCpuGroups = 64;    // fixed partials per w: no dependence on threads
 inline constexpr int kHcCudaChunksLog2 = 16;   // the CUDA sweep runs 2^16 chunks per w
-inline constexpr int64_t kHcCudaPartialBytes = int64_t(256) << 20;  // partials per CUDA call
+inline constexpr int64_t kHcBatchBytes = int64_t(256) << 20;  // tables + partials per call
 
 // What the compiled sweeps handle on one device: beyond it a call would take over about a minute
 // (brute force visits B 2^n vertex-w pairs) or too much memory (meet in the middle keeps
@@ -39,9 +39,15 @@ HcLimits hc_limits(bool cuda);
 struct HcBrutePlan {
   int32_t chunk_bits = 0;  // c: low bits per chunk; H tables over the n-1-c high bits
   int64_t groups = 1;      // partial results per w (summed by the caller in a fixed order)
-  int64_t batch = 1;       // w per kernel call (CUDA: bounds the partials)
+  int64_t batch = 1;       // w per kernel call: the half-sum tables and partials of a call stay
+                           // within kHcBatchBytes (at least one w)
 };
 HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w);
+
+// Bytes one thread of the CPU meet in the middle holds at the peak for dimension n (the sorted
+// half sums, their vertices and probabilities, twice): the Python layer refuses calls whose
+// threads would need more than the memory available.
+int64_t hc_mitm_thread_bytes(int32_t n);
 
 // A weight family p(x) as the sweep reads it (tables are built by the Python layer).
 template <typename T>
@@ -55,7 +61,9 @@ struct HcWeights {
   const T* hi = nullptr;       // Product: P(bits c..n-1 = k) over n-c bits (2^(n-c))
   const T* J = nullptr;        // Ising: (n, n) symmetric, zero diagonal
   const T* h = nullptr;        // Ising: (n,)
-  T log_z = 0;                 // Ising: log normaliser (0 for the log-partition sweep itself)
+  T energy_shift = 0;          // Ising: log Z = energy_shift + log_sum, energy_shift the largest
+  T log_sum = 0;               // energy (exact in T), so p = exp((E - energy_shift) - log_sum)
+                               // keeps its bits when the energies are huge (0, 0 for log Z itself)
   const T* table = nullptr;    // Table: (2^n) normalised probabilities
 };
 

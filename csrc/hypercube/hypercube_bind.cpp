@@ -16,7 +16,7 @@ namespace {
 // kernels' HcWeights<T> by weights_of).
 struct WeightTables {
   int32_t kind, n, c;
-  double uniform, log_z;
+  double uniform, energy_shift, log_sum;
   OptArray lo, lo_lin, hi, J, h, table;
 
   void check_device(const Array& ref) const {
@@ -34,7 +34,8 @@ HcWeights<T> weights_of(const WeightTables& w) {
   W.n = w.n;
   W.c = w.c;
   W.uniform = T(w.uniform);
-  W.log_z = T(w.log_z);
+  W.energy_shift = T(w.energy_shift);
+  W.log_sum = T(w.log_sum);
   const int64_t nlo = int64_t(1) << w.c;
   switch (w.kind) {
     case kUniformW:
@@ -161,7 +162,7 @@ void mitm_f(const Array& w, const Array& q, int32_t hA, const Array& tol, double
     a.tol = data_as<T>(tol, "tol");
     a.tie = T(tie);
     a.out = data_as<double>(out, "out");
-    hc_mitm_f_cpu(a);
+    run_released([&] { hc_mitm_f_cpu(a); });
   });
 }
 
@@ -175,7 +176,7 @@ void mitm_delta(const Array& w, int32_t hA, const Array& out_val, const Array& o
     check_shape(out_idx, "out_idx", {a.B});
     a.out_val = data_as<T>(out_val, "out_val");
     a.out_idx = data_as<int64_t>(out_idx, "out_idx");
-    hc_mitm_delta_cpu(a);
+    run_released([&] { hc_mitm_delta_cpu(a); });
   });
 }
 
@@ -193,6 +194,8 @@ void bind_hypercube(nb::module_& m) {
       .def_ro("brute_max_work", &HcLimits::brute_max_work)
       .def_ro("mitm_max_n", &HcLimits::mitm_max_n);
   m.def("hc_limits", &hc_limits, nb::arg("cuda"), "Limits of the compiled sweeps on a device.");
+  m.def("hc_mitm_thread_bytes", &hc_mitm_thread_bytes, nb::arg("n"),
+        "Peak bytes one thread of the CPU meet in the middle holds at dimension n.");
   nb::class_<HcBrutePlan>(m, "HcBrutePlan", "Chunking of one brute-force sweep.")
       .def_ro("chunk_bits", &HcBrutePlan::chunk_bits)
       .def_ro("groups", &HcBrutePlan::groups)
@@ -201,12 +204,15 @@ void bind_hypercube(nb::module_& m) {
         nb::arg("values_per_w"),
         "Chunk bits, partial groups and w per call of a brute-force sweep over 2^n vertices.");
   nb::class_<WeightTables>(m, "WeightTables", "Weight-family tables for the hypercube sweeps.")
-      .def(nb::new_([](int32_t kind, int32_t n, int32_t c, double uniform, double log_z,
+      .def(nb::new_([](int32_t kind, int32_t n, int32_t c, double uniform, double energy_shift,
+                       double log_sum,
                        OptArray lo, OptArray lo_lin, OptArray hi, OptArray J, OptArray h,
                        OptArray table) {
-             return WeightTables{kind, n, c, uniform, log_z, lo, lo_lin, hi, J, h, table};
+             return WeightTables{kind, n, c, uniform, energy_shift, log_sum,
+                                 lo, lo_lin, hi, J, h, table};
            }),
-           nb::arg("kind"), nb::arg("n"), nb::arg("c"), nb::arg("uniform"), nb::arg("log_z"),
+           nb::arg("kind"), nb::arg("n"), nb::arg("c"), nb::arg("uniform"),
+           nb::arg("energy_shift"), nb::arg("log_sum"),
            nb::arg("lo").none(), nb::arg("lo_lin").none(), nb::arg("hi").none(),
            nb::arg("J").none(), nb::arg("h").none(), nb::arg("table").none());
   m.def("hc_brute_f", &brute_f, nb::arg("weights"), nb::arg("H"), nb::arg("L"), nb::arg("tol"),

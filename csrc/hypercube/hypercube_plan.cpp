@@ -22,13 +22,24 @@ HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w)
   if (cuda) {
     p.chunk_bits = std::max(0, n - 1 - kHcCudaChunksLog2);
     p.groups = int64_t(1) << (n - 1 - p.chunk_bits);
-    p.batch = std::max<int64_t>(1, kHcCudaPartialBytes / (p.groups * values_per_w * 8));
   } else {
     p.chunk_bits = std::min(n - 1, kHcCpuChunkBits);
     p.groups = std::min<int64_t>(int64_t(1) << (n - 1 - p.chunk_bits), kHcCpuGroups);
-    p.batch = std::max<int64_t>(B, 1);
   }
+  // per w: the H and L tables (float64 at most) and the float64 partials
+  const int64_t per_w =
+      ((int64_t(1) << p.chunk_bits) + (int64_t(1) << (n - 1 - p.chunk_bits)) +
+       p.groups * values_per_w) * 8;
+  p.batch = std::max<int64_t>(1, std::min(std::max<int64_t>(B, 1), kHcBatchBytes / per_w));
   return p;
+}
+
+int64_t hc_mitm_thread_bytes(int32_t n) {
+  RS_CHECK(n >= 2 && n <= 62, "hypercube dimension n=", n, " is out of range");
+  // SortedSums entries: value (8) + vertex (4) + probability (8) bytes; the two halves and the
+  // merge buffer hold at most three halves' worth, counted as four (n/2 and n - n/2 bits)
+  const int64_t hA = n / 2, hB = n - hA;
+  return 2 * ((int64_t(1) << hA) + (int64_t(1) << hB)) * 20;
 }
 
 }  // namespace rs

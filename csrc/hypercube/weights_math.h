@@ -70,8 +70,8 @@ RS_HD void pair_weights(const HcWeights<T>& W, const HcChunkState<T>& st, int64_
     case kIsingW: {
       T q, l;
       pair_energy(W, st, kl, q, l);
-      wp = exp_(q + l - W.log_z);
-      wm = exp_(q - l - W.log_z);
+      wp = exp_((q + l - W.energy_shift) - W.log_sum);
+      wm = exp_((q - l - W.energy_shift) - W.log_sum);
       break;
     }
     case kTableW: {

@@ -37,7 +37,7 @@ RS_HD constexpr bool act_has_d2(int32_t act) { return !act_piecewise_linear(act)
 template <typename T>
 RS_HD T act_value(int32_t act, T z, T slope) {
   switch (act) {
-    case ACT_RELU: return z > T(0) ? z : T(0);
+    case ACT_RELU: return z < T(0) ? T(0) : z;  // NaN propagates, as in torch
     case ACT_LEAKY_RELU: return z > T(0) ? z : slope * z;
     case ACT_TANH: return tanh_(z);
     case ACT_SIGMOID: return sigmoid_(z);

@@ -22,6 +22,7 @@ struct SegmentArgs {
   int64_t* counts = nullptr;   // (B, S)
   const int64_t* bp_offsets = nullptr;  // fill pass only: (B*S+1,)
   T* bp_values = nullptr;      // fill pass only: (total,) breakpoint t values
+  int64_t bp_capacity = 0;     // fill pass only: values the buffer holds
   int64_t B = 0, S = 0;
   bool x_per_net = false;
   int32_t merge = MERGE_ACTIVATION;
@@ -29,7 +30,8 @@ struct SegmentArgs {
   int64_t capacity = 0;
   unsigned char* workspace = nullptr;
   int64_t workspace_items = 0;  // work items the workspace holds at once
-  uint8_t* overflow = nullptr;  // (B, S): 1 where the capacity was too small (count is invalid)
+  uint8_t* overflow = nullptr;  // (B, S): 1 where the capacity was too small (count is invalid),
+                                // 2 where the fill pass's offsets did not match the count
 };
 
 template <typename T>

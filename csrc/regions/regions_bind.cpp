@@ -33,7 +33,10 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
   check_shape(counts, "counts", {B, S});
   RS_CHECK(merge == MERGE_ACTIVATION || merge == MERGE_LINEAR, "unknown merge code ", merge);
   RS_CHECK(bp_offsets.has_value() == bp_values.has_value(), "pass both breakpoint arrays or none");
-  if (bp_offsets) check_shape(*bp_offsets, "offsets", {B * S + 1});
+  if (bp_offsets) {
+    check_shape(*bp_offsets, "offsets", {B * S + 1});
+    RS_CHECK(bp_values->ndim() == 1, "values must be 1-D");
+  }
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
     SegmentArgs<T> a;
@@ -44,6 +47,7 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
     a.counts = data_as<int64_t>(counts, "counts");
     a.bp_offsets = data_as<int64_t>(bp_offsets, "offsets");
     a.bp_values = data_as<T>(bp_values, "values");
+    a.bp_capacity = bp_values ? int64_t(bp_values->size()) : 0;
     a.B = B; a.S = S; a.x_per_net = per_net; a.merge = merge;
     on_device(ctx, [&] { segment_cpu(a); },
               [&](auto) {
@@ -109,7 +113,7 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
       a.vertex_offsets = data_as<int64_t>(vertex_offsets, "vertex_offsets");
       a.patterns = data_as<int64_t>(patterns, "patterns");
     }
-    polygon_cpu(a);
+    run_released([&] { polygon_cpu(a); });
   });
 }
 
@@ -150,7 +154,9 @@ static void unique_rows(const Array& words, const Array& counts) {
   const int64_t B = int64_t(words.shape(0)), N = int64_t(words.shape(1));
   const int32_t W = int32_t(words.shape(2));
   check_shape(counts, "counts", {B});
-  unique_rows_cpu(data_as<int64_t>(words, "words"), B, N, W, data_as<int64_t>(counts, "counts"));
+  const int64_t* rows = data_as<int64_t>(words, "words");
+  int64_t* out = data_as<int64_t>(counts, "counts");
+  run_released([&] { unique_rows_cpu(rows, B, N, W, out); });
 }
 
 void bind_regions(nb::module_& m) {

@@ -101,6 +101,18 @@ RS_HD void snap_row(int w, const T* thr, T* z) {
     if (abs_(z[j]) <= thr[j]) z[j] = T(0);
 }
 
+// Item i's slice of the breakpoint buffer of the fill pass: (first value, room); nullptr when the
+// call only counts, or when the offsets do not fit the buffer (the item is then an error).
+template <typename T>
+RS_HD T* breakpoint_slice(const SegmentArgs<T>& a, int64_t i, int64_t& room) {
+  room = 0;
+  if (a.bp_values == nullptr) return nullptr;
+  const int64_t o0 = a.bp_offsets[i], o1 = a.bp_offsets[i + 1];
+  if (o0 < 0 || o1 < o0 || o1 > a.bp_capacity) return nullptr;
+  room = o1 - o0;
+  return a.bp_values + o0;
+}
+
 // Runs the network along the segment. On success returns true; half `h` then holds `n` points
 // (t, breakpoint flag, output values). Returns false when the store could not hold the points.
 template <typename T, typename Store>
@@ -213,13 +225,15 @@ RS_HD bool same_slope(Store& st, int h, int d_out, int64_t k0, int64_t k1, int64
   return true;
 }
 
-// Number of pieces after segment_pieces; writes the interior breakpoints' t to `out` if given.
+// Number of pieces after segment_pieces; writes the interior breakpoints' t to out[0 .. room) if
+// out is given (never past it: the caller compares the count with room + 1).
 template <typename T, typename Store>
-RS_HD int64_t segment_count(Store& st, int h, int64_t n, int d_out, int32_t merge, T* out) {
+RS_HD int64_t segment_count(Store& st, int h, int64_t n, int d_out, int32_t merge, T* out,
+                            int64_t room) {
   int64_t c = 0;
   if (merge == MERGE_ACTIVATION) {
     for (int64_t k = 1; k + 1 < n; ++k)
-      if (st.is_break(h)[k]) { if (out) out[c] = st.t(h)[k]; ++c; }
+      if (st.is_break(h)[k]) { if (out && c < room) out[c] = st.t(h)[k]; ++c; }
     return c + 1;
   }
   T ymax = T(0);
@@ -234,7 +248,7 @@ RS_HD int64_t segment_count(Store& st, int h, int64_t n, int d_out, int32_t merg
   while (k1 + 1 < n) {
     const int64_t k2 = next_break(k1);
     if (!same_slope(st, h, d_out, k0, k1, k2, ymax)) {
-      if (out) out[c] = st.t(h)[k1];
+      if (out && c < room) out[c] = st.t(h)[k1];
       ++c;
     }
     k0 = k1;

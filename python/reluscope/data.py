@@ -36,7 +36,10 @@ class Data:
     def __post_init__(self) -> None:
         X = as_float_tensor(self.X, "X")
         T = as_float_tensor(self.T, "T")
-        same_dtype_device(X, "X", T=T, weights=self.weights, importance=self.importance)
+        weights = None if self.weights is None else as_float_tensor(self.weights, "weights")
+        importance = None if self.importance is None else as_float_tensor(self.importance,
+                                                                           "importance")
+        same_dtype_device(X, "X", T=T, weights=weights, importance=importance)
         check_ndim(X, "X", (2, 3), "(N, d0) or (B, N, d0)")
         check_ndim(T, "T", (2, 3), "(N, d_out) or (B, N, d_out)")
         N = X.shape[-2]
@@ -44,16 +47,16 @@ class Data:
             raise ValueError(f"X has no samples: shape {tuple(X.shape)}")
         if T.shape[-2] != N or (X.dim() == 3 and T.dim() == 3 and T.shape[0] != X.shape[0]):
             raise ValueError(f"T {tuple(T.shape)} does not match X {tuple(X.shape)}")
-        if self.weights is None:
+        if weights is None:
             w = X.new_full((N,), 1.0 / N)
         else:
-            w = as_float_tensor(self.weights, "weights")
+            w = weights
             if w.shape != (N,):
                 raise ValueError(f"weights must be ({N},), got {tuple(w.shape)}")
-        if self.importance is None:
+        if importance is None:
             u2 = T.new_ones(T.shape[-1])
         else:
-            u = as_float_tensor(self.importance, "importance")
+            u = importance
             if u.shape != (T.shape[-1],):
                 raise ValueError(f"importance must be ({T.shape[-1]},), got {tuple(u.shape)}")
             u2 = u * u

@@ -226,3 +226,20 @@ def test_errors():
         hessian.loss(net, theta, (data.X, data.T))
     with pytest.raises(TypeError, match="reluscope.MLP"):
         hessian.loss("net", theta, data)
+
+
+@pytest.mark.parametrize("N", [31, 32, 33, 70])
+def test_overflow_gives_inf_like_torch_whatever_the_tile_padding(N):
+    """Outputs that overflow to inf give an inf loss, and the same inf/NaN pattern in the
+    gradient as torch, also when N leaves padding lanes in the last tile (their weight-0
+    products with inf are left out, not added as NaN)."""
+    net = MLP([2, 3, 1], "identity")
+    theta = torch.full((2, net.num_params), 1e120, dtype=torch.float64)
+    theta[1] = 0.5
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(N, 2, generator=g, dtype=torch.float64) * 1e100
+    data = Data(X, torch.zeros(N, 1, dtype=torch.float64))
+    for got, want in zip(hessian.value_and_grad(net, theta, data),
+                         reference.value_and_grad(net, theta, data)):
+        assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
+    assert torch.isinf(hessian.loss(net, theta, data)[0])

@@ -85,3 +85,17 @@ def test_errors():
         spectrum.trace(H, n_probes=0)
     with pytest.raises(TypeError, match="operator"):
         spectrum.eigvalsh(torch.eye(3)[None])
+
+
+def test_integer_options_are_checked():
+    net = MLP([2, 3, 1])
+    theta, data = random_problem(net, 2, 10, F64)
+    H = hessian.Hessian(net, theta, data)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        spectrum.extreme_eigs(H, k=2.0)
+    with pytest.raises(ValueError, match="max_iter must be >= 1"):
+        spectrum.extreme_eigs(H, method="lanczos", max_iter=0)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        spectrum.extreme_eigs(H, method="lanczos", tol=0.0)
+    with pytest.raises(TypeError, match="n_probes"):
+        spectrum.trace(H, n_probes=1.5)

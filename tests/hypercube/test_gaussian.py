@@ -44,3 +44,17 @@ def test_errors():
         hc.Gaussian(torch.tensor([[1.0, 0.5], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="xi and g"):
         hc.nonlinear_gaussian(10, 4, 0.0, 1.0)
+
+
+def test_f_gaussian_at_zero_and_in_the_null_space_is_zero():
+    """w = 0 or Σ w = 0: <w,X> = 0 almost surely, every point is a tie, f = E[X] = 0."""
+    S = torch.diag(torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64))
+    w = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    got = hc.f_gaussian(w, S)
+    assert torch.equal(got[:2], torch.zeros(2, 3, dtype=torch.float64))
+    assert torch.isfinite(got).all() and got[2, 0] > 0
+
+
+def test_f_monte_carlo_chunk_must_be_positive():
+    with pytest.raises(ValueError, match="chunk"):
+        hc.f_monte_carlo(torch.ones(1, 2), torch.ones(3, 2), chunk=0)

@@ -297,3 +297,33 @@ def test_cuda_small_sweeps():
                                  kind="hypercube")
     assert_matches_reference(hc.delta(w.cuda(), method="brute")[0],
                              hc.delta(w, method="brute")[0], kind="hypercube")
+
+
+def test_any_scale_of_w_gives_the_same_sums():
+    """f, mass and delta's minimisers are invariant under w -> a w (a > 0) even where a sum of n
+    terms of a w would overflow (a = 1e306, n = 40) or fall into subnormals (a = 1e-300)."""
+    g = torch.Generator().manual_seed(15)
+    for n, method in ((20, "brute"), (40, "mitm")):
+        w = torch.randn(3, n, generator=g, dtype=torch.float64)
+        base = hc.f(w, hc.Uniform(n), method=method)
+        _, x = hc.delta(w, method=method)
+        for a in (1e306, 1e-300):
+            assert torch.equal(hc.f(a * w, hc.Uniform(n), method=method), base)
+            assert torch.equal(hc.delta(a * w, method=method)[1], x)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("coupling", [50.0, 1e6, 1e200])
+def test_huge_ising_couplings_keep_their_bits(coupling, dtype):
+    """A chain with coupling K puts mass 1/2 on each of its two ground states (+1...+1, -1...-1)
+    and e^{-4K} relative mass on the next states: f and mass as the enumeration reference
+    (softmax over all vertices) also when E(x) and log Z are huge, where p = exp(E - log Z) alone
+    would lose every bit of E - log Z."""
+    p = hc.Ising.chain(8, coupling)
+    if dtype == torch.float32 and coupling > 1e30:
+        p = hc.Ising.chain(8, 1e30)
+    w = torch.randn(4, 8, generator=torch.Generator().manual_seed(16), dtype=dtype)
+    for name in ("f", "mass"):
+        assert_matches_reference(getattr(hc, name)(w, p), getattr(reference, name)(w, p),
+                                 kind="hypercube")
+    assert torch.isfinite(hc.moments(p)[1]).all()

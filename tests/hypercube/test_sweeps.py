@@ -17,7 +17,10 @@ def test_limits_and_plans_come_from_the_extension():
     assert (plan.chunk_bits, plan.groups, plan.batch) == (12, 64, 7)
     plan = _core.hc_brute_plan(21, 1000, True, 22)
     assert plan.chunk_bits == 4 and plan.groups == 1 << 16
-    assert plan.batch == (256 << 20) // ((1 << 16) * 22 * 8)
+    assert plan.batch == (256 << 20) // (((1 << 4) + (1 << 16) + (1 << 16) * 22) * 8)
+    # a huge batch at small n goes in pieces whose tables stay near 256 MiB (n = 12: c = 11)
+    plan = _core.hc_brute_plan(12, 1 << 22, False, 13)
+    assert plan.batch == (256 << 20) // (((1 << 11) + 1 + 13) * 8) < 1 << 22
     with pytest.raises(ValueError, match="out of range"):
         _core.hc_brute_plan(0, 1, False, 1)
 

@@ -47,3 +47,12 @@ def test_errors():
         hc.Ising.chain(5)
     with pytest.raises(ValueError, match="positive integer"):
         hc.Uniform(0)
+
+
+def test_complex_and_boolean_parameters_are_refused():
+    with pytest.raises(TypeError, match="real"):
+        hc.Product(torch.tensor([0.5 + 1j, 0.5]))
+    with pytest.raises(TypeError, match="real"):
+        hc.Ising(torch.zeros(2, 2, dtype=torch.complex128))
+    with pytest.raises(TypeError, match="real"):
+        hc.Table(torch.ones(4, dtype=torch.bool))

@@ -102,3 +102,22 @@ def test_error_paths():
         regions.count_2d(net, theta, e[0], e, e[1])
     with pytest.raises(TypeError):
         regions.count_2d(object(), theta, e[0], e[0], e[1])
+
+
+def test_tiny_and_huge_slices_and_empty_batches():
+    """Slices are judged scale-free: u, v of 1e-200 or 1e150 with bounds 1e-100 .. 1e39 count like
+    the unit slice scaled to the same rectangle; an empty batch gives empty results."""
+    net, theta, g = nets([2, 8, 8, 1], "relu", F64, B=2)
+    e = torch.eye(2, dtype=F64)
+    o = torch.zeros(2, dtype=F64)
+    unit = regions.count_2d(net, theta, o, e[0], e[1], bounds=(-2, 2, -2, 2))
+    for scale in (1e-200, 1e150):
+        b = 2 / scale
+        assert torch.equal(regions.count_2d(net, theta, o, scale * e[0], scale * e[1],
+                                            bounds=(-b, b, -b, b)), unit)
+    assert int(regions.count_2d(net, theta[:1], o, 1e-39 * e[0], 1e-39 * e[1],
+                                bounds=(-1e39, 1e39, -1e39, 1e39))[0]) >= 1
+    with pytest.raises(ValueError, match="finite"):
+        regions.count_2d(net, theta, o, 1e300 * e[0], e[1], bounds=(-1e10, 1e10, -1, 1))
+    empty = regions.polygons_2d(net, theta[:0], o, e[0], e[1])
+    assert empty.counts.shape == (0,) and empty.patterns.shape == (0, net.num_hidden)

@@ -11,7 +11,7 @@ from .harness import Result, compare, median_time
 
 
 def _rate(r: Result, key: str, count: float, device: str) -> Result:
-    """extra[key] = count / time, and per core on the CPU (OpenMP threads)."""
+    """extra[key] = count / time, and per core on the CPU (the pool's threads)."""
     r.extra[key] = count / r.ours_s
     if not device.startswith("cuda"):
         r.extra[key + "_per_core"] = count / r.ours_s / config()["cpu_threads"]

@@ -10,7 +10,8 @@ from typing import Optional, Sequence
 from .harness import Result, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
-SUITES = {"forward": "forward", "hessian": "hessian", "hypercube": "hypercube", "regions": "regions"}
+SUITES = {"forward": "forward", "hessian": "hessian", "hypercube": "hypercube", "regions": "regions",
+          "cpu_sharing": "cpu_sharing"}
 
 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
@@ -24,8 +25,8 @@ def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suites", nargs="*", choices=[[], *SUITES], default=[],
-                   help=f"suites to run (default: all of {', '.join(SUITES)})")
+    p.add_argument("suites", nargs="*", metavar="SUITE", default=[],
+                   help=f"suites to run: {', '.join(SUITES)} (default: all)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
     p.add_argument("--json", default="bench-results.json", help="where to write the JSON record")
@@ -36,6 +37,15 @@ def main(argv: Optional[Sequence[str]] = None, args: Optional[argparse.Namespace
         p = argparse.ArgumentParser(prog="reluscope bench", description=__doc__)
         add_arguments(p)
         args = p.parse_args(argv)
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    if args.device not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda, got {args.device!r}")
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but torch sees no CUDA GPU")
     results = run_suites(args.suites or list(SUITES), args.device, args.quick)
     print_table(results)
     write_json(results, args.json)

@@ -9,6 +9,7 @@ an operator, so the spectra of the Hessian, its Gauss-Newton part and its residu
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple, Optional
 
 import torch
@@ -28,6 +29,15 @@ class EigResult(NamedTuple):
     values: torch.Tensor
     vectors: Optional[torch.Tensor]
     residuals: torch.Tensor
+
+
+def _positive_int(x, name: str) -> int:
+    """x as an int >= 1; TypeError for non-integers (2.0 included), ValueError below 1."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {x!r}")
+    if x < 1:
+        raise ValueError(f"{name} must be >= 1, got {x}")
+    return int(x)
 
 
 def _check_operator(op) -> BatchedLinearOperator:
@@ -55,8 +65,7 @@ def trace(op: BatchedLinearOperator, *, n_probes: Optional[int] = None,
     _check_operator(op)
     if n_probes is None:
         return op.diagonal().sum(1)
-    if n_probes < 1:
-        raise ValueError(f"n_probes must be >= 1, got {n_probes}")
+    n_probes = _positive_int(n_probes, "n_probes")
     B, P, _ = op.shape
     Z = torch.randint(0, 2, (B, n_probes, P), generator=generator).to(op.dtype) * 2 - 1
     Z = Z.to(op.device)
@@ -82,11 +91,16 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
     """
     _check_operator(op)
     B, P, _ = op.shape
+    k = _positive_int(k, "k")
+    if max_iter is not None:
+        max_iter = _positive_int(max_iter, "max_iter")
+    if tol is not None and not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if k < 1 or (2 * k if which == "both" else k) > P:
+    if (2 * k if which == "both" else k) > P:
         raise ValueError(f"k={k} with which={which!r} asks for more eigenvalues than P={P}")
     if method == "dense" or (method == "auto" and P <= DENSE_MAX_P):
         A = op.to_dense()

@@ -10,6 +10,7 @@ tie the indicator's value at a tie.
 """
 from __future__ import annotations
 
+import os
 import weakref
 
 import torch
@@ -36,24 +37,27 @@ def _brute_plan(n: int, B: int, device: torch.device, values_per_w: int) -> _cor
     return _core.hc_brute_plan(n, B, device.type == "cuda", values_per_w)
 
 
-def _weight_tables(p: Weights, c: int, dtype, device, log_z: float = 0.0) -> _core.WeightTables:
-    """The compiled sweep's view of p for chunks of c low bits."""
+def _weight_tables(p: Weights, c: int, dtype, device,
+                   log_z: tuple[float, float] = (0.0, 0.0)) -> _core.WeightTables:
+    """The compiled sweep's view of p for chunks of c low bits (log_z: Ising's log Z as
+    (largest energy, log of the shifted sum), see log_partition_parts)."""
     kind, n = _core.WeightKind, p.n
     if isinstance(p, Uniform):
-        return _core.WeightTables(kind.uniform, n, c, 2.0 ** -n, 0.0, None, None, None, None,
+        return _core.WeightTables(kind.uniform, n, c, 2.0 ** -n, 0.0, 0.0, None, None, None, None,
                                   None, None)
     if isinstance(p, Product):
         q = p.param(p.q, dtype, device)
-        return _core.WeightTables(kind.product, n, c, 0.0, 0.0, subset_products(q[:c]).contiguous(),
-                                  None, subset_products(q[c:]).contiguous(), None, None, None)
+        return _core.WeightTables(kind.product, n, c, 0.0, 0.0, 0.0,
+                                  subset_products(q[:c]).contiguous(), None,
+                                  subset_products(q[c:]).contiguous(), None, None, None)
     if isinstance(p, Ising):
         J, h = p.param(p.J, dtype, device), p.param(p.h, dtype, device)
         x = vertices(c, dtype, device)
         lo = (0.5 * ((x @ J[:c, :c]) * x).sum(1)).contiguous()
-        return _core.WeightTables(kind.ising, n, c, 0.0, log_z, lo, (x @ h[:c]).contiguous(),
+        return _core.WeightTables(kind.ising, n, c, 0.0, *log_z, lo, (x @ h[:c]).contiguous(),
                                   None, J, h, None)
     if isinstance(p, Table):
-        return _core.WeightTables(kind.table, n, c, 0.0, 0.0, None, None, None, None, None,
+        return _core.WeightTables(kind.table, n, c, 0.0, 0.0, 0.0, None, None, None, None, None,
                                   p.param(p.p, dtype, device))
     raise TypeError(f"no compiled sweep for {type(p).__name__} weights")
 
@@ -68,8 +72,11 @@ def _half_tables(w: torch.Tensor, c: int) -> tuple[torch.Tensor, torch.Tensor]:
 _LOG_Z: "weakref.WeakKeyDictionary[Ising, dict]" = weakref.WeakKeyDictionary()
 
 
-def log_partition(p: Ising, dtype, device: torch.device) -> torch.Tensor:
-    """log Σ_x exp(h·x + ½ xᵀJx) by the brute-force sweep, cached per (p, dtype, device)."""
+def log_partition_parts(p: Ising, dtype, device: torch.device) -> tuple[float, float]:
+    """log Σ_x exp(E(x)), E = h·x + ½ xᵀJx, by the brute-force sweep, as (M, log S) with M the
+    largest energy the sweep computes and S = Σ_x exp(E(x) - M): the f sweep then forms
+    p(x) = exp((E(x) - M) - log S), which keeps its bits where log Z itself would absorb them
+    (huge couplings). Cached per (p, dtype, device)."""
     cache = _LOG_Z.setdefault(p, {})
     key = (dtype, device)
     if key not in cache:
@@ -77,7 +84,9 @@ def log_partition(p: Ising, dtype, device: torch.device) -> torch.Tensor:
         out = torch.empty(plan.groups, 2, dtype=torch.float64, device=device)
         _core.hc_log_partition(_weight_tables(p, plan.chunk_bits, dtype, device), out,
                                cuda_stream(out))
-        cache[key] = torch.logsumexp(out[:, 0] + out[:, 1].log(), 0).to(dtype)
+        m, s = out[:, 0], out[:, 1]
+        M = m.max()
+        cache[key] = (M.item(), torch.log((s * torch.exp(m - M)).sum()).item())
     return cache[key]
 
 
@@ -85,7 +94,7 @@ def brute_sums(w: torch.Tensor, p: Weights, tol: torch.Tensor, tie: float) -> to
     """(B, n+1) float64 [f (n), mass] by visiting all 2^n vertices."""
     n, B = p.n, w.shape[0]
     plan = _brute_plan(n, B, w.device, n + 1)
-    log_z = log_partition(p, w.dtype, w.device).item() if isinstance(p, Ising) else 0.0
+    log_z = log_partition_parts(p, w.dtype, w.device) if isinstance(p, Ising) else (0.0, 0.0)
     W = _weight_tables(p, plan.chunk_bits, w.dtype, w.device, log_z)
     parts = []
     for b in range(0, B, plan.batch):
@@ -111,12 +120,41 @@ def brute_delta_index(w: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
+def _available_memory() -> int:
+    """Bytes of memory available to this process now (MemAvailable on Linux), or 0 if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _check_mitm_memory(n: int, B: int) -> None:
+    """MemoryError, before anything is allocated, when the compiled meet in the middle's threads
+    would need more memory than is available."""
+    threads = min(B, _core.max_threads())
+    per_thread = _core.hc_mitm_thread_bytes(n)
+    available = _available_memory()
+    if available and threads * per_thread > available:
+        raise MemoryError(f"meet in the middle at n={n} needs about "
+                          f"{threads * per_thread / 2**30:.1f} GiB ({threads} thread(s) x "
+                          f"{per_thread / 2**30:.2f} GiB) but {available / 2**30:.1f} GiB are "
+                          "available; use a smaller n or fewer threads (RELUSCOPE_NUM_THREADS)")
+
+
 def mitm_sums(w: torch.Tensor, p: Weights, tol: torch.Tensor, tie: float) -> torch.Tensor:
     """(B, n+1) float64 [f (n), mass] by meet in the middle (product-form p)."""
     n = p.n
     if w.is_cuda:
         pA, pB = p.half_probabilities(n // 2, w.dtype, w.device)
         return torch_mitm_sums(w, pA, pB, n // 2, tol, tie)
+    _check_mitm_memory(n, w.shape[0])
     out = torch.empty(w.shape[0], n + 1, dtype=torch.float64)
     _core.hc_mitm_f(w, p.coordinate_q(w.dtype, w.device), n // 2, tol, tie, out)
     return out
@@ -127,6 +165,7 @@ def mitm_delta_index(w: torch.Tensor) -> torch.Tensor:
     n = w.shape[1]
     if w.is_cuda:
         return torch_mitm_delta_index(w, n // 2)
+    _check_mitm_memory(n, w.shape[0])
     val = torch.empty(w.shape[0], dtype=w.dtype)
     idx = torch.empty(w.shape[0], dtype=torch.int64)
     _core.hc_mitm_delta(w, n // 2, val, idx)

@@ -39,14 +39,18 @@ class Gaussian:
 
 
 def f_gaussian(w: torch.Tensor, Sigma: torch.Tensor) -> torch.Tensor:
-    """E[1(<w,X> ≥ 0) X] for X ~ N(0, Σ): Σw / sqrt(2π wᵀΣw). w (B, n) or (n,), Σ (n, n)."""
+    """E[1(<w,X> ≥ 0) X] for X ~ N(0, Σ): Σw / sqrt(2π wᵀΣw). w (B, n) or (n,), Σ (n, n).
+    Where wᵀΣw = 0 (w = 0, or w in Σ's null space) <w,X> = 0 almost surely, every point is a
+    tie, and the value is E[X] = 0 (tie="include")."""
     w = as_float_tensor(w, "w")
     Sigma = as_float_tensor(Sigma, "Sigma")
     same_dtype_device(w, "w", Sigma=Sigma)
     if Sigma.shape != (w.shape[-1], w.shape[-1]):
         raise ValueError(f"Sigma must be ({w.shape[-1]}, {w.shape[-1]}), got {tuple(Sigma.shape)}")
     Sw = w @ Sigma  # Σ symmetric
-    return Sw / torch.sqrt(2 * math.pi * (w * Sw).sum(-1, keepdim=True))
+    q = (w * Sw).sum(-1, keepdim=True)
+    return torch.where(q > 0, Sw / torch.sqrt(2 * math.pi * q.clamp_min(torch.finfo(q.dtype).tiny)),
+                       torch.zeros_like(Sw))
 
 
 def _check_params(n: int, xi: float, g: float) -> None:
@@ -93,6 +97,8 @@ def f_monte_carlo(w: torch.Tensor, X: torch.Tensor, chunk: int = 1 << 16) -> tor
     X = as_float_tensor(X, "X")
     same_dtype_device(w, "w", X=X)
     check_ndim(X, "X", (2,), "(M, n)")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     if X.shape[0] < 1 or X.shape[1] != w.shape[-1]:
         raise ValueError(f"X must be (M >= 1, {w.shape[-1]}), got {tuple(X.shape)}")
     check_finite(w, "w")

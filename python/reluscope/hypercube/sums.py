@@ -59,6 +59,17 @@ def _check_w(w) -> tuple[torch.Tensor, bool]:
     return (w.unsqueeze(0) if squeeze else w).contiguous(), squeeze
 
 
+def _power_of_two_scaled(w: torch.Tensor) -> torch.Tensor:
+    """Each row of w times the power of two that brings its largest |w_i| into [1/2, 1) (zero
+    rows unchanged). Exact, and f, mass and δ's minimisers are invariant under positive scaling,
+    so nothing changes except that no sum of n terms (nor the tie tolerance) can overflow or lose
+    bits to subnormals, whatever the scale of w."""
+    _, e = torch.frexp(w.abs().amax(1, keepdim=True))
+    half = torch.div(e, 2, rounding_mode="floor")
+    two = torch.tensor(2.0, dtype=w.dtype, device=w.device)
+    return w * two.pow(-half) * two.pow(half - e)  # two factors: each stays a normal number
+
+
 def _check_family(p, n: int) -> None:
     if not isinstance(p, (Weights, Gaussian)):
         raise TypeError(f"p must be a hypercube weight family or Gaussian, got {type(p).__name__}")
@@ -97,6 +108,7 @@ def _sums(w, p, tie: str, method: str) -> tuple[torch.Tensor, torch.Tensor, bool
     w, squeeze = _check_w(w)
     _check_family(p, w.shape[1])
     tie_v = _tie_value(tie)
+    w = _power_of_two_scaled(w)
     if isinstance(p, Gaussian):
         res = torch.cat([f_gaussian(w, p.Sigma).double(),
                          torch.full((w.shape[0], 1), 0.5, dtype=torch.float64, device=w.device)], 1)
@@ -154,7 +166,8 @@ def delta(w: torch.Tensor, *, method: str = "auto") -> tuple[torch.Tensor, torch
     if B == 0:
         idx = torch.zeros(0, dtype=torch.int64, device=w.device)
     else:
-        idx = (_sweeps.mitm_delta_index if method == "mitm" else _sweeps.brute_delta_index)(w)
+        search = _sweeps.mitm_delta_index if method == "mitm" else _sweeps.brute_delta_index
+        idx = search(_power_of_two_scaled(w).contiguous())
     x = vertex_bits(idx, n).to(w.dtype)
     values = (w * x).sum(-1).abs()
     return (values[0], x[0]) if squeeze else (values, x)
@@ -167,7 +180,8 @@ def log_partition(p: Ising, dtype=torch.float64, device=None) -> torch.Tensor:
         raise TypeError(f"log_partition takes Ising weights, got {type(p).__name__}")
     device = torch.device(device or "cpu")
     _choose("brute", p.n, 1, device, product_form=False)
-    return _sweeps.log_partition(p, dtype, device)
+    shift, log_sum = _sweeps.log_partition_parts(p, dtype, device)
+    return torch.tensor(shift, dtype=torch.float64).add(log_sum).to(dtype=dtype, device=device)
 
 
 def moments(p, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,14 +203,23 @@ def moments(p, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Te
     mean = torch.zeros(n, dtype=torch.float64, device=device)
     second = torch.zeros(n, n, dtype=torch.float64, device=device)
     chunk = 1 << min(n, 16)
-    log_z = log_partition(p, torch.float64, device) if isinstance(p, Ising) else None
-    for k0 in range(0, 1 << n, chunk):
-        x = vertex_bits(torch.arange(k0, k0 + chunk, device=device), n).double()
-        if isinstance(p, Table):
-            pr = p.p[k0:k0 + chunk].to(device)
-        else:
-            J, h = p.J.to(device), p.h.to(device)
-            pr = torch.exp(x @ h + 0.5 * ((x @ J) * x).sum(1) - log_z)
+    starts = range(0, 1 << n, chunk)
+
+    def chunk_vertices(k0):
+        return vertex_bits(torch.arange(k0, k0 + chunk, device=device), n).double()
+
+    if isinstance(p, Ising):  # weights exp(E - M) / S with M, S of the same energies (no log Z)
+        J, h = p.J.to(device), p.h.to(device)
+
+        def energy(x):
+            return x @ h + 0.5 * ((x @ J) * x).sum(1)
+
+        M = max(energy(chunk_vertices(k0)).max() for k0 in starts)
+        S = sum(torch.exp(energy(chunk_vertices(k0)) - M).sum() for k0 in starts)
+    for k0 in starts:
+        x = chunk_vertices(k0)
+        pr = p.p[k0:k0 + chunk].to(device) if isinstance(p, Table) else \
+            torch.exp(energy(x) - M) / S
         mean += pr @ x
         second += (x * pr[:, None]).T @ x
     return mean.to(dtype), second.to(dtype)

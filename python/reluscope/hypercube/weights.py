@@ -20,6 +20,14 @@ __all__ = ["Ising", "Product", "Table", "Uniform", "Weights"]
 TABLE_MAX_N = 30
 
 
+def _real_tensor(x, name: str) -> torch.Tensor:
+    """x as a real float64 tensor (CPU); TypeError for complex or boolean values."""
+    x = torch.as_tensor(x)
+    if x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got {x.dtype}")
+    return x.detach().to(device="cpu", dtype=torch.float64)
+
+
 class Weights:
     """Base of the weight families: n, symmetric (p(x) = p(-x)), product form."""
 
@@ -76,14 +84,12 @@ class Product(Weights):
     product_form = True
 
     def __init__(self, q):
-        q = torch.as_tensor(q)
-        if not q.is_floating_point():
-            q = q.double()
+        q = _real_tensor(q, "q")
         if q.dim() != 1 or q.shape[0] < 1:
             raise ValueError(f"q must be a non-empty 1-D tensor, got shape {tuple(q.shape)}")
         if not bool(torch.isfinite(q).all()) or bool((q < 0).any()) or bool((q > 1).any()):
             raise ValueError("q must hold probabilities in [0, 1] (no NaN/inf)")
-        self.q = q.detach().cpu().double()
+        self.q = q
         self.n = q.shape[0]
         self.symmetric = bool((self.q == 0.5).all())
 
@@ -110,9 +116,7 @@ class Ising(Weights):
     """
 
     def __init__(self, J, h=None):
-        J = torch.as_tensor(J)
-        if not J.is_floating_point():
-            J = J.double()
+        J = _real_tensor(J, "J")
         if J.dim() != 2 or J.shape[0] != J.shape[1] or J.shape[0] < 1:
             raise ValueError(f"J must be a square (n, n) matrix, got shape {tuple(J.shape)}")
         check_finite(J, "J")
@@ -121,15 +125,15 @@ class Ising(Weights):
         if bool((J.diagonal() != 0).any()):
             raise ValueError("J must have a zero diagonal")
         self.n = J.shape[0]
-        self.J = J.detach().cpu().double()
+        self.J = J
         if h is None:
             self.h = torch.zeros(self.n, dtype=torch.float64)
         else:
-            h = torch.as_tensor(h)
+            h = _real_tensor(h, "h")
             if h.shape != (self.n,):
                 raise ValueError(f"h must have shape ({self.n},), got {tuple(h.shape)}")
-            check_finite(h.double(), "h")
-            self.h = h.detach().cpu().double()
+            check_finite(h, "h")
+            self.h = h
         self.symmetric = bool((self.h == 0).all())
 
     @classmethod
@@ -171,9 +175,7 @@ class Table(Weights):
     """Explicit weights p (2^n,), nonnegative, normalised internally; p[k] is vertex k's weight."""
 
     def __init__(self, p):
-        p = torch.as_tensor(p)
-        if not p.is_floating_point():
-            p = p.double()
+        p = _real_tensor(p, "p")
         if p.dim() != 1:
             raise ValueError(f"the table must be 1-D of length 2^n, got shape {tuple(p.shape)}")
         n = int(p.shape[0]).bit_length() - 1
@@ -184,11 +186,11 @@ class Table(Weights):
         check_finite(p, "p")
         if bool((p < 0).any()):
             raise ValueError("table weights must be nonnegative")
-        total = p.double().sum()
+        total = p.sum()
         if total <= 0:
             raise ValueError("table weights must not all be zero")
         self.n = n
-        self.p = (p.double() / total).detach()
+        self.p = p / total
         self.symmetric = torch.equal(self.p, self.p.flip(0))
 
     @classmethod

@@ -40,7 +40,7 @@ def unpack_patterns(words: torch.Tensor, n_bits: int) -> torch.Tensor:
     """(..., n_words) int64 packed patterns -> (..., n_bits) bool."""
     shifts = torch.arange(64, device=words.device)
     bits = (words[..., None] >> shifts) & 1
-    return bits.reshape(*words.shape[:-1], -1)[..., :n_bits].bool()
+    return bits.reshape(*words.shape[:-1], words.shape[-1] * 64)[..., :n_bits].bool()
 
 
 def count_patterns(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from .patterns import unpack_patterns
 __all__ = ["Polygons", "count_2d", "polygons_2d"]
 
 Bounds = Sequence[float]
+_UNIT = (-1.0, 1.0, -1.0, 1.0)  # the kernel's rectangle, in units of the caller's (see _check)
 
 
 class Polygons(NamedTuple):
@@ -49,7 +50,11 @@ def _check_bounds(bounds: Bounds) -> tuple[float, float, float, float]:
 
 
 def _check(model, theta, origin, u, v, bounds):
-    """Validated (theta, origin, u, v) on the CPU in float64, and the bounds."""
+    """Validated (theta, origin, u, v) on the CPU in float64, and the bounds; then the same
+    rectangle as the unit square [-1, 1]^2 of the slice origin' + s' u' + t' v' (origin' the
+    rectangle's centre, u' and v' its half-sides), so the kernel's geometry (its area and zero
+    thresholds) is in units of the rectangle whatever its scale. Returns (theta, origin', u', v'),
+    and the affine map back, (centre (2,), half-sides (2,)) with s = centre + half * s'."""
     theta = check_model_theta(model, theta)
     origin, u, v = (as_float_tensor(x, n) for x, n in ((origin, "origin"), (u, "u"), (v, "v")))
     same_dtype_device(theta, "theta", origin=origin, u=u, v=v)
@@ -61,10 +66,24 @@ def _check(model, theta, origin, u, v, bounds):
                              f"got {tuple(x.shape)}")
         check_finite(x, n)
     lo_hi = _check_bounds(bounds)
-    uu, vv, uv = (u * u).sum(-1), (v * v).sum(-1), (u * v).sum(-1)
-    if bool((uu * vv - uv * uv <= 1e-12 * uu * vv).any()) or bool(((uu == 0) | (vv == 0)).any()):
-        raise ValueError("degenerate slice: u and v must be non-zero and not parallel")
-    return in_float64(*(x.cpu() for x in (theta, origin, u, v))), lo_hi
+    theta, origin, u, v = in_float64(*(x.cpu() for x in (theta, origin, u, v)))
+    # scale-free: u and v divided by their largest entry, so tiny or huge ones are judged alike
+    mu, mv = u.abs().amax(-1, keepdim=True), v.abs().amax(-1, keepdim=True)
+    if bool(((mu == 0) | (mv == 0)).any()):
+        raise ValueError("degenerate slice: u and v must be non-zero")
+    un, vn = u / mu, v / mv
+    uu, vv, uv = (un * un).sum(-1), (vn * vn).sum(-1), (un * vn).sum(-1)
+    if bool((uu * vv - uv * uv <= 1e-12 * uu * vv).any()):
+        raise ValueError("degenerate slice: u and v must not be parallel")
+    lo1, hi1, lo2, hi2 = lo_hi
+    corners = torch.stack([origin + s * u + t * v for s in (lo1, hi1) for t in (lo2, hi2)])
+    if not bool(torch.isfinite(corners).all()):
+        raise ValueError("the rectangle origin + s u + t v over the bounds leaves the finite "
+                         "float64 range")
+    centre = torch.tensor([lo1 / 2 + hi1 / 2, lo2 / 2 + hi2 / 2], dtype=torch.float64)
+    half = torch.tensor([hi1 / 2 - lo1 / 2, hi2 / 2 - lo2 / 2], dtype=torch.float64)
+    unit = (origin + centre[0] * u + centre[1] * v, half[0] * u, half[1] * v)
+    return (theta, *(x.contiguous() for x in unit)), (centre, half)
 
 
 def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
@@ -80,9 +99,9 @@ def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Ten
     Returns:
         counts (B,) int64 on theta's device.
     """
-    (theta_c, origin, u, v), lo_hi = _check(model, theta, origin, u, v, bounds)
+    (theta_c, origin, u, v), _ = _check(model, theta, origin, u, v, bounds)
     counts = torch.empty(theta_c.shape[0], dtype=torch.int64)
-    _core.region_polygons(model.spec, theta_c, origin, u, v, lo_hi, counts, None, None, None,
+    _core.region_polygons(model.spec, theta_c, origin, u, v, _UNIT, counts, None, None, None,
                           None, None, None)
     return counts.to(theta.device)
 
@@ -91,11 +110,11 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
                 v: torch.Tensor, *, bounds: Bounds = (-1.0, 1.0, -1.0, 1.0)) -> Polygons:
     """``count_2d`` and the regions themselves as polygons with their activation patterns
     (count, then a second pass that fills); vertices in theta's dtype."""
-    (theta_c, origin, u, v), lo_hi = _check(model, theta, origin, u, v, bounds)
+    (theta_c, origin, u, v), (centre, half) = _check(model, theta, origin, u, v, bounds)
     B, spec = theta_c.shape[0], model.spec
     counts = torch.empty(B, dtype=torch.int64)
     n_vertices = torch.empty(B, dtype=torch.int64)
-    _core.region_polygons(spec, theta_c, origin, u, v, lo_hi, counts, n_vertices, None, None,
+    _core.region_polygons(spec, theta_c, origin, u, v, _UNIT, counts, n_vertices, None, None,
                           None, None, None)
     region_offsets = torch.zeros(B + 1, dtype=torch.int64)
     torch.cumsum(counts, 0, out=region_offsets[1:])
@@ -106,8 +125,9 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
     vertex_offsets = torch.empty(R + 1, dtype=torch.int64)
     vertex_offsets[R] = V
     words = torch.empty(R, spec.pattern_words, dtype=torch.int64)
-    _core.region_polygons(spec, theta_c, origin, u, v, lo_hi, counts, None, region_offsets,
+    _core.region_polygons(spec, theta_c, origin, u, v, _UNIT, counts, None, region_offsets,
                           vertex_base, vertices, vertex_offsets, words)
+    vertices = centre + half * vertices  # back to the caller's (s, t)
     dev = theta.device
     return Polygons(counts.to(dev), vertices.to(dev, theta.dtype), vertex_offsets.to(dev),
                     region_offsets.to(dev), unpack_patterns(words, spec.pattern_bits).to(dev))
