@@ -8,10 +8,13 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def as_float_tensor(x, name: str) -> torch.Tensor:
+    """x, checked: a float32/float64 torch.Tensor on the CPU or a CUDA device."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if x.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} is on {x.device}; reluscope takes CPU or CUDA tensors")
     return x
 
 

@@ -2,10 +2,10 @@
 
 Formulated differently from the kernels (each piece / polygon carries the affine map of the current
 layer in its coordinates instead of values at points), so the tests compare two derivations.
-Tolerances: a zero closer than 1e-12 (in t) to a piece end or another zero adds no breakpoint; a
-pattern bit is on iff z > 1e-9 (1 + |z| scale) at the piece midpoint / polygon vertex average;
-"linear" merges neighbours whose output slopes differ by <= 1e-7 (1 + max slope); polygons of area
-<= 1e-12 * rectangle area are dropped.
+Tolerances, all relative (so a network's scale does not matter): a zero closer than 1e-12 (in t)
+to a piece end or another zero adds no breakpoint; a pattern bit is on iff z > 1e-9 |z| scale at
+the piece midpoint / polygon vertex average; "linear" merges neighbours whose output slopes differ
+by <= 1e-7 max slope; polygons of area <= 1e-12 * rectangle area are dropped.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _segment(layers, slope, xa, xb, merge):
             mid = (new[:-1] + new[1:]) / 2
             parent = torch.searchsorted(brk, mid) - 1
             c, d = c[parent], d[parent]
-            on = c + d * mid[:, None] > 1e-9 * (1 + c.abs() + d.abs())
+            on = c + d * mid[:, None] > 1e-9 * (c.abs() + d.abs())
             pats = [p[parent] for p in pats] + [on]
             g = torch.where(on, 1.0, slope if leaky else 0.0).to(_F64)
             c, d, brk = c * g, d * g, new
@@ -59,7 +59,7 @@ def _segment(layers, slope, xa, xb, merge):
     slopes = d_out[starts]
     diff = (slopes[1:] - slopes[:-1]).abs().amax(1)
     scale = torch.maximum(slopes[1:].abs().amax(1), slopes[:-1].abs().amax(1))
-    return 1 + int((diff > 1e-7 * (1 + scale)).sum())
+    return 1 + int((diff > 1e-7 * scale).sum())
 
 
 def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
@@ -109,7 +109,7 @@ def _slice(layers, slope, origin, u, v, bounds):
                     nxt = []
                     for p in pieces:
                         z = c[j] + p @ M[j]
-                        tol = 1e-9 * (1 + c[j].abs() + M[j].abs().sum() * p.abs().max())
+                        tol = 1e-9 * (c[j].abs() + M[j].abs().sum() * p.abs().max())
                         z = torch.where(z.abs() <= tol, torch.zeros_like(z), z)
                         if z.max() > 0 and z.min() < 0:
                             nxt += [q for q in (_clip(p, z, 1.0), _clip(p, z, -1.0))
