@@ -99,3 +99,9 @@ def test_integer_options_are_checked():
         spectrum.extreme_eigs(H, method="lanczos", tol=0.0)
     with pytest.raises(TypeError, match="n_probes"):
         spectrum.trace(H, n_probes=1.5)
+
+
+def test_lanczos_progress_on_request(capsys):
+    A = torch.eye(30, dtype=F64).expand(2, 30, 30) * torch.arange(1, 31, dtype=F64)
+    spectrum.extreme_eigs(hessian.DenseOperator(A), method="lanczos", progress=True)
+    assert "lanczos [" in capsys.readouterr().err

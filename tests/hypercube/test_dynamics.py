@@ -48,3 +48,11 @@ def test_errors():
         hc.flow(w, u, hc.Uniform(5))
     with pytest.raises(ValueError, match="dt > 0"):
         hc.flow(w, u, u, dt=0.0)
+
+
+def test_flow_progress_on_request(capsys):
+    u = hc.Uniform(4)
+    hc.flow(torch.randn(2, 4, dtype=torch.float64), u, u, steps=10, progress=True)
+    assert "flow [" in capsys.readouterr().err
+    hc.flow(torch.randn(2, 4, dtype=torch.float64), u, u, steps=10)
+    assert capsys.readouterr().err == ""

@@ -174,5 +174,7 @@ def _slice(rep, ctx, dev, dt) -> None:
     ax.set_xlim(box[0], box[1])
     ax.set_ylim(box[2], box[3])
     ax.set_aspect("equal")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title(f"{int(count[0])} linear regions of a random [2,16,16,16,1] ReLU net")
     rep.figure(fig, "slice.png", "A 2-D slice of a random deep ReLU network coloured by region.")

@@ -99,8 +99,9 @@ class Report:
               "Settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()),
               f"Wall time: {wall_s:.1f} s", "",
               "| check | ours | reference | tolerance | status | note |", "|---|---|---|---|---|---|"]
-        md += [f"| {r.name} | {_fmt(r.ours)} | {_fmt(r.reference)} | {r.tolerance_text()} | "
-               f"{r.status} | {r.note} |" for r in self.rows]
+        md += ["| " + " | ".join(_cell(x) for x in (r.name, _fmt(r.ours), _fmt(r.reference),
+                                                     r.tolerance_text(), r.status, r.note)) + " |"
+               for r in self.rows]
         md += [""] + self.sections
         for name, caption in self.figures:
             md += ["", f"![{caption}]({name})", "", f"*{caption}*"]
@@ -111,6 +112,11 @@ class Report:
                   "figures": [n for n, _ in self.figures], "data": self.data}
         with open(os.path.join(self.dir, "results.json"), "w") as f:
             json.dump(record, f, indent=1, default=_plain)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a literal | (as in |λ_min|) would end the cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _plain(v):

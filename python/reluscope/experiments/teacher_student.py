@@ -3,10 +3,16 @@
 Teacher: y = Σ_i a_i σ(w_i·x), sigmoid, no biases, width 4 with the seed's weights. Data: the
 1681-point grid {-5, -4.75, ..., 5}², mean squared error. Students of width 4-7 are all trained
 together with Adam, then refined by batched Levenberg-Marquardt (the seed refines with SLSQP, a
-second-order method too); then for every student: loss, gradient norm and smallest Hessian
-eigenvalue, classified with the thresholds below; students with a negative smallest eigenvalue
-are perturbed and re-optimised (LM), as in the seed, and we count how many flip to a
-non-negative eigenvalue.
+second-order method too), in rounds, for as long as a student's gradient is above the threshold;
+then for every student: loss, gradient norm and Hessian spectrum, classified with the thresholds
+below (a saddle's index, its number of negative eigenvalues, is the seed's "level"); students with
+a negative smallest eigenvalue are perturbed and re-optimised (LM), as in the seed, and we count
+how many flip to a non-negative eigenvalue. A student whose gradient stays above the threshold
+while its parameter norm grows in every round is on a descent path that escapes to infinity:
+there is no critical point for it to reach at finite parameters. In the runs so far the growth
+sits in two hidden units whose outgoing weights grow with opposite signs (a pair approximating a
+derivative unit when their incoming weights are close); results.json records the pair and the
+norm per round for each such student.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ TEACHER_A = [1.0, -1.0, 1.0, -1.0]
 GRAD_TOL = 1e-5      # converged: ‖∇L‖ below this
 GLOBAL_LOSS = 1e-8   # global minimum: loss below this (the teacher reaches 0)
 EIG_TOL = 1e-7       # saddle: smallest eigenvalue below -EIG_TOL
+REFINE_ROUNDS, REFINE_STEPS = 4, 500  # extra LM for students not converged after the first pass
+KINDS = ("global minimum", "local minimum", "saddle", "diverging", "not converged")
 
 
 def grid(dtype=torch.float64) -> torch.Tensor:
@@ -40,9 +48,9 @@ def params(width: int, W, a) -> torch.Tensor:
                         (torch.tensor([[a]], dtype=torch.float64), None)])
 
 
-def classify(loss: float, gnorm: float, lam: float) -> str:
+def classify(loss: float, gnorm: float, lam: float, diverging: bool) -> str:
     if gnorm > GRAD_TOL:
-        return "not converged"
+        return "diverging" if diverging else "not converged"
     if lam < -EIG_TOL:
         return "saddle"
     return "global minimum" if loss < GLOBAL_LOSS else "local minimum"
@@ -55,8 +63,11 @@ def run(ctx) -> None:
     teacher = params(4, TEACHER_W, TEACHER_A).to(dev)
     T = forward(student(4), teacher, X)[0]
     data = Data(X, T)
-    rep.text(f"Thresholds: converged if ‖∇L‖ < {GRAD_TOL:g}; saddle if λ_min < −{EIG_TOL:g}; "
-             f"global minimum if loss < {GLOBAL_LOSS:g}, local minimum otherwise.")
+    rep.text(f"Thresholds: converged if ‖∇L‖ < {GRAD_TOL:g}; saddle if λ_min < −{EIG_TOL:g} "
+             f"(its index: the number of eigenvalues below −{EIG_TOL:g}); global minimum if loss < "
+             f"{GLOBAL_LOSS:g}, local minimum otherwise; diverging if ‖∇L‖ stays above the "
+             f"threshold through {REFINE_ROUNDS} more rounds of {REFINE_STEPS} LM steps while ‖θ‖ "
+             "grows in every round (no critical point at finite parameters on its path).")
 
     # Exact anchors: the teacher itself, and a width-5 student that splits one teacher neuron in
     # two (a manifold of global minima: zero loss, zero gradient, one exactly flat direction).
@@ -82,22 +93,35 @@ def run(ctx) -> None:
         theta0 = net.init(runs, generator=ctx.generator(width), scheme="normal", dtype=torch.float64).to(dev)
         theta, _ = hessian.fit(net, theta0, data, lr=lr, steps=steps, progress=False)
         theta, _ = hessian.levenberg_marquardt(net, theta, data, steps=lm_steps)
+        theta, norms = refine(net, theta, data)
+        diverging = escapes(norms)
         loss, grad = hessian.value_and_grad(net, theta, data)
-        lam = hessian.extreme_eigs(hessian.Hessian(net, theta, data), k=1, which="smallest").values[:, 0]
+        spectrum = hessian.eigvalsh(hessian.Hessian(net, theta, data))
+        lam, index = spectrum[:, 0], (spectrum < -EIG_TOL).sum(1)
         gnorm = grad.norm(dim=1)
         # The engine's smallest eigenvalue against the torch.func reference on a few students.
         ref = reference.hessian.hessian(net, theta[:4].cpu(), Data(X.cpu(), T.cpu()))
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (lam[:4].cpu() - ref_lam).abs().max().item())
 
-        kinds = [classify(*v) for v in zip(loss.tolist(), gnorm.tolist(), lam.tolist())]
+        kinds = [classify(*v) for v in zip(loss.tolist(), gnorm.tolist(), lam.tolist(),
+                                           diverging.tolist())]
         flipped = _perturb_and_reoptimise(net, theta, data, lam, ctx, lm_steps)
-        counts[width] = {k: kinds.count(k) for k in
-                         ("global minimum", "local minimum", "saddle", "not converged")}
+        counts[width] = {k: kinds.count(k) for k in KINDS}
         counts[width]["λ_min < 0 students flipped by perturbation"] = flipped
+        levels = sorted({int(i) for i, k in zip(index, kinds) if k == "saddle"})
+        counts[width]["saddles by index"] = ", ".join(
+            f"{lv}: {sum(1 for i, k in zip(index, kinds) if k == 'saddle' and int(i) == lv)}"
+            for lv in levels) or "none"
         record[width] = {"loss": loss.tolist(), "grad_norm": gnorm.tolist(), "lambda_min": lam.tolist(),
-                         "class": kinds}
+                         "index": index.tolist(), "class": kinds,
+                         "norm_per_round": norms.T.tolist(),
+                         "diverging_units": [_diverging_units(net, theta[b]) if k == "diverging"
+                                             else None for b, k in enumerate(kinds)]}
         rep.info(f"width {width}: {runs} students", ", ".join(f"{k}: {v}" for k, v in counts[width].items()))
+        rep.check(f"width {width}: students neither converged nor escaping to infinity",
+                  counts[width]["not converged"], 0, kind="eq",
+                  note="escaping: ‖θ‖ grew in every refinement round, gradient still above threshold")
     rep.check("λ_min: engine vs torch.func reference (max abs diff)", worst_ref_err, 0.0, 1e-8)
     rep.data["counts"] = counts
     rep.data["students"] = record
@@ -105,6 +129,35 @@ def run(ctx) -> None:
              "\n".join(f"| {w} | " + " | ".join(str(v) for v in c.values()) + " |"
                        for w, c in counts.items()))
     _figure(rep, record)
+
+
+def refine(net, theta, data, rounds: int = REFINE_ROUNDS, steps: int = REFINE_STEPS):
+    """Levenberg-Marquardt, in rounds, for the students whose gradient norm is still above
+    GRAD_TOL. Returns theta and every student's parameter norm before each round and at the end,
+    (rounds + 1, B) (a student that converged keeps its norm from then on)."""
+    norms = [theta.norm(dim=1)]
+    for _ in range(rounds):
+        todo = hessian.value_and_grad(net, theta, data)[1].norm(dim=1) > GRAD_TOL
+        if bool(todo.any()):
+            theta = theta.clone()
+            theta[todo], _ = hessian.levenberg_marquardt(net, theta[todo], data, steps=steps)
+        norms.append(theta.norm(dim=1))
+    return theta, torch.stack(norms)
+
+
+def escapes(norms: torch.Tensor) -> torch.Tensor:
+    """(B,) the parameter norm grew in every round, and by at least 10 % in all: a descent path
+    that goes to infinity (a student that converged stops growing)."""
+    return (norms[1:] > norms[:-1]).all(0) & (norms[-1] > 1.1 * norms[0])
+
+
+def _diverging_units(net, theta) -> dict:
+    """The two hidden units with the largest outgoing weights, which carry the divergence."""
+    (W, _), (A, _) = net.unflatten(theta[None])
+    a = A[0, 0]
+    i, j = a.abs().argsort(descending=True)[:2].tolist()
+    return {"units": [i, j], "outgoing": [a[i].item(), a[j].item()],
+            "incoming_distance": (W[0, i] - W[0, j]).norm().item()}
 
 
 def _perturb_and_reoptimise(net, theta, data, lam, ctx, lm_steps: int, eps: float = 0.1,
@@ -130,19 +183,23 @@ def _perturb_and_reoptimise(net, theta, data, lam, ctx, lm_steps: int, eps: floa
 def _figure(rep, record) -> None:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), sharey=True)
-    colors = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3", "not converged": "0.6"}
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
+    colors = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3", "diverging": "C1",
+              "not converged": "0.6"}
+    floor = 1e-20  # exact zero losses are drawn here (log axis), as the axis label says
     for ax, (width, r) in zip(axes, record.items()):
         for kind, c in colors.items():
             pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r["class"]) if k == kind]
             if pts:
                 L, E = zip(*pts)
-                ax.scatter([max(l, 1e-20) for l in L], E, s=12, color=c, label=kind)
+                ax.scatter([max(l, floor) for l in L], E, s=12, color=c)
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-8)
         ax.set_title(f"student width {width}")
-        ax.set_xlabel("final loss")
+        ax.set_xlabel("final loss (losses below 1e-20 drawn at 1e-20)")
     axes[0].set_ylabel("smallest Hessian eigenvalue")
-    axes[-1].legend(fontsize=8)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colors.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(colors), fontsize=9)
+    fig.subplots_adjust(bottom=0.25)
     rep.figure(fig, "lambda_min_vs_loss.png", "Smallest Hessian eigenvalue vs final loss for every "
                "student, by width, coloured by class (as in the seed's scatter plot).")

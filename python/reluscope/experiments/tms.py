@@ -229,14 +229,15 @@ def _figures(rep, model, table, s_star) -> None:
     theta = torch.stack([W1.ravel(), W2.ravel()], 1)
     for ax, s in zip(axes, (0.2, s_star, 0.7)):
         L = hessian.loss(model, theta, tms_quadrature(float(s))).reshape(W1.shape)
-        ax.contourf(W1, W2, L.log10(), levels=30, cmap="viridis")
+        filled = ax.contourf(W1, W2, L.log10(), levels=30, cmap="viridis")
+        fig.colorbar(filled, ax=ax, label="log10 loss")
         near = [cp for cp in table if abs(cp["s"] - s) < 0.08]
         for cp in near:
             m = {"minimum": "o", "saddle": "x", "maximum": "^"}.get(cp["type"], "s")
             ax.plot(cp["w"][0], cp["w"][1], m, color="w", mec="k")
-        ax.set_title(f"log10 loss, s = {s:.3f}")
+        ax.set_title(f"s = {s:.3f}")
         ax.set_xlabel("w1")
-    axes[0].set_ylabel("w2")
+        ax.set_ylabel("w2")
     fig.tight_layout()
     rep.figure(fig, "loss_contours.png", "Loss contours over (w1, w2) at three sparsities, with the "
                "critical points found at the nearest grid s (o minimum, x saddle).")

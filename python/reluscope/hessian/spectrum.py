@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from ..progress import Progress
 from .operators import BatchedLinearOperator
 
 __all__ = ["DENSE_MAX_P", "EigResult", "eigvalsh", "extreme_eigs", "index", "trace"]
@@ -80,7 +81,7 @@ def _select(k: int, which: str, n: int) -> torch.Tensor:
 def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smallest",
                  return_vectors: bool = False, method: str = "auto",
                  max_iter: Optional[int] = None, tol: Optional[float] = None,
-                 generator: Optional[torch.Generator] = None) -> EigResult:
+                 generator: Optional[torch.Generator] = None, progress: bool = False) -> EigResult:
     """The k smallest / largest eigenpairs of every operator ("both": 2k values, the k smallest
     then the k largest, ascending within each group).
 
@@ -88,6 +89,7 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
     full reorthogonalisation, all B operators advancing together; max_iter Krylov steps,
     default min(P, max(100, 10 k)); stops when every wanted residual is below tol * |lambda|_max,
     tol default 1e-8 for float64 and 1e-4 for float32), or "auto" (dense when P <= DENSE_MAX_P).
+    progress: a progress bar of the Lanczos steps on stderr (``reluscope.progress``).
     """
     _check_operator(op)
     B, P, _ = op.shape
@@ -112,11 +114,12 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
     if tol is None:
         tol = 1e-8 if op.dtype == torch.float64 else 1e-4
     m = min(P, max_iter if max_iter is not None else max(100, 10 * k))
-    return _lanczos(op, k, which, m, tol, generator, return_vectors)
+    return _lanczos(op, k, which, m, tol, generator, return_vectors, progress)
 
 
 def _lanczos(op: BatchedLinearOperator, k: int, which: str, m: int, tol: float,
-             generator: Optional[torch.Generator], return_vectors: bool) -> EigResult:
+             generator: Optional[torch.Generator], return_vectors: bool,
+             progress: bool) -> EigResult:
     """Batched Lanczos with full reorthogonalisation (twice), m steps at most; an invariant
     subspace restarts the model's basis with a random vector orthogonal to it."""
     B, P, _ = op.shape
@@ -136,7 +139,9 @@ def _lanczos(op: BatchedLinearOperator, k: int, which: str, m: int, tol: float,
         return r
 
     Q[:, 0] = random_unit(B)
+    bar = Progress(m, "lanczos", enabled=progress)
     for j in range(m):
+        bar.update()
         q = Q[:, j]
         w = op.matvec(q)
         a = (w * q).sum(1)

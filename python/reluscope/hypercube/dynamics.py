@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 
 from .._validate import as_float_tensor, check_finite, check_ndim
+from ..progress import Progress
 from .sums import f as f_exact, moments
 from .weights import Ising, Table
 
@@ -27,9 +28,10 @@ class FlowResult(NamedTuple):
     ipr: torch.Tensor  # (T, B)
 
 
-def flow(w0: torch.Tensor, p1, p0, tau: float = 1.0, dt: float = 0.05, steps: int = 200,
+def flow(w0: torch.Tensor, p1, p0, *, tau: float = 1.0, dt: float = 0.05, steps: int = 200,
          method: str = "rk4", save_every: int = 1,
-         f_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> FlowResult:
+         f_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+         progress: bool = False) -> FlowResult:
     """Integrate τ dw/dt = ½ f_{p1}(w) − ½ (Σ0 + Σ1) w from a batch of initial w.
 
     Args:
@@ -42,6 +44,7 @@ def flow(w0: torch.Tensor, p1, p0, tau: float = 1.0, dt: float = 0.05, steps: in
         method: "rk4" or "euler".
         save_every: keep every save_every-th state (t = 0 always kept).
         f_fn: replaces f_{p1} (e.g. ``lambda w: hc.f_monte_carlo(w, X)``).
+        progress: show a progress bar (``reluscope.progress``) on stderr.
 
     Returns:
         FlowResult(t (T,), w (T, B, n), ipr (T, B)), T = steps // save_every + 1.
@@ -70,6 +73,7 @@ def flow(w0: torch.Tensor, p1, p0, tau: float = 1.0, dt: float = 0.05, steps: in
         return (0.5 * F(v) - v @ A) / tau
 
     ts, ws = [0.0], [w.clone()]
+    bar = Progress(steps, "flow", enabled=progress)
     for k in range(1, steps + 1):
         if method == "euler":
             w = w + dt * rhs(w)
@@ -82,5 +86,6 @@ def flow(w0: torch.Tensor, p1, p0, tau: float = 1.0, dt: float = 0.05, steps: in
         if k % save_every == 0:
             ts.append(k * dt)
             ws.append(w.clone())
+        bar.update()
     W = torch.stack(ws)
     return FlowResult(torch.tensor(ts, dtype=w.dtype, device=w.device), W, ipr(W))
