@@ -79,6 +79,7 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
     if (per_net) check_shape(*arr, name, {B, net.d_in}); else check_shape(*arr, name, {net.d_in});
   }
   check_shape(counts, "counts", {B});
+  if (n_vertices) check_shape(*n_vertices, "n_vertices", {B});
   const bool fill = vertices.has_value();
   RS_CHECK(!fill || (region_offsets && vertex_base && vertex_offsets && patterns),
            "the fill pass needs every output array");

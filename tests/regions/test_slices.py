@@ -121,3 +121,27 @@ def test_tiny_and_huge_slices_and_empty_batches():
         regions.count_2d(net, theta, o, 1e300 * e[0], e[1], bounds=(-1e10, 1e10, -1, 1))
     empty = regions.polygons_2d(net, theta[:0], o, e[0], e[1])
     assert empty.counts.shape == (0,) and empty.patterns.shape == (0, net.num_hidden)
+
+
+def test_the_binding_checks_every_buffer_it_writes():
+    """The private kernel entry refuses output buffers that do not fit, instead of writing past
+    them."""
+    from reluscope._ext import _core
+
+    net, theta, _ = nets([2, 4, 1], "relu", F64, B=2)
+    e = torch.eye(2, dtype=F64)
+    i64 = dict(dtype=torch.int64)
+    with pytest.raises(ValueError, match="n_vertices"):
+        _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1),
+                              torch.empty(2, **i64), torch.empty(1, **i64), None, None, None,
+                              None, None)
+    counts, nv = torch.empty(2, **i64), torch.empty(2, **i64)
+    _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts, nv, None,
+                          None, None, None, None)
+    ro = torch.cat([torch.zeros(1, **i64), counts.cumsum(0)])
+    vb = torch.cat([torch.zeros(1, **i64), nv.cumsum(0)])
+    R, V = int(ro[-1]), int(vb[-1])
+    with pytest.raises(ValueError, match="vertices"):
+        _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts, None, ro,
+                              vb, torch.empty(V - 1, 2, dtype=F64), torch.empty(R + 1, **i64),
+                              torch.empty(R, net.spec.pattern_words, **i64))
