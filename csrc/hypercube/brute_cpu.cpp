@@ -77,26 +77,33 @@ inline double fold_bits(double* d, int c, double* S) {
 
 }  // namespace
 
+// w per task of the f sweep: a task is (group, block of w), so a call with few groups (small n)
+// still spreads over the threads; each task writes its own partials, whatever the partition.
+constexpr int64_t kWBlock = 64;
+
 template <typename T>
 void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
   const HcWeights<T>& W = a.W;
   const int n = W.n, c = W.c;
   const int64_t nlo = int64_t(1) << c, chunks = (int64_t(1) << (n - 1)) >> c;
+  const int64_t wblocks = (a.B + kWBlock - 1) / kWBlock;
   const CpuIsa isa = cpu_isa();  // the sweep compiled for the widest vector ISA the CPU has
-  parallel_for(a.groups, 1, [&](int64_t g0, int64_t g1, int) {
+  parallel_for(a.groups * wblocks, 1, [&](int64_t t0, int64_t t1, int) {
     std::vector<T> wp(nlo), wm(nlo);
     std::vector<double> d(nlo), S(kMaxChunkBits);
     call_for_isa(isa, [&] {
-      for (int64_t g = g0; g < g1; ++g) {
+      for (int64_t task = t0; task < t1; ++task) {
+        const int64_t g = task / wblocks, b0 = (task % wblocks) * kWBlock;
+        const int64_t b1 = std::min(a.B, b0 + kWBlock);
         double* out = a.out + g * a.B * (n + 1);
-        for (int64_t i = 0; i < a.B * (n + 1); ++i) out[i] = 0;
+        for (int64_t i = b0 * (n + 1); i < b1 * (n + 1); ++i) out[i] = 0;
         const GroupRange r = group_range(chunks, a.groups, g);
         for (int64_t kh = r.begin; kh < r.end; ++kh) {
           if (stop_requested()) return;
           HcChunkState<T> st;
           chunk_state(W, kh, st);
           for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
-          for (int64_t b = 0; b < a.B; ++b) {
+          for (int64_t b = b0; b < b1; ++b) {
             const double m = chunk_sides(wp.data(), wm.data(), a.L + b * nlo,
                                          a.H[b * chunks + kh], a.tol[b], a.tie, nlo, d.data());
             double* o = out + b * (n + 1);

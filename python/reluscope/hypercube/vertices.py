@@ -21,12 +21,15 @@ def vertices(n: int, dtype=torch.float64, device=None) -> torch.Tensor:
 
 
 def subset_sums(w: torch.Tensor) -> torch.Tensor:
-    """(B, m) -> (B, 2^m): entry k = sum_j w_j x_j(k), built by doubling (each entry is the same
-    sequential sum of m terms, elementwise ops only, so -w gives exactly the negated table)."""
-    s = w.new_zeros(w.shape[0], 1)
-    for j in range(w.shape[1]):
-        wj = w[:, j:j + 1]
-        s = torch.cat([s - wj, s + wj], dim=1)
+    """(B, m) -> (B, 2^m): entry k = sum_j w_j x_j(k), built by doubling in place (each entry is
+    the same sequential sum of m terms, elementwise ops only, so -w gives exactly the negated
+    table). O(B 2^m) time and memory."""
+    B, m = w.shape
+    s = w.new_zeros(B, 1 << m)
+    for j in range(m):
+        half, wj = 1 << j, w[:, j:j + 1]
+        torch.add(s[:, :half], wj, out=s[:, half:2 * half])
+        s[:, :half] -= wj
     return s
 
 
