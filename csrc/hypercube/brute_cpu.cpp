@@ -1,6 +1,6 @@
-// CPU launchers of the brute-force hypercube sweep. Threads over groups of consecutive chunks (the
-// groups are fixed by the caller, not by the thread count, and each writes its own partial, so the
-// result is bitwise reproducible). Per chunk: the pair weights are computed once into a buffer
+// CPU launchers of the brute-force hypercube sweep. Threads over groups of consecutive chunks (f:
+// over (group, block of w) tasks); the groups are fixed by the caller, not by the thread count, and
+// each writes its own partial, so the result is bitwise reproducible. Per chunk: the pair weights are computed once into a buffer
 // (2^c), then for each w one pass computes d[kl] = p(x) 1(s>=0) - p(-x) 1(-s>=0) and the mass, and
 // a fold of d (2 * 2^c additions) gives sum_kl d[kl] x_i for the c low coordinates; the high
 // coordinates are constant on the chunk. Time O(B 2^(n-1)) with O(1) work per pair and w;
