@@ -7,6 +7,7 @@
 #include "common/cpu_isa.h"
 #include "common/cuda_probe.h"
 #include "common/device.h"
+#include "common/ndarray.h"
 #include "common/launch.h"
 #include "common/parallel.h"
 
@@ -25,6 +26,8 @@ void bind_hypercube(nb::module_& m);
 
 NB_MODULE(_core, m) {
   m.doc() = "reluscope compiled kernels (CPU with a thread pool, CUDA when built with nvcc)";
+  rs::python_main_thread() =
+      nb::cast<unsigned long>(nb::module_::import_("threading").attr("main_thread")().attr("ident"));
   m.def("build_info", [] {
     nb::dict d;
 #if defined(RELUSCOPE_OPENMP_SIMD)

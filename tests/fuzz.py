@@ -6,8 +6,8 @@ scales; bad options), each classified against the torch reference:
            mutation, which makes sums overflow, where the result depends on the order of the
            sums: the entries finite on both sides)
   unchecked returned, where the reference cannot run (2^n vertices for n > 20)
-  error    raised a clear exception (ValueError, TypeError, MemoryError) whose message names the
-           argument or the rule it broke
+  error    raised a clear exception (ValueError, TypeError, MemoryError; NotImplementedError for
+           an input that requires grad) whose message names the argument or the rule it broke
   unclear  raised another exception (AttributeError, IndexError, a torch internal error, ...)
   wrong    returned something else than the reference (or returned where it cannot be right)
   crash    the process died (a signal)
@@ -32,7 +32,7 @@ from typing import Callable, NamedTuple, Optional
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-CLEAN = (ValueError, TypeError, MemoryError)
+CLEAN = (ValueError, TypeError, MemoryError, NotImplementedError)
 OUTCOMES = ("ok", "unchecked", "error", "unclear", "wrong", "crash", "hang")
 
 

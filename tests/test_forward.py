@@ -280,3 +280,17 @@ def test_nan_and_inf_propagate_like_torch(activation):
     assert torch.equal(got[ok].isinf(), want[ok].isinf())
     finite = ok & ~want.isinf()
     assert_matches_reference(got[finite], want[finite])
+
+
+def test_an_input_that_requires_grad_is_an_error_not_a_detached_result():
+    """No derivative is implemented yet: with grad mode on, an input that requires grad raises
+    (it would otherwise get a result silently cut from the graph); under no_grad it runs."""
+    net = rs.MLP([2, 3, 1])
+    theta = net.init(2, dtype=torch.float64).requires_grad_()
+    X = torch.randn(4, 2, dtype=torch.float64)
+    with pytest.raises(NotImplementedError, match="theta requires grad"):
+        rs.forward(net, theta, X)
+    with pytest.raises(NotImplementedError, match="X requires grad"):
+        rs.hessian.loss(net, theta.detach(), rs.Data(X.requires_grad_(), X[:, :1].detach()))
+    with torch.no_grad():
+        assert rs.forward(net, theta, X).shape == (2, 4, 1)

@@ -85,19 +85,34 @@ decltype(auto) dispatch_float(const Array& a, F&& f) {
   throw std::invalid_argument("reluscope kernels take float32 or float64 tensors");
 }
 
+// Python's main thread (threading.main_thread().ident, set when the extension is imported):
+// Python runs signal handlers there only, so only calls made there poll for Ctrl-C.
+inline unsigned long& python_main_thread() {
+  static unsigned long ident = 0;
+  return ident;
+}
+
+// Asks Python, under the GIL, whether a signal handler raised (Ctrl-C: KeyboardInterrupt). Never
+// takes the GIL while the interpreter is finalizing (a daemon thread would be ended inside it).
+inline bool python_signal_pending(void*) {
+#if PY_VERSION_HEX >= 0x030D0000
+  if (Py_IsFinalizing()) return false;
+#else
+  if (_Py_IsFinalizing()) return false;
+#endif
+  nb::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
 // Runs launch() with the GIL released (other Python threads run meanwhile) under a StopToken
-// that asks Python for pending signals: Ctrl-C stops a long CPU kernel between pieces of work
-// (parallel.h) and raises KeyboardInterrupt here; the outputs are then incomplete, and the
-// exception says so to the caller, who never sees them. C++ exceptions (bad_alloc included)
-// propagate as Python exceptions.
+// that, on Python's main thread, asks Python for pending signals: Ctrl-C stops a long CPU kernel
+// between pieces of work (parallel.h) and raises KeyboardInterrupt here; the outputs are then
+// incomplete, and the exception says so to the caller, who never sees them. C++ exceptions
+// (bad_alloc included) propagate as Python exceptions.
 template <typename F>
 void run_released(F&& launch) {
-  StopToken token(
-      [](void*) {
-        nb::gil_scoped_acquire gil;
-        return PyErr_CheckSignals() != 0;
-      },
-      nullptr);
+  const bool main_thread = PyThread_get_thread_ident() == python_main_thread();
+  StopToken token(main_thread ? &python_signal_pending : nullptr, nullptr);
   try {
     StopScope scope(&token);
     nb::gil_scoped_release release;

@@ -1,6 +1,6 @@
 // The thread pool behind parallel_for (see parallel.h for what it guarantees and why).
 // One job at a time: a call that finds the pool busy (another Python thread's call) runs its
-// chunks on its own thread. Workers sleep on a condition variable after a short spin.
+// chunks on its own thread (correct, slower). Idle workers sleep on a condition variable.
 #include "common/parallel.h"
 
 #include <condition_variable>
@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #if defined(__linux__)
@@ -19,18 +20,21 @@ namespace rs {
 
 namespace {
 
+constexpr int kMaxThreads = 1024;
+
 int threads_from_env() {
   for (const char* name : {"RELUSCOPE_NUM_THREADS", "OMP_NUM_THREADS"}) {
     if (const char* v = std::getenv(name)) {
       const int n = std::atoi(v);  // OMP_NUM_THREADS may be a list "4,2": its first entry
-      if (n >= 1) return n;
+      if (n >= 1) return std::min(n, kMaxThreads);
     }
   }
 #if defined(__linux__)
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
 #endif
-  return std::max(1, int(std::thread::hardware_concurrency()));
+  return std::clamp(int(std::thread::hardware_concurrency()), 1, kMaxThreads);
 }
 
 // One parallel_for in flight: chunks handed out by `next`, counted by `done`.
@@ -64,8 +68,13 @@ struct Job {
 
 class Pool {
  public:
+  // Starts up to threads - 1 workers; if the system refuses a thread, the pool runs with those
+  // it got (every index stays below max_threads(), which sizes per-thread scratch).
   explicit Pool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { loop(i); });
+    try {
+      for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { loop(i); });
+    } catch (const std::system_error&) {
+    }
   }
   // Never destroyed: workers outlive static destruction at exit, and a forked child abandons the
   // parent's pool (its threads do not exist there) and builds its own.

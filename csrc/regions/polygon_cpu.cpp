@@ -1,6 +1,7 @@
 // CPU launcher of count_2d: threads over networks, each cut by slice_polygons (polygon_math.h).
 // Count pass: polygons and vertices per network; fill pass (offsets given): vertices, vertex
 // offsets and patterns.
+#include "common/error.h"
 #include "common/parallel.h"
 #include "regions/polygon_math.h"
 #include "regions/regions.h"
@@ -20,6 +21,9 @@ void polygon_cpu(const PolygonArgs<T>& a) {
       if (a.n_vertices) a.n_vertices[b] = P.off.back();
       if (!a.vertices) continue;
       const int64_t r0 = a.region_offsets[b], v0 = a.vertex_base[b];
+      RS_CHECK(r0 >= 0 && v0 >= 0 && r0 + P.size() <= a.region_offsets[b + 1] &&
+                   v0 + P.off.back() <= a.vertex_base[b + 1],
+               "count_2d's fill pass: the offsets of network ", b, " do not match its regions");
       for (int64_t k = 0; k < P.size(); ++k) {
         a.vertex_offsets[r0 + k] = v0 + P.off[k];
         for (int w = 0; w < a.n_words; ++w) a.patterns[(r0 + k) * a.n_words + w] = P.pat[k * a.n_words + w];

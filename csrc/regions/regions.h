@@ -49,7 +49,8 @@ inline int64_t segment_workers(const NetSpec& net, int64_t bytes, int64_t capaci
 
 // Launch contract of count_1d on CUDA: each work item holds at most kSegmentCudaCapacity points
 // (items that need more are flagged and recounted on the CPU by the Python layer); the workspace
-// is the larger of kSegmentCudaWorkspaceBytes and a quarter of the free GPU memory.
+// is a quarter of the free GPU memory, or kSegmentCudaWorkspaceBytes where that is more and fits
+// in half of it.
 inline constexpr int kSegmentCudaBlock = 64;  // threads per block: one work item each
 inline constexpr int64_t kSegmentCudaCapacity = 256;
 inline constexpr int64_t kSegmentCudaWorkspaceBytes = int64_t(1) << 30;

@@ -73,6 +73,8 @@ static void polygons(const NetSpec& net, const Array& theta, const Array& origin
                      const OptArray& patterns) {
   RS_CHECK(!is_cuda(theta), "count_2d runs on the CPU");
   context_of(theta, {&origin, &u, &v, &counts}, 0);
+  check_same_device(theta, {&n_vertices, &region_offsets, &vertex_base, &vertices,
+                            &vertex_offsets, &patterns});
   const int64_t B = batch_of(theta, net);
   const bool per_net = origin.ndim() == 2;
   for (const auto& [arr, name] : {std::pair{&origin, "origin"}, {&u, "u"}, {&v, "v"}}) {

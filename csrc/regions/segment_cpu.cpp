@@ -50,10 +50,11 @@ void segment_cpu(const SegmentArgs<T>& a) {
       int h;
       if (!segment_pieces(net, a.theta + b * net.n_params, a.xa + x_off, a.xb + x_off, st, n, h))
         return;  // stopped (the CPU store grows, it never runs out)
+      T* out;
       int64_t room;
-      T* out = breakpoint_slice(a, i, room);
+      const bool fits = breakpoint_slice(a, i, out, room);
       const int64_t count = segment_count(st, h, n, net.d_out, a.merge, out, room);
-      RS_CHECK(a.bp_values == nullptr || (out != nullptr && count == room + 1),
+      RS_CHECK(a.bp_offsets == nullptr || (fits && count == room + 1),
                "count_1d's fill pass: the breakpoint offsets do not match the counts of item ", i);
       a.counts[i] = count;
     }

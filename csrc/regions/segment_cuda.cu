@@ -25,10 +25,11 @@ __global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes, int64_t str
       a.counts[i] = 0;
       continue;
     }
+    T* out;
     int64_t room;
-    T* out = breakpoint_slice(a, i, room);
+    const bool fits = breakpoint_slice(a, i, out, room);
     const int64_t count = segment_count(st, h, n, net.d_out, a.merge, out, room);
-    const bool mismatch = a.bp_values != nullptr && (out == nullptr || count != room + 1);
+    const bool mismatch = a.bp_offsets != nullptr && (!fits || count != room + 1);
     a.overflow[i] = mismatch ? 2 : 0;
     a.counts[i] = count;
   }

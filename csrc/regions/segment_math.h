@@ -101,16 +101,19 @@ RS_HD void snap_row(int w, const T* thr, T* z) {
     if (abs_(z[j]) <= thr[j]) z[j] = T(0);
 }
 
-// Item i's slice of the breakpoint buffer of the fill pass: (first value, room); nullptr when the
-// call only counts, or when the offsets do not fit the buffer (the item is then an error).
+// Item i's slice of the breakpoint buffer in the fill pass (bp_offsets given): its first value
+// and room, false when the offsets do not fit the buffer (the item is then an error); in the count
+// pass no slice (nullptr, room 0) and true.
 template <typename T>
-RS_HD T* breakpoint_slice(const SegmentArgs<T>& a, int64_t i, int64_t& room) {
+RS_HD bool breakpoint_slice(const SegmentArgs<T>& a, int64_t i, T*& out, int64_t& room) {
+  out = nullptr;
   room = 0;
-  if (a.bp_values == nullptr) return nullptr;
+  if (a.bp_offsets == nullptr) return true;
   const int64_t o0 = a.bp_offsets[i], o1 = a.bp_offsets[i + 1];
-  if (o0 < 0 || o1 < o0 || o1 > a.bp_capacity) return nullptr;
+  if (o0 < 0 || o1 < o0 || o1 > a.bp_capacity) return false;
   room = o1 - o0;
-  return a.bp_values + o0;
+  out = room > 0 ? a.bp_values + o0 : nullptr;
+  return true;
 }
 
 // Runs the network along the segment. On success returns true; half `h` then holds `n` points

@@ -18,9 +18,11 @@ SegmentPlan segment_plan(const NetSpec& net, int64_t B, int64_t S, bool cuda, in
   if (!cuda) return p;
   p.capacity = kSegmentCudaCapacity;
   const int64_t item = segment_workspace_bytes(net, p.capacity, elem_size);
-  const int64_t budget = max_workspace_bytes >= 0
-                             ? max_workspace_bytes
-                             : std::max(kSegmentCudaWorkspaceBytes, free_bytes / 4);
+  // a quarter of the free memory, or up to 1 GiB when that is less, never over half of it
+  const int64_t budget =
+      max_workspace_bytes >= 0
+          ? max_workspace_bytes
+          : std::max(free_bytes / 4, std::min(kSegmentCudaWorkspaceBytes, free_bytes / 2));
   p.workspace_bytes = std::max<int64_t>(1, std::min(B * S, budget / item)) * item;
   return p;
 }

@@ -8,13 +8,20 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def as_float_tensor(x, name: str) -> torch.Tensor:
-    """x, checked: a float32/float64 torch.Tensor on the CPU or a CUDA device."""
+    """x, checked: a float32/float64 torch.Tensor on the CPU or a CUDA device, and not one that
+    requires grad while grad mode is on: the kernels compute no derivative with respect to their
+    inputs (yet), so a result would be silently detached from the graph; that is an error."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
     if x.device.type not in ("cpu", "cuda"):
         raise ValueError(f"{name} is on {x.device}; reluscope takes CPU or CUDA tensors")
+    if x.requires_grad and torch.is_grad_enabled():
+        raise NotImplementedError(
+            f"{name} requires grad, but this reluscope call has no derivative with respect to it "
+            f"(its result would be silently detached); pass {name}.detach(), or call it under "
+            "torch.no_grad()")
     return x
 
 

@@ -118,10 +118,15 @@ def test_segment_plan():
     spec = MLP([2, 16, 1]).spec
     cpu = _core.segment_plan(spec, 10, 3, False, 8, 0)
     assert (cpu.capacity, cpu.workspace_bytes) == (0, 0)
-    cuda = _core.segment_plan(spec, 10, 3, True, 8, 0)
+    cuda = _core.segment_plan(spec, 10, 3, True, 8, 8 << 30)
     assert cuda.capacity > 0 and cuda.workspace_bytes > 0 and cuda.workspace_bytes % 30 == 0
-    one = _core.segment_plan(spec, 10, 3, True, 8, 0, max_workspace_bytes=1)
+    one = _core.segment_plan(spec, 10, 3, True, 8, 8 << 30, max_workspace_bytes=1)
     assert one.workspace_bytes * 30 == cuda.workspace_bytes
+    # never more than half of what is free, and always one work item
+    item = one.workspace_bytes
+    tight = _core.segment_plan(spec, 10**6, 1, True, 8, 10 * item)
+    assert item <= tight.workspace_bytes <= 5 * item
+    assert _core.segment_plan(spec, 10, 3, True, 8, 0).workspace_bytes == item
 
 
 @pytest.mark.cuda
@@ -187,3 +192,24 @@ def test_error_paths():
         regions.breakpoints_1d(net, theta, a, b, merge="slope")
     with pytest.raises(TypeError, match="reluscope.MLP"):
         regions.count_1d(object(), theta, a, b)
+
+
+def test_the_fill_pass_checks_its_buffer_against_the_offsets():
+    """The private kernel entry: offsets that do not match the counts, or a values buffer too
+    small for them, are an error, never a write past the buffer; an empty buffer is fine when
+    there is nothing to write."""
+    net, theta, _ = nets([2, 8, 1], "relu", F64, B=2)
+    a, b = -torch.ones(1, 2, dtype=F64), torch.ones(1, 2, dtype=F64)
+    counts = torch.empty(2, 1, dtype=torch.int64)
+    _core.region_segments(net.spec, theta, a, b, counts, 0, None, None, None, None, 0, 0)
+    good = torch.cat([torch.zeros(1, dtype=torch.int64), (counts.reshape(-1) - 1).cumsum(0)])
+    for offsets, size in ((torch.tensor([0, 1, 2]), 2), (good, int(good[-1]) - 1)):
+        with pytest.raises(ValueError, match="do not match"):
+            _core.region_segments(net.spec, theta, a, b, counts, 0, offsets,
+                                  torch.empty(size, dtype=F64), None, None, 0, 0)
+    one = MLP([2, 3, 1], "identity")
+    c1 = torch.ones(1, 1, dtype=torch.int64)
+    _core.region_segments(one.spec, one.init(1, dtype=F64), a, b, c1, 0,
+                          torch.zeros(2, dtype=torch.int64), torch.empty(0, dtype=F64), None,
+                          None, 0, 0)
+    assert int(c1) == 1
