@@ -200,12 +200,22 @@ def run_case(case: tuple) -> tuple[str, str]:
     g = torch.Generator().manual_seed(seed)
     call = next(c for c in _calls(getattr(torch, dtype), g) if c.engine == engine)
     args, kwargs = list(call.args), dict(call.kwargs)
+    ref_args = args
     if mutation.startswith("arg"):
         i, name = mutation[3:].split(":")
         i = int(i)
         muts = (_tensor_mutations(args[i], random.Random(seed)) if isinstance(args[i], torch.Tensor)
                 else _other_mutations(args[i]))
         args[i] = muts[name]()
+        if name in ("numpy", "list"):
+            # the engines convert these like torch.as_tensor: numpy keeps its dtype; a list takes
+            # torch's default dtype as the first tensor argument (theta, w; the Hessian engine's
+            # theta takes the data's), else theirs
+            first = next(j for j, a in enumerate(call.args) if isinstance(a, torch.Tensor))
+            own = name == "list" and i == first and not engine.startswith("hessian")
+            dtype = torch.get_default_dtype() if own else call.args[i].dtype
+            ref_args = list(args)
+            ref_args[i] = torch.as_tensor(args[i], dtype=dtype)
     elif mutation.startswith("opt:"):
         key, value = mutation[4:].split("=", 1)
         kwargs[key] = eval(value)  # the repr of a literal from OPTION_MUTATIONS
@@ -217,7 +227,7 @@ def run_case(case: tuple) -> tuple[str, str]:
         return "unclear", f"{type(e).__name__}: {e}"[:300]
     if call.ref is None:
         return "ok", ""
-    if engine.startswith("hypercube") and args[0].shape[-1] > 20:
+    if engine.startswith("hypercube") and ref_args[0].shape[-1] > 20:
         return "unchecked", "the enumeration reference is too slow at this n"
     if kwargs.get("merge") == "linear" and mutation.endswith(":tiny"):
         # merge="linear" compares slopes measured on float64 output values (the documented rule
@@ -226,7 +236,7 @@ def run_case(case: tuple) -> tuple[str, str]:
         kwargs["merge"] = "activation"
         got = call.fn(*args, **kwargs)
     try:
-        want = call.ref(*args, **kwargs)
+        want = call.ref(*ref_args, **kwargs)
     except Exception as e:  # noqa: BLE001
         if _has_nan(got):  # NaN in, NaN out, where torch's own eigh refuses NaN
             return "ok", f"NaN where the reference raised {type(e).__name__}"

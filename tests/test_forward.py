@@ -1,13 +1,16 @@
-"""reluscope.forward vs reluscope.reference.forward, exact cases, error paths, torch.compile."""
+"""reluscope.forward vs reluscope.reference.forward: values and derivatives, exact cases, error
+paths, torch.func and torch.compile."""
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reluscope as rs
+from reluscope import reference
 from reluscope._ext import _core
 from tests.utils import CPU_ISAS, DEVICES, DTYPES, assert_matches_reference
 
@@ -163,7 +166,7 @@ def test_forward_error_paths():
     with pytest.raises(TypeError, match="one dtype"):
         rs.forward(net, theta, X.double())
     with pytest.raises(TypeError, match="torch.Tensor"):
-        rs.forward(net, theta.numpy(), X)
+        rs.forward(net, "theta", X)
     with pytest.raises(TypeError, match="model must be a reluscope.MLP"):
         rs.forward("mlp", theta, X)
 
@@ -192,12 +195,17 @@ def test_torch_compile_traces_the_custom_op():
     assert_matches_reference(compiled(theta, X), 2 * rs.reference.forward(net, theta, X))
 
 
-def test_custom_op_passes_opcheck():
+def test_custom_ops_pass_opcheck():
     net = rs.MLP([2, 4, 1], "relu")
-    args = (net.init(2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64),
-            net.flat_layers, net.num_params, net.slope)
-    torch.library.opcheck(torch.ops.reluscope.forward.default, args,
-                          test_utils=("test_schema", "test_faketensor"))
+    theta, X = net.init(2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    model = (net.flat_layers, net.num_params, net.slope)
+    checks = ("test_schema", "test_faketensor", "test_aot_dispatch_dynamic")
+    torch.library.opcheck(torch.ops.reluscope.forward.default, (theta, X, *model),
+                          test_utils=checks)
+    for need_x in (False, True):
+        torch.library.opcheck(torch.ops.reluscope.forward_vjp.default,
+                              (theta, X, torch.randn(2, 3, 1, dtype=torch.float64), *model, need_x),
+                              test_utils=checks)
 
 
 def test_lane_workspace_plan():
@@ -282,15 +290,77 @@ def test_nan_and_inf_propagate_like_torch(activation):
     assert_matches_reference(got[finite], want[finite])
 
 
-def test_an_input_that_requires_grad_is_an_error_not_a_detached_result():
-    """No derivative is implemented yet: with grad mode on, an input that requires grad raises
-    (it would otherwise get a result silently cut from the graph); under no_grad it runs."""
+def test_data_that_requires_grad_is_an_error_not_a_detached_result():
+    """The Hessian engine has no derivative in X, T or the weights: with grad mode on, data that
+    requires grad raises (it would otherwise get a result silently cut from the graph)."""
     net = rs.MLP([2, 3, 1])
-    theta = net.init(2, dtype=torch.float64).requires_grad_()
+    theta = net.init(2, dtype=torch.float64)
     X = torch.randn(4, 2, dtype=torch.float64)
-    with pytest.raises(NotImplementedError, match="theta requires grad"):
-        rs.forward(net, theta, X)
     with pytest.raises(NotImplementedError, match="X requires grad"):
-        rs.hessian.loss(net, theta.detach(), rs.Data(X.requires_grad_(), X[:, :1].detach()))
+        rs.hessian.loss(net, theta, rs.Data(X.requires_grad_(), X[:, :1].detach()))
     with torch.no_grad():
-        assert rs.forward(net, theta, X).shape == (2, 4, 1)
+        data = rs.Data(X, X[:, :1] ** 2)
+    with pytest.raises(NotImplementedError, match="data.X requires grad"):
+        rs.hessian.loss(net, theta, data)
+
+
+@pytest.mark.parametrize("activation", rs.ACTIVATIONS)
+@pytest.mark.parametrize("per_net", [False, True])
+def test_gradcheck_and_gradgradcheck_in_theta_and_x(activation, per_net):
+    """forward is differentiable in theta and X: its backward is the Hessian kernel's vector-
+    Jacobian product (checked against finite differences), its double backward the reference."""
+    net = rs.MLP([3, 4, 2], activation)
+    g = torch.Generator().manual_seed(1)
+    theta = net.init(2, generator=g, dtype=torch.float64, bias_std=0.5).requires_grad_()
+    X = torch.randn(*((2,) if per_net else ()), 5, 3, generator=g, dtype=torch.float64)
+    X.requires_grad_()
+    f = lambda t, x: rs.forward(net, t, x)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (theta, X))
+    assert torch.autograd.gradgradcheck(f, (theta, X))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_matches_the_reference(device, dtype):
+    """Gradients of a random scalar of the outputs, in theta and X, equal torch autograd's on the
+    reference forward pass (TMS too: tied weights add the two layers' gradients)."""
+    for net in (rs.MLP([3, 6, 5, 2], "softplus"), rs.TMS(5, 2)):
+        g = torch.Generator().manual_seed(2)
+        theta = net.init(3, generator=g, dtype=dtype, bias_std=0.3).to(device)
+        X = torch.rand(300, net.d_in, generator=g, dtype=dtype).to(device)
+        W = torch.randn(3, 300, net.d_out, generator=g, dtype=dtype).to(device)
+        grads = []
+        for fn in (rs.forward, reference.forward):
+            t, x = theta.clone().requires_grad_(), X.clone().requires_grad_()
+            (fn(net, t, x) * W).sum().backward()
+            grads.append((t.grad, x.grad))
+        assert_matches_reference(grads[0], grads[1], kind="reduction")
+
+
+def test_torch_func_grad_and_vmap():
+    """torch.func.grad and vmap over an extra leading dimension (folded into the batch of
+    networks) see through the custom op."""
+    net = rs.MLP([2, 5, 1], "tanh")
+    theta = net.init(4, dtype=torch.float64, bias_std=0.3)
+    X = torch.randn(9, 2, dtype=torch.float64)
+    want = torch.func.grad(lambda t: reference.forward(net, t, X).sum())(theta)
+    got = torch.func.grad(lambda t: rs.forward(net, t, X).sum())(theta)
+    assert_matches_reference(got, want, kind="reduction")
+    stacked = torch.stack([theta, 2 * theta, -theta])
+    assert_matches_reference(torch.func.vmap(lambda t: rs.forward(net, t, X))(stacked),
+                             torch.stack([reference.forward(net, t, X) for t in stacked]))
+
+
+def test_inputs_convert_like_torch_as_tensor_and_one_network():
+    """numpy arrays and nested lists are converted (lists to theta's dtype); a 1-D theta is one
+    network and the result has no network dimension."""
+    net = rs.MLP([2, 3, 1])
+    theta = net.init(1, dtype=torch.float64)[0]
+    X = [[0.5, -1.0], [2.0, 0.25]]
+    Xt = torch.tensor(X, dtype=torch.float64)
+    want = rs.forward(net, theta[None], Xt)[0]
+    assert_matches_reference(want, reference.forward(net, theta[None], Xt)[0])
+    assert torch.equal(rs.forward(net, theta, X), want)
+    assert torch.equal(rs.forward(net, theta.numpy(), np.array(X)), want)
+    with pytest.raises(TypeError, match="one dtype"):
+        rs.forward(net, theta, np.array(X, dtype=np.float32))

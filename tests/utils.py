@@ -57,24 +57,34 @@ def to_device(device: str, *tensors):
 
 def random_problem(model, B: int, N: int, dtype: torch.dtype, *, per_model: bool = False,
                    weighted: bool = False, importance: bool = False, seed: int = 0,
-                   device: str = "cpu"):
+                   device: str = "cpu", loss: str = "mse", labels: bool = False):
     """theta (B, P) and a random ``reluscope.Data`` (shared or per-model inputs and targets,
-    optional sample weights and output importance) for model, on device."""
+    optional sample weights and output importance) for model, on device. Targets by loss: normal
+    (mse), probabilities (cross_entropy; integer class labels when ``labels``), uniform in
+    [0, 1] (bce_with_logits)."""
     import reluscope as rs
 
     g = torch.Generator().manual_seed(seed)
     theta = model.init(B, generator=g, dtype=dtype, bias_std=0.3)
     shape = (B, N) if per_model else (N,)
     X = torch.randn(*shape, model.d_in, generator=g, dtype=dtype)
-    T = torch.randn(*shape, model.d_out, generator=g, dtype=dtype)
+    if loss == "cross_entropy" and labels:
+        T = torch.randint(0, model.d_out, shape, generator=g)
+    elif loss == "cross_entropy":
+        T = torch.softmax(2 * torch.randn(*shape, model.d_out, generator=g, dtype=dtype), -1)
+    elif loss == "bce_with_logits":
+        T = torch.rand(*shape, model.d_out, generator=g, dtype=dtype)
+    else:
+        T = torch.randn(*shape, model.d_out, generator=g, dtype=dtype)
     w = torch.rand(N, generator=g, dtype=dtype) if weighted else None
     u = torch.rand(model.d_out, generator=g, dtype=dtype) + 0.5 if importance else None
     theta, X, T, w, u = to_device(device, theta, X, T, w, u)
-    return theta, rs.Data(X, T, w, u)
+    return theta, rs.Data(X, T, w, u, loss=loss)
 
 
 def data_on(data, device: str):
     """A copy of a ``reluscope.Data`` on another device."""
     import reluscope as rs
 
-    return rs.Data(*to_device(device, data.X, data.T, data.weights, data.importance))
+    return rs.Data(*to_device(device, data.X, data.T, data.weights, data.importance),
+                   loss=data.loss)

@@ -38,6 +38,8 @@ RS_HD double log1p_unit_(double x) { return log1p_unit(x); }
 RS_HD float erf_(float x) { return erf_host(x); }
 RS_HD double erf_(double x) { return erf_host(x); }
 #endif
+RS_HD float log_(float x) { return logf(x); }
+RS_HD double log_(double x) { return log(x); }
 RS_HD float sqrt_(float x) { return sqrtf(x); }
 RS_HD double sqrt_(double x) { return sqrt(x); }
 RS_HD float abs_(float x) { return fabsf(x); }

@@ -1,5 +1,6 @@
 // Batched loss / gradient / Hessian-vector / Gauss-Newton-vector products of B networks on a
-// weighted dataset: L_b = sum_n w_n sum_i u2_i (y_i(x_n; theta_b) - t_ni)^2.
+// weighted dataset: L_b = sum_n l(y(x_n; theta_b); t_n, w_n, I), l one of the losses of
+// hessian/loss_math.h (mean squared error, cross-entropy, binary cross-entropy with logits, linear).
 // Every launcher writes partial sums per (model, data chunk) — per warp on CUDA — into `part`
 // (B, partials, len), laid out as HessPlan says ([loss | grad (P, mode grad) | K products of P
 // (modes hvp, gnvp)]); the Python layer allocates `part` and the CUDA workspace from hess_plan
@@ -10,6 +11,7 @@
 
 #include "common/device.h"
 #include "common/hostdevice.h"
+#include "hessian/loss_math.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -54,6 +56,8 @@ struct HessLayout {
   int32_t h[kMaxLayers];  // offset of layer l's outputs inside each hidden block below
   int32_t H = 0;          // sum of the layer output widths
   int32_t w_row = 0, t_row = 0, d1 = 0, d2 = 0, del = 0, gd2 = 0, rz = 0, ra = 0, rg = 0;
+  int32_t curv = 0;       // d_out rows: the loss's curvature (loss_math.h)
+  int32_t ws = 0;         // one row: w s of the cross-entropy
   int32_t rows = 0;       // total rows
 };
 
@@ -71,6 +75,9 @@ inline HessLayout make_hess_layout(const NetSpec& net) {
     s.a[l + 1] = r;
     r += net.layer[l].out;
   }
+  s.curv = r;
+  r += net.d_out;
+  s.ws = r++;
   for (int32_t* blk : {&s.d1, &s.d2, &s.del, &s.gd2, &s.rz, &s.ra}) {
     *blk = r;
     r += s.H;
@@ -89,12 +96,15 @@ struct HessArgs {
   const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
   const T* t = nullptr;      // (N, d_out) or (B, N, d_out) when t_per_net
   const T* w = nullptr;      // (N,) sample weights
-  const T* u2 = nullptr;     // (d_out,) squared output importance
+  const T* imp = nullptr;    // (d_out,) output importance I
   const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0
   T* part = nullptr;         // (B, C, len) partial sums (CUDA: (B, C, kHessCudaWarps, len)), zero
                              // on entry
   int64_t B = 0, N = 0, K = 0, C = 1;
+  T* dx = nullptr;           // mode grad only, or null: (B, N, d_in) gradients of each sample's
+                             // loss with respect to its input
   int32_t mode = HESS_LOSS;
+  int32_t loss = LOSS_MSE;   // HessLoss
   bool x_per_net = false, t_per_net = false, v_per_net = true;
   T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
   int64_t workspace_threads = 0;

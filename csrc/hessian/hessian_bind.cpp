@@ -8,11 +8,16 @@
 namespace rs {
 
 static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
-                 const Array& w, const Array& u2, const OptArray& v, const Array& part,
-                 int32_t mode, const OptArray& workspace, std::uintptr_t stream) {
-  const DeviceContext ctx = context_of(theta, {&x, &t, &w, &u2, &part}, stream);
-  check_same_device(theta, {&v});
+                 const Array& w, const Array& imp, const OptArray& v, const Array& part,
+                 int32_t mode, int32_t loss, const OptArray& dx, const OptArray& workspace,
+                 std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&x, &t, &w, &imp, &part}, stream);
+  check_same_device(theta, {&v, &dx});
   RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
+  RS_CHECK(loss >= LOSS_MSE && loss <= LOSS_LINEAR, "unknown loss ", loss);
+  RS_CHECK(loss != LOSS_CROSS_ENTROPY || net.d_out >= 2,
+           "the cross-entropy needs at least two outputs");
+  RS_CHECK(!dx || mode == HESS_GRAD, "input gradients dx are computed in mode grad only");
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});
@@ -21,7 +26,8 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   if (x_per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
   if (t_per_net) check_shape(t, "T", {B, N, net.d_out}); else check_shape(t, "T", {N, net.d_out});
   check_shape(w, "weights", {N});
-  check_shape(u2, "importance", {net.d_out});
+  check_shape(imp, "importance", {net.d_out});
+  if (dx) check_shape(*dx, "dx", {B, N, net.d_in});
   const bool with_v = mode == HESS_HVP || mode == HESS_GNVP;
   RS_CHECK(with_v == v.has_value(), "directions V are needed exactly in the hvp/gnvp modes");
   const bool v_per_net = v && v->ndim() == 3;
@@ -43,9 +49,10 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.x = data_as<T>(x, "X");
     a.t = data_as<T>(t, "T");
     a.w = data_as<T>(w, "weights");
-    a.u2 = data_as<T>(u2, "importance");
+    a.imp = data_as<T>(imp, "importance");
+    a.dx = data_as<T>(dx, "dx");
     a.v = data_as<T>(v, "V");
-    a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode;
+    a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss;
     a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.v_per_net = v_per_net;
     check_shape(part, "part", {B, C * per_chunk, a.len()});
     a.part = data_as<T>(part, "part");
@@ -66,6 +73,12 @@ void bind_hessian(nb::module_& m) {
       .value("grad", HESS_GRAD)
       .value("hvp", HESS_HVP)
       .value("gnvp", HESS_GNVP);
+  nb::enum_<HessLoss>(m, "Loss", nb::is_arithmetic(),
+                      "The losses of _core.hess (csrc/hessian/loss_math.h).")
+      .value("mse", LOSS_MSE)
+      .value("cross_entropy", LOSS_CROSS_ENTROPY)
+      .value("bce_with_logits", LOSS_BCE_WITH_LOGITS)
+      .value("linear", LOSS_LINEAR);
   nb::class_<HessPlan>(m, "HessPlan", "Layout of one _core.hess call (see csrc/hessian/hessian.h).")
       .def_ro("chunks", &HessPlan::chunks)
       .def_ro("partials", &HessPlan::partials)
@@ -79,10 +92,11 @@ void bind_hessian(nb::module_& m) {
         nb::arg("max_workspace_bytes") = -1,
         "Chunks, output layout and CUDA workspace of a _core.hess call.");
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
-        nb::arg("u2"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
-        nb::arg("workspace").none(), nb::arg("stream"),
-        "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of the weighted "
-        "squared loss, laid out as hess_plan says.");
+        nb::arg("importance"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
+        nb::arg("loss"), nb::arg("dx").none(), nb::arg("workspace").none(), nb::arg("stream"),
+        "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of a weighted loss, "
+        "laid out as hess_plan says; in mode grad also each sample's input gradient into dx "
+        "(B, N, d_in) when given.");
 }
 
 }  // namespace rs

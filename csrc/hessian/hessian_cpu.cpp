@@ -28,10 +28,17 @@ namespace {
 template <typename T>
 constexpr int kVec = 64 / int(sizeof(T));
 
+// store_input_grad writes the tile's valid lanes of input gradient k into dx (the tile's first
+// sample's row of the (B, N, d_in) output).
 template <typename T>
 struct LaneAcc {
   T* p;
   int valid = kCpuLanes<T>;
+  T* dx = nullptr;
+  int d_in = 0;
+  void store_input_grad(int k, const T* lanes) {
+    for (int i = 0; i < valid; ++i) dx[int64_t(i) * d_in + k] = lanes[i];
+  }
   void add(int64_t slot, const T* lanes) {
     T r[kVec<T>];
     if (valid == kCpuLanes<T>) {
@@ -64,6 +71,7 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
   LaneAcc<T> acc{acc_slots};
+  acc.d_in = net.d_in;
   for (int64_t task = begin; task < end && !stop_requested(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
@@ -79,6 +87,7 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
       for (int k = 0; k < net.d_in; ++k)
         load_lanes<kL>(s + (a.lay.a[0] + k) * kL, x + k * N, n, n1, x[k * N + n0]);
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
+      if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
       hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);
     }
     T* out = a.part + task * len;

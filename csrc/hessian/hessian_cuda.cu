@@ -16,10 +16,15 @@ namespace {
 
 // A padding thread (past the chunk's samples) adds 0 by a select, not its weight-0 product, which
 // would be NaN where the sample's values are inf.
+// store_input_grad writes this thread's input gradient k into dx (its sample's row).
 template <typename T>
 struct WarpAcc {
   T* p;
   bool valid;
+  T* dx = nullptr;
+  __device__ void store_input_grad(int k, const T* lanes) {
+    if (valid) dx[k] = lanes[0];
+  }
   __device__ void add(int64_t slot, const T* lanes) {
     T value = valid ? lanes[0] : T(0);
     for (int o = 16; o > 0; o >>= 1) value += __shfl_down_sync(0xffffffffu, value, o);
@@ -45,6 +50,7 @@ __global__ void hess_kernel(HessArgs<T> a) {
       const bool valid = n + threadIdx.x < n1;
       acc.valid = valid;
       const int64_t m = valid ? n + threadIdx.x : n0;
+      if (a.dx) acc.dx = a.dx + (b * a.N + m) * net.d_in;
       s[a.lay.w_row * threads] = valid ? a.w[m] : T(0);
       for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];
       for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[m * net.d_in + k];

@@ -7,7 +7,9 @@
 // acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
 // add into the same slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
-// i.e. computes J^T diag(2 w u2) J v. Cost per sample: O(P) forward + O(P) backward + O(K P).
+// i.e. computes J^T (d2l/dy2) J v. The loss l and its derivatives in y: loss_math.h. In mode grad
+// with A.dx set, the tile also hands each sample's input gradient to acc.store_input_grad(k, lanes).
+// Cost per sample: O(P) forward + O(P) backward + O(K P).
 // Scratch: rows of HessLayout, row r / lane i at s[r * ns + i].
 #pragma once
 #include <cstdint>
@@ -82,23 +84,17 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
                    });
   }
 
-  // ---- loss, and dL/dy = 2 w u2 (y - t) into the del rows of the last layer
+  // ---- loss, dL/dy into the del rows of the last layer, the loss's curvature rows
   const int64_t gbase = 1, hbase = 1 + A.grad_len();
   const int32_t out_h = lay.h[nl - 1];
+  auto out_row = [&](int j) { return row(lay.a[nl] + j); };
+  auto t_row = [&](int j) { return row(lay.t_row + j); };
+  auto g_row = [&](int j) { return row(lay.del + out_h + j); };
+  auto curv_row = [&](int j) { return row(lay.curv + j); };
   T loss[L];
   RS_SIMD for (int i = 0; i < L; ++i) loss[i] = T(0);
-  for (int j = 0; j < net.d_out; ++j) {
-    const T* y = row(lay.a[nl] + j);
-    const T* t = row(lay.t_row + j);
-    T* g = row(lay.del + out_h + j);
-    const T u2 = A.u2[j];
-    RS_SIMD for (int i = 0; i < L; ++i) {
-      const T r = y[i] - t[i];
-      const T e = w[i] * u2 * r;
-      loss[i] += e * r;
-      g[i] = T(2) * e;
-    }
-  }
+  loss_lanes<L, T>(A.loss, net.d_out, A.imp, out_row, t_row, w, g_row, curv_row, row(lay.ws),
+                   loss);
   acc.add(0, loss);
   if (A.mode == HESS_LOSS) return;
   const bool full = A.mode != HESS_GNVP;
@@ -131,13 +127,17 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           if (Ly.b_off >= 0) acc.add(gbase + Ly.b_off + j, dj);
         }
       }
-      if (l > 0) {  // g_prev = W^T delta
-        auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
-        auto del = [&](int j) { return row(lay.del + h + j); };
+      // g_prev = W^T delta; for the first layer, the input gradients (when asked for)
+      auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+      auto del = [&](int j) { return row(lay.del + h + j); };
+      if (l > 0) {
         lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, del, wt, del, [&](int k, const T* val) {
           T* gp = row(lay.del + lay.h[l - 1] + k);
           RS_SIMD for (int i = 0; i < L; ++i) gp[i] = val[i];
         });
+      } else if (A.mode == HESS_GRAD && A.dx != nullptr) {
+        lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, del, wt, del,
+                        [&](int k, const T* val) { acc.store_input_grad(k, val); });
       }
     }
   }
@@ -169,13 +169,9 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         }
       });
     }
-    // R(dL/dy) = 2 w u2 Ra_out into the first half of the rg rows
-    for (int j = 0; j < net.d_out; ++j) {
-      const T* ra = row(lay.ra + out_h + j);
-      T* rg = row(lay.rg + j);
-      const T c = T(2) * A.u2[j];
-      RS_SIMD for (int i = 0; i < L; ++i) rg[i] = c * w[i] * ra[i];
-    }
+    // R(dL/dy) = (d2l/dy2) Ra_out into the first half of the rg rows
+    loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return row(lay.ra + out_h + j); },
+                             curv_row, row(lay.ws), [&](int j) { return row(lay.rg + j); });
     for (int l = nl - 1; l >= 0; --l) {
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];

@@ -1,28 +1,90 @@
-"""Input checks shared by every public call. They run once, in Python, before any kernel, and
-raise TypeError/ValueError naming the offending argument and its shape, dtype or device."""
+"""Input checks and conversions shared by every public call. They run once, in Python, before any
+kernel, and raise TypeError/ValueError naming the offending argument and its shape, dtype or
+device."""
 from __future__ import annotations
 
+import sys
+from typing import Optional
+
+import numpy as np
 import torch
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def as_float_tensor(x, name: str) -> torch.Tensor:
-    """x, checked: a float32/float64 torch.Tensor on the CPU or a CUDA device, and not one that
-    requires grad while grad mode is on: the kernels compute no derivative with respect to their
-    inputs (yet), so a result would be silently detached from the graph; that is an error."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
-    if x.device.type not in ("cpu", "cuda"):
-        raise ValueError(f"{name} is on {x.device}; reluscope takes CPU or CUDA tensors")
+def as_tensor(x, name: str, like: Optional[torch.Tensor] = None,
+              dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """x as a torch.Tensor: tensors as they are; numpy arrays with their own dtype; nested lists and
+    Python numbers like ``torch.as_tensor``, with ``dtype`` or else the dtype of a floating
+    ``like`` (else inferred: int64 for integers); non-tensors land on ``like``'s device. Anything
+    else is a TypeError naming x."""
+    if isinstance(x, torch.Tensor):
+        return x
+    device = None if like is None else like.device
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a tensor or array of numbers, got a numpy array of "
+                            f"{x.dtype}")
+        return torch.as_tensor(x, device=device)
+    if isinstance(x, (list, tuple, int, float)) and not isinstance(x, bool):
+        if dtype is None and like is not None and like.is_floating_point():
+            dtype = like.dtype
+        try:
+            return torch.as_tensor(x, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{name}: cannot convert {type(x).__name__} to a tensor ({e})") from None
+    raise TypeError(f"{name} must be a torch.Tensor (or a numpy array or nested list), "
+                    f"got {type(x).__name__}")
+
+
+def as_float_tensor(x, name: str, like: Optional[torch.Tensor] = None, *,
+                    differentiable: bool = False) -> torch.Tensor:
+    """x as a float32/float64 tensor on the CPU or a CUDA device (converted by ``as_tensor``; a
+    list of integers becomes torch's default float dtype, or like's). Unless the call is
+    ``differentiable`` in x, x may not require grad while grad mode is on: the result would be
+    silently detached from the graph; that is an error naming x."""
+    t = as_tensor(x, name, like)
+    if not isinstance(x, (torch.Tensor, np.ndarray)) and not t.is_floating_point():
+        t = t.to(torch.get_default_dtype())
+    if t.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
+    if t.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} is on {t.device}; reluscope takes CPU or CUDA tensors")
+    if not differentiable:
+        forbid_grad(t, name)
+    return t
+
+
+def is_one_model(theta) -> bool:
+    """Whether theta, as the caller passed it, is one model's (P,) parameters (not (B, P))."""
+    if isinstance(theta, torch.Tensor):
+        return theta.dim() == 1
+    return isinstance(theta, (list, tuple, np.ndarray)) and np.ndim(theta) == 1
+
+
+def forbid_grad(x: torch.Tensor, name: str) -> None:
+    """NotImplementedError when x requires grad under grad mode (no derivative in x here),
+    naming x and the reluscope function called."""
     if x.requires_grad and torch.is_grad_enabled():
         raise NotImplementedError(
-            f"{name} requires grad, but this reluscope call has no derivative with respect to it "
+            f"{name} requires grad, but {_called_function()} has no derivative with respect to it "
             f"(its result would be silently detached); pass {name}.detach(), or call it under "
             "torch.no_grad()")
-    return x
+
+
+def _called_function() -> str:
+    """The reluscope function the user called: the outermost reluscope frame on the stack."""
+    frame, called = sys._getframe(1), "this reluscope call"
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] == "reluscope":
+            if frame.f_code.co_name == "__init__" and "self" in frame.f_locals:
+                cls = type(frame.f_locals["self"])  # the class constructed, not a base
+                called = f"{cls.__module__}.{cls.__qualname__}"
+            else:
+                called = f"{module}.{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}"
+        frame = frame.f_back
+    return called
 
 
 def same_dtype_device(ref: torch.Tensor, ref_name: str, **others: torch.Tensor | None) -> None:
@@ -40,6 +102,15 @@ def check_ndim(x: torch.Tensor, name: str, allowed: tuple[int, ...], what: str) 
         raise ValueError(f"{name} must be {what}, got shape {tuple(x.shape)}")
 
 
+def values_visible(*tensors: torch.Tensor) -> bool:
+    """Whether checks that read tensor values can run: not while torch.compile traces, and not on
+    tensors inside a torch.func transform (vmap's batched values)."""
+    if torch.compiler.is_compiling():
+        return False
+    return not any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
+
+
 def check_finite(x: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(x).all()):
+    """ValueError when x holds NaN or inf (skipped where values are not visible)."""
+    if values_visible(x) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf")

@@ -1,11 +1,24 @@
-"""Batched forward pass of B networks of one architecture (``reluscope.forward``)."""
+"""Batched forward pass of B networks of one architecture (``reluscope.forward``), differentiable
+in theta and X.
+
+Custom ops (see ``reluscope._ops``): ``reluscope::forward`` runs the forward kernel; its backward,
+``reluscope::forward_vjp``, is the fused Hessian kernel with the linear loss
+l = sum_j g_j y_j (csrc/hessian/loss_math.h), whose gradient is the vector-Jacobian product in
+theta and, per sample, in x. Second derivatives through the forward pass come from the torch
+reference (``reluscope.reference.forward``).
+"""
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from ._ext import _core, cuda_stream
+from ._ops import (LayerModel, eager, layers_of, model_args, reverse_mode_only,
+                   register_batched_vmap, spec_of)
 from ._validate import as_float_tensor, check_ndim, same_dtype_device
-from .models.base import Layer, Model, check_model
+from .hessian import _kernel
+from .models.base import Model, check_model
+from .reference.forward import forward as reference_forward
 
 __all__ = ["forward"]
 
@@ -15,29 +28,37 @@ def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
     Args:
         model: an ``MLP`` or ``TMS``.
-        theta: (B, P) parameters, P = ``model.num_params``.
-        X: (N, d0) inputs shared by all networks, or (B, N, d0) inputs per network.
+        theta: (B, P) parameters, P = ``model.num_params``; (P,) for one network.
+        X: (N, d0) inputs shared by all networks, or (B, N, d0) inputs per network (numpy arrays
+            and nested lists are converted).
 
     Returns:
-        (B, N, d_out), same dtype and device as theta. Not differentiable (no autograd graph).
-        NaN/inf in the inputs propagate to the outputs they touch.
+        (B, N, d_out) — (N, d_out) for one network — same dtype and device as theta.
+        Differentiable in theta and X (to any order). NaN/inf in the inputs propagate to the
+        outputs they touch.
     """
     check_model(model)
-    theta = as_float_tensor(theta, "theta")
-    X = as_float_tensor(X, "X")
+    theta = as_float_tensor(theta, "theta", differentiable=True)
+    X = as_float_tensor(X, "X", theta, differentiable=True)
     same_dtype_device(theta, "theta", X=X)
+    single = theta.dim() == 1
+    if single:
+        theta = theta[None]
     model.check_theta(theta)
     check_ndim(X, "X", (2, 3), "(N, d0) or (B, N, d0)")
     if X.shape[-1] != model.d_in or (X.dim() == 3 and X.shape[0] != theta.shape[0]):
         raise ValueError(f"X must be (N, {model.d_in}) or ({theta.shape[0]}, N, {model.d_in}), "
                          f"got {tuple(X.shape)}")
-    if torch.compiler.is_compiling():
-        return torch.ops.reluscope.forward(theta, X, model.flat_layers, model.num_params,
-                                           model.slope)
-    return _forward_kernel(model.spec, theta.contiguous(), X.contiguous())
+    args = (theta, X, *model_args(model))
+    out = _forward_impl(*args) if eager(theta, X) else _Forward.call(*args)
+    return out[0] if single else out
 
 
-def _forward_kernel(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+# ---- implementations ---------------------------------------------------------------------------
+def _forward_impl(theta: Tensor, X: Tensor, layers: list[int], n_params: int,
+                  slope: float) -> Tensor:
+    spec = spec_of(layers, n_params, slope)
+    theta, X = theta.contiguous(), X.contiguous()
     B, N = theta.shape[0], X.shape[-2]
     out = torch.empty(B, N, spec.d_out, dtype=theta.dtype, device=theta.device)
     size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
@@ -46,31 +67,90 @@ def _forward_kernel(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -
     return out
 
 
-# ---- torch.library registration: what torch.compile traces -------------------------------------
-def _layers_of(flat_layers: list[int]) -> list[Layer]:
-    """Inverse of Model.flat_layers."""
-    width = len(Layer._fields)
-    return [Layer(*flat_layers[i:i + width]) for i in range(0, len(flat_layers), width)]
+def _vjp_impl(theta: Tensor, X: Tensor, G: Tensor, layers: list[int], n_params: int,
+              slope: float, need_x: bool) -> tuple[Tensor, Tensor]:
+    """(sum_n J_theta(x_n)^T g_n (B, P), per-sample J_x^T g_n (B, N, d0), or (B, 0, 0) when not
+    need_x)."""
+    spec = spec_of(layers, n_params, slope)
+    ones_w, ones_imp = theta.new_ones(X.shape[-2]), theta.new_ones(spec.d_out)
+    sums = _kernel.run(spec, theta, X, G, ones_w, ones_imp, int(_core.Loss.linear),
+                       _kernel.Mode.grad, dx=need_x)
+    return sums.grad.clone(), (sums.dx if need_x else theta.new_empty(theta.shape[0], 0, 0))
 
 
-_SPECS: dict = {}
+forward_op = torch.library.custom_op("reluscope::forward", _forward_impl, mutates_args=())
+forward_vjp = torch.library.custom_op("reluscope::forward_vjp", _vjp_impl, mutates_args=())
 
 
-def _spec_of(flat_layers: list[int], n_params: int, slope: float) -> _core.NetSpec:
-    key = (tuple(flat_layers), n_params, slope)
-    if key not in _SPECS:
-        rows = [layer._replace(transposed=bool(layer.transposed)) for layer in _layers_of(flat_layers)]
-        _SPECS[key] = _core.NetSpec(rows, n_params, slope)
-    return _SPECS[key]
+@forward_op.register_fake
+def _(theta, X, layers, n_params, slope):
+    return theta.new_empty(theta.shape[0], X.shape[-2], layers_of(layers)[-1].d_out)
 
 
-@torch.library.custom_op("reluscope::forward", mutates_args=())
-def _forward_op(theta: torch.Tensor, X: torch.Tensor, flat_layers: list[int], n_params: int,
-                slope: float) -> torch.Tensor:
-    return _forward_kernel(_spec_of(flat_layers, n_params, slope), theta.contiguous(),
-                           X.contiguous())
+@forward_vjp.register_fake
+def _(theta, X, G, layers, n_params, slope, need_x):
+    B = theta.shape[0]
+    dx = theta.new_empty(B, X.shape[-2], X.shape[-1]) if need_x else theta.new_empty(B, 0, 0)
+    return theta.new_empty(theta.shape), dx
 
 
-@_forward_op.register_fake
-def _(theta, X, flat_layers, n_params, slope):
-    return theta.new_empty(theta.shape[0], X.shape[-2], _layers_of(flat_layers)[-1].d_out)
+# ---- derivatives: autograd.Functions around the ops (torch.func needs setup_context) ----------
+@reverse_mode_only("reluscope.forward")
+class _Forward(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(theta, X, layers, n_params, slope):
+        return forward_op(theta, X, layers, n_params, slope)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], inputs[1])
+        ctx.model = inputs[2:]
+
+    @staticmethod
+    def backward(ctx, g):
+        theta, X = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[1]
+        d_theta, d_x = _ForwardVJP.call(theta, X, g, *ctx.model, need_x)
+        if need_x and X.dim() == 2:
+            d_x = d_x.sum(0)
+        return (d_theta if ctx.needs_input_grad[0] else None), (d_x if need_x else None), None, \
+            None, None
+
+
+@reverse_mode_only("the backward of reluscope.forward")
+class _ForwardVJP(torch.autograd.Function):
+    """Its derivatives (second derivatives of the forward pass) by torch.func over the reference
+    forward pass."""
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(theta, X, G, layers, n_params, slope, need_x):
+        return forward_vjp(theta, X, G, layers, n_params, slope, need_x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[:3])
+        ctx.model = inputs[3:6]
+
+    @staticmethod
+    def backward(ctx, g_theta, g_x):
+        theta, X, G = ctx.saved_tensors
+        layers, _, slope = ctx.model
+        model = LayerModel(layers_of(layers), slope)
+        Xe = X if X.dim() == 3 else X.expand(theta.shape[0], *X.shape)
+
+        def vjp_of(th, xe, g):
+            return torch.func.vjp(lambda a, b: reference_forward(model, a, b), th, xe)[1](g)
+
+        _, pull = torch.func.vjp(vjp_of, theta, Xe, G)
+        g_theta = torch.zeros_like(theta) if g_theta is None else g_theta
+        g_x = torch.zeros_like(Xe) if g_x is None or g_x.numel() == 0 else g_x
+        d_theta, d_xe, d_g = pull((g_theta, g_x))
+        d_x = d_xe if X.dim() == 3 else d_xe.sum(0)
+        return d_theta, d_x, d_g, None, None, None, None
+
+
+register_batched_vmap(forward_op, ("net", ("net_or_shared", 2), None, None, None))
+register_batched_vmap(forward_vjp, ("net", ("net_or_shared", 2), "net", None, None, None, None))

@@ -50,7 +50,7 @@ def test_chunked_cpu_sums_equal_one_chunk():
     the whole data (to rounding)."""
     net = MLP([2, 5, 1], "tanh")
     theta, data = random_problem(net, 1, 3000, torch.float64)
-    assert _kernel.plan(net, theta, data, Mode.loss).chunks > 1
+    assert _kernel.plan(net.spec, theta, data.N, Mode.loss).chunks > 1
     split = hessian.loss(net, theta, data)
     whole = hessian.loss(net, theta.expand(64, -1).contiguous(), data)
     torch.testing.assert_close(split.expand(64), whole, rtol=1e-14, atol=0)

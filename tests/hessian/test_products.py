@@ -51,6 +51,92 @@ def test_mlp_matches_reference(act, per_model, flags, dtype, device):
     matches_reference(net, theta, data, Vs)
 
 
+LOSS_CASES = [("cross_entropy", False), ("cross_entropy", True), ("bce_with_logits", False)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per_model", [False, True])
+@pytest.mark.parametrize("loss,labels", LOSS_CASES, ids=["ce-probs", "ce-labels", "bce"])
+@pytest.mark.parametrize("act", ["tanh", "relu", "softplus"])
+def test_classification_losses_match_reference(act, loss, labels, per_model, dtype, device):
+    """Cross-entropy (probability targets and integer labels) and binary cross-entropy with
+    logits: loss, gradient, Hessian and Gauss-Newton products and matrices equal torch.func's
+    on torch.nn.functional's losses (1e-10 in float64), with sample weights and importance (class
+    weights)."""
+    net = MLP([3, 5, 4], act)
+    theta, data = random_problem(net, 3, 23, dtype, per_model=per_model, weighted=True,
+                                 importance=True, device=device, loss=loss, labels=labels)
+    V = torch.randn(3, 2, net.num_params, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    matches_reference(net, theta, data, [V])
+    tms = TMS(5, 2)
+    theta, data = random_problem(tms, 2, 17, dtype, per_model=per_model, device=device,
+                                 loss=loss, labels=labels)
+    matches_reference(tms, theta, data, [])
+
+
+def test_softmax_regression_hessian_at_zero_is_exact():
+    """A linear classifier y = W x + b at W = 0, b = 0 has p = 1/C for every sample, so its
+    cross-entropy Hessian is sum_n w_n (I/C - 11^T/C^2) kron [x_n; 1][x_n; 1]^T in the layout
+    (W rows, then b), and equals its Gauss-Newton matrix (the residual term vanishes)."""
+    C, d, N = 3, 2, 6
+    net = MLP([d, C], "identity")
+    X = torch.randn(N, d, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    data = Data(X, torch.arange(N) % C, loss="cross_entropy")
+    theta = torch.zeros(net.num_params, dtype=torch.float64)
+    A = torch.eye(C, dtype=torch.float64) / C - 1.0 / C**2
+    Z = torch.cat([X, torch.ones(N, 1, dtype=torch.float64)], 1)  # [x; 1]
+    M = (Z.T @ Z) / N
+    # theta = (W (C x d) row-major, b (C,)): index of W[i, k] is i*d + k, of b[i] is C*d + i
+    idx = [[i * d + k for k in range(d)] + [C * d + i] for i in range(C)]
+    expected = torch.zeros(net.num_params, net.num_params, dtype=torch.float64)
+    for i in range(C):
+        for j in range(C):
+            expected[torch.tensor(idx[i])[:, None], torch.tensor(idx[j])] = A[i, j] * M
+    assert_matches_reference(hessian.hessian(net, theta, data), expected, kind="reduction")
+    assert_matches_reference(hessian.gauss_newton(net, theta, data), expected, kind="reduction")
+    assert math.isclose(hessian.loss(net, theta, data).item(), math.log(C), rel_tol=1e-15)
+
+
+def test_importance_weighs_squared_errors_linearly():
+    """L = sum_n w_n sum_i I_i (y_i - t_i)^2: importance I, as in the toy-models papers."""
+    net = MLP([2, 3, 2], "tanh")
+    theta, data = random_problem(net, 2, 9, torch.float64)
+    imp = torch.tensor([0.25, 4.0], dtype=torch.float64)
+    y = forward(net, theta, data.X)
+    want = (imp * (y - data.T) ** 2).sum(-1).mean(-1)
+    weighted = Data(data.X, data.T, importance=imp)
+    assert_matches_reference(hessian.loss(net, theta, weighted), want, kind="reduction")
+
+
+def test_one_model_drops_the_model_dimension():
+    net = MLP([2, 3, 2], "tanh")
+    theta, data = random_problem(net, 1, 9, torch.float64)
+    one = theta[0]
+    V = torch.randn(4, net.num_params, dtype=torch.float64)
+    assert torch.equal(hessian.loss(net, one, data), hessian.loss(net, theta, data)[0])
+    L, G = hessian.value_and_grad(net, one, data)
+    assert L.shape == () and torch.equal(G, hessian.value_and_grad(net, theta, data)[1][0])
+    assert torch.equal(hessian.hvp(net, one, data, V[0]), hessian.hvp(net, theta, data, V[:1])[0])
+    assert torch.equal(hessian.hvp(net, one, data, V), hessian.hvp(net, theta, data, V[None])[0])
+    assert torch.equal(hessian.hessian(net, one.tolist(), data), hessian.hessian(net, theta, data)[0])
+    with pytest.raises(ValueError, match=r"V must be \(17,\) or \(K, 17\)"):
+        hessian.hvp(net, one, data, V[None])
+
+
+def test_single_output_targets_and_errors_of_the_losses():
+    net = MLP([2, 3, 1], "tanh")
+    theta, data = random_problem(net, 2, 9, torch.float64)
+    flat = Data(data.X, data.T[:, 0])
+    assert torch.equal(hessian.loss(net, theta, flat), hessian.loss(net, theta, data))
+    with pytest.raises(ValueError, match="at least two outputs"):
+        hessian.loss(net, theta, Data(data.X, torch.zeros(9, 1, dtype=torch.float64),
+                                      loss="cross_entropy"))
+    with pytest.raises(ValueError, match="labels must be < d_out"):
+        hessian.loss(MLP([2, 3, 2]), MLP([2, 3, 2]).init(1, dtype=torch.float64),
+                     Data(data.X, torch.full((9,), 2), loss="cross_entropy"))
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTIVATIONS)

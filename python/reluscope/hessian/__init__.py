@@ -2,14 +2,12 @@
 Hessians, spectra and training for B networks of one architecture at once (fused C++/CUDA
 kernels).
 
-Loss convention (every call): for model b,
-
-    L_b(theta_b) = sum_n w_n * || u ⊙ (y(x_n; theta_b) - t_n) ||^2
-
-with sample weights w (default 1/N: the mean squared error *without* a factor 1/2) and per-output
-importance u (default 1), both held by ``reluscope.Data``. The Hessian splits as H = H0 + H1:
-H0 = sum_n J_n^T diag(2 w_n u^2) J_n is the Gauss-Newton part (``gnvp``, ``gauss_newton``,
-``GaussNewton``; positive semi-definite), H1 = H - H0 the residual part (``Residual``).
+Every call takes its data and loss from ``reluscope.Data`` (mse, cross_entropy, bce_with_logits;
+sample weights w, output importance I), whose docstring states the loss convention. The Hessian
+splits as H = H0 + H1: H0 = sum_n w_n J_n^T (d^2 l / dy^2) J_n is the Gauss-Newton part
+(``gnvp``, ``gauss_newton``, ``GaussNewton``; positive semi-definite), H1 = H - H0 the residual
+part (``Residual``). ``loss``, ``value_and_grad``, ``hvp`` and ``gnvp`` are differentiable
+(``_autograd``); the rest raises when theta requires grad.
 
 ReLU and leaky ReLU have sigma'' = 0 almost everywhere: ``hvp`` and ``hessian`` give the Hessian of
 the piecewise-smooth loss at points where no pre-activation is exactly 0 (with relu'(0) = 0, as

@@ -2,7 +2,7 @@
 them. The spectral algorithms (``reluscope.hessian.spectrum``) take any of them.
 
 - ``Hessian``: H of the loss (exact Pearlmutter products from the fused kernel).
-- ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T diag(2 w_n u^2) J_n (PSD).
+- ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T (d2l/dy2) J_n (PSD).
 - ``Residual``: the rest, H1 = H - H0 (the sigma'' and residual terms).
 - ``DenseOperator``: explicit matrices (B, P, P), e.g. to compare an algorithm with eigh.
 """
@@ -100,28 +100,34 @@ class DenseOperator(BatchedLinearOperator):
 
 
 class _KernelOperator(BatchedLinearOperator):
-    """Products from the fused kernel in one mode, for B models at theta on data."""
+    """Products from the fused kernel in one mode, for B models at theta on data (theta (P,) is
+    one model, B = 1, with ``single`` set)."""
 
     mode: _kernel.Mode
 
     def __init__(self, model: Model, theta: torch.Tensor, data: Data):
-        self.theta = _kernel.check_inputs(model, theta, data)
+        self.inputs = _kernel.check_inputs(model, theta, data)
+        self.theta, self.single = self.inputs.theta, self.inputs.single
         self.model, self.data = model, data
         B, P = self.theta.shape
         self.shape, self.dtype, self.device = (B, P, P), self.theta.dtype, self.theta.device
+
+    def _run(self, V: torch.Tensor) -> torch.Tensor:
+        i = self.inputs
+        return _kernel.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
+                           V).products
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _kernel.check_directions(self.theta, V)
         if V.dim() != 3:
             raise ValueError(f"matmat takes V (B, K, P), got {tuple(V.shape)}")
-        return _kernel.run(self.model, self.theta, self.data, self.mode, V).products
+        return self._run(V)
 
     def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
-        return _kernel.run(self.model, self.theta, self.data, self.mode, E.contiguous()).products
+        return self._run(E)
 
     def directions_per_call(self) -> int:
-        plan = _kernel.plan(self.model, self.theta, self.data, self.mode)
-        return plan.max_directions
+        return _kernel.plan(self.model.spec, self.theta, self.data.N, self.mode).max_directions
 
 
 class Hessian(_KernelOperator):
@@ -133,8 +139,8 @@ class Hessian(_KernelOperator):
 
 
 class GaussNewton(_KernelOperator):
-    """The Gauss-Newton parts H0_b = sum_n J_n^T diag(2 w_n u^2) J_n (sigma'' and residual
-    terms dropped): positive semi-definite."""
+    """The Gauss-Newton parts H0_b = sum_n J_n^T (d2l/dy2) J_n (sigma'' and residual terms
+    dropped): positive semi-definite."""
 
     mode = _kernel.Mode.gnvp
 
@@ -145,6 +151,7 @@ class Residual(BatchedLinearOperator):
     def __init__(self, model: Model, theta: torch.Tensor, data: Data):
         self.hessian = Hessian(model, theta, data)
         self.gauss_newton = GaussNewton(model, theta, data)
+        self.single = self.hessian.single
         self.shape, self.dtype, self.device = (self.hessian.shape, self.hessian.dtype,
                                                self.hessian.device)
 

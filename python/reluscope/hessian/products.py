@@ -1,40 +1,59 @@
 """Loss, gradient and curvature products of B models at once, each one fused kernel pass.
 
-Every call takes (model, theta (B, P), data) and, for products, directions V (B, P) or (B, K, P)
-(the result has V's shape). Loss convention: ``reluscope.hessian``'s docstring.
+Every call takes (model, theta, data): theta (B, P), or (P,) for one model (the result then has no
+model dimension); products also take directions V (B, P) or (B, K, P) — (P,) or (K, P) for one
+model — and return V's shape. The loss is the one ``data`` carries (``reluscope.Data``).
+
+Derivatives: ``loss`` and ``value_and_grad`` are differentiable in theta to any order (gradient
+and Hessian-vector products from the fused kernel, higher orders from the torch reference);
+``hvp`` and ``gnvp`` in V (the same kernel) and in theta (the torch reference). Inputs that
+require grad elsewhere (X, T, weights) are an error, not a silently detached result.
 """
 from __future__ import annotations
 
 import torch
 
+from .._ops import model_args
 from ..data import Data
 from ..models.base import Model
-from . import _kernel
+from . import _autograd, _kernel
 from .operators import GaussNewton, Hessian
 
 __all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
 
 
+def _call_args(inp: _kernel.Inputs) -> tuple:
+    return (inp.theta, inp.X, inp.T, inp.w, inp.imp, *model_args(inp.model), inp.loss)
+
+
 def loss(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
-    """Losses L_b of B models: theta (B, P) -> (B,)."""
-    theta = _kernel.check_inputs(model, theta, data)
-    return _kernel.run(model, theta, data, _kernel.Mode.loss).loss.contiguous()
+    """Losses L_b of B models: theta (B, P) -> (B,) (one model: (P,) -> ()).
+
+    Differentiable in theta: where theta requires grad, the call runs the gradient pass (the
+    cost of ``value_and_grad``) and its backward costs no kernel call; the gradient's own
+    backward (double backward) is one Hessian-vector pass."""
+    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
+    out = _autograd.loss_values(*_call_args(inp))
+    return out[0] if inp.single else out
 
 
 def value_and_grad(model: Model, theta: torch.Tensor,
                    data: Data) -> tuple[torch.Tensor, torch.Tensor]:
-    """Loss (B,) and gradient (B, P) in one fused pass."""
-    theta = _kernel.check_inputs(model, theta, data)
-    sums = _kernel.run(model, theta, data, _kernel.Mode.grad)
-    return sums.loss.contiguous(), sums.grad.contiguous()
+    """Loss (B,) and gradient (B, P) in one fused pass (one model: () and (P,))."""
+    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
+    L, G = _autograd.loss_and_grad(*_call_args(inp))
+    return (L[0], G[0]) if inp.single else (L, G)
 
 
-def _products(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor,
+def _products(model: Model, theta: torch.Tensor, data: Data, V,
               mode: _kernel.Mode) -> torch.Tensor:
-    theta = _kernel.check_inputs(model, theta, data)
-    V = _kernel.check_directions(theta, V)
-    out = _kernel.run(model, theta, data, mode, V if V.dim() == 3 else V[:, None]).products
-    return out.contiguous() if V.dim() == 3 else out[:, 0].contiguous()
+    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
+    V3 = _kernel.check_directions(inp.theta, V, inp.single)
+    one = V3.dim() == 2  # (B, P): one direction per model
+    args = _call_args(inp)
+    out = _autograd.products(*args[:5], V3[:, None] if one else V3, *args[5:], int(mode))
+    out = out[:, 0] if one else out
+    return out[0] if inp.single else out
 
 
 def hvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
@@ -45,17 +64,23 @@ def hvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch
 
 
 def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
-    """Gauss-Newton products H0 v = sum_n J_n^T diag(2 w_n u^2) J_n v (sigma'' and residual
-    terms dropped). V (B, P) or (B, K, P) -> same shape. The residual part is hvp - gnvp."""
+    """Gauss-Newton products H0 v = sum_n J_n^T (d2l/dy2) J_n v (sigma'' and residual terms
+    dropped; d2l/dy2 = diag(2 w_n I) for mse, w_n (diag p - p p^T) for the cross-entropy).
+    V (B, P) or (B, K, P) -> same shape. The residual part is hvp - gnvp."""
     return _products(model, theta, data, V, _kernel.Mode.gnvp)
 
 
 def hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
-    """Full Hessians (B, P, P), symmetric (HVPs with the P unit vectors, symmetrised).
-    Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES."""
-    return Hessian(model, theta, data).to_dense()
+    """Full Hessians (B, P, P), symmetric (HVPs with the P unit vectors, symmetrised); one model:
+    (P, P). Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable."""
+    return _dense(Hessian(model, theta, data))
 
 
 def gauss_newton(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
-    """Gauss-Newton matrices H0 (B, P, P), positive semi-definite."""
-    return GaussNewton(model, theta, data).to_dense()
+    """Gauss-Newton matrices H0 (B, P, P), positive semi-definite; one model: (P, P)."""
+    return _dense(GaussNewton(model, theta, data))
+
+
+def _dense(op) -> torch.Tensor:
+    out = op.to_dense()
+    return out[0] if op.single else out

@@ -42,10 +42,10 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
         progress: show a progress bar (``reluscope.progress``) on stderr.
 
     Returns:
-        (theta after `steps` steps (B, P), FitHistory). A model whose loss becomes NaN keeps
-        NaN; the others are unaffected.
+        (theta after `steps` steps (B, P), or (P,) for one model, FitHistory). A model whose
+        loss becomes NaN keeps NaN; the others are unaffected.
     """
-    theta = _kernel.check_inputs(model, theta, data)
+    inp = _kernel.check_inputs(model, theta, data)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
     if steps < 0:
@@ -53,13 +53,15 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
     log_every = max(1, steps // 100) if log_every is None else int(log_every)
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
-    param = theta.detach().clone()
+    param = inp.theta.detach().clone()
+    spec = model.spec
     opt = _OPTIMIZERS[optimizer]([param], lr=lr, **opt_kwargs)
     bar = Progress(steps, "fit", enabled=progress)
     losses, norms, logged = [], [], []
     with torch.no_grad():
         for step in range(steps + 1):
-            sums = _kernel.run(model, param, data, _kernel.Mode.grad)
+            sums = _kernel.run(spec, param, inp.X, inp.T, inp.w, inp.imp, inp.loss,
+                               _kernel.Mode.grad)
             if step % log_every == 0 or step == steps:
                 losses.append(sums.loss.clone())
                 norms.append(torch.linalg.vector_norm(sums.grad, dim=1))
@@ -69,7 +71,8 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
             param.grad = sums.grad.contiguous()
             opt.step()
             bar.update(1, f"median loss {losses[-1].median().item():.4g}")
-    return param, FitHistory(torch.stack(losses), torch.stack(norms), torch.tensor(logged))
+    history = FitHistory(torch.stack(losses), torch.stack(norms), torch.tensor(logged))
+    return (param[0] if inp.single else param), history
 
 
 def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps: int = 200,
@@ -86,7 +89,8 @@ def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps:
     Returns:
         (theta (B, P), FitHistory logged at every step).
     """
-    theta = _kernel.check_inputs(model, theta, data).detach().clone()
+    inp = _kernel.check_inputs(model, theta, data)
+    theta = inp.theta.detach().clone()
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     if not damping > 0:
@@ -110,4 +114,5 @@ def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps:
         losses.append(L)
         norms.append(g.norm(dim=1))
         bar.update(1, f"median loss {L.median().item():.4g}")
-    return theta, FitHistory(torch.stack(losses), torch.stack(norms), torch.arange(steps + 1))
+    history = FitHistory(torch.stack(losses), torch.stack(norms), torch.arange(steps + 1))
+    return (theta[0] if inp.single else theta), history

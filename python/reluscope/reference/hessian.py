@@ -1,88 +1,131 @@
 """Reference Hessian engine with torch.func (grad, jvp of grad, hessian, under vmap) over
-``reluscope.reference.forward``: the same calls and arguments as ``reluscope.hessian``'s products,
-and the same loss convention, L_b = sum_n w_n || u * (y(x_n; theta_b) - t_n) ||^2 (w default 1/N,
-u default 1), read from the raw fields of ``reluscope.Data``.
+``reluscope.reference.forward``: the same calls and arguments as ``reluscope.hessian``'s products
+and the same losses (``reluscope.Data``'s docstring), read from the fields of ``reluscope.Data``.
+
+``sample_losses`` and ``product_sum`` work on raw tensors: the custom ops of
+``reluscope.hessian`` differentiate them for derivatives beyond the kernels' second order.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch.func import grad, hessian as func_hessian, jvp, vjp, vmap
 
 from ..data import Data
-from ..models import Model
 from .forward import forward
 
+# the engine's calls; sample_losses and product_sum are helpers of the custom ops
 __all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
 
 
-def _weights(data: Data) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sample weights (N,), squared importance (d_out,))."""
-    X, T = data.X, data.T
-    w = data.weights if data.weights is not None else X.new_full((X.shape[-2],), 1.0 / X.shape[-2])
-    u2 = data.importance ** 2 if data.importance is not None else T.new_ones(T.shape[-1])
-    return w, u2
+def sample_losses(y: torch.Tensor, T: torch.Tensor, w: torch.Tensor, imp: torch.Tensor,
+                  loss: str) -> torch.Tensor:
+    """Weighted per-sample losses w_n l(y_n, t_n) (..., N) of outputs y (..., N, d_out), with
+    torch.nn.functional's losses (reduction "none", importance as their class / element weight)."""
+    if loss == "mse":
+        per = (imp * (y - T) ** 2).sum(-1)
+    elif loss == "cross_entropy":
+        flat = F.cross_entropy(y.reshape(-1, y.shape[-1]), T.reshape(-1, T.shape[-1]),
+                               weight=imp, reduction="none")
+        per = flat.reshape(y.shape[:-1])
+    elif loss == "bce_with_logits":
+        per = F.binary_cross_entropy_with_logits(y, T, weight=imp, reduction="none").sum(-1)
+    elif loss == "linear":
+        per = (imp * T * y).sum(-1)
+    else:
+        raise ValueError(f"unknown loss {loss!r}")
+    return w * per
 
 
-def _per_model(model: Model, data: Data):
+def _fields(model, data: Data):
+    return (data.targets(model.d_out), data.w, data.importance_for(model.d_out), data.loss)
+
+
+def _per_model(model, data: Data):
     """(single-model loss f(theta, X, T), in_dims for vmap over models)."""
-    w, u2 = _weights(data)
+    _, w, imp, kind = _fields(model, data)
 
     def f(theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
-        y = forward(model, theta[None], X)[0]
-        return (w[:, None] * u2 * (y - T) ** 2).sum()
+        return sample_losses(forward(model, theta[None], X)[0], T, w, imp, kind).sum()
 
-    return f, (0, 0 if data.X.dim() == 3 else None, 0 if data.T.dim() == 3 else None)
+    T = data.targets(model.d_out)
+    return f, T, (0, 0 if data.X.dim() == 3 else None, 0 if T.dim() == 3 else None)
 
 
-def loss(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
+def loss(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """(B,) losses."""
-    f, dims = _per_model(model, data)
-    return vmap(f, in_dims=dims)(theta, data.X, data.T)
+    f, T, dims = _per_model(model, data)
+    return vmap(f, in_dims=dims)(theta, data.X, T)
 
 
-def value_and_grad(model: Model, theta: torch.Tensor, data: Data):
+def value_and_grad(model, theta: torch.Tensor, data: Data):
     """(B,), (B, P)."""
-    f, dims = _per_model(model, data)
-    return vmap(torch.func.grad_and_value(f), in_dims=dims)(theta, data.X, data.T)[::-1]
+    f, T, dims = _per_model(model, data)
+    return vmap(torch.func.grad_and_value(f), in_dims=dims)(theta, data.X, T)[::-1]
 
 
-def hvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
+def hvp(model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
     """Hessian-vector products, V (B, P) or (B, K, P) -> same shape (jvp of grad)."""
-    f, dims = _per_model(model, data)
+    f, T, dims = _per_model(model, data)
 
     def one(th, x, t, v):
         return jvp(lambda p: grad(f)(p, x, t), (th,), (v,))[1]
 
     if V.dim() == 2:
-        return vmap(one, in_dims=(*dims, 0))(theta, data.X, data.T, V)
-    return vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=(*dims, 0))(theta, data.X,
-                                                                             data.T, V)
+        return vmap(one, in_dims=(*dims, 0))(theta, data.X, T, V)
+    return vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=(*dims, 0))(theta, data.X, T, V)
 
 
-def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
-    """Gauss-Newton products J^T diag(2 w u^2) J V, V (B, P) or (B, K, P)."""
-    w, u2 = _weights(data)
+def _gnvp_one(model, w, imp, kind):
+    """J^T (d2l/dy2) J v for one model (torch.func: jvp of the forward pass, the loss's Hessian in
+    y as a jvp of its gradient, vjp back)."""
 
-    def one(th, x, v):
+    def one(th, x, t, v):
         fwd = lambda p: forward(model, p[None], x)[0]  # noqa: E731
-        _, jv = jvp(fwd, (th,), (v,))
-        _, pull = vjp(fwd, th)
-        return pull(2 * w[:, None] * u2 * jv)[0]
+        y, jv = jvp(fwd, (th,), (v,))
+        ell = lambda yy: sample_losses(yy, t, w, imp, kind).sum()  # noqa: E731
+        hjv = jvp(grad(ell), (y,), (jv,))[1]
+        return vjp(fwd, th)[1](hjv)[0]
 
-    dx = 0 if data.X.dim() == 3 else None
+    return one
+
+
+def gnvp(model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
+    """Gauss-Newton products J^T (d2l/dy2) J V, V (B, P) or (B, K, P)."""
+    T, w, imp, kind = _fields(model, data)
+    one = _gnvp_one(model, w, imp, kind)
+    dims = (0, 0 if data.X.dim() == 3 else None, 0 if T.dim() == 3 else None, 0)
     if V.dim() == 2:
-        return vmap(one, in_dims=(0, dx, 0))(theta, data.X, V)
-    return vmap(vmap(one, in_dims=(None, None, 0)), in_dims=(0, dx, 0))(theta, data.X, V)
+        return vmap(one, in_dims=dims)(theta, data.X, T, V)
+    return vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=dims)(theta, data.X, T, V)
 
 
-def hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
+def hessian(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """(B, P, P) with torch.func.hessian under vmap."""
-    f, dims = _per_model(model, data)
-    return vmap(func_hessian(f), in_dims=dims)(theta, data.X, data.T)
+    f, T, dims = _per_model(model, data)
+    return vmap(func_hessian(f), in_dims=dims)(theta, data.X, T)
 
 
-def gauss_newton(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
+def gauss_newton(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """(B, P, P) Gauss-Newton matrices, from gnvp on the P unit vectors."""
     P = theta.shape[1]
     E = torch.eye(P, dtype=theta.dtype, device=theta.device).expand(theta.shape[0], P, P)
     return gnvp(model, theta, data, E)
+
+
+def product_sum(model, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w: torch.Tensor,
+                imp: torch.Tensor, loss: str, V: torch.Tensor, U: torch.Tensor,
+                gauss_newton: bool) -> torch.Tensor:
+    """sum_{b,k} U[b, k] . (A_b V[b, k]) with A the Hessian (or Gauss-Newton matrix) of each
+    model's loss, V (B, K, P) or (K, P), U (B, K, P): differentiable (torch.func) in theta, which
+    is how the kernels' products get their derivative in theta (third derivatives)."""
+    Vb = V.expand(theta.shape[0], *V.shape) if V.dim() == 2 else V
+    f = lambda th, x, t: sample_losses(forward(model, th[None], x)[0], t, w, imp, loss).sum()  # noqa: E731
+    if gauss_newton:
+        one = _gnvp_one(model, w, imp, loss)
+    else:
+        def one(th, x, t, v):
+            return jvp(lambda p: grad(f)(p, x, t), (th,), (v,))[1]
+    dims = (0, 0 if X.dim() == 3 else None, 0 if T.dim() == 3 else None, 0)
+    AV = vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=dims)(theta, X, T, Vb)
+    return (U * AV).sum()

@@ -8,14 +8,17 @@ from ..models import MLP, PIECEWISE_LINEAR
 
 
 def check_model_theta(model: MLP, theta: torch.Tensor) -> torch.Tensor:
-    """TypeError / ValueError unless model is a piecewise-linear MLP and theta (B, P) finite;
-    returns theta contiguous."""
+    """TypeError / ValueError unless model is a piecewise-linear MLP and theta (B, P), or (P,) for
+    one model, finite; returns theta (B, P) contiguous (the callers drop the model dimension of
+    their results again where ``is_one_model`` says so)."""
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a reluscope.MLP, got {type(model).__name__}")
     if model.activation not in PIECEWISE_LINEAR:
         raise ValueError(f"the region counter needs a piecewise-linear activation "
                          f"({', '.join(PIECEWISE_LINEAR)}), got {model.activation!r}")
     theta = as_float_tensor(theta, "theta")
+    if theta.dim() == 1:
+        theta = theta[None]
     model.check_theta(theta)
     check_finite(theta, "theta")
     return theta.contiguous()

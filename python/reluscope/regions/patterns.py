@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from .._ext import _core, cuda_stream
-from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
+from .._validate import as_float_tensor, check_finite, check_ndim, is_one_model, same_dtype_device
 from ..models import MLP
 from ._checks import check_model_theta, in_float64
 
@@ -17,9 +17,11 @@ def activation_words(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.
     """Packed activation patterns (B, N, model.spec.pattern_words) int64: bit k is set iff the
     k-th neuron of the hidden layers with a kink (layer order) has pre-activation > 0.
 
-    X is (N, d0) shared or (B, N, d0) per network; ``regions.unpack_patterns`` gives bools."""
+    X is (N, d0) shared or (B, N, d0) per network; ``regions.unpack_patterns`` gives bools. One
+    network (theta (P,)): (N, pattern_words)."""
+    single = is_one_model(theta)
     theta = check_model_theta(model, theta)
-    X = as_float_tensor(X, "X")
+    X = as_float_tensor(X, "X", theta)
     same_dtype_device(theta, "theta", X=X)
     check_ndim(X, "X", (2, 3), "(N, d0) or (B, N, d0)")
     B = theta.shape[0]
@@ -33,7 +35,7 @@ def activation_words(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.
     size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
     ws = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
     _core.region_patterns(spec, theta, X, words, ws, cuda_stream(theta))
-    return words
+    return words[0] if single else words
 
 
 def unpack_patterns(words: torch.Tensor, n_bits: int) -> torch.Tensor:
@@ -44,18 +46,23 @@ def unpack_patterns(words: torch.Tensor, n_bits: int) -> torch.Tensor:
 
 
 def count_patterns(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Number of distinct activation patterns among the N samples, per network -> (B,) int64.
+    """Number of distinct activation patterns among the N samples, per network -> (B,) int64
+    (one network, theta (P,): a 0-d count).
 
     A lower bound on the number of regions the samples' domain meets. X is (N, d0) shared or
     (B, N, d0). CPU: sort + unique per network in C++; CUDA: the pattern kernel, then
     torch.unique over (network, pattern) rows on the device.
     """
+    single = is_one_model(theta)
     words = activation_words(model, theta, X)
+    if single:
+        words = words[None]
     B, N, W = words.shape
     if not words.is_cuda:
         counts = torch.empty(B, dtype=torch.int64)
         _core.region_unique_rows(words, counts)
-        return counts
-    ids = torch.arange(B, device=words.device).repeat_interleave(N)[:, None]
-    rows = torch.unique(torch.cat([ids, words.reshape(B * N, W)], 1), dim=0)
-    return torch.bincount(rows[:, 0], minlength=B)
+    else:
+        ids = torch.arange(B, device=words.device).repeat_interleave(N)[:, None]
+        rows = torch.unique(torch.cat([ids, words.reshape(B * N, W)], 1), dim=0)
+        counts = torch.bincount(rows[:, 0], minlength=B)
+    return counts[0] if single else counts

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 
 from .._ext import _core, cuda_stream
-from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
+from .._validate import as_float_tensor, check_finite, check_ndim, is_one_model, same_dtype_device
 from ..models import MLP
 from ._checks import check_model_theta, in_float64
 
@@ -35,7 +35,7 @@ def _check(model, theta, a, b, merge) -> tuple[torch.dtype, torch.Tensor, torch.
                                                 torch.Tensor]:
     """(theta's dtype, theta, a, b in float64 and contiguous) after validation."""
     theta = check_model_theta(model, theta)
-    a, b = as_float_tensor(a, "a"), as_float_tensor(b, "b")
+    a, b = as_float_tensor(a, "a", theta), as_float_tensor(b, "b", theta)
     same_dtype_device(theta, "theta", a=a, b=b)
     check_ndim(a, "a", (2, 3), "(S, d0) or (B, S, d0)")
     if a.shape != b.shape:
@@ -57,14 +57,15 @@ def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
 
     Args:
         model: piecewise-linear ``MLP`` (relu, leaky_relu, identity).
-        theta: (B, P) parameters.
+        theta: (B, P) parameters, or (P,) for one network.
         a, b: segment ends, (S, d0) shared by all networks or (B, S, d0) per network.
         merge: one of ``MERGES``.
 
     Returns:
-        counts (B, S) int64. On CUDA each work item holds at most the plan's capacity of points;
+        counts (B, S) int64 ((S,) for one network). On CUDA each work item holds at most the plan's capacity of points;
         items that need more are recounted on the CPU with a warning (never truncated).
     """
+    single = is_one_model(theta)
     _, theta, a, b = _check(model, theta, a, b, merge)
     counts, over = _kernel_pass(model, theta, a, b, merge)
     if over is not None:
@@ -73,24 +74,27 @@ def count_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, 
         xb = (b[bi, si] if b.dim() == 3 else b[si])[:, None, :]
         counts[bi, si] = count_1d(model, theta[bi].cpu(), xa.cpu(), xb.cpu(),
                                   merge=merge)[:, 0].to(counts.device)
-    return counts
+    return counts[0] if single else counts
 
 
 def breakpoints_1d(model: MLP, theta: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *,
                    merge: str = "activation") -> Breakpoints:
     """``count_1d`` and the breakpoints of every piece (count, then a second pass that fills);
     the breakpoint values come back in theta's dtype."""
+    single = is_one_model(theta)
     dtype, theta, a, b = _check(model, theta, a, b, merge)
     counts, over = _kernel_pass(model, theta, a, b, merge)
     if over is not None:
         bp = breakpoints_1d(model, theta.cpu(), a.cpu(), b.cpu(), merge=merge)
-        return Breakpoints(bp.counts.to(theta.device), bp.values.to(theta.device, dtype),
-                           bp.offsets.to(theta.device))
-    offsets = torch.zeros(counts.numel() + 1, dtype=torch.int64, device=counts.device)
-    torch.cumsum(counts.reshape(-1) - 1, 0, out=offsets[1:])
-    values = torch.empty(int(offsets[-1]), dtype=theta.dtype, device=theta.device)
-    _kernel_pass(model, theta, a, b, merge, counts, offsets, values)
-    return Breakpoints(counts, values.to(dtype), offsets)
+        out = Breakpoints(bp.counts.to(theta.device), bp.values.to(theta.device, dtype),
+                          bp.offsets.to(theta.device))
+    else:
+        offsets = torch.zeros(counts.numel() + 1, dtype=torch.int64, device=counts.device)
+        torch.cumsum(counts.reshape(-1) - 1, 0, out=offsets[1:])
+        values = torch.empty(int(offsets[-1]), dtype=theta.dtype, device=theta.device)
+        _kernel_pass(model, theta, a, b, merge, counts, offsets, values)
+        out = Breakpoints(counts, values.to(dtype), offsets)
+    return out._replace(counts=out.counts[0]) if single else out
 
 
 def _kernel_pass(model, theta, a, b, merge, counts=None, offsets=None, values=None):

@@ -12,7 +12,7 @@ from typing import NamedTuple, Sequence
 import torch
 
 from .._ext import _core
-from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
+from .._validate import as_float_tensor, check_finite, check_ndim, is_one_model, same_dtype_device
 from ..models import MLP
 from ._checks import check_model_theta, in_float64
 from .patterns import unpack_patterns
@@ -56,7 +56,8 @@ def _check(model, theta, origin, u, v, bounds):
     thresholds) is in units of the rectangle whatever its scale. Returns (theta, origin', u', v'),
     and the affine map back, (centre (2,), half-sides (2,)) with s = centre + half * s'."""
     theta = check_model_theta(model, theta)
-    origin, u, v = (as_float_tensor(x, n) for x, n in ((origin, "origin"), (u, "u"), (v, "v")))
+    origin, u, v = (as_float_tensor(x, n, theta)
+                    for x, n in ((origin, "origin"), (u, "u"), (v, "v")))
     same_dtype_device(theta, "theta", origin=origin, u=u, v=v)
     check_ndim(origin, "origin", (1, 2), "(d0,) or (B, d0)")
     B = theta.shape[0]
@@ -92,24 +93,29 @@ def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Ten
     {origin + s u + t v : lo1 <= s <= hi1, lo2 <= t <= hi2}.
 
     Args:
-        model: piecewise-linear ``MLP``; theta (B, P).
+        model: piecewise-linear ``MLP``; theta (B, P), or (P,) for one network.
         origin, u, v: (d0,) shared or (B, d0) per network; u and v must not be parallel.
         bounds: (lo1, hi1, lo2, hi2), finite, lo < hi.
 
     Returns:
-        counts (B,) int64 on theta's device.
+        counts (B,) int64 on theta's device (0-d for one network).
     """
+    single = is_one_model(theta)
+    theta = check_model_theta(model, theta)
     (theta_c, origin, u, v), _ = _check(model, theta, origin, u, v, bounds)
     counts = torch.empty(theta_c.shape[0], dtype=torch.int64)
     _core.region_polygons(model.spec, theta_c, origin, u, v, _UNIT, counts, None, None, None,
                           None, None, None)
-    return counts.to(theta.device)
+    counts = counts.to(theta.device)
+    return counts[0] if single else counts
 
 
 def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Tensor,
                 v: torch.Tensor, *, bounds: Bounds = (-1.0, 1.0, -1.0, 1.0)) -> Polygons:
     """``count_2d`` and the regions themselves as polygons with their activation patterns
     (count, then a second pass that fills); vertices in theta's dtype."""
+    single = is_one_model(theta)
+    theta = check_model_theta(model, theta)
     (theta_c, origin, u, v), (centre, half) = _check(model, theta, origin, u, v, bounds)
     B, spec = theta_c.shape[0], model.spec
     counts = torch.empty(B, dtype=torch.int64)
@@ -129,5 +135,6 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
                           vertex_base, vertices, vertex_offsets, words)
     vertices = centre + half * vertices  # back to the caller's (s, t)
     dev = theta.device
-    return Polygons(counts.to(dev), vertices.to(dev, theta.dtype), vertex_offsets.to(dev),
-                    region_offsets.to(dev), unpack_patterns(words, spec.pattern_bits).to(dev))
+    out = Polygons(counts.to(dev), vertices.to(dev, theta.dtype), vertex_offsets.to(dev),
+                   region_offsets.to(dev), unpack_patterns(words, spec.pattern_bits).to(dev))
+    return out._replace(counts=out.counts[0]) if single else out

@@ -1,0 +1,196 @@
+"""reluscope.hessian inside torch: autograd (gradcheck and gradgradcheck for every activation and
+loss, double backward = the fused HVP, derivatives of the products), torch.func (grad, vmap) and
+torch.compile(fullgraph=True) through the custom ops, and the errors where no derivative exists."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reluscope import ACTIVATIONS, MLP, TMS, Data, hessian
+from reluscope.data import LOSSES
+from reluscope.hessian import _autograd, _kernel
+from reluscope.reference import hessian as reference
+from tests.utils import DEVICES, DTYPES, assert_matches_reference, random_problem
+
+
+def problem(act="tanh", loss="mse", B=2, N=6, per_model=False, dtype=torch.float64,
+            device="cpu"):
+    net = MLP([2, 3, 2], act)
+    theta, data = random_problem(net, B, N, dtype, per_model=per_model, weighted=True,
+                                 importance=True, loss=loss, device=device)
+    return net, theta, data
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_gradcheck_and_gradgradcheck(act, loss):
+    """loss and value_and_grad in theta: first derivatives (the gradient kernel), second (the
+    HVP kernel) and, for value_and_grad's gradient, third (the torch reference) against finite
+    differences."""
+    net, theta, data = problem(act, loss)
+    theta.requires_grad_()
+    for fn in (hessian.loss, hessian.value_and_grad):
+        f = lambda t: fn(net, t, data)  # noqa: E731
+        assert torch.autograd.gradcheck(f, (theta,))
+        assert torch.autograd.gradgradcheck(f, (theta,))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_double_backward_is_the_fused_hvp(dtype, device):
+    """grad(loss, create_graph) then the gradient of g . v is hvp(v), the same kernel call (same
+    bits), and a gradient-norm penalty's gradient is g + 2 H g."""
+    for loss in LOSSES:
+        net, theta, data = problem("softplus", loss, B=3, N=40, dtype=dtype, device=device)
+        v = torch.randn_like(theta)
+        t = theta.clone().requires_grad_()
+        (g,) = torch.autograd.grad(hessian.loss(net, t, data).sum(), t, create_graph=True)
+        (hv,) = torch.autograd.grad((g * v).sum(), t)
+        assert torch.equal(hv, hessian.hvp(net, theta, data, v))
+        L, G = hessian.value_and_grad(net, t, data)
+        (L.sum() + (G ** 2).sum()).backward()
+        ref_g = reference.value_and_grad(net, theta.cpu(), data.__class__(
+            data.X.cpu(), data.T.cpu(), data.weights.cpu(), data.importance.cpu(),
+            loss=loss))[1]
+        want = G.detach() + 2 * hessian.hvp(net, theta, data, G.detach())
+        assert_matches_reference(t.grad, want, kind="reduction")
+        assert_matches_reference(G.detach().cpu(), ref_g, kind="reduction")
+
+
+@pytest.mark.parametrize("mode", ["hvp", "gnvp"])
+def test_products_are_differentiable_in_v_and_theta(mode):
+    """In V the product is the (symmetric) operator again; in theta a third derivative from the
+    torch reference; directions (K, P) shared by the models (the op's own form) too."""
+    net, theta, data = problem("sigmoid", "cross_entropy", B=2, N=5)
+    fn = getattr(hessian, mode)
+    V = torch.randn(2, 2, net.num_params, dtype=torch.float64)
+    theta.requires_grad_()
+    V.requires_grad_()
+    assert torch.autograd.gradcheck(lambda t, v: fn(net, t, data, v), (theta, V))
+    shared = torch.randn(3, net.num_params, dtype=torch.float64, requires_grad=True)
+    args = (theta.detach(), data.X, data.T, data.w, data.imp)
+    model = (net.flat_layers, net.num_params, net.slope, int(data.loss_code))
+    code = int(getattr(_kernel.Mode, mode))
+    assert torch.autograd.gradcheck(lambda v: _autograd._Products.apply(*args, v, *model, code),
+                                    (shared,))
+
+
+def test_torch_func_grad_and_vmap():
+    """torch.func.grad equals the reference gradient; vmap over an extra leading dimension of
+    theta (folded into the batch of models) and vmap of grad equal the per-slice results."""
+    net, theta, data = problem("tanh", "bce_with_logits", B=3)
+    got = torch.func.grad(lambda t: hessian.loss(net, t, data).sum())(theta)
+    assert_matches_reference(got, reference.value_and_grad(net, theta, data)[1],
+                             kind="reduction")
+    stack = torch.stack([theta, theta * 0.5, -theta])
+    per_slice = torch.stack([hessian.loss(net, t, data) for t in stack])
+    assert torch.equal(torch.func.vmap(lambda t: hessian.loss(net, t, data))(stack), per_slice)
+    grads = torch.func.vmap(torch.func.grad(lambda t: hessian.loss(net, t, data).sum()))(stack)
+    assert torch.equal(grads, torch.stack([hessian.value_and_grad(net, t, data)[1]
+                                           for t in stack]))
+    V = torch.randn(3, 2, net.num_params, dtype=torch.float64)
+    hv = torch.func.vmap(lambda t: hessian.hvp(net, t, data, V))(stack)
+    assert torch.equal(hv, torch.stack([hessian.hvp(net, t, data, V) for t in stack]))
+    per_model_data = problem("tanh", "mse", B=3, per_model=True)[2]
+    vm = torch.func.vmap(lambda t: hessian.value_and_grad(net, t, per_model_data))(stack)
+    for i, t in enumerate(stack):
+        assert torch.equal(vm[1][i], hessian.value_and_grad(net, t, per_model_data)[1])
+
+
+def test_torch_compile_fullgraph():
+    """torch.compile(fullgraph=True) (inductor) on loss, and on value_and_grad, hvp and a
+    training objective with a gradient penalty (backward through the compiled graph)."""
+    net, theta, data = problem("tanh", "cross_entropy")
+    compiled = torch.compile(lambda t: hessian.loss(net, t, data), fullgraph=True)
+    assert_matches_reference(compiled(theta), reference.loss(net, theta, data), kind="reduction")
+    V = torch.randn_like(theta)
+    for fn, want in ((lambda t: hessian.value_and_grad(net, t, data),
+                      reference.value_and_grad(net, theta, data)),
+                     (lambda t: hessian.hvp(net, t, data, V), reference.hvp(net, theta, data, V))):
+        got = torch.compile(fn, backend="aot_eager", fullgraph=True)(theta)
+        assert_matches_reference(got, want, kind="reduction")
+
+    def objective(t):
+        L, G = hessian.value_and_grad(net, t, data)
+        return L.sum() + 0.1 * (G ** 2).sum()
+
+    t1, t2 = theta.clone().requires_grad_(), theta.clone().requires_grad_()
+    torch.compile(objective, backend="aot_eager", fullgraph=True)(t1).backward()
+    objective(t2).backward()
+    assert_matches_reference(t1.grad, t2.grad, kind="reduction")
+
+
+def test_custom_ops_pass_opcheck():
+    net, theta, data = problem("relu", "mse")
+    args = (theta, data.X, data.T, data.w, data.imp, net.flat_layers, net.num_params, net.slope,
+            int(data.loss_code))
+    checks = ("test_schema", "test_faketensor", "test_aot_dispatch_dynamic")
+    torch.library.opcheck(torch.ops.reluscope.hess_loss.default, args, test_utils=checks)
+    torch.library.opcheck(torch.ops.reluscope.hess_grad.default, args, test_utils=checks)
+    V = torch.randn(2, 3, net.num_params, dtype=torch.float64)
+    for mode in (2, 3):
+        torch.library.opcheck(torch.ops.reluscope.hess_products.default,
+                              (*args[:5], V, *args[5:], mode), test_utils=checks)
+
+
+def test_backward_reuses_the_gradient_pass(monkeypatch):
+    """loss + backward is one gradient pass; double backward adds one Hessian-vector pass."""
+    net, theta, data = problem()
+    modes = []
+    run = _kernel.run
+    monkeypatch.setattr(_kernel, "run", lambda *a, **k: modes.append(a[7]) or run(*a, **k))
+    t = theta.clone().requires_grad_()
+    hessian.loss(net, t, data).sum().backward()
+    assert modes == [_kernel.Mode.grad]
+    modes.clear()
+    g, = torch.autograd.grad(hessian.loss(net, t, data).sum(), t, create_graph=True)
+    v = torch.randn_like(t)
+    hv, = torch.autograd.grad(g, t, v)
+    assert modes == [_kernel.Mode.grad, _kernel.Mode.hvp]
+    assert torch.equal(hv, hessian.hvp(net, theta, data, v))
+
+
+def test_no_derivative_is_an_error_not_a_detached_result():
+    """What has no derivative raises when theta requires grad (the issue's example: a penalty
+    with the Hessian's trace); data never requires grad; under no_grad everything runs."""
+    net, theta, data = problem()
+    t = theta.clone().requires_grad_()
+    named = "theta requires grad, but reluscope.hessian.{} has no derivative"
+    with pytest.raises(NotImplementedError, match=named.format("operators.Hessian")):
+        hessian.trace(hessian.Hessian(net, t, data))
+    with pytest.raises(NotImplementedError, match=named.format("products.hessian")):
+        hessian.hessian(net, t, data)
+    with pytest.raises(NotImplementedError, match=named.format("training.fit")):
+        hessian.fit(net, t, data, steps=1, progress=False)
+    with pytest.raises(NotImplementedError, match="X requires grad, but reluscope.data.Data "):
+        Data(data.X.clone().requires_grad_(), data.T)
+    with torch.no_grad():
+        assert hessian.trace(hessian.Hessian(net, t, data)).shape == (2,)
+
+
+def test_forward_mode_ad_is_a_clear_error():
+    net, theta, data = problem()
+    with pytest.raises(NotImplementedError, match="reluscope.hessian.loss has no forward-mode"):
+        torch.func.jvp(lambda t: hessian.loss(net, t, data), (theta,), (torch.ones_like(theta),))
+
+
+def test_tms_gradients_add_the_tied_layers():
+    tms = TMS(4, 2)
+    theta, data = random_problem(tms, 2, 30, torch.float64, importance=True)
+    theta.requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: hessian.value_and_grad(tms, t, data), (theta,))
+
+
+def test_no_nanobind_leak_warning_at_exit():
+    """The model specs cached for the custom ops are released before the extension unloads."""
+    code = ("import torch, reluscope as rs\n"
+            "net = rs.MLP([2, 3, 1]); t = net.init(2, dtype=torch.float64).requires_grad_()\n"
+            "d = rs.Data(torch.randn(5, 2, dtype=torch.float64), torch.randn(5, 1, "
+            "dtype=torch.float64))\n"
+            "rs.hessian.loss(net, t, d).sum().backward(); rs.forward(net, t, d.X).sum()\n"
+            "torch.compile(lambda x: rs.hessian.loss(net, x, d), backend='aot_eager', "
+            "fullgraph=True)(t.detach())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "leaked" not in out.stderr
