@@ -48,6 +48,20 @@ def test_tms_quadrature_moments_are_exact(s):
     assert_matches_reference(got, want)
 
 
+@pytest.mark.parametrize("s", [0.0, 0.7])
+def test_tms_quadrature_importance_weights_squared_errors_linearly(s):
+    """W = 0, b = c > 0: y = c, so L = sum_i I_i E (c_i - x_i)^2 = sum_i I_i (c_i^2 - c_i (1-s)
+    + (1-s)/3) and dL/db_i = I_i (2 c_i - (1-s)), linear in the importance I."""
+    tms, I, c = rs.TMS(3, 2), [0.5, 2.0, 0.0], torch.tensor([0.2, 0.4, 0.9], dtype=torch.float64)
+    theta = torch.cat([torch.zeros(6, dtype=torch.float64), c])
+    data = rs.tms_quadrature(s, n_nodes=3, n_features=3, importance=I)
+    L, G = rs.hessian.value_and_grad(tms, theta, data)
+    I = torch.tensor(I, dtype=torch.float64)
+    assert_matches_reference(L, (I * (c ** 2 - c * (1 - s) + (1 - s) / 3)).sum())
+    assert_matches_reference(G[6:], I * (2 * c - (1 - s)))
+    assert data.importance.dtype == torch.float64
+
+
 def test_tms_quadrature_errors():
     with pytest.raises(ValueError, match="sparsity"):
         rs.tms_quadrature(1.5)
@@ -55,3 +69,7 @@ def test_tms_quadrature_errors():
         rs.tms_quadrature(0.5, n_nodes=0)
     with pytest.raises(ValueError, match="use fewer"):
         rs.tms_quadrature(0.5, n_nodes=16, n_features=6)
+    with pytest.raises(ValueError, match="importance must be"):
+        rs.tms_quadrature(0.5, n_nodes=2, n_features=2, importance=[1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=">= 0"):
+        rs.tms_quadrature(0.5, n_nodes=2, n_features=2, importance=[1.0, -2.0])

@@ -76,14 +76,16 @@ class TMS(Model):
 
 
 def tms_quadrature(s: float, n_nodes: int = 16, dtype: torch.dtype = torch.float64,
-                   n_features: int = 2, device="cpu") -> Data:
+                   n_features: int = 2, device="cpu", importance=None) -> Data:
     """The population of the toy model of superposition as an exact weighted dataset: each of
     n_features features is 0 with probability s, else U[0, 1], independently; targets = inputs.
+    ``importance`` (n_features,) >= 0, default all ones, weights feature i's squared error
+    linearly, as in the TMS papers: L = E sum_i I_i (y_i - x_i)^2 (``Data``'s importance).
 
     For every subset S of active features, a Gauss-Legendre tensor grid of n_nodes points per
     active feature on [0, 1]^|S| carries weight s^(n-|S|) (1-s)^|S| times the node weights, so
     sum_n w_n f(x_n) = E f(x) exactly for f polynomial of degree < 2 n_nodes in each active
-    feature on each piece (x = 0 carries weight s^n). Loss: E ||y - x||^2 (no factor 1/2).
+    feature on each piece (x = 0 carries weight s^n). Loss: E sum_i I_i (y_i - x_i)^2 (no 1/2).
     Gauss-Legendre nodes are interior, so at TMS points with all W^T W x > 0 off zero no
     pre-activation sits on a ReLU kink.
     """
@@ -109,4 +111,4 @@ def tms_quadrature(s: float, n_nodes: int = 16, dtype: torch.dtype = torch.float
         ws.append(wgrid.ravel() * s ** (n_features - len(active)) * (1 - s) ** len(active))
     X = torch.tensor(np.concatenate(xs), dtype=dtype, device=device)
     w = torch.tensor(np.concatenate(ws), dtype=dtype, device=device)
-    return Data(X, X.clone(), weights=w)
+    return Data(X, X.clone(), weights=w, importance=importance)
