@@ -29,3 +29,31 @@ def test_package_version_matches_pyproject():
 
     match = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), flags=re.M)
     assert match and match.group(1) == reluscope.__version__
+
+
+def test_readme_loss_convention_is_the_data_docstring():
+    """The loss convention is written once, in ``Data``'s docstring; the README quotes it."""
+    import inspect
+
+    from reluscope import Data
+
+    doc = inspect.cleandoc(Data.__doc__)
+    block = doc[doc.index("The loss of model b"):].strip()
+    assert f"```\n{block}\n```" in (ROOT / "README.md").read_text()
+
+
+def test_readme_torch_examples_run():
+    """The README's gradient-norm penalty and classification spectrum examples, as written."""
+    import torch
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Inside torch", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    assert len(blocks) == 2
+    scope: dict = {}
+    exec(blocks[0], scope)
+    assert scope["theta"].grad is not None and torch.isfinite(scope["L"]).all()
+    exec(blocks[1], scope)
+    H, G = scope["H"], scope["G"]
+    assert H.shape == G.shape == (100, 99)
+    assert (G[:, 0] > -1e-10).all()  # the Gauss-Newton matrix is PSD
