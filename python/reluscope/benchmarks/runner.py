@@ -10,8 +10,8 @@ from typing import Optional, Sequence
 from .harness import Result, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
-SUITES = {"forward": "forward", "hessian": "hessian", "hypercube": "hypercube", "regions": "regions",
-          "cpu_sharing": "cpu_sharing"}
+SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd",
+          "hypercube": "hypercube", "regions": "regions", "cpu_sharing": "cpu_sharing"}
 
 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
