@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import reluscope as rs
-from reluscope import hessian, hypercube, reference, regions
+from reluscope import hessian, hypercube, reference, regions, slt
 
 PACKAGE = Path(rs.__file__).parent
 MAX_LINES = 300
@@ -122,7 +122,8 @@ PAIRS = [(rs.forward, reference.forward)] + \
     [(getattr(hessian, n), getattr(reference.hessian, n)) for n in reference.hessian.__all__] + \
     [(getattr(hypercube, n), getattr(reference.hypercube, n)) for n in reference.hypercube.__all__] + \
     [(getattr(regions, n), getattr(reference.regions, n))
-     for n in ("count_1d", "count_2d", "count_patterns")]
+     for n in ("count_1d", "count_2d", "count_patterns")] + \
+    [(getattr(slt, n), getattr(reference.slt, n)) for n in reference.slt.__all__]
 
 
 @pytest.mark.parametrize("engine,ref", PAIRS, ids=lambda f: f.__module__ + "." + f.__name__)

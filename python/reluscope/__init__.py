@@ -1,6 +1,6 @@
-"""reluscope: batched Hessians, hypercube sums and linear-region counts for thousands of small
-neural networks, with C++/CUDA kernels behind a torch API."""
-from . import hessian, hypercube, reference, regions
+"""reluscope: batched Hessians, hypercube sums, linear-region counts and local learning
+coefficients for thousands of small neural networks, with C++/CUDA kernels behind a torch API."""
+from . import hessian, hypercube, reference, regions, slt
 from .data import Data
 from ._version import __version__
 from .forward import forward
@@ -9,4 +9,4 @@ from .models import ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms_
 
 __all__ = ["ACTIVATIONS", "Data", "KINKED", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
            "__version__", "config", "forward", "hessian", "hypercube", "reference", "regions",
-           "show_config", "tms_quadrature"]
+           "show_config", "slt", "tms_quadrature"]

@@ -1,8 +1,7 @@
 """Microbenchmarks: every kernel timed beside its torch reference in the same run.
 
-Each suite is a module here (``forward``, ``hessian``, ``autograd``, ``hypercube``, ``regions``,
-``cpu_sharing``) with
-``run(device, quick) -> list[Result]``; ``harness`` times and reports; ``runner`` has ``main``.
+Each suite is a module here (``forward``, ``hessian``, ``autograd``, ``slt``, ``hypercube``,
+``regions``, ``cpu_sharing``) with ``run(device, quick) -> list[Result]``; ``harness`` times and reports; ``runner`` has ``main``.
 """
 from .runner import SUITES, add_arguments, main, run_suites
 

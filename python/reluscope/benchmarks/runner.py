@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from .harness import Result, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
-SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd",
+SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd", "slt": "slt",
           "hypercube": "hypercube", "regions": "regions", "cpu_sharing": "cpu_sharing"}
 
 
