@@ -14,7 +14,7 @@ from .report import Report
 
 #: Experiment name -> module.
 EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
-               "localization": "localization", "regions": "regions"}
+               "localization": "localization", "regions": "regions", "llc": "llc"}
 
 
 @dataclass
