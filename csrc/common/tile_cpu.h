@@ -37,6 +37,19 @@ inline void load_lanes(T* dst, const T* src, int64_t n, int64_t n1, T pad) {
   }
 }
 
+// Lanes [n, n + L) of column k of row-major samples (src = &samples[0][k], rows `stride` apart,
+// rows [0, n1) valid) into dst; lanes past n1 get `pad`. Reads the samples in place: no
+// transposed copy (for per-network data that copy costs more than the kernel on small nets).
+template <int L, typename T>
+inline void load_lanes_strided(T* dst, const T* src, int64_t stride, int64_t n, int64_t n1,
+                               T pad) {
+  if (n + L <= n1) {
+    for (int i = 0; i < L; ++i) dst[i] = src[(n + i) * stride];
+  } else {
+    for (int i = 0; i < L; ++i) dst[i] = n + i < n1 ? src[(n + i) * stride] : pad;
+  }
+}
+
 // The loop of the per-sample lane launchers (forward, activation patterns): for every (network b,
 // tile of kCpuLanes samples starting at n) calls fn(b, n, lanes, xt, scratch, thread), where xt
 // holds the tile's inputs (feature k of lane i at xt[k * kCpuLanes + i]; lanes >= `lanes` are

@@ -1,12 +1,11 @@
 // CPU launcher of the Hessian engine: threads over (network, data chunk) tasks; each task runs
-// hess_tile on tiles of kCpuLanes samples (structure-of-arrays rows, loaded from inputs transposed
-// once per call, so the lane loops vectorise) and folds each tile into one vector-wide
+// hess_tile on tiles of kCpuLanes samples (structure-of-arrays rows, loaded from the row-major
+// inputs in place, so the lane loops vectorise) and folds each tile into one vector-wide
 // accumulator per output slot, summed in a fixed order at the end of the task into its own slice
 // of `part` — results are deterministic for any thread count.
 // On x86-64 with GCC/Clang the task loop is also compiled for AVX2+FMA and for AVX-512, picked at
 // run time (common/cpu_isa.h).
-// Time O(B N (P + K P)); memory: the transposed inputs (one more copy of x and t) plus per thread
-// rows x kCpuLanes + len x kVec values.
+// Time O(B N (P + K P)); memory per thread: rows x kCpuLanes + len x kVec values.
 #include <algorithm>
 #include <vector>
 
@@ -56,17 +55,9 @@ struct LaneAcc {
   }
 };
 
-// The inputs in structure-of-arrays form: x (nx, d_in, N), t (nt, d_out, N), transposed once
-// per call (nx = B when x is per network).
-template <typename T>
-struct SoaData {
-  std::vector<T> x, t;
-};
-
 // Tasks [begin, end) with scratch s (rows x kCpuLanes) and accumulators (len x kVec).
 template <typename T>
-inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin, int64_t end,
-                      T* s, T* acc_slots) {
+inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T* acc_slots) {
   constexpr int kL = kCpuLanes<T>;
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
@@ -75,17 +66,19 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
   for (int64_t task = begin; task < end && !stop_requested(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
-    const T* x = soa.x.data() + (a.x_per_net ? b * N * net.d_in : 0);
-    const T* t = soa.t.data() + (a.t_per_net ? b * N * net.d_out : 0);
+    const T* x = a.x + (a.x_per_net ? b * N * net.d_in : 0);
+    const T* t = a.t + (a.t_per_net ? b * N * net.d_out : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
     for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
       // load the tile; padding lanes repeat sample n0 with weight 0
       load_lanes<kL>(s + a.lay.w_row * kL, a.w, n, n1, T(0));
       for (int j = 0; j < net.d_out; ++j)
-        load_lanes<kL>(s + (a.lay.t_row + j) * kL, t + j * N, n, n1, t[j * N + n0]);
+        load_lanes_strided<kL>(s + (a.lay.t_row + j) * kL, t + j, net.d_out, n, n1,
+                               t[n0 * net.d_out + j]);
       for (int k = 0; k < net.d_in; ++k)
-        load_lanes<kL>(s + (a.lay.a[0] + k) * kL, x + k * N, n, n1, x[k * N + n0]);
+        load_lanes_strided<kL>(s + (a.lay.a[0] + k) * kL, x + k, net.d_in, n, n1,
+                               x[n0 * net.d_in + k]);
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
       if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
       hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);
@@ -103,16 +96,12 @@ inline void run_tasks(const HessArgs<T>& a, const SoaData<T>& soa, int64_t begin
 
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
-  const NetSpec& net = a.net;
-  SoaData<T> soa;
-  transpose_rows(a.x, a.x_per_net ? a.B : 1, a.N, net.d_in, soa.x);
-  transpose_rows(a.t, a.t_per_net ? a.B : 1, a.N, net.d_out, soa.t);
   const CpuIsa isa = cpu_isa();
   const int64_t tasks = a.B * a.C;
   const int64_t grain = std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
   parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {
     std::vector<T> scratch(size_t(a.lay.rows) * kCpuLanes<T>), acc(size_t(a.len()) * kVec<T>);
-    call_for_isa(isa, [&] { run_tasks(a, soa, begin, end, scratch.data(), acc.data()); });
+    call_for_isa(isa, [&] { run_tasks(a, begin, end, scratch.data(), acc.data()); });
   });
 }
 
