@@ -93,7 +93,8 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                 Xb, Tb, wb = X, T, inp.w
             else:
                 idx = minibatch(generator, inp.w, rows, batch_size)
-                Xb, Tb, wb = _gather(X, idx, rows), _gather(T, idx, rows), w_mb
+                Xb, wb = _gather(X, idx, rows), w_mb
+                Tb = Xb if T is X else _gather(T, idx, rows)  # autoencoders (TMS): one gather
             sums = _kernel.run(model.spec, theta, Xb, Tb, wb, inp.imp, inp.loss,
                                _kernel.Mode.grad)
             diverged |= ~torch.isfinite(sums.loss) | ~torch.isfinite(theta).all(1)
