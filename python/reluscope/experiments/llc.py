@@ -1,8 +1,8 @@
 """The local learning coefficient (``reluscope.slt.llc``) against exact values, all models and
 chains of a row sampled in one batched SGLD run.
 
-Ground truths (``slt.theory``): full-rank linear regression at the least-squares fit (regular,
-lambda = d/2); y = w2 w1 x at its true parameter 0 (lambda = 1/2 as n -> infinity, approached
+Ground truths (``slt.theory``): full-rank linear regression at the least-squares fit and a small
+sigmoid net at a non-degenerate minimum (regular, lambda = d/2); y = w2 w1 x at its true parameter 0 (lambda = 1/2 as n -> infinity, approached
 like 1/2 - O(1/log n); checked against the exact value at the n beta used); deep linear networks
 at true parameters of rank r on whitened inputs (Aoyagi's closed form). Seed 000's toy model of
 superposition, 2 features in 1 dimension: its minimum (1/sqrt 2, 1/sqrt 2) is non-degenerate for
@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .. import MLP, TMS, Data, hessian, slt, tms_quadrature
+from .. import MLP, TMS, Data, forward, hessian, slt, tms_quadrature
 
 
 def _linear_regression(ctx, chains, draws):
@@ -30,6 +30,24 @@ def _linear_regression(ctx, chains, draws):
                   Data(X, t, device=ctx.device), chains=chains, draws=draws, burn_in=300,
                   step_size=1e-4, gamma=1.0, generator=g)
     return float(run.llc.mean()), d / 2, run
+
+
+def _sigmoid_net(ctx, chains, draws):
+    """[2, 1, 1] sigmoid, no biases, at the least-squares minimum near its teacher: regular."""
+    g = ctx.generator(6)
+    N, n_beta = 2000, 1e4
+    net = MLP([2, 1, 1], "sigmoid", bias=False)
+    teacher = torch.tensor([[1.5, -1.0, 2.0]], dtype=torch.float64)
+    X = 2 * torch.randn(N, 2, generator=g, dtype=torch.float64)
+    T = forward(net, teacher, X)[0] + 0.1 * torch.randn(N, 1, generator=g, dtype=torch.float64)
+    data = Data(X, T, device=ctx.device)
+    theta, _ = hessian.levenberg_marquardt(net, teacher.expand(4, -1).to(ctx.device), data,
+                                           steps=100)
+    eigs = torch.linalg.eigvalsh(hessian.hessian(net, theta, data))
+    eps = 0.1 / (n_beta * float(eigs.max()))
+    run = slt.llc(net, theta, data, chains=chains, draws=draws, burn_in=1000, step_size=eps,
+                  n_beta=n_beta, gamma=1.0, generator=g)
+    return float(run.llc.mean()), 1.5, float(eigs.min())
 
 
 def _minimal_singular(ctx, chains, draws):
@@ -93,6 +111,11 @@ def run(ctx) -> None:
     rep.check("linear regression, d = 3: llc vs d/2", est, lam, 0.05, kind="rel",
               note="regular; n beta = N/log N = 145, gamma = 1")
     points.append(("linear regression", lam, est))
+    est, lam, smallest = _sigmoid_net(ctx, chains, draws)
+    rep.check("sigmoid net [2, 1, 1]: llc vs d/2", est, lam, 0.08, kind="rel",
+              note=f"non-degenerate minimum (smallest Hessian eigenvalue {smallest:.3f}); "
+                   "n beta = 1e4")
+    points.append(("sigmoid [2,1,1]", lam, est))
     est, exact, _ = _minimal_singular(ctx, chains, draws)
     rep.check("y = w2 w1 x at 0: llc vs its exact value at n beta", est, exact, 0.03,
               note="lambda = 1/2 only as n -> inf (1/log n corrections)")
