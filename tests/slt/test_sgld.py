@@ -110,3 +110,23 @@ def test_errors():
     with pytest.raises(ValueError, match="pass n_beta"):
         slt.sgld(TMS(2, 1), TMS(2, 1).init(1), Data(quad.X.float(), quad.T.float(),
                                                        weights=quad.weights.float()))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_float32_follows_the_reference(device):
+    """float32: the same draws; the chains agree to float32 rounding over a few steps."""
+    net = MLP([3, 4, 2], "tanh")
+    theta, data = random_problem(net, 3, 12, torch.float32, device=device)
+    options = dict(chains=2, draws=5, batch_size=6, step_size=1e-3, gamma=10.0)
+    ours = slt.sgld(net, theta, data, generator=torch.Generator().manual_seed(3), **options)
+    ref = reference.sgld(net, theta, data, generator=torch.Generator().manual_seed(3), **options)
+    assert ours.loss_trace.dtype == torch.float32
+    torch.testing.assert_close(ours.loss_trace, ref.loss_trace, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.distance, ref.distance, rtol=1e-4, atol=1e-5)
+
+
+def test_progress_goes_to_stderr(capsys):
+    net, theta, data = problem()
+    slt.sgld(net, theta, data, chains=1, draws=3, burn_in=2, progress=True)
+    err = capsys.readouterr().err
+    assert "sgld" in err and "5/5" in err
