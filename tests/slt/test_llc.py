@@ -67,16 +67,9 @@ def test_deep_linear_networks_against_aoyagi():
     g = torch.Generator().manual_seed(0)
     estimates, exact = [], []
     for widths, rank in (([2, 2, 2], 0), ([2, 2, 2], 1), ([3, 2, 3], 1)):
-        d = widths[0]
-        X = math.sqrt(d) * torch.eye(d, dtype=torch.float64)  # weights 1/d: sum w x x^T = I
-        W1 = torch.zeros(widths[1], d, dtype=torch.float64)
-        W2 = torch.zeros(widths[2], widths[1], dtype=torch.float64)
-        for i in range(rank):
-            W1[i, i] = W2[i, i] = 1.0
-        net = MLP(widths, "identity", bias=False)
-        theta = torch.cat([W1.flatten(), W2.flatten()]).expand(8, -1)
-        result = slt.llc(net, theta, Data(X, X @ (W2 @ W1).T), chains=16, draws=5000,
-                         burn_in=1000, step_size=2e-5, n_beta=1e4, gamma=1.0, generator=g)
+        net, theta, data = slt.deep_linear_problem(widths, rank)
+        result = slt.llc(net, theta.expand(8, -1), data, chains=16, draws=5000, burn_in=1000,
+                         step_size=2e-5, n_beta=1e4, gamma=1.0, generator=g)
         estimates.append(float(result.llc.mean()))
         exact.append(slt.deep_linear_llc(widths, rank))
         assert abs(estimates[-1] - exact[-1]) < 0.12 * exact[-1], (widths, rank, estimates)

@@ -53,3 +53,17 @@ def test_deep_linear_llc_matches_reduced_rank_regression_and_the_regular_case():
     assert slt.deep_linear_llc([1, 1, 1, 1], 0) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="rank"):
         slt.deep_linear_llc([2, 2], 3)
+
+
+def test_deep_linear_problem_has_the_population_loss():
+    """L(W) - L* = ||W_L ... W_1 - W*||_F^2 with W* of rank r; zero loss at theta*."""
+    from reluscope import hessian
+
+    net, theta, data = slt.deep_linear_problem([3, 2, 4], 1)
+    assert float(hessian.loss(net, theta, data)) == 0.0
+    W1, W2 = theta[:6].view(2, 3), theta[6:].view(4, 2)
+    assert torch.linalg.matrix_rank(W2 @ W1) == 1
+    other = torch.randn(14, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    V1, V2 = other[:6].view(2, 3), other[6:].view(4, 2)
+    assert float(hessian.loss(net, other, data)) == pytest.approx(
+        float(((V2 @ V1 - W2 @ W1) ** 2).sum()), rel=1e-12)

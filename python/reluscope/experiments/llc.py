@@ -63,16 +63,9 @@ def _minimal_singular(ctx, chains, draws):
 
 
 def _deep_linear(ctx, widths, rank, chains, draws):
-    d = widths[0]
-    X = math.sqrt(d) * torch.eye(d, dtype=torch.float64)  # weights 1/d: sum w x x^T = I
-    W1 = torch.zeros(widths[1], d, dtype=torch.float64)
-    W2 = torch.zeros(widths[2], widths[1], dtype=torch.float64)
-    for i in range(rank):
-        W1[i, i] = W2[i, i] = 1.0
-    theta = torch.cat([W1.flatten(), W2.flatten()]).expand(8, -1).to(ctx.device)
-    run = slt.llc(MLP(widths, "identity", bias=False), theta,
-                  Data(X, X @ (W2 @ W1).T, device=ctx.device), chains=chains, draws=2 * draws,
-                  burn_in=1000, step_size=2e-5, n_beta=1e4, gamma=1.0, generator=ctx.generator(3))
+    net, theta, data = slt.deep_linear_problem(widths, rank, device=ctx.device)
+    run = slt.llc(net, theta.expand(8, -1), data, chains=chains, draws=2 * draws, burn_in=1000,
+                  step_size=2e-5, n_beta=1e4, gamma=1.0, generator=ctx.generator(3))
     return float(run.llc.mean()), slt.deep_linear_llc(widths, rank), run
 
 

@@ -4,7 +4,7 @@ and chains together; ``theory``: exact learning coefficients to check them again
 from .._langevin import LLCResult, SGLDResult, estimate
 from .llc import llc
 from .sgld import PRECONDITIONERS, sgld
-from .theory import deep_linear_llc, gaussian_llc, minimal_singular_llc
+from .theory import deep_linear_llc, deep_linear_problem, gaussian_llc, minimal_singular_llc
 
-__all__ = ["LLCResult", "PRECONDITIONERS", "SGLDResult", "deep_linear_llc", "estimate",
+__all__ = ["LLCResult", "PRECONDITIONERS", "SGLDResult", "deep_linear_llc", "deep_linear_problem", "estimate",
            "gaussian_llc", "llc", "minimal_singular_llc", "sgld"]

@@ -81,3 +81,28 @@ def deep_linear_llc(widths: Sequence[int], rank: int) -> float:
             return ((rank * (H[0] + H[-1]) - rank ** 2) / 2 + a * (ell - a) / (4 * ell)
                     - ell * (ell - 1) / 4 * (s / ell) ** 2 + pairs / 2)
     raise AssertionError(f"no subset satisfies Aoyagi's conditions for D = {D}")  # cannot happen
+
+
+def deep_linear_problem(widths: Sequence[int], rank: int, dtype: torch.dtype = torch.float64,
+                        device="cpu"):
+    """A deep linear network at a true parameter of rank r, for ``deep_linear_llc``: the model
+    (``MLP(widths, "identity", bias=False)``), theta* (P,) with W_l = diag(1, ..., 1, 0, ...) (r
+    ones) in every layer, and whitened data: X = sqrt(d0) I (d0 samples of weight 1 / d0, so
+    sum_n w_n x x^T = I) with targets W* x, W* = W_L ... W_1. Then L(W) - L* =
+    ||W_L ... W_1 - W*||_F^2 exactly: the population loss, usable at any n beta."""
+    from ..data import Data
+    from ..models.mlp import MLP
+
+    if not 0 <= rank <= min(widths):
+        raise ValueError(f"rank must be in [0, {min(widths)}], got {rank}")
+    blocks = []
+    for d_in, d_out in zip(widths[:-1], widths[1:]):
+        W = torch.zeros(d_out, d_in, dtype=dtype)
+        W[range(rank), range(rank)] = 1.0
+        blocks.append(W)
+    product = blocks[0]
+    for W in blocks[1:]:
+        product = W @ product
+    X = math.sqrt(widths[0]) * torch.eye(widths[0], dtype=dtype)
+    theta = torch.cat([W.flatten() for W in blocks]).to(device)
+    return MLP(list(widths), "identity", bias=False), theta, Data(X, X @ product.T, device=device)
