@@ -1,4 +1,4 @@
-"""The ``reluscope`` command: ``info``, ``bench``, ``reproduce``."""
+"""The ``reluscope`` command: ``info``, ``bench``, ``reproduce``, ``sweep``."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rep.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     rep.add_argument("--out", default="reluscope-out", help="output folder (default reluscope-out)")
     rep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    from .sweep.cli import add_arguments as sweep_arguments
+
+    sweep_arguments(sub.add_parser("sweep", help="a task over many networks in shards, on one "
+                                                 "process or a Ray cluster, resumable"))
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
@@ -45,7 +49,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             check_requirements(args.device, args.out)
             names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
             return 0 if run(names, args.quick, args.device, args.out, args.seed) else 1
-    except (ValueError, RuntimeError, OSError) as e:
+        if args.command == "sweep":
+            from .sweep.cli import main as sweep_main
+
+            return sweep_main(args)
+    except (ValueError, RuntimeError, OSError, ImportError) as e:
         print(f"reluscope {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 1

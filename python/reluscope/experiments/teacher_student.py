@@ -59,10 +59,9 @@ def classify(loss: float, gnorm: float, lam: float, diverging: bool) -> str:
 def run(ctx) -> None:
     rep = ctx.report
     dev = ctx.device
-    X = grid().to(dev)
+    data = data_of_teacher(dev)
+    X, T = data.X, data.T
     teacher = params(4, TEACHER_W, TEACHER_A).to(dev)
-    T = forward(student(4), teacher, X)[0]
-    data = Data(X, T)
     rep.text(f"Thresholds: converged if ‖∇L‖ < {GRAD_TOL:g}; saddle if λ_min < −{EIG_TOL:g} "
              f"(its index: the number of eigenvalues below −{EIG_TOL:g}); global minimum if loss < "
              f"{GLOBAL_LOSS:g}, local minimum otherwise; diverging if ‖∇L‖ stays above the "
@@ -91,21 +90,14 @@ def run(ctx) -> None:
     for width in track([4, 5, 6, 7], "teacher-student: widths"):
         net = student(width)
         theta0 = net.init(runs, generator=ctx.generator(width), scheme="normal", dtype=torch.float64).to(dev)
-        theta, _ = hessian.fit(net, theta0, data, lr=lr, steps=steps, progress=False)
-        theta, _ = hessian.levenberg_marquardt(net, theta, data, steps=lm_steps)
-        theta, norms = refine(net, theta, data)
-        diverging = escapes(norms)
-        loss, grad = hessian.value_and_grad(net, theta, data)
-        spectrum = hessian.eigvalsh(hessian.Hessian(net, theta, data))
-        lam, index = spectrum[:, 0], (spectrum < -EIG_TOL).sum(1)
-        gnorm = grad.norm(dim=1)
+        theta, norms, loss, gnorm, lam, index, diverging = train_and_classify(
+            net, theta0, data, steps=steps, lr=lr, lm_steps=lm_steps)
         # The engine's smallest eigenvalue against the torch.func reference on a few students.
         ref = reference.hessian.hessian(net, theta[:4].cpu(), Data(X.cpu(), T.cpu()))
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (lam[:4].cpu() - ref_lam).abs().max().item())
 
-        kinds = [classify(*v) for v in zip(loss.tolist(), gnorm.tolist(), lam.tolist(),
-                                           diverging.tolist())]
+        kinds = classes(loss, gnorm, lam, diverging)
         flipped = _perturb_and_reoptimise(net, theta, data, lam, ctx, lm_steps)
         counts[width] = {k: kinds.count(k) for k in KINDS}
         counts[width]["λ_min < 0 students flipped by perturbation"] = flipped
@@ -129,6 +121,30 @@ def run(ctx) -> None:
              "\n".join(f"| {w} | " + " | ".join(str(v) for v in c.values()) + " |"
                        for w, c in counts.items()))
     _figure(rep, record)
+
+
+def data_of_teacher(device="cpu") -> Data:
+    """The seed's dataset: the 1681-point grid labelled by the width-4 teacher."""
+    X = grid().to(device)
+    return Data(X, forward(student(4), params(4, TEACHER_W, TEACHER_A).to(device), X)[0])
+
+
+def train_and_classify(net, theta0, data, *, steps: int, lr: float, lm_steps: int):
+    """Adam (steps, lr), then LM (lm_steps), then LM in rounds while the gradient is above
+    GRAD_TOL; returns theta, the norms per round, and per student loss, gradient norm, smallest
+    Hessian eigenvalue, index and whether it escapes to infinity (``classes`` names them)."""
+    theta, _ = hessian.fit(net, theta0, data, lr=lr, steps=steps, progress=False)
+    theta, _ = hessian.levenberg_marquardt(net, theta, data, steps=lm_steps)
+    theta, norms = refine(net, theta, data)
+    loss, grad = hessian.value_and_grad(net, theta, data)
+    spectrum = hessian.eigvalsh(hessian.Hessian(net, theta, data))
+    return (theta, norms, loss, grad.norm(dim=1), spectrum[:, 0], (spectrum < -EIG_TOL).sum(1),
+            escapes(norms))
+
+
+def classes(loss, gnorm, lam, diverging) -> list[str]:
+    return [classify(*v) for v in zip(loss.tolist(), gnorm.tolist(), lam.tolist(),
+                                      diverging.tolist())]
 
 
 def refine(net, theta, data, rounds: int = REFINE_ROUNDS, steps: int = REFINE_STEPS):

@@ -1,0 +1,99 @@
+"""``run_sweep``: a task over every shard of a plan, on one process ("local") or a Ray cluster
+("ray"), each shard's result in its own Parquet file; finished shards are never recomputed.
+
+A task is a module-level function ``task(shard, device, **params) -> {column: array}`` whose
+randomness comes from ``shard.seed`` only; its columns have one row per item of the shard."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from ..progress import Progress
+from . import store
+from .plan import Shard, ShardPlan
+
+ENGINES = ("local", "ray")
+Task = Callable[..., Mapping[str, Any]]
+
+
+def task_name(task: Task) -> str:
+    return f"{task.__module__}.{task.__qualname__}"
+
+
+def run_shard(task: Task, params: Mapping[str, Any], shard: Shard, device: str,
+              out_dir: str) -> dict:
+    """Compute one shard and write its file; its manifest entry (with seconds)."""
+    t0 = time.perf_counter()
+    entry = store.write_shard(out_dir, shard, task(shard, device, **params))
+    return {**entry, "seconds": time.perf_counter() - t0}
+
+
+def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dict] = None,
+              engine: str = "local", device: str = "cpu", resume: bool = False,
+              address: Optional[str] = None, max_retries: int = 3,
+              progress: bool = True) -> dict:
+    """Run ``task`` on every shard of ``plan`` not yet done in ``out_dir``; returns the manifest.
+
+    engine "local": the shards one after the other in this process. engine "ray": one Ray task
+    per shard (``num_gpus=1`` each on CUDA, else ``num_cpus=1``), retried up to ``max_retries``
+    times when its worker dies; joins the cluster at ``address`` ("auto": the running one) or
+    starts a local one. Workers write the shard files themselves: ``out_dir`` must be on a file
+    system every node sees. ``resume``: continue a sweep in ``out_dir`` (the same task, params and
+    plan), skipping every shard whose file is intact; without it ``out_dir`` must hold no sweep.
+    """
+    params = dict(params or {})
+    plan = plan.check()
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    identity = {"task": task_name(task), "params": params, "plan": plan._asdict()}
+    manifest = store.read_manifest(out_dir)
+    if manifest is not None and not resume:
+        raise ValueError(f"{out_dir} already holds a sweep; pass resume=True (--resume) to "
+                         "continue it, or choose another folder")
+    if manifest is not None and {k: manifest[k] for k in identity} != identity:
+        raise ValueError(f"{out_dir} holds a different sweep ({manifest['task']}, "
+                         f"{manifest['params']}, {manifest['plan']}): not resuming it")
+    if manifest is None:
+        manifest = {**identity, "versions": store.versions(), "shards": {}}
+    todo = [s for s in plan.shards() if not store.is_done(out_dir, manifest["shards"].get(
+        str(s.index)))]
+    manifest.update(engine=engine, device=device)
+    store.write_manifest(out_dir, manifest)
+    bar = Progress(len(todo), f"sweep {identity['task'].rsplit('.', 1)[-1]}", enabled=progress)
+    t0, done_items = time.perf_counter(), 0
+
+    def finished(shard: Shard, entry: dict) -> None:
+        nonlocal done_items
+        manifest["shards"][str(shard.index)] = entry
+        store.write_manifest(out_dir, manifest)
+        done_items += shard.size
+        rate = done_items / (time.perf_counter() - t0)
+        left = sum(s.size for s in todo) - done_items
+        bar.update(1, f"{rate:.3g} items/s, ETA {left / rate:.0f} s")
+
+    if engine == "local":
+        for shard in todo:
+            finished(shard, run_shard(task, params, shard, device, out_dir))
+    else:
+        _run_ray(task, params, todo, device, out_dir, address, max_retries, finished)
+    manifest["wall_s"] = time.perf_counter() - t0
+    store.write_manifest(out_dir, manifest)
+    return manifest
+
+
+def _run_ray(task, params, todo, device, out_dir, address, max_retries, finished) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("engine='ray' needs Ray: pip install 'reluscope[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    resources = {"num_gpus": 1} if device.startswith("cuda") else {"num_cpus": 1}
+    remote = ray.remote(max_retries=max_retries, **resources)(run_shard)
+    pending = {remote.remote(task, params, s, device, os.path.abspath(out_dir)): s for s in todo}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            finished(pending.pop(ref), ray.get(ref))

@@ -1,0 +1,50 @@
+"""``reluscope sweep``: a run, its resume and summary from the command line; one-line errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from reluscope.experiments.teacher_student import KINDS
+from reluscope.sweep import ShardPlan
+from reluscope.sweep.tasks import regions, teacher_student
+
+
+def sweep(*args):
+    return subprocess.run([sys.executable, "-m", "reluscope.cli", "sweep", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_run_resume_and_summarize(tmp_path):
+    out = str(tmp_path / "r")
+    r = sweep("regions", "--items", "12", "--shards", "3", "--widths", "4,6", "--depth", "2",
+              "--out", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "3/3 shards done" in r.stdout
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["params"] == {"widths": [4, 6], "depth": 2} and len(manifest["shards"]) == 3
+    r = sweep("regions", "--items", "12", "--shards", "3", "--widths", "4,6", "--depth", "2",
+              "--out", out, "--resume")
+    assert r.returncode == 0 and "3/3 shards done" in r.stdout
+    r = sweep("summarize", out)
+    assert r.returncode == 0 and "width 4: 6 items" in r.stdout and "regions_2d: mean" in r.stdout
+    assert (tmp_path / "r" / "summary.png").stat().st_size > 1000
+
+
+def test_errors_are_one_line(tmp_path):
+    for args, message in ((["regions", "--items", "4"], "--out is required"),
+                          (["summarize"], "summarize needs the sweep's folder"),
+                          (["regions", "--out", str(tmp_path), "--device", "tpu"], "--device"),
+                          (["nonsense"], "invalid choice")):
+        r = sweep(*args)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tasks_give_one_row_per_network():
+    shard = ShardPlan(6, 6, seed=0).shard(0)
+    out = teacher_student(shard, "cpu", widths=(4, 5), steps=20, lm_steps=2)
+    assert out["width"].tolist() == [4, 5, 4, 5, 4, 5]
+    assert set(out["class"].tolist()) <= set(KINDS) and np.isfinite(out["loss"]).all()
+    out = regions(shard, "cpu", widths=(3,), depth=1)
+    assert (out["regions_2d"] >= 1).all() and (out["regions_2d"] <= 7).all()  # 3 lines: <= 7
+    assert (out["pieces_1d"] >= 1).all() and (out["pieces_1d"] <= 4).all()
