@@ -57,3 +57,16 @@ def test_readme_torch_examples_run():
     H, G = scope["H"], scope["G"]
     assert H.shape == G.shape == (100, 99)
     assert (G[:, 0] > -1e-10).all()  # the Gauss-Newton matrix is PSD
+
+
+def test_readme_own_sweep_task_runs(tmp_path, monkeypatch):
+    """The README's example of a user's own sweep task, as written (local engine)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Scaling out", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {"__name__": "readme_example"}
+    exec(blocks[0].replace("print(summarize", "result = (summarize"), scope)
+    assert scope["result"][8]["n"] == 2000
+    assert (tmp_path / "runs" / "index" / "manifest.json").exists()
