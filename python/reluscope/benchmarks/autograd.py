@@ -2,7 +2,7 @@
 reference loss, in the same run: (f) the gradient by ``hessian.loss(...).sum().backward()``
 (its cost / ``value_and_grad``'s in extra, target <= 1); (g) Hessian-vector products by double
 backward through ``hessian.loss`` (``autograd.grad(create_graph=True)`` then a backward; cost /
-``hvp``'s in extra, target <= 1.5); (h) ``hvp`` for a cross-entropy classifier. B=1000 networks,
+``hvp``'s in extra, target <= 1.5, and the second backward alone / ``hvp``); (h) ``hvp`` for a cross-entropy classifier. B=1000 networks,
 the 1681-point grid."""
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def _double_backward_hvp(net, theta, data, V):
     g, = torch.autograd.grad(H.loss(net, t, data).sum(), t, create_graph=True)
     hv, = torch.autograd.grad(g, t, V)
     return hv
+
+
+def _second_backward(net, theta, data, V):
+    """The graph of the gradient, built once, and a function timing only its backward."""
+    t = theta.detach().requires_grad_()
+    g, = torch.autograd.grad(H.loss(net, t, data).sum(), t, create_graph=True)
+    return lambda: torch.autograd.grad(g, t, V, retain_graph=True)
 
 
 def _torch_func_grad(net, theta, data):
@@ -65,12 +72,15 @@ def run(device: str, quick: bool) -> list[Result]:
                 lambda: H.value_and_grad(net, theta, data),
                 lambda: _torch_func_grad(net, theta, data), "value_and_grad", device, dtype,
                 sizes, reps))
-            results.append(_case(
-                f"(g) double-backward hvp {act} [2,5,1]",
-                lambda: _double_backward_hvp(net, theta, data, V),
-                lambda: H.hvp(net, theta, data, V),
-                lambda: _torch_func_double_backward_hvp(net, theta, data, V), "hvp", device,
-                dtype, sizes, reps))
+            r = _case(f"(g) double-backward hvp {act} [2,5,1]",
+                      lambda: _double_backward_hvp(net, theta, data, V),
+                      lambda: H.hvp(net, theta, data, V),
+                      lambda: _torch_func_double_backward_hvp(net, theta, data, V), "hvp", device,
+                      dtype, sizes, reps)
+            second, hvp = median_times([_second_backward(net, theta, data, V),
+                                        lambda: H.hvp(net, theta, data, V)], device, repeats=reps)
+            r.extra["second backward alone / hvp"] = second / hvp
+            results.append(r)
         net = MLP([2, 16, 3], "tanh")
         theta = net.init(B, generator=g, dtype=dtype).to(device)
         labels = torch.randint(0, 3, (X.shape[0],), generator=g).to(device)
