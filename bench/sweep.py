@@ -3,7 +3,11 @@ round trip on a new and on a warm worker), the cost of writing one shard, and th
 with the local engine and with Ray (2 workers), timed in one run and checked equal bit for bit.
 Prints a table and writes bench/results/sweep.json (or --json PATH).
 
-    python bench/sweep.py [--networks 20000] [--students 1000] [--json PATH]
+    python bench/sweep.py [--networks 20000] [--students 1000] [--steps S --lm-steps M]
+                          [--json PATH]
+
+--networks 0 leaves out the regions sweep; --steps / --lm-steps set the teacher-student training
+(default: reproduce's, 3000 Adam and 300 LM steps).
 """
 import argparse
 import json
@@ -72,6 +76,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--networks", type=int, default=20000, help="regions sweep size")
     p.add_argument("--students", type=int, default=1000, help="teacher-student sweep size")
+    p.add_argument("--steps", type=int, help="teacher-student Adam steps")
+    p.add_argument("--lm-steps", type=int, help="teacher-student LM steps")
     p.add_argument("--json", default=str(Path(__file__).parent / "results" / "sweep.json"))
     args = p.parse_args()
     import ray
@@ -85,18 +91,20 @@ def main() -> int:
     record["overheads"] = ray_overheads(ray)
     record["overheads"]["write_shard_2500_rows_s"] = shard_write_s(2500)
     with tempfile.TemporaryDirectory() as work:
-        record["regions"] = compare(regions, ShardPlan(args.networks, -(-args.networks // 8)),
-                                    {}, work)
-        record["teacher_student"] = compare(teacher_student,
-                                            ShardPlan(args.students, -(-args.students // 4)), {},
-                                            work)
+        if args.networks:
+            record["regions"] = compare(regions, ShardPlan(args.networks,
+                                                           -(-args.networks // 8)), {}, work)
+        params = {k: v for k, v in (("steps", args.steps), ("lm_steps", args.lm_steps)) if v}
+        shards = max(4, -(-args.students // 1250))
+        record["teacher_student"] = compare(teacher_student, ShardPlan(
+            args.students, -(-args.students // shards)), params, work)
     ray.shutdown()
     o = record["overheads"]
     print(f"ray.init (local, 2 CPUs) {o['ray_init_s']:.2f} s; a task's round trip: first "
           f"{o['first_task_s']:.2f} s (worker start), warm {o['warm_task_s'] * 1e3:.2f} ms; "
           f"writing a 2500-row shard {o['write_shard_2500_rows_s'] * 1e3:.1f} ms")
     print("sweep            items  shards  local s  ray (2 workers) s  identical")
-    for name in ("regions", "teacher_student"):
+    for name in [n for n in ("regions", "teacher_student") if n in record]:
         r = record[name]
         print(f"{name:<16} {r['items']:>5}  {r['shards']:>6}  {r['local_s']:>7.1f}  "
               f"{r['ray_s']:>17.1f}  {r['identical']}")
