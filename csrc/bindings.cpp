@@ -23,6 +23,9 @@ void bind_hypercube(nb::module_& m);
 #ifndef RELUSCOPE_CUDA_ARCHS
 #define RELUSCOPE_CUDA_ARCHS ""
 #endif
+#ifndef RELUSCOPE_VARIANT
+#define RELUSCOPE_VARIANT "cpu"
+#endif
 
 NB_MODULE(_core, m) {
   m.doc() = "reluscope compiled kernels (CPU with a thread pool, CUDA when built with nvcc)";
@@ -36,6 +39,7 @@ NB_MODULE(_core, m) {
     d["openmp_simd"] = false;
 #endif
     d["cuda"] = rs::kWithCuda;
+    d["variant"] = std::string(RELUSCOPE_VARIANT);  // "cpu" or "cu<CUDA major>" (CMakeLists.txt)
     d["cuda_archs"] = std::string(RELUSCOPE_CUDA_ARCHS);
     d["max_threads"] = rs::max_threads();
     d["cpu_isa"] = std::string(rs::cpu_isa_name(rs::cpu_isa()));

@@ -13,16 +13,27 @@ enum class CpuIsa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define RS_X86_MULTIVERSION 1
+#include <cpuid.h>
 #endif
 
+// What this CPU and OS can run, read with cpuid and xgetbv directly (not __builtin_cpu_supports:
+// the wheels' compiler, zig's clang, has no CPU-model runtime and would always answer no).
 inline CpuIsa detected_cpu_isa() {
 #if defined(RS_X86_MULTIVERSION)
   static const CpuIsa isa = [] {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq"))
-      return CpuIsa::kAvx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::kAvx2;
-    return CpuIsa::kGeneric;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return CpuIsa::kGeneric;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28);
+    if (!(osxsave && avx && fma)) return CpuIsa::kGeneric;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    const bool ymm_state = (xcr0_lo & 0x6u) == 0x6u;     // SSE and AVX state saved by the OS
+    const bool zmm_state = (xcr0_lo & 0xE6u) == 0xE6u;   // + opmask and the upper ZMM state
+    if (!ymm_state || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CpuIsa::kGeneric;
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17),
+               avx512vl = b & (1u << 31);
+    if (avx2 && zmm_state && avx512f && avx512dq && avx512vl) return CpuIsa::kAvx512;
+    return avx2 ? CpuIsa::kAvx2 : CpuIsa::kGeneric;
   }();
   return isa;
 #else
@@ -43,6 +54,7 @@ inline CpuIsa cpu_isa() {
 
 // Runs f() compiled for `isa`: each wrapper inlines the whole call tree of f (flatten) under its
 // target attribute, so one generic lambda yields an AVX-512, an AVX2+FMA and a baseline version.
+// (Clang's flatten needs the CPU launchers' inline threshold that CMakeLists.txt sets.)
 #if defined(RS_X86_MULTIVERSION)
 #if defined(__clang__)
 #define RS_TARGET_AVX512 \
