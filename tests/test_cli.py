@@ -19,6 +19,8 @@ def test_info_reports_backends():
     cfg = rs.config()
     assert f"torch                  {cfg['torch']}" in r.stdout
     assert "cuda_kernels_compiled" in r.stdout and "cpu_backend" in r.stdout
+    assert f"variant                {cfg['variant']}" in r.stdout
+    assert f"kernels                {cfg['kernels']}" in r.stdout
     assert cfg["cpu_threads"] >= 1
 
 
