@@ -6,6 +6,8 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -92,14 +94,30 @@ inline unsigned long& python_main_thread() {
   return ident;
 }
 
+// Whether the interpreter is finalizing. Py_IsFinalizing is public from Python 3.13; 3.12 has
+// only _Py_IsFinalizing, which the limited API (the abi3 build for 3.12+) leaves out, so that
+// build looks the function up by name once: one module then serves 3.12 and later.
+inline bool python_finalizing() {
+#if !defined(Py_LIMITED_API)
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing();
+#else
+  return _Py_IsFinalizing();
+#endif
+#else
+  using Fn = int (*)();
+  static const Fn fn = [] {
+    void* f = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
+    return reinterpret_cast<Fn>(f ? f : dlsym(RTLD_DEFAULT, "_Py_IsFinalizing"));
+  }();
+  return fn && fn();  // (every CPython >= 3.12 exports one of the two)
+#endif
+}
+
 // Asks Python, under the GIL, whether a signal handler raised (Ctrl-C: KeyboardInterrupt). Never
 // takes the GIL while the interpreter is finalizing (a daemon thread would be ended inside it).
 inline bool python_signal_pending(void*) {
-#if PY_VERSION_HEX >= 0x030D0000
-  if (Py_IsFinalizing()) return false;
-#else
-  if (_Py_IsFinalizing()) return false;
-#endif
+  if (python_finalizing()) return false;
   nb::gil_scoped_acquire gil;
   return PyErr_CheckSignals() != 0;
 }
