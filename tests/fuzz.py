@@ -25,7 +25,6 @@ import random
 import selectors
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 

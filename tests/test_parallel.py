@@ -4,7 +4,6 @@ the GIL released meanwhile, and allocation failures as MemoryError. Each case th
 die runs in a child process with a time limit."""
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
