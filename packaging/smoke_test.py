@@ -3,7 +3,8 @@
     python packaging/smoke_test.py   (after `pip install reluscope-*.whl`)
 
 It checks that the package is imported from site-packages, that its version is the installed
-distribution's, that ``reluscope info`` runs, and makes one call of each engine (forward, hessian,
+distribution's, that ``reluscope info`` runs (and, for a CUDA build on a machine without a GPU,
+says that the CPU kernels run), and makes one call of each engine (forward, hessian,
 hypercube, regions, slt) against its pure-torch reference, in float64 on the CPU. Exit status 0
 when every check passes.
 """
@@ -36,6 +37,11 @@ def main() -> None:
                           capture_output=True, text=True, timeout=300)
     check("reluscope info", info.returncode == 0 and "variant" in info.stdout, info.stderr.strip())
     print(info.stdout, end="")
+    cfg = rs.config()
+    if cfg["variant"] != "cpu" and not torch.cuda.is_available():
+        check("a CUDA build without a GPU says it runs the CPU kernels",
+              cfg["kernels"].startswith("CPU only:") and f"kernels                {cfg['kernels']}"
+              in info.stdout, cfg["kernels"])
 
     g = torch.Generator().manual_seed(0)
     dd = dict(dtype=torch.float64)
