@@ -1,5 +1,6 @@
 """``reluscope sweep``: a run, its resume and summary from the command line; one-line errors."""
 import json
+import os
 import subprocess
 import sys
 
@@ -10,9 +11,10 @@ from reluscope.sweep import ShardPlan
 from reluscope.sweep.tasks import regions, teacher_student
 
 
-def sweep(*args):
+def sweep(*args, env=None):
     return subprocess.run([sys.executable, "-m", "reluscope.cli", "sweep", *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_run_resume_and_summarize(tmp_path):
@@ -38,6 +40,11 @@ def test_errors_are_one_line(tmp_path):
                           (["nonsense"], "invalid choice")):
         r = sweep(*args)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    # --device cuda where torch sees no GPU (hidden from it here, whatever the machine has)
+    r = sweep("regions", "--items", "4", "--device", "cuda", "--out", str(tmp_path / "c"),
+              env={"CUDA_VISIBLE_DEVICES": ""})
+    assert r.returncode == 2 and "torch sees 0 CUDA GPU(s)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "c").exists()
 
 
 def test_tasks_give_one_row_per_network():

@@ -4,8 +4,9 @@ and the errors."""
 import json
 
 import pytest
+import torch
 
-from reluscope.sweep import ShardPlan, read_results, run_sweep, summarize
+from reluscope.sweep import ENGINES, ShardPlan, read_results, run_sweep, summarize
 from tests.sweep.tasks_for_tests import computed, noisy
 
 PLAN = ShardPlan(10, 3, seed=1)
@@ -86,3 +87,23 @@ def test_errors(tmp_path):
         run_sweep(noisy, PLAN, str(tmp_path / "x"), engine="slurm", progress=False)
     with pytest.raises(FileNotFoundError, match="not a sweep folder"):
         read_results(str(tmp_path / "nothing"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_devices_it_cannot_run_on(tmp_path, monkeypatch, engine):
+    """Refused before anything is written or any cluster is started."""
+    out = tmp_path / "s"
+    for device in ("tpu", "meta", "cuda:x"):
+        with pytest.raises(ValueError, match="device must be a CPU or CUDA device"):
+            run_sweep(noisy, PLAN, str(out), engine=engine, device=device, progress=False)
+    if engine == "local":
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+        with pytest.raises(ValueError, match=r"'cuda' was asked for but torch sees 0 CUDA GPU"):
+            run_sweep(noisy, PLAN, str(out), device="cuda", progress=False)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+        with pytest.raises(ValueError, match=r"'cuda:2' was asked for but torch sees 2 CUDA"):
+            run_sweep(noisy, PLAN, str(out), device="cuda:2", progress=False)
+    else:
+        with pytest.raises(ValueError, match="use device 'cuda', not 'cuda:1'"):
+            run_sweep(noisy, PLAN, str(out), engine="ray", device="cuda:1", progress=False)
+    assert not out.exists()

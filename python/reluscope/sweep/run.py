@@ -6,8 +6,11 @@ randomness comes from ``shard.seed`` only; its columns have one row per item of 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any, Callable, Mapping, Optional
+
+import torch
 
 from ..progress import Progress
 from . import store
@@ -41,12 +44,15 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
     starts a local one. Workers write the shard files themselves: ``out_dir`` must be on a file
     system every node sees. ``resume``: continue a sweep in ``out_dir`` (the same task, params and
     plan), skipping every shard whose file is intact; without it ``out_dir`` must hold no sweep.
+    device "cuda" with nothing to run it on is an error before anything is written: locally when
+    torch sees no such GPU, on Ray when the cluster this process started has no GPU (a joined
+    cluster without one gets a warning instead: it may add GPU nodes, e.g. by autoscaling).
     """
     params = dict(params or {})
     plan = plan.check()
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    os.makedirs(out_dir, exist_ok=True)
+    cuda = _check_device(device, engine)
     identity = {"task": task_name(task), "params": params, "plan": plan._asdict()}
     manifest = store.read_manifest(out_dir)
     if manifest is not None and not resume:
@@ -59,7 +65,9 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
         manifest = {**identity, "versions": store.versions(), "shards": {}}
     todo = [s for s in plan.shards() if not store.is_done(out_dir, manifest["shards"].get(
         str(s.index)))]
+    ray = _ray_session(address, cuda) if engine == "ray" else None
     manifest.update(engine=engine, device=device)
+    os.makedirs(out_dir, exist_ok=True)
     store.write_manifest(out_dir, manifest)
     bar = Progress(len(todo), f"sweep {identity['task'].rsplit('.', 1)[-1]}", enabled=progress)
     t0, done_items = time.perf_counter(), 0
@@ -77,20 +85,67 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
         for shard in todo:
             finished(shard, run_shard(task, params, shard, device, out_dir))
     else:
-        _run_ray(task, params, todo, device, out_dir, address, max_retries, finished)
+        _run_ray(ray, task, params, todo, device, cuda, out_dir, max_retries, finished)
     manifest["wall_s"] = time.perf_counter() - t0
     store.write_manifest(out_dir, manifest)
     return manifest
 
 
-def _run_ray(task, params, todo, device, out_dir, address, max_retries, finished) -> None:
+def _check_device(device: str, engine: str) -> bool:
+    """Whether the shards run on CUDA; a clear error for a device they could not run on."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or CUDA device ('cpu', 'cuda'), got {device!r}")
+    if dev.type == "cpu":
+        return False
+    if engine == "ray":
+        if device != "cuda":
+            raise ValueError("on Ray each shard runs on the one GPU Ray gives its worker: use "
+                             f"device 'cuda', not {device!r}")
+    elif (dev.index or 0) >= torch.cuda.device_count():  # 0 where torch sees no CUDA GPU
+        raise ValueError(f"device {device!r} was asked for but torch sees "
+                         f"{torch.cuda.device_count()} CUDA GPU(s)")
+    return True
+
+
+def _ray_session(address: Optional[str], cuda: bool):
+    """Ray, initialised: an initialised session, else the cluster at address, else a new local
+    one. For CUDA shards (num_gpus=1 each) a cluster without a GPU is an error when this process
+    started it (its shards could never run) and a warning when it joined one (which may add GPU
+    nodes later, e.g. an autoscaling cluster)."""
     try:
         import ray
     except ImportError:
         raise ImportError("engine='ray' needs Ray: pip install 'reluscope[ray]'") from None
-    if not ray.is_initialized():
+    init_here = not ray.is_initialized()
+    if init_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    resources = {"num_gpus": 1} if device.startswith("cuda") else {"num_cpus": 1}
+    if cuda and not ray.cluster_resources().get("GPU", 0):
+        if _started_here(ray):
+            if init_here:
+                ray.shutdown()
+            raise ValueError("device 'cuda' was asked for but the Ray cluster started here has "
+                             "no GPU (each shard needs num_gpus=1); join a GPU cluster "
+                             "(address='auto') or use device 'cpu'")
+        print("[sweep] warning: the Ray cluster has no GPU yet; the CUDA shards (num_gpus=1 "
+              "each) wait until a GPU node joins", file=sys.stderr)
+    return ray
+
+
+def _started_here(ray) -> bool:
+    """Whether this process's ray.init started the cluster (read from Ray's private node handle;
+    False where that is missing, so an unknown cluster counts as joined)."""
+    try:
+        return bool(ray._private.worker._global_node.head)
+    except AttributeError:
+        return False
+
+
+def _run_ray(ray, task, params, todo, device, cuda, out_dir, max_retries, finished) -> None:
+    resources = {"num_gpus": 1} if cuda else {"num_cpus": 1}
     remote = ray.remote(max_retries=max_retries, **resources)(run_shard)
     pending = {remote.remote(task, params, s, device, os.path.abspath(out_dir)): s for s in todo}
     while pending:
