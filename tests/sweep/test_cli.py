@@ -31,6 +31,14 @@ def test_run_resume_and_summarize(tmp_path):
     r = sweep("summarize", out)
     assert r.returncode == 0 and "width 4: 6 items" in r.stdout and "regions_2d: mean" in r.stdout
     assert (tmp_path / "r" / "summary.png").stat().st_size > 1000
+    # without matplotlib: the table all the same, and why there is no figure
+    (tmp_path / "r" / "summary.png").unlink()
+    hide = ("import sys; sys.modules['matplotlib'] = None; from reluscope.cli import main; "
+            f"sys.exit(main(['sweep', 'summarize', {out!r}]))")
+    r = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "width 4: 6 items" in r.stdout, r.stderr[-2000:]
+    assert "no figure: the summary figure needs matplotlib: pip install 'reluscope[plot]'" \
+        in r.stderr and not (tmp_path / "r" / "summary.png").exists()
 
 
 def test_errors_are_one_line(tmp_path):

@@ -2,6 +2,7 @@
 interruption redoes only the missing shards, a corrupted or partial shard file is recomputed,
 and the errors."""
 import json
+import sys
 
 import pytest
 import torch
@@ -87,6 +88,16 @@ def test_errors(tmp_path):
         run_sweep(noisy, PLAN, str(tmp_path / "x"), engine="slurm", progress=False)
     with pytest.raises(FileNotFoundError, match="not a sweep folder"):
         read_results(str(tmp_path / "nothing"))
+
+
+def test_without_pyarrow_it_says_which_extra_before_computing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    log = tmp_path / "log"
+    with pytest.raises(ImportError, match=r"needs pyarrow: pip install 'reluscope\[ray\]'"):
+        run_sweep(noisy, PLAN, str(tmp_path / "s"), params={"log": str(log)}, progress=False)
+    assert not log.exists() and not (tmp_path / "s").exists()
+    with pytest.raises(ImportError, match="needs pyarrow"):
+        read_results(str(tmp_path))
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -53,6 +53,7 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     cuda = _check_device(device, engine)
+    store.parquet()  # before any shard is computed
     identity = {"task": task_name(task), "params": params, "plan": plan._asdict()}
     manifest = store.read_manifest(out_dir)
     if manifest is not None and not resume:

@@ -19,6 +19,17 @@ from .plan import Shard
 MANIFEST = "manifest.json"
 
 
+def parquet():
+    """(pyarrow, pyarrow.parquet), or an ImportError saying which extra brings them."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ImportError("sweeps store their results as Parquet files, which needs pyarrow: "
+                          "pip install 'reluscope[ray]'") from None
+    return pyarrow, pyarrow.parquet
+
+
 def shard_file(index: int) -> str:
     return f"shard-{index:06d}.parquet"
 
@@ -34,8 +45,7 @@ def sha256(path: str) -> str:
 def write_shard(out_dir: str, shard: Shard, columns: Mapping[str, Any]) -> dict:
     """Columns (each of shard.size rows: 1-D, or 2-D stored as fixed-size lists) plus ``item``
     -> the shard's Parquet file, atomically. Returns its manifest entry (without seconds)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa, pq = parquet()
 
     arrays = {"item": pa.array(np.arange(shard.start, shard.stop, dtype=np.int64))}
     for name, value in columns.items():
@@ -91,8 +101,7 @@ def versions() -> dict:
 
 def read_results(out_dir: str):
     """Every finished shard's rows, in item order, as one pyarrow Table."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa, pq = parquet()
 
     manifest = read_manifest(out_dir)
     if manifest is None:

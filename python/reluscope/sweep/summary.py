@@ -41,7 +41,7 @@ def summarize(out_dir: str, figure: Optional[str] = None) -> dict:
                 x = v.astype(float)
                 per[name] = (float(x.mean()), float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0)
     if figure:
-        _draw(summary, figure)
+        draw(summary, figure)
     return summary
 
 
@@ -60,8 +60,13 @@ def lines(summary: dict) -> list[str]:
     return out
 
 
-def _draw(summary: dict, path: str) -> None:
-    import matplotlib
+def draw(summary: dict, path: str) -> None:
+    """The text columns' fractions per width, with their intervals, to the image file path."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the summary figure needs matplotlib: pip install 'reluscope[plot]'"
+                          ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
