@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+from reluscope.cli import main
 from reluscope.experiments.teacher_student import KINDS
 from reluscope.sweep import ShardPlan
 from reluscope.sweep.tasks import regions, teacher_student
@@ -53,6 +55,25 @@ def test_errors_are_one_line(tmp_path):
               env={"CUDA_VISIBLE_DEVICES": ""})
     assert r.returncode == 2 and "torch sees 0 CUDA GPU(s)" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--items", "0", "argument --items/--students: must be an integer >= 1, got '0'"),
+    ("--students", "x", "argument --items/--students: must be an integer >= 1, got 'x'"),
+    ("--shards", "0", "argument --shards: must be an integer >= 1, got '0'"),
+    ("--widths", "4,,5", "argument --widths: must be comma-separated integers >= 1, got '4,,5'"),
+    ("--widths", "4,-3", "argument --widths: must be comma-separated integers >= 1"),
+    ("--depth", "0", "argument --depth: must be an integer >= 1, got '0'"),
+    ("--steps", "-1", "argument --steps: must be an integer >= 0, got '-1'"),
+    ("--lm-steps", "1.5", "argument --lm-steps: must be an integer >= 0, got '1.5'"),
+    ("--seed", "-1", "argument --seed: must be an integer >= 0, got '-1'"),
+])
+def test_bad_numbers_are_one_line(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "regions", option, value, "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()
 
 
 def test_tasks_give_one_row_per_network():

@@ -11,24 +11,51 @@ from .summary import draw, lines, summarize
 from .tasks import TASKS
 
 
+def _int_at_least(low: int):
+    """argparse type: an integer >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+    return parse
+
+
+def _widths(text: str) -> list[int]:
+    """argparse type: comma-separated widths >= 1."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = [0]
+    if min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers >= 1, got {text!r}")
+    return widths
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    count, non_negative = _int_at_least(1), _int_at_least(0)
     p.add_argument("task", choices=[*TASKS, "summarize"],
                    help="the sweep to run, or summarize a finished one")
     p.add_argument("path", nargs="?", help="summarize: the sweep's folder")
-    p.add_argument("--items", "--students", dest="items", type=int, default=1000,
+    p.add_argument("--items", "--students", dest="items", type=count, default=1000,
                    help="networks in the sweep (default 1000)")
-    p.add_argument("--widths", help="comma-separated widths, cycled over the items")
-    p.add_argument("--shards", type=int, default=None,
+    p.add_argument("--widths", type=_widths, help="comma-separated widths, cycled over the items")
+    p.add_argument("--shards", type=count, default=None,
                    help="number of shards (default: one per 1000 items)")
     p.add_argument("--engine", choices=ENGINES, default="local")
     p.add_argument("--address", help="Ray cluster address ('auto': the running cluster)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out")
-    p.add_argument("--seed", type=int, default=0, help="root seed of the shards' seeds")
-    p.add_argument("--steps", type=int, help="teacher-student: Adam steps (default 3000)")
-    p.add_argument("--lm-steps", type=int, help="teacher-student: LM steps (default 300)")
-    p.add_argument("--depth", type=int, help="regions: hidden layers (default 3)")
+    p.add_argument("--seed", type=non_negative, default=0, help="root seed of the shards' seeds")
+    p.add_argument("--steps", type=non_negative,
+                   help="teacher-student: Adam steps (default 3000)")
+    p.add_argument("--lm-steps", type=non_negative,
+                   help="teacher-student: LM steps (default 300)")
+    p.add_argument("--depth", type=count, help="regions: hidden layers (default 3)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -49,15 +76,9 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError("--out is required")
     if args.device not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu or cuda, got {args.device!r}")
-    params = {}
-    if args.widths:
-        params["widths"] = [int(w) for w in args.widths.split(",")]
-    for name in ("steps", "lm_steps", "depth"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+    params = {name: getattr(args, name) for name in ("widths", "steps", "lm_steps", "depth")
+              if getattr(args, name) is not None}
     shards = args.shards or -(-args.items // 1000)
-    if shards < 1:
-        raise ValueError(f"--shards must be >= 1, got {shards}")
     plan = ShardPlan(args.items, -(-args.items // shards), args.seed)
     manifest = run_sweep(TASKS[args.task], plan, args.out, params=params, engine=args.engine,
                          device=args.device, resume=args.resume, address=args.address)
