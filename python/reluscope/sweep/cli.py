@@ -17,8 +17,8 @@ def _int_at_least(low: int):
         try:
             value = int(text)
         except ValueError:
-            value = low - 1
-        if value < low:
+            value = None
+        if value is None or value < low:
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
         return value
     return parse
@@ -29,8 +29,8 @@ def _widths(text: str) -> list[int]:
     try:
         widths = [int(w) for w in text.split(",")]
     except ValueError:
-        widths = [0]
-    if min(widths) < 1:
+        widths = []
+    if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers >= 1, got {text!r}")
     return widths
 
@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="number of shards (default: one per 1000 items)")
     p.add_argument("--engine", choices=ENGINES, default="local")
     p.add_argument("--address", help="Ray cluster address ('auto': the running cluster)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu (default) or cuda")
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out")
     p.add_argument("--seed", type=non_negative, default=0, help="root seed of the shards' seeds")
@@ -74,8 +75,6 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise ValueError("--out is required")
-    if args.device not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be cpu or cuda, got {args.device!r}")
     params = {name: getattr(args, name) for name in ("widths", "steps", "lm_steps", "depth")
               if getattr(args, name) is not None}
     shards = args.shards or -(-args.items // 1000)
