@@ -107,5 +107,6 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
                cuda_stream(theta))
     out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
-    products = out[:, p.products_offset:].view(B, K, P) if K else None
+    products = (out[:, p.products_offset:p.products_offset + K * P].view(B, K, P)
+                if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     return Sums(out[:, 0], grad, products, dxs)
