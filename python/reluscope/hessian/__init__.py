@@ -21,10 +21,11 @@ from ..data import Data
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
 from .products import gauss_newton, gnvp, hessian, hvp, loss, value_and_grad
-from .spectrum import DENSE_MAX_P, EigResult, eigvalsh, extreme_eigs, index, trace
+from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_eigs, index,
+                       resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
 __all__ = ["BatchedLinearOperator", "DENSE_MAX_P", "Data", "DenseOperator", "EigResult",
-           "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "Residual", "eigvalsh",
-           "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
-           "levenberg_marquardt", "loss", "trace", "value_and_grad"]
+           "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "Residual",
+           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
+           "levenberg_marquardt", "loss", "resolution", "trace", "value_and_grad"]
