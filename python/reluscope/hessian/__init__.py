@@ -15,9 +15,10 @@ torch autograd). At a kink the loss is not twice differentiable; choose data off
 
 Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
-Levenberg-Marquardt).
+Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point).
 """
 from ..data import Data
+from .critical import CriticalPoints, classify
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
 from .products import gauss_newton, gnvp, hessian, hvp, loss, value_and_grad
@@ -25,7 +26,8 @@ from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_ei
                        resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
-__all__ = ["BatchedLinearOperator", "DENSE_MAX_P", "Data", "DenseOperator", "EigResult",
-           "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "Residual",
-           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
-           "levenberg_marquardt", "loss", "resolution", "trace", "value_and_grad"]
+__all__ = ["BatchedLinearOperator", "CriticalPoints", "DENSE_MAX_P", "Data", "DenseOperator",
+           "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult",
+           "Residual", "classify", "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp",
+           "hessian", "hvp", "index", "levenberg_marquardt", "loss", "resolution", "trace",
+           "value_and_grad"]
