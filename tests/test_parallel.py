@@ -214,3 +214,52 @@ def test_meet_in_the_middle_refuses_what_cannot_fit(monkeypatch):
     monkeypatch.setattr(_sweeps, "_available_memory", lambda: 4 * per_thread)
     assert hypercube.f(torch.randn(2, 40, dtype=torch.float64), hypercube.Uniform(40),
                        method="mitm").shape == (2, 40)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_computes_hessians_and_spectra_after_torch_used_its_threads():
+    """torch's intra-op pool (GNU OpenMP, and MKL's LAPACK in its threads) does not survive fork:
+    in the child of a process that ran torch's multi-threaded ops, the next parallel torch op
+    waits forever. The dense Hessian, its eigenvalues, index and dense extreme_eigs (P = 337:
+    every P x P array far above torch's parallel threshold) must not go through that pool (they
+    used to hang in the sums, the symmetrisation and eigh). The child gets the parent's
+    results."""
+    r = run_child("""
+        import os, time, numpy as np, torch, reluscope as rs
+        from reluscope import hessian
+        torch.set_num_threads(2)
+        x = torch.randn(1000, 1000, dtype=torch.float64)
+        torch.linalg.eigvalsh(x + x.T)  # torch's OpenMP threads and MKL's now exist
+        net = rs.MLP([2, 16, 16, 1], "tanh")
+        theta = net.init(2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        X = torch.randn(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        data = rs.Data(X, torch.sin(X[:, :1]))
+
+        def spectra():
+            H = hessian.Hessian(net, theta, data)
+            r = hessian.extreme_eigs(H, k=2, which="both", return_vectors=True)
+            return (hessian.hessian(net, theta, data), hessian.eigvalsh(H),
+                    hessian.index(H).negative, r.values, r.residuals)
+
+        want = spectra()
+        pid = os.fork()
+        if pid == 0:
+            got = spectra()  # compared in numpy: a torch op on them would hang here
+            pairs = [(g.numpy(), w.numpy()) for g, w in zip(got, want)]
+            same = all(np.allclose(g, w, rtol=0, atol=1e-12 * max(1, abs(w).max()))
+                       for g, w in pairs)
+            os._exit(0 if same else 3)
+        deadline = time.time() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.time() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                raise SystemExit("the forked child hung")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        print("ok")
+    """)
+    assert r.returncode == 0 and b"ok" in r.stdout, r.stderr.decode()[-2000:]

@@ -278,6 +278,27 @@ def test_empty_batch_gives_empty_results(dtype):
     assert hessian.hessian(net, theta, data).shape == (0, net.num_params, net.num_params)
 
 
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_no_directions_give_an_empty_result(name):
+    """V with K = 0 directions: an empty (B, 0, P) result from every path (eager, one model, the
+    operator, autograd through theta and V), not an AttributeError."""
+    net = MLP([2, 3, 1], "tanh")
+    theta, data = random_problem(net, 2, 10, torch.float64)
+    P = net.num_params
+    f = getattr(hessian, name)
+    V = torch.zeros(2, 0, P, dtype=torch.float64)
+    assert f(net, theta, data, V).shape == (2, 0, P)
+    assert f(net, theta[0], data, V[0]).shape == (0, P)
+    op = getattr(hessian, "Hessian" if name == "hvp" else "GaussNewton")(net, theta, data)
+    assert op.matmat(V).shape == (2, 0, P)
+    th, Vg = theta.clone().requires_grad_(), V.clone().requires_grad_()
+    out = f(net, th, data, Vg)
+    (out.sum() + hessian.loss(net, th, data).sum()).backward()
+    assert out.shape == (2, 0, P) and Vg.grad.shape == (2, 0, P)
+    assert_matches_reference(th.grad, hessian.value_and_grad(net, theta, data)[1],
+                             kind="reduction")
+
+
 def test_errors():
     net = MLP([2, 3, 1])
     theta, data = random_problem(net, 2, 10, torch.float64)

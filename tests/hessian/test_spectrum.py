@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from reluscope import MLP
+from reluscope import MLP, Data
 from reluscope import hessian
 from reluscope.hessian import spectrum
 from tests.utils import assert_matches_reference, random_problem
@@ -17,7 +17,12 @@ def test_dense_spectrum_index_and_trace():
     Hs = H.to_dense()
     ev = torch.linalg.eigvalsh(Hs)
     assert_matches_reference(spectrum.eigvalsh(H), ev, kind="reduction")
-    assert torch.equal(spectrum.index(H), (ev < -1e-8).sum(1))
+    idx = spectrum.index(H)
+    ev = spectrum.eigvalsh(H)
+    tol = 2 * net.num_params * torch.finfo(F64).eps * ev.abs().amax(1)
+    assert torch.equal(idx.tol, tol) and torch.equal(spectrum.resolution(ev), tol)
+    assert torch.equal(idx.negative, (ev < -tol[:, None]).sum(1))
+    assert torch.equal(idx.unresolved, (ev.abs() <= tol[:, None]).sum(1))
     assert_matches_reference(spectrum.trace(H), Hs.diagonal(dim1=1, dim2=2).sum(1),
                              kind="reduction")
     g = torch.Generator().manual_seed(2)
@@ -68,6 +73,141 @@ def test_lanczos_on_a_dense_operator_with_a_repeated_eigenvalue():
                               generator=torch.Generator().manual_seed(0))
     assert_matches_reference(r.values, torch.tensor([[-3.0, 5.0]] * 2, dtype=F64),
                              kind="reduction")
+
+
+def spectrum_matrix(lam: torch.Tensor, B: int = 1, seed: int = 0) -> torch.Tensor:
+    """(B, P, P) matrices Q diag(lam) Q^T with random orthogonal Q (float64)."""
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(B, len(lam), len(lam), generator=g, dtype=F64))
+    return Q @ torch.diag_embed(lam.to(F64).expand(B, -1)) @ Q.transpose(1, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_index_of_an_index_3_matrix_in_every_dtype_and_scale(dtype, scale):
+    """Eigenvalues -3, -2, -1, 37 zeros, 10 in [1, 2]: the zeros come out of eigh as +-eps ‖A‖,
+    which the absolute tolerance 1e-8 counted as negative in float32 (index 10-19). The band
+    2 P eps ‖A‖ scales with the matrix and the dtype: 3 certainly negative, the 37 zeros
+    unresolved, the exact index 3 inside [negative, negative + unresolved]."""
+    g = torch.Generator().manual_seed(1)
+    lam = torch.cat([torch.tensor([-3.0, -2.0, -1.0]), torch.zeros(37),
+                     1 + torch.rand(10, generator=g)])
+    A = (scale * spectrum_matrix(lam, B=3)).to(dtype)
+    idx = spectrum.index(hessian.DenseOperator(A))
+    assert idx.negative.tolist() == [3] * 3 and idx.unresolved.tolist() == [37] * 3
+    assert torch.allclose(idx.tol, torch.full((3,), 2 * 50 * torch.finfo(dtype).eps * 3 * scale,
+                                              dtype=dtype), rtol=1e-3)
+
+
+def test_index_of_relu_net_hessians_float32_agrees_with_float64():
+    """200 ReLU-net Hessians in both dtypes (the absolute 1e-8 gave 9 different indices): each
+    dtype's interval [negative, negative + unresolved] holds the exact index, so the float32
+    one contains the (narrower) float64 one, and where float32 resolves every sign the two
+    indices are equal."""
+    net = MLP([3, 5, 2], "relu")
+    g = torch.Generator().manual_seed(1)
+    theta = net.init(200, generator=g, dtype=F64, bias_std=0.5)
+    X = torch.randn(200, 100, 3, generator=g, dtype=F64)
+    T = torch.randn(200, 100, 2, generator=g, dtype=F64)
+    i64 = spectrum.index(hessian.Hessian(net, theta, Data(X, T)))
+    i32 = spectrum.index(hessian.Hessian(net, theta.float(), Data(X.float(), T.float())))
+    assert (i32.negative <= i64.negative).all()
+    assert (i64.negative + i64.unresolved <= i32.negative + i32.unresolved).all()
+    resolved = i32.unresolved == 0
+    assert resolved.sum() > 150 and torch.equal(i32.negative[resolved], i64.negative[resolved])
+
+
+def test_index_with_a_given_tolerance():
+    A = torch.diag_embed(torch.tensor([[-1.0, -1e-3, 0.0, 2.0], [-1.0, -1e-6, 1e-6, 2.0]],
+                                      dtype=F64))
+    idx = spectrum.index(hessian.DenseOperator(A), tol=1e-4)
+    assert idx.negative.tolist() == [2, 1] and idx.unresolved.tolist() == [1, 2]
+    idx = spectrum.index(hessian.DenseOperator(A), tol=torch.tensor([1e-2, 1e-9], dtype=F64))
+    assert idx.negative.tolist() == [1, 2] and idx.unresolved.tolist() == [2, 0]
+    for bad in (-1.0, float("nan"), torch.ones(3, dtype=F64)):
+        with pytest.raises(ValueError, match="tol must be"):
+            spectrum.index(hessian.DenseOperator(A), tol=bad)
+    with pytest.raises(TypeError, match="tol must be"):
+        spectrum.index(hessian.DenseOperator(A), tol="1e-3")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("which", ["smallest", "largest", "both"])
+def test_lanczos_finds_every_copy_of_a_repeated_extreme_eigenvalue(which, dtype):
+    """Eigenvalues {-1 x12, 0 x276, 1 x12}, k = 12: one Krylov space sees one copy of each
+    (restarts at invariant subspaces add one copy per restart), so plain Lanczos stopped with
+    some -1 (or 1) replaced by 0 and residuals 0 (the issue's {-1 x5, 0 x100, 2 x195} gave
+    [-1, -1, -1, 0, 0, 0]). The check from fresh start vectors orthogonal to the locked pairs
+    finds the missing copies."""
+    k = 12
+    lam = torch.tensor([-1.0] * k + [0.0] * 276 + [1.0] * k)
+    A = spectrum_matrix(lam, B=2).to(dtype)
+    r = spectrum.extreme_eigs(hessian.DenseOperator(A), k=k, which=which, method="lanczos",
+                              generator=torch.Generator().manual_seed(0), return_vectors=True)
+    ends = ("smallest", "largest") if which == "both" else (which,)
+    want = torch.cat([lam[:k] if e == "smallest" else lam[-k:] for e in ends])
+    assert_matches_reference(r.values, want.to(dtype).expand(2, -1), kind="reduction")
+    assert r.converged.all()
+    tol = 1e-8 if dtype == F64 else 1e-4  # extreme_eigs' default, relative to ‖A‖ = 1
+    true_res = torch.linalg.vector_norm(
+        r.vectors @ A.transpose(1, 2) - r.values[..., None] * r.vectors, dim=-1)
+    assert (r.residuals <= tol).all() and (true_res <= 2 * tol).all()
+
+
+def test_the_issue_case_smallest_of_minus_one_five_times():
+    lam = torch.tensor([-1.0] * 5 + [0.0] * 100 + [2.0] * 195)
+    r = spectrum.extreme_eigs(hessian.DenseOperator(spectrum_matrix(lam)), k=6, method="lanczos",
+                              generator=torch.Generator().manual_seed(0))
+    assert_matches_reference(r.values, lam[None, :6].to(F64), kind="reduction")
+    assert r.converged.all()
+
+
+def test_auto_above_the_dense_limit_takes_lanczos_and_finds_the_multiplicity():
+    """P = 600 > DENSE_MAX_P: "auto" is Lanczos; eigenvalues {-1 x12, 0 x576, 1 x12}."""
+    lam = torch.tensor([-1.0] * 12 + [0.0] * 576 + [1.0] * 12)
+    r = spectrum.extreme_eigs(hessian.DenseOperator(spectrum_matrix(lam, seed=3)), k=12,
+                              which="both", generator=torch.Generator().manual_seed(1))
+    want = torch.cat([lam[:12], lam[-12:]])
+    assert_matches_reference(r.values, want[None].to(F64), kind="reduction")
+    assert r.converged.all() and r.vectors is None
+
+
+def test_lanczos_that_runs_out_of_steps_says_not_converged():
+    lam = torch.linspace(-1, 1, 200)
+    A = spectrum_matrix(lam, B=2)
+    r = spectrum.extreme_eigs(hessian.DenseOperator(A), k=2, method="lanczos", max_iter=5,
+                              generator=torch.Generator().manual_seed(0))
+    assert not r.converged.any() and (r.residuals > 1e-3).any()
+
+
+def test_lanczos_max_iter_below_the_wanted_count_is_a_clear_error():
+    A = spectrum_matrix(torch.linspace(-1, 1, 20), B=2)
+    with pytest.raises(ValueError, match="max_iter must be >= 3"):
+        spectrum.extreme_eigs(hessian.DenseOperator(A), k=3, method="lanczos", max_iter=2)
+    with pytest.raises(ValueError, match="max_iter must be >= 4"):
+        spectrum.extreme_eigs(hessian.DenseOperator(A), k=2, which="both", method="lanczos",
+                              max_iter=3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_dense_without_vectors_computes_no_vectors(dtype, monkeypatch):
+    """return_vectors=False: eigenvalues only (eigenvectors cost 2-7x at small P); the residuals
+    are eigh's error bound P eps ‖A‖_2, which holds every value's error."""
+    from reluscope import _host
+
+    lam = torch.cat([torch.tensor([-2.0, -2.0]), torch.linspace(-1, 3, 38)])
+    A = spectrum_matrix(lam, B=3).to(dtype)
+    want = torch.linalg.eigh(A.double()).eigenvalues
+    ev = spectrum.eigvalsh(hessian.DenseOperator(A))
+    for name in ("eigh", "matmul"):  # anything computing or using vectors would fail
+        monkeypatch.setattr(_host, name, None)
+    monkeypatch.setattr(torch.linalg, "eigh", None)
+    r = spectrum.extreme_eigs(hessian.DenseOperator(A), k=2, which="both")
+    assert r.vectors is None and r.converged.all()
+    assert torch.equal(r.values, ev[:, [0, 1, -2, -1]])
+    assert torch.equal(r.residuals, (40 * torch.finfo(dtype).eps * ev.abs().amax(1, True)
+                                     ).expand(3, 4))
+    assert ((r.values.double() - want[:, [0, 1, -2, -1]]).abs() <= r.residuals).all()
 
 
 def test_errors():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from reluscope import MLP, Data, forward
+from reluscope import MLP, TMS, Data, forward, tms_quadrature
 from reluscope import hessian
 from tests.utils import assert_matches_reference, random_problem
 
@@ -47,6 +47,24 @@ def test_levenberg_marquardt_recovers_teacher():
     assert_matches_reference(hist.loss[-1], hessian.loss(net, theta, data), kind="reduction")
     theta1, _ = hessian.levenberg_marquardt(net, theta0, data, steps=0)
     assert torch.equal(theta1, theta0)
+
+
+def test_levenberg_marquardt_dead_model_stays_put_and_the_others_continue():
+    """A dead TMS model (W = 0, negative biases: every output 0 whatever the data, zero gradient
+    and zero Gauss-Newton matrix) used to make the damping a subnormal pivot, a NaN step and a
+    'theta contains NaN or inf' error for the whole batch. Now it stays put and the live model
+    beside it is refined as if alone."""
+    model, data = TMS(2, 1), tms_quadrature(0.1)
+    dead = torch.tensor([0.0, 0.0, -0.5, -0.5], dtype=torch.float64)
+    live = torch.tensor([0.9, -0.3, 0.05, -0.02], dtype=torch.float64)
+    theta, hist = hessian.levenberg_marquardt(model, dead[None], data, steps=5)
+    assert torch.equal(theta[0], dead) and (hist.grad_norm == 0).all()
+    theta, hist = hessian.levenberg_marquardt(model, torch.stack([dead, live]), data, steps=40)
+    alone, alone_hist = hessian.levenberg_marquardt(model, live[None], data, steps=40)
+    assert torch.equal(theta[0], dead) and (hist.grad_norm[:, 0] == 0).all()
+    assert_matches_reference(theta[1], alone[0], kind="reduction")
+    assert_matches_reference(hist.loss[:, 1], alone_hist.loss[:, 0], kind="reduction")
+    assert hist.loss[-1, 1] < hist.loss[0, 1]
 
 
 def test_errors():

@@ -87,7 +87,9 @@ def _k_gon(ctx, c, s, chains, draws):
     data = tms_quadrature(s, n_nodes=3, n_features=c, device=ctx.device)
     theta, _ = hessian.levenberg_marquardt(model, theta[None].to(ctx.device), data, steps=100)
     grad = float(hessian.value_and_grad(model, theta, data)[1].norm())
-    index = int(hessian.index(hessian.Hessian(model, theta, data))[0])
+    idx = hessian.index(hessian.Hessian(model, theta, data))
+    index = f"{int(idx.negative[0])}" + (f" (+{int(idx.unresolved[0])} eigenvalues of unresolved "
+                                          "sign)" if int(idx.unresolved[0]) else "")
     run = slt.llc(model, theta.expand(4, -1), data, chains=chains, draws=draws, burn_in=500,
                   step_size=1e-4, n_beta=1e3, gamma=100.0, generator=ctx.generator(5 + c))
     return float(run.llc.mean()), grad, index, run

@@ -15,16 +15,19 @@ torch autograd). At a kink the loss is not twice differentiable; choose data off
 
 Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
-Levenberg-Marquardt).
+Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point).
 """
 from ..data import Data
+from .critical import CriticalPoints, classify
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
 from .products import gauss_newton, gnvp, hessian, hvp, loss, value_and_grad
-from .spectrum import DENSE_MAX_P, EigResult, eigvalsh, extreme_eigs, index, trace
+from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_eigs, index,
+                       resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
-__all__ = ["BatchedLinearOperator", "DENSE_MAX_P", "Data", "DenseOperator", "EigResult",
-           "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "Residual", "eigvalsh",
-           "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
-           "levenberg_marquardt", "loss", "trace", "value_and_grad"]
+__all__ = ["BatchedLinearOperator", "CriticalPoints", "DENSE_MAX_P", "Data", "DenseOperator",
+           "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult",
+           "Residual", "classify", "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp",
+           "hessian", "hvp", "index", "levenberg_marquardt", "loss", "resolution", "trace",
+           "value_and_grad"]

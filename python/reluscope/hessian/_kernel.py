@@ -9,6 +9,7 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from .. import _host
 from .._ext import _core, cuda_stream
 from .._validate import as_float_tensor, check_finite, forbid_grad, same_dtype_device
 from ..data import Data
@@ -99,13 +100,14 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     N = X.shape[-2]
     K = 0 if V is None else V.shape[-2]
     p = plan(spec, theta, N, mode, K)
-    part = torch.zeros(B, p.partials, p.length, dtype=theta.dtype, device=theta.device)
+    part = _host.zeros((B, p.partials, p.length), theta.dtype, theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
     _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, dxs, workspace,
                cuda_stream(theta))
-    out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
+    out = part[:, 0] if p.partials == 1 else _host.sum_dim1(part)  # partials in order
     grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
-    products = out[:, p.products_offset:].view(B, K, P) if K else None
+    products = (out[:, p.products_offset:p.products_offset + K * P].view(B, K, P)
+                if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     return Sums(out[:, 0], grad, products, dxs)

@@ -84,7 +84,14 @@ def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps:
     step and grows 4x after a rejected one (starting from `damping`). A descent method for the
     least-squares losses here: converges quadratically at zero-residual minima and, unlike
     Newton, is not attracted to saddles. Cost per step: P products with the Gauss-Newton matrix
-    and one (P, P) solve per model; memory B P^2 (subject to HESSIAN_MAX_BYTES).
+    and one (P, P) Cholesky solve per model; memory B P^2 (subject to HESSIAN_MAX_BYTES).
+
+    Models are independent: where H0 = 0 (a model whose outputs do not move with theta, e.g. all
+    units dead) the damping scale is 1 instead of mean diag(H0) = 0, so the step is grad / mu,
+    which is 0 at a stationary point; a step whose solve fails (the damped matrix not positive
+    definite in floating point) or is not finite counts as rejected (mu grows), never as an
+    error of the whole batch. A stationary model (zero gradient) stays where it is; its
+    FitHistory.grad_norm says so.
 
     Returns:
         (theta (B, P), FitHistory logged at every step).
@@ -103,11 +110,16 @@ def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps:
     bar = Progress(steps, "levenberg_marquardt", enabled=progress)
     for _ in range(steps):
         G = GaussNewton(model, theta, data).to_dense()
-        scale = G.diagonal(dim1=1, dim2=2).mean(1).clamp_min(torch.finfo(theta.dtype).tiny)
-        delta = torch.linalg.solve(G + (mu * scale)[:, None, None] * eye, g[..., None])[..., 0]
-        cand = theta - delta
+        scale = G.diagonal(dim1=1, dim2=2).mean(1)
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        chol, info = torch.linalg.cholesky_ex(G + (mu * scale)[:, None, None] * eye)
+        delta = torch.cholesky_solve(g[..., None], chol)[..., 0]
+        solved = (info == 0) & torch.isfinite(delta).all(1)
+        cand = torch.where(solved[:, None], theta - delta, theta)
+        solved &= torch.isfinite(cand).all(1)
+        cand = torch.where(solved[:, None], cand, theta)
         Lc, gc = value_and_grad(model, cand, data)
-        ok = Lc <= L
+        ok = solved & (Lc <= L)
         theta = torch.where(ok[:, None], cand, theta)
         L, g = torch.where(ok, Lc, L), torch.where(ok[:, None], gc, g)
         mu = torch.where(ok, mu / 3, mu * 4).clamp(1e-15, 1e15)

@@ -19,23 +19,24 @@ def teacher_student(shard: Shard, device: str, *, widths: Sequence[int] = (4, 5,
                     steps: int = 3000, lr: float = 3e-2, lm_steps: int = 300) -> dict:
     """Seed 002's students (``reproduce teacher-student``'s code path): each item a student of
     width widths[item % len(widths)], trained on the teacher's grid and classified. Columns:
-    width, class, loss, grad_norm, lambda_min, index."""
+    width, class, loss, grad_norm, lambda_min, band (its resolution), index."""
     from ..experiments import teacher_student as ts
 
     data = ts.data_of_teacher(device)
     width = _widths_of(shard, widths)
     out = {"width": width, "class": np.empty(shard.size, dtype=object),
-           **{k: np.empty(shard.size) for k in ("loss", "grad_norm", "lambda_min")},
+           **{k: np.empty(shard.size) for k in ("loss", "grad_norm", "lambda_min", "band")},
            "index": np.empty(shard.size, dtype=np.int64)}
     for w in sorted(set(width.tolist())):
         rows = np.flatnonzero(width == w)
         net = ts.student(w)
         g = torch.Generator().manual_seed(shard.seed + w)
         theta0 = net.init(len(rows), generator=g, scheme="normal", dtype=torch.float64)
-        _, _, loss, gnorm, lam, index, diverging = ts.train_and_classify(
-            net, theta0.to(device), data, steps=steps, lr=lr, lm_steps=lm_steps)
-        out["class"][rows] = ts.classes(loss, gnorm, lam, diverging)
-        for k, v in (("loss", loss), ("grad_norm", gnorm), ("lambda_min", lam), ("index", index)):
+        st = ts.train_and_classify(net, theta0.to(device), data, steps=steps, lr=lr,
+                                   lm_steps=lm_steps)
+        out["class"][rows] = st.kinds
+        for k, v in (("loss", st.loss), ("grad_norm", st.grad_norm), ("lambda_min", st.lambda_min),
+                     ("band", st.band), ("index", st.index)):
             out[k][rows] = v.cpu().numpy()
     out["class"] = out["class"].astype(str)
     return out
