@@ -10,7 +10,8 @@ from typing import Optional
 import torch
 from torch.func import grad_and_value, vmap
 
-from .._langevin import LLCResult, SGLDResult, estimate, minibatch, noise
+from .._langevin import (LLCResult, SGLDResult, estimate, minibatch, minibatch_loss_factor, noise,
+                         ran_away, runaway_bounds)
 from ..data import Data
 from .forward import forward
 from .hessian import sample_losses
@@ -21,7 +22,7 @@ __all__ = ["llc", "sgld"]
 def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, burn_in: int = 0,
          step_size=1e-4, n_beta=None, gamma=100.0, batch_size: Optional[int] = None,
          preconditioner: Optional[str] = None, rmsprop_alpha: float = 0.99,
-         rmsprop_eps: float = 1e-5, theta_every: int = 0,
+         rmsprop_eps: float = 1.0, theta_every: int = 0,
          generator: Optional[torch.Generator] = None, progress: bool = False) -> SGLDResult:
     """``reluscope.slt.sgld`` model by model (inputs assumed valid; progress ignored)."""
     single = theta_star.dim() == 1
@@ -44,6 +45,10 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
         return sample_losses(y, t, weights, imp, data.loss).sum()
 
     step_fn = vmap(grad_and_value(loss), in_dims=(0, 0, 0, None))
+    init = torch.stack([loss(theta0[b], X[b] if X.dim() == 3 else X, T[b] if T.dim() == 3 else T,
+                             w) for b in range(B)])
+    bounds = runaway_bounds(*(v.repeat_interleave(C) for v in (init, nb, gam)), P,
+                            minibatch_loss_factor(w, full))
     theta = theta0.repeat_interleave(C, 0).clone()
     V = torch.zeros_like(theta)
     losses, dists, kept = [], [], []
@@ -75,7 +80,7 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
                 theta[r] = theta[r] - eps[b] / 2 * D * drift + (eps[b] * D).sqrt() * xi[r]
             else:
                 theta[r] = theta[r] - eps[b] / 2 * drift + eps[b].sqrt() * xi[r]
-        diverged |= ~torch.isfinite(step_loss)
+        diverged |= ran_away(step_loss, step_dist, bounds)
         if step >= burn_in:
             losses.append(step_loss)
             dists.append(step_dist)
@@ -84,8 +89,6 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
     def per_chain(trace):
         return torch.stack(trace, -1).unflatten(0, (B, C))
 
-    init = torch.stack([loss(theta0[b], X[b] if X.dim() == 3 else X, T[b] if T.dim() == 3 else T,
-                             w) for b in range(B)])
     out = SGLDResult(per_chain(losses), per_chain(dists),
                      torch.stack(kept, 1).unflatten(0, (B, C)) if kept else None, init, nb,
                      diverged.unflatten(0, (B, C)))
