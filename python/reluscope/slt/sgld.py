@@ -58,7 +58,12 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     E = n_beta L_n(theta*) + K(P), K(P) = 5 (P + 2 sqrt(40 P) + 80), the distance at most
     sqrt(2 E / gamma) and the loss at most E / n_beta, times sum w / min w on a minibatch), or
     whose loss or parameters become non-finite, at any step (burn-in included), is flagged in
-    ``diverged``; ``llc`` gives NaN for its model.
+    ``diverged``; ``llc`` gives NaN for its model. Not flagged: a step size past SGLD's stability
+    limit eps (n_beta lambda_max(H(theta*)) + gamma) < 4 whose chain, held by a loss that grows
+    faster than quadratically, oscillates within the bounds (e.g. a deep linear network at
+    eps a_max = 5 gave llc ~20 where lambda = 2): a biased estimate, not a runaway. Keep
+    eps a_max well below 2 (``theory.gaussian_llc`` gives the step size's bias for a quadratic
+    loss).
 
     Args:
         model, theta_star: the models and their centres, (B, P) or (P,) for one model.
