@@ -101,6 +101,32 @@ def ran_away(loss: Tensor, distance: Tensor, bounds: RunawayBounds) -> Tensor:
             | ~torch.isfinite(distance))
 
 
+def past_stability_limit(drift_change: Tensor, u: Tensor, step_size: Tensor,
+                         D: Optional[Tensor] = None) -> Tensor:
+    """(rows,) bool: the step size is past SGLD's stability limit between theta* and the chain.
+
+    With drift_change = g(theta) - g(theta*) (the full-data drift, g = grad U), u = theta - theta*
+    and step_size eps (rows, 1): flagged when
+
+        (eps / 2) |g(theta) - g(theta*)| > 2 |u|,
+        or with a preconditioner D: (eps / 2) |D^(1/2) (g - g*)| > 2 |D^(-1/2) u|.
+
+    For a twice-differentiable U, g - g* = A u with A the Hessian of U averaged along the segment
+    from theta* to theta, and |D^(1/2) A D^(1/2) w| <= |lambda|_max |w| (w = D^(-1/2) u, the
+    matrix symmetric): the test implies eps |lambda|_max / 2 > 2, an eigenvalue of the
+    (preconditioned) averaged Hessian past 4 / eps, where the Euler step u <- (1 - eps a / 2) u
+    grows (|1 - eps a / 2| > 1 for eps a > 4). A chain below the limit everywhere between theta*
+    and where it goes is never flagged. With kinks (relu), a gradient jump J between theta* and
+    theta counts as curvature J / |u|: it trips the test only within eps J / 4 of theta*."""
+    if D is None:
+        lhs, rhs = torch.linalg.vector_norm(drift_change, dim=1), torch.linalg.vector_norm(u, dim=1)
+    else:
+        root = D.sqrt()
+        lhs = torch.linalg.vector_norm(root * drift_change, dim=1)
+        rhs = torch.linalg.vector_norm(u / root, dim=1)
+    return step_size[:, 0] / 2 * lhs > 2 * rhs
+
+
 def minibatch_loss_factor(w: Tensor, full: bool) -> float:
     """``runaway_bounds``' loss_factor: 1 on the full data, sum w / min_{w_n > 0} w_n on a
     minibatch."""

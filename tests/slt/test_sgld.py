@@ -123,6 +123,28 @@ def test_a_finite_runaway_is_flagged_by_the_loss_bound():
     assert same.diverged.all() and torch.isfinite(same.sgld.distance[..., -1]).all()
 
 
+def test_a_step_past_the_stability_limit_is_flagged_on_the_full_data():
+    """A deep linear network at its minimum (Hessian eigenvalues up to h = 4), n_beta = 100,
+    gamma = 100: a_max = n_beta h + gamma = 500. At eps = 1e-2 (eps a_max = 5 > 4) the Euler
+    step grows along the stiffest direction, but the quartic loss holds the chain in a bounded
+    cycle inside the runaway bound: llc ~20 for lambda = 2, unflagged before. At eps = 4e-3
+    (eps a_max = 2) nothing is flagged. The reference flags the same chains, also with RMSprop
+    (D-weighted test)."""
+    model, theta, data = slt.deep_linear_problem([2, 2, 2], 1)
+    assert abs(float(torch.linalg.eigvalsh(hessian.hessian(model, theta, data))[-1]) - 4) < 1e-12
+    step = torch.tensor([1e-2, 4e-3], dtype=torch.float64)
+    run = same_chains(model, theta.expand(2, -1), data, chains=4, draws=50, n_beta=100.0,
+                      step_size=step)
+    assert torch.isfinite(run.loss_trace).all() and run.distance.max() < 2
+    assert run.diverged.tolist() == [[True] * 4, [False] * 4]
+    result = slt.estimate(run)
+    assert torch.isnan(result.llc[0]) and abs(float(result.llc[1])) < 2
+    rms = same_chains(model, theta.expand(2, -1), data, chains=4, draws=50, n_beta=100.0,
+                      step_size=torch.tensor([0.3, 1e-3], dtype=torch.float64),
+                      preconditioner="rmsprop")
+    assert rms.diverged[0].any() and not rms.diverged[1].any()
+
+
 def test_gamma_zero_is_unlocalised_sgld():
     """gamma = 0 (devinterp's default) samples exp(-n_beta L) itself; for a quadratic loss that
     is a normalisable Gaussian and the chains follow the reference step for step."""

@@ -11,7 +11,7 @@ import torch
 from torch.func import grad_and_value, vmap
 
 from .._langevin import (LLCResult, SGLDResult, estimate, minibatch, minibatch_loss_factor, noise,
-                         ran_away, runaway_bounds)
+                         past_stability_limit, ran_away, runaway_bounds)
 from ..data import Data
 from .forward import forward
 from .hessian import sample_losses
@@ -51,6 +51,7 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
                             minibatch_loss_factor(w, full))
     theta = theta0.repeat_interleave(C, 0).clone()
     V = torch.zeros_like(theta)
+    drift_star = torch.empty_like(theta)  # the drift at theta* (step 0)
     losses, dists, kept = [], [], []
     diverged = torch.zeros(B * C, dtype=torch.bool, device=theta.device)
     for step in range(burn_in + draws):
@@ -73,13 +74,20 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
             G, L = step_fn(theta[r], xs, ts, wb)
             step_loss[r] = L
             step_dist[r] = (theta[r] - theta0[b]).norm(dim=1)
-            drift = nb[b] * G + gam[b] * (theta[r] - theta0[b])
+            u = theta[r] - theta0[b]
+            drift = nb[b] * G + gam[b] * u
+            if step == 0:
+                drift_star[r] = drift
+            D = None
             if preconditioner == "rmsprop":
                 V[r] = rmsprop_alpha * V[r] + (1 - rmsprop_alpha) * drift ** 2
                 D = 1 / (rmsprop_eps + V[r].sqrt())
                 theta[r] = theta[r] - eps[b] / 2 * D * drift + (eps[b] * D).sqrt() * xi[r]
             else:
                 theta[r] = theta[r] - eps[b] / 2 * drift + eps[b].sqrt() * xi[r]
+            if full and step >= burn_in:
+                diverged[r] |= past_stability_limit(drift - drift_star[r], u, eps[b].expand(C, 1),
+                                                    D)
         diverged |= ran_away(step_loss, step_dist, bounds)
         if step >= burn_in:
             losses.append(step_loss)

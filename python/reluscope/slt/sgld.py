@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._langevin import (SGLDResult, minibatch, minibatch_loss_factor, noise, ran_away,
-                         runaway_bounds)
+from .._langevin import (SGLDResult, minibatch, minibatch_loss_factor, noise,
+                         past_stability_limit, ran_away, runaway_bounds)
 from ..data import Data
 from ..hessian import _kernel
 from ..models.base import Model
@@ -52,18 +52,24 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     rmsprop_eps = 1e-5 the first steps were 1e5 times plain SGLD's). Once V has warmed up,
     V ~ E[g_i^2] = E[d^2 U / d theta_i^2] >= gamma for a locally convex loss (integration by
     parts under the stationary law), so sqrt(V) >= 10 >> 1 = rmsprop_eps at the default gamma.
+    V warms up over ~1 / (1 - alpha) steps, with D larger than it settles to: give it a burn-in.
 
-    Runaway chains: a chain whose loss or distance to theta* leaves the bound a chain sampling
-    its localised posterior keeps to (``reluscope._langevin.runaway_bounds``: with
-    E = n_beta L_n(theta*) + K(P), K(P) = 5 (P + 2 sqrt(40 P) + 80), the distance at most
-    sqrt(2 E / gamma) and the loss at most E / n_beta, times sum w / min w on a minibatch), or
-    whose loss or parameters become non-finite, at any step (burn-in included), is flagged in
-    ``diverged``; ``llc`` gives NaN for its model. Not flagged: a step size past SGLD's stability
-    limit eps (n_beta lambda_max(H(theta*)) + gamma) < 4 whose chain, held by a loss that grows
-    faster than quadratically, oscillates within the bounds (e.g. a deep linear network at
-    eps a_max = 5 gave llc ~20 where lambda = 2): a biased estimate, not a runaway. Keep
-    eps a_max well below 2 (``theory.gaussian_llc`` gives the step size's bias for a quadratic
-    loss).
+    Flagged chains (``diverged``; ``llc`` gives NaN for their model):
+    - runaways, at any step (burn-in included): the loss or parameters non-finite, or the loss
+      or distance to theta* beyond the bound a chain sampling its localised posterior keeps to
+      (``reluscope._langevin.runaway_bounds``: with E = n_beta L_n(theta*) + K(P),
+      K(P) = 5 (P + 2 sqrt(40 P) + 80), the distance at most sqrt(2 E / gamma) and the loss at
+      most E / n_beta, times sum w / min w on a minibatch);
+    - on the full data (batch_size None), a draw taken with the step past SGLD's stability
+      limit between theta* and the chain (``reluscope._langevin.past_stability_limit``):
+      (eps / 2) |g(theta) - g(theta*)| > 2 |theta - theta*| (D-weighted with the
+      preconditioner), which for a twice-differentiable loss means an eigenvalue of the Hessian
+      of n_beta L + gamma |.|^2 / 2, averaged along the segment, past 4 / eps, where the Euler step
+      grows instead of shrinking. Such a chain can oscillate in a bounded cycle, inside the
+      runaway bound (a deep linear network at eps a_max = 5 gave llc ~20 where lambda = 2).
+      Minibatch chains are not checked (the minibatch gradient's noise is no curvature): keep
+      eps (n_beta lambda_max(H) + gamma) well below 2 there (``theory.gaussian_llc`` gives the
+      step size's bias for a quadratic loss).
 
     Args:
         model, theta_star: the models and their centres, (B, P) or (P,) for one model.
@@ -137,13 +143,18 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                 if theta_every and (step - burn_in + 1) % theta_every == 0:
                     kept.append(theta.clone())
             g = nb_r * sums.grad + gam_r * (theta - star)
+            g_star = g.clone() if step == 0 else g_star  # the drift at theta* (full data)
             xi = noise(generator, rows, P, theta)
+            D = None
             if square_avg is None:
-                theta += -0.5 * eps_r * g + eps_r.sqrt() * xi
+                theta_next = theta - 0.5 * eps_r * g + eps_r.sqrt() * xi
             else:
                 square_avg.mul_(rmsprop_alpha).addcmul_(g, g, value=1 - rmsprop_alpha)
                 D = 1 / (rmsprop_eps + square_avg.sqrt())
-                theta += -0.5 * eps_r * D * g + (eps_r * D).sqrt() * xi
+                theta_next = theta - 0.5 * eps_r * D * g + (eps_r * D).sqrt() * xi
+            if full and step >= burn_in:
+                diverged |= past_stability_limit(g - g_star, theta - star, eps_r, D)
+            theta = theta_next
             bar.update(1)
         diverged |= ~torch.isfinite(theta).all(1)
 
