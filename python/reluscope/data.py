@@ -38,6 +38,12 @@ class Data:
         dtype, device: convert every field (keyword only; numpy arrays and nested lists are
             converted like ``torch.as_tensor`` either way).
 
+    A Data is immutable: its fields are checked, converted and derived once (the kernels' w and
+    imp, the one-hot of labels, cached), so assigning a field afterwards is an error; build
+    another with ``data.replace(T=new_T)`` (or ``Data(...)``). Tensors already contiguous in
+    the right dtype and device are used as they are, not copied: changing them in place
+    afterwards bypasses the checks and the one-hot cache.
+
     The loss of model b is L_b = sum_n w_n l(y(x_n; theta_b), t_n) with, over outputs j,
 
         mse:             l = sum_j I_j (y_j - t_j)^2          (no factor 1/2)
@@ -48,12 +54,6 @@ class Data:
     samples; with class weights I and labels torch divides by sum_n I_{t_n} where this divides
     by N); mse and bce sum over outputs where torch's mean also divides by d_out
     (``d_out * F.mse_loss(y, t)``, ``d_out * F.binary_cross_entropy_with_logits(y, t)``).
-
-    A Data is immutable: its fields are checked, converted and derived once (the kernels' w and
-    imp, the one-hot of labels, cached), so assigning a field afterwards is an error; build
-    another with ``data.replace(T=new_T)`` (or ``Data(...)``). Tensors already contiguous in
-    the right dtype and device are used as they are, not copied: changing them in place
-    afterwards bypasses the checks and the one-hot cache.
     """
 
     X: torch.Tensor

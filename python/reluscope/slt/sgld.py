@@ -143,7 +143,8 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                 if theta_every and (step - burn_in + 1) % theta_every == 0:
                     kept.append(theta.clone())
             g = nb_r * sums.grad + gam_r * (theta - star)
-            g_star = g.clone() if step == 0 else g_star  # the drift at theta* (full data)
+            if step == 0:
+                g_star = g.clone()  # the drift at theta* (full data: g(theta*))
             xi = noise(generator, rows, P, theta)
             D = None
             if square_avg is None:
