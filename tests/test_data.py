@@ -85,3 +85,83 @@ def test_weights_and_importance_types():
         rs.Data(X, T, importance=torch.ones(1, dtype=torch.int64))
     with pytest.raises(TypeError, match="T must be a torch.Tensor"):
         rs.Data(X, None)
+
+
+def test_data_is_immutable_and_replace_rechecks():
+    """Assigning a field used to keep the old labels' cached one-hot (and skip every check);
+    now it is an error pointing to replace, which builds a new, checked Data."""
+    X = torch.randn(4, 2, dtype=torch.float64)
+    d = rs.Data(X, [0, 1, 1, 0], loss="cross_entropy")
+    old = d.targets(2)
+    with pytest.raises(AttributeError, match=r"immutable.*data.replace\(T=\.\.\.\)"):
+        d.T = torch.tensor([1, 0, 0, 1])
+    with pytest.raises(AttributeError, match="immutable"):
+        d.weights = torch.ones(4, dtype=torch.float64)
+    with pytest.raises(AttributeError, match="immutable"):
+        del d.X
+    assert torch.equal(d.targets(2), old) and d.T.tolist() == [0, 1, 1, 0]
+    e = d.replace(T=torch.tensor([1, 0, 0, 1]))
+    assert e.T.tolist() == [1, 0, 0, 1] and e.targets(2).tolist()[0] == [0.0, 1.0]
+    assert e.loss == "cross_entropy" and e.X is d.X
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        d.replace(T=torch.tensor([1, 0, 0, -1]))
+    w = d.replace(weights=torch.tensor([1.0, 1.0, 2.0, 0.0], dtype=torch.float64))
+    assert w.w.tolist() == [1.0, 1.0, 2.0, 0.0] and w.replace(weights=None).w.tolist() == [0.25] * 4
+
+
+def test_sample_weights_must_be_nonnegative_and_not_all_zero():
+    X, T = torch.zeros(3, 2), torch.zeros(3, 1)
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        rs.Data(X, T, weights=torch.tensor([1.0, -0.5, 1.0]))
+    with pytest.raises(ValueError, match="weights are all 0"):
+        rs.Data(X, T, weights=torch.zeros(3))
+    assert rs.Data(X, T, weights=torch.tensor([0.0, 2.0, 0.0])).w.tolist() == [0.0, 2.0, 0.0]
+
+
+def test_float_labels_for_the_cross_entropy():
+    """Float class labels (N,) or (B, N) used to give a dtype or outputs message; the
+    cross-entropy's float targets are class probabilities (N, d_out)."""
+    X = torch.zeros(4, 2, dtype=torch.float64)
+    for T in (torch.tensor([0.0, 1.0, 1.0, 0.0]), [0.0, 1.0, 1.0, 0.0],
+              torch.zeros(4, dtype=torch.float64)):
+        with pytest.raises(TypeError, match="labels must be integers"):
+            rs.Data(X, T, loss="cross_entropy")
+    with pytest.raises(TypeError, match=r"labels must be integers.*\(3, 4\)"):
+        rs.Data(torch.zeros(3, 4, 2), torch.zeros(3, 4), loss="cross_entropy")
+    assert rs.Data(X, torch.full((4, 2), 0.5, dtype=torch.float64), loss="cross_entropy").T.shape == (4, 2)
+
+
+def test_shared_and_per_model_inputs_and_targets_combine():
+    """X and T are each shared or per model, as the kernels take them: shared T with per-model
+    X (refused before, quoting a reshaped T), per-model T with shared X (refused before unless
+    B == N), and labels either way; errors quote the shapes as passed."""
+    from reluscope import MLP, hessian, reference
+
+    net = MLP([3, 4, 2], "tanh")
+    theta = net.init(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    X = torch.randn(3, 5, 3, dtype=torch.float64)
+    T = torch.randn(5, 2, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 1, 0, 1])
+    pairs = [(rs.Data(X, T), rs.Data(X, T.expand(3, 5, 2))),
+             (rs.Data(X[0], T.expand(3, 5, 2)), rs.Data(X[0].expand(3, 5, 3), T.expand(3, 5, 2))),
+             (rs.Data(X, labels, loss="cross_entropy"),
+              rs.Data(X, labels.expand(3, 5), loss="cross_entropy")),
+             (rs.Data(X[0], labels.expand(3, 5), loss="cross_entropy"),
+              rs.Data(X[0].expand(3, 5, 3), labels.expand(3, 5), loss="cross_entropy"))]
+    for mixed, full in pairs:
+        torch.testing.assert_close(hessian.loss(net, theta, mixed), hessian.loss(net, theta, full),
+                                   rtol=1e-12, atol=0)
+        torch.testing.assert_close(reference.hessian.loss(net, theta, mixed),
+                                   hessian.loss(net, theta, full), rtol=1e-12, atol=0)
+    assert rs.Data(X, T[:, 0]).T.shape == (5, 1) and rs.Data(X, T[:, 0].expand(3, 5)).T.shape == (
+        3, 5, 1)
+    with pytest.raises(ValueError, match=r"T \(4, 2\) does not match X \(3, 5, 3\)"):
+        rs.Data(X, T[:4])
+    with pytest.raises(ValueError, match=r"T \(2, 5, 2\) does not match X \(3, 5, 3\)"):
+        rs.Data(X, T.expand(2, 5, 2))
+    with pytest.raises(ValueError, match=r"T \(3, 4, 2\) does not match X \(5, 3\)"):
+        rs.Data(X[0], torch.zeros(3, 4, 2, dtype=torch.float64))  # B = 3 != N = 5 samples ...
+    with pytest.raises(ValueError, match=r"T \(5, 4, 2\) does not match X \(5, 3\)"):
+        rs.Data(X[0], torch.zeros(5, 4, 2, dtype=torch.float64))  # ... and B = N as well
+    with pytest.raises(ValueError, match=r"labels must be \(N,\) or \(B, N\).*got \(2, 5\)"):
+        rs.Data(X, labels.expand(2, 5), loss="cross_entropy")

@@ -5,6 +5,7 @@
 #include <nanobind/stl/optional.h>
 
 #include <algorithm>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -87,6 +88,8 @@ void bind_model(nb::module_& m) {
       .value("erf", ACT_ERF)
       .value("quadratic", ACT_QUADRATIC);
   m.attr("max_layers") = kMaxLayers;
+  // The widest layer the layer table holds (LayerSpec's widths are 32-bit).
+  m.attr("max_width") = std::numeric_limits<decltype(LayerSpec::in)>::max();
   m.def("activation_is_piecewise_linear", [](int32_t act) { return act_piecewise_linear(act); },
         nb::arg("act"), "Networks of this activation are piecewise linear (sigma'' = 0).");
   m.def("activation_has_kink", [](int32_t act) { return act_has_kink(act); }, nb::arg("act"),

@@ -17,8 +17,11 @@ def as_tensor(x, name: str, like: Optional[torch.Tensor] = None,
     """x as a torch.Tensor: tensors as they are; numpy arrays with their own dtype; nested lists and
     Python numbers like ``torch.as_tensor``, with ``dtype`` or else the dtype of a floating
     ``like`` (else inferred: int64 for integers); non-tensors land on ``like``'s device. Anything
-    else is a TypeError naming x."""
+    else is a TypeError naming x, and so is a tensor that is not dense (sparse, mkldnn)."""
     if isinstance(x, torch.Tensor):
+        if x.layout != torch.strided:
+            raise TypeError(f"{name} must be a dense tensor, got layout {x.layout}; pass "
+                            f"{name}.to_dense()")
         return x
     device = None if like is None else like.device
     if isinstance(x, np.ndarray):

@@ -2,6 +2,7 @@
 validated once and shared by the engines that take data (the Hessian engine, training)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -25,14 +26,23 @@ class Data:
 
     Attributes:
         X: inputs, (N, d0) shared by all models or (B, N, d0) per model.
-        T: targets, (N, d_out) or (B, N, d_out); (N,) or (B, N) for one output; for
-            ``loss="cross_entropy"`` also integer class labels (N,) or (B, N) in [0, d_out).
-        weights: (N,) sample weights w_n; default 1/N.
+        T: targets, shared (N, d_out) or per model (B, N, d_out), whichever X is; (N,) or
+            (B, N) for one output (with per-model X, a 2-D T of X's (B, N) shape is one output
+            per model, any other (N, d_out) is shared); for ``loss="cross_entropy"`` integer
+            class labels (N,) or (B, N) in [0, d_out) (float labels are an error), or float
+            class probabilities (N, d_out) or (B, N, d_out).
+        weights: (N,) sample weights w_n >= 0, not all 0; default 1/N.
         importance: (d_out,) output importance I >= 0 (class weights for the cross-entropy);
             default 1.
         loss: "mse", "cross_entropy" or "bce_with_logits".
         dtype, device: convert every field (keyword only; numpy arrays and nested lists are
             converted like ``torch.as_tensor`` either way).
+
+    A Data is immutable: its fields are checked, converted and derived once (the kernels' w and
+    imp, the one-hot of labels, cached), so assigning a field afterwards is an error; build
+    another with ``data.replace(T=new_T)`` (or ``Data(...)``). Tensors already contiguous in
+    the right dtype and device are used as they are, not copied: changing them in place
+    afterwards bypasses the checks and the one-hot cache.
 
     The loss of model b is L_b = sum_n w_n l(y(x_n; theta_b), t_n) with, over outputs j,
 
@@ -64,25 +74,20 @@ class Data:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         X = _float_field(self.X, "X", self.dtype, self.device)
         check_ndim(X, "X", (2, 3), "(N, d0) or (B, N, d0)")
+        N = X.shape[-2]
+        if N == 0:
+            raise ValueError(f"X has no samples: shape {tuple(X.shape)}")
         if self.loss == "cross_entropy" and not _is_float(self.T):
             T = self._labels(as_tensor(self.T, "T", like=X), X)
         elif isinstance(self.T, (torch.Tensor, np.ndarray)) and not _is_float(self.T):
             T = self._labels(as_tensor(self.T, "T"), X)  # refused: labels need cross_entropy
         else:
-            T = _float_field(self.T, "T", self.dtype, self.device, like=X)
-            if T.dim() == X.dim() - 1:  # one output
-                T = T[..., None]
-            check_ndim(T, "T", (2, 3), "(N, d_out) or (B, N, d_out)")
+            T = self._float_targets(_float_field(self.T, "T", self.dtype, self.device, like=X), X)
         weights, importance = (
             None if v is None else _float_field(v, name, self.dtype, self.device, like=X)
             for v, name in ((self.weights, "weights"), (self.importance, "importance")))
         same_dtype_device(X, "X", T=T if T.is_floating_point() else None, weights=weights,
                           importance=importance)
-        N = X.shape[-2]
-        if N == 0:
-            raise ValueError(f"X has no samples: shape {tuple(X.shape)}")
-        if T.shape[X.dim() - 2] != N or (X.dim() == 3 and T.shape[0] != X.shape[0]):
-            raise ValueError(f"T {tuple(T.shape)} does not match X {tuple(X.shape)}")
         w = X.new_full((N,), 1.0 / N) if weights is None else weights
         if w.shape != (N,):
             raise ValueError(f"weights must be ({N},), got {tuple(w.shape)}")
@@ -96,12 +101,60 @@ class Data:
         for name, t in (("X", X), ("T", T), ("weights", w), ("importance", importance)):
             if t is not None and t.is_floating_point():
                 check_finite(t, name)
-        self.X, self.T = X.contiguous(), T.contiguous()
-        self.weights, self.importance = weights, importance
-        self.w = w.contiguous()
-        self.imp = (importance.contiguous() if importance is not None
-                    else X.new_ones(T.shape[-1]) if T.is_floating_point() else None)
-        self._targets: dict[int, torch.Tensor] = {}
+        if weights is not None and values_visible(w):
+            if not bool((w >= 0).all()):
+                raise ValueError(f"weights must be >= 0 (a negative weight makes the loss "
+                                 f"negative), got min {float(w.min())}")
+            if not bool((w > 0).any()):
+                raise ValueError("weights are all 0: the loss would be 0 for every theta")
+        set_field = object.__setattr__
+        set_field(self, "X", X.contiguous())
+        set_field(self, "T", T.contiguous())
+        set_field(self, "weights", weights)
+        set_field(self, "importance", importance)
+        set_field(self, "w", w.contiguous())
+        set_field(self, "imp", importance.contiguous() if importance is not None
+                  else X.new_ones(T.shape[-1]) if T.is_floating_point() else None)
+        set_field(self, "_targets", {})
+        set_field(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value) -> None:
+        if getattr(self, "_frozen", False):
+            init = {f.name for f in dataclasses.fields(self) if f.init}
+            hint = f"data.replace({name}=...)" if name in init else "data.replace(...)"
+            raise dataclasses.FrozenInstanceError(
+                f"cannot assign Data.{name}: a Data is immutable (its checks, conversions and "
+                f"caches are made once); build a new one with {hint} or Data(...)")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(
+            f"cannot delete Data.{name}: a Data is immutable; build a new one with "
+            f"data.replace(...) or Data(...)")
+
+    def replace(self, **changes) -> "Data":
+        """A new Data with the given fields (X, T, weights, importance, loss, dtype, device)
+        changed and the others as in this one, checked like any Data. ``weights=None`` and
+        ``importance=None`` restore the defaults."""
+        return dataclasses.replace(self, **changes)
+
+    def _float_targets(self, T: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Float targets as (N, d_out) or (B, N, d_out); errors quote T's shape as passed."""
+        shape = tuple(T.shape)
+        one_output = T.dim() == 1 or (T.dim() == 2 and X.dim() == 3 and shape == X.shape[:2])
+        if one_output and self.loss == "cross_entropy":
+            raise TypeError(f"labels must be integers: loss='cross_entropy' takes integer class "
+                            f"labels (N,) or (B, N) or float class probabilities (N, d_out) or "
+                            f"(B, N, d_out); got {T.dtype} T of shape {shape} (pass T.long())")
+        if one_output:
+            T = T[..., None]
+        if T.dim() not in (2, 3):
+            raise ValueError(f"T must be (N,), (N, d_out), (B, N) or (B, N, d_out), got shape "
+                             f"{shape}")
+        if T.shape[-2] != X.shape[-2] or (T.dim() == X.dim() == 3 and T.shape[0] != X.shape[0]):
+            raise ValueError(f"T {shape} does not match X {tuple(X.shape)} (N = {X.shape[-2]} "
+                             f"samples{f', B = {X.shape[0]} models' if X.dim() == 3 else ''})")
+        return T
 
     def _labels(self, T: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         if T.dtype == torch.bool or T.is_complex():
@@ -109,9 +162,11 @@ class Data:
         if self.loss != "cross_entropy":
             raise TypeError(f"integer targets are class labels, which only loss='cross_entropy' "
                             f"takes (this Data has loss={self.loss!r}); pass float targets")
-        if T.dim() != X.dim() - 1:
-            raise ValueError(f"labels must be (N,) or (B, N) like X {tuple(X.shape)} without its "
-                             f"feature dimension, got {tuple(T.shape)}")
+        N = X.shape[-2]
+        if T.dim() not in (1, 2) or T.shape[-1] != N or (
+                T.dim() == 2 and X.dim() == 3 and T.shape[0] != X.shape[0]):
+            raise ValueError(f"labels must be (N,) or (B, N) with N = {N} samples like X "
+                             f"{tuple(X.shape)}, got {tuple(T.shape)}")
         if T.device != X.device:
             raise ValueError(f"T is on {T.device} but X is on {X.device}")
         if values_visible(T) and T.numel() and int(T.min()) < 0:

@@ -47,6 +47,25 @@ def test_from_modules_errors():
         rs.MLP.from_modules([nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1))])
     with pytest.raises(ValueError, match="at least one"):
         rs.MLP.from_modules([])
+    # one model not in a list, or a model that is not a Sequential: a TypeError saying so (was:
+    # "'Linear' object is not iterable")
+    for one in (nn.Linear(2, 3), nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))):
+        with pytest.raises(TypeError, match=r"list of B torch models.*pass \[model\]"):
+            rs.MLP.from_modules(one)
+    with pytest.raises(TypeError, match=r"modules\[1\] must be an nn.Sequential.*got Conv1d"):
+        rs.MLP.from_modules([nn.Linear(2, 3), nn.Conv1d(2, 3, 1)])
+    with pytest.raises(TypeError, match="list of torch models, got int"):
+        rs.MLP.from_modules(3)
+
+
+def test_from_modules_takes_a_bare_linear_as_a_one_layer_mlp():
+    lins = [nn.Linear(3, 2, dtype=torch.float64) for _ in range(2)]
+    net, theta = rs.MLP.from_modules(lins)
+    assert net == rs.MLP([3, 2], "identity") and theta.shape == (2, 8)
+    X = torch.randn(5, 3, dtype=torch.float64)
+    with torch.no_grad():
+        want = torch.stack([lin(X) for lin in lins])
+    torch.testing.assert_close(rs.forward(net, theta, X), want, rtol=1e-12, atol=1e-12)
 
 
 def test_constructor_errors():
@@ -62,3 +81,9 @@ def test_constructor_errors():
         rs.MLP([2, 3.7, 1])
     with pytest.raises(ValueError, match="integers"):
         rs.MLP(["2", 3, 1])
+    with pytest.raises(ValueError, match="integers"):
+        rs.MLP([2, True, 1])
+    # the kernels' layer widths are 32-bit: 2^31 was accepted, then failed in the binding with
+    # "incompatible function arguments"
+    with pytest.raises(ValueError, match="widths must be at most 2147483647.*got 2147483648"):
+        rs.MLP([2, 2 ** 31, 1])

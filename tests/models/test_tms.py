@@ -29,6 +29,16 @@ def test_tms_init_is_lecun_by_default():
 def test_tms_errors():
     with pytest.raises(ValueError):
         rs.TMS(0, 2)
+    # sizes used to be truncated (2.5 -> 2) or accepted beyond the kernels' 32-bit widths
+    with pytest.raises(ValueError, match="n_features must be an integer, got 2.5"):
+        rs.TMS(2.5, 1)
+    with pytest.raises(TypeError, match="n_hidden must be an integer"):
+        rs.TMS(3, "2")
+    with pytest.raises(TypeError, match="n_hidden must be an integer"):
+        rs.TMS(3, True)
+    with pytest.raises(ValueError, match="n_features and n_hidden must be at most 2147483647"):
+        rs.TMS(2 ** 31, 1)
+    assert rs.TMS(3.0, 2).n_features == 3
     with pytest.raises(ValueError, match="W must be"):
         rs.TMS(5, 2).flatten(torch.zeros(1, 5, 2))
 

@@ -20,3 +20,17 @@ def test_bounds():
         bounds.serra([3])
     with pytest.raises(ValueError):
         bounds.zaslavsky(-1, 2)
+
+
+def test_bound_arguments_must_be_integers():
+    """zaslavsky(2.5, 3) used to fail inside math.comb; serra and trivial truncated 2.5 to 2."""
+    with pytest.raises(ValueError, match="n_in must be an integer, got 2.5"):
+        bounds.zaslavsky(2.5, 3)
+    with pytest.raises(TypeError, match="n_hidden must be an integer, got str"):
+        bounds.zaslavsky(2, "3")
+    with pytest.raises(TypeError, match="n_in must be an integer, got bool"):
+        bounds.zaslavsky(True, 3)
+    assert bounds.zaslavsky(2.0, 4) == bounds.zaslavsky(2, 4) == 11
+    for bound in (bounds.serra, bounds.trivial):
+        with pytest.raises(ValueError, match="widths must be integers"):
+            bound([2, 2.5, 1])

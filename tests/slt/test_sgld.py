@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from reluscope import MLP, TMS, Data, slt, tms_quadrature
+from reluscope import MLP, TMS, Data, hessian, slt, tms_quadrature
 from reluscope.reference import slt as reference
 from tests.utils import DEVICES, random_problem
 
@@ -89,10 +89,89 @@ def test_a_diverging_chain_is_flagged_and_never_averaged():
     assert result.sgld.diverged[1].any()
 
 
+def test_a_finite_runaway_is_flagged_by_the_distance_bound():
+    """Inputs all 0: the loss is the same at every theta, and step_size * gamma = 10 > 4 makes
+    the localisation's Euler step unstable (theta - theta* grows 4-fold a step, ~1e18 after 30
+    steps, finite). Only the distance bound sqrt(2 (n_beta L* + K) / gamma) can see it; the
+    reference flags the same chains."""
+    net = MLP([2, 1], "identity", bias=False)
+    theta = torch.zeros(2, 2, dtype=torch.float64)
+    data = Data(torch.zeros(6, 2, dtype=torch.float64), torch.ones(6, dtype=torch.float64))
+    step = torch.tensor([1e-4, 0.1], dtype=torch.float64)
+    run = same_chains(net, theta, data, chains=2, draws=30, step_size=step)
+    assert torch.isfinite(run.distance).all() and run.distance[1, :, -1].min() > 1e15
+    assert (run.loss_trace == run.init_loss[:, None, None]).all()  # the loss never moves
+    assert run.diverged.tolist() == [[False, False], [True, True]]
+    result = slt.estimate(run)
+    assert result.diverged.tolist() == [False, True] and torch.isnan(result.llc[1])
+    assert torch.isnan(result.chain_llc[1]).all() and result.llc[0] == 0
+
+
+def test_a_finite_runaway_is_flagged_by_the_loss_bound():
+    """gamma = 0 (no distance bound) and a step far beyond stability: the chains run away to
+    ~1e120 in distance and ~1e240 in loss, finite (a tanh or relu net overflows instead); the
+    loss bound (n_beta L* + K) / n_beta flags them: llc NaN, not ~1e262."""
+    net = MLP([3, 4, 2], "sigmoid")
+    theta, data = random_problem(net, 3, 12, torch.float64)
+    result = slt.llc(net, theta, data, chains=2, draws=200, step_size=1.0, gamma=0.0,
+                     generator=torch.Generator().manual_seed(0))
+    assert result.diverged.all() and torch.isnan(result.llc).all()
+    assert torch.isnan(result.chain_llc).all()
+    assert torch.isfinite(result.sgld.distance[1:, :, -1]).all()  # finite runaways among them
+    same = slt.llc(net, theta, data, chains=2, draws=200, step_size=0.1,
+                   generator=torch.Generator().manual_seed(0))  # gamma 100: both bounds
+    assert same.diverged.all() and torch.isfinite(same.sgld.distance[..., -1]).all()
+
+
+def test_a_step_past_the_stability_limit_is_flagged_on_the_full_data():
+    """A deep linear network at its minimum (Hessian eigenvalues up to h = 4), n_beta = 100,
+    gamma = 100: a_max = n_beta h + gamma = 500. At eps = 1e-2 (eps a_max = 5 > 4) the Euler
+    step grows along the stiffest direction, but the quartic loss holds the chain in a bounded
+    cycle inside the runaway bound: llc ~20 for lambda = 2, unflagged before. At eps = 4e-3
+    (eps a_max = 2) nothing is flagged. The reference flags the same chains, also with RMSprop
+    (D-weighted test)."""
+    model, theta, data = slt.deep_linear_problem([2, 2, 2], 1)
+    assert abs(float(torch.linalg.eigvalsh(hessian.hessian(model, theta, data))[-1]) - 4) < 1e-12
+    step = torch.tensor([1e-2, 4e-3], dtype=torch.float64)
+    run = same_chains(model, theta.expand(2, -1), data, chains=4, draws=50, n_beta=100.0,
+                      step_size=step)
+    assert torch.isfinite(run.loss_trace).all() and run.distance.max() < 2
+    assert run.diverged.tolist() == [[True] * 4, [False] * 4]
+    result = slt.estimate(run)
+    assert torch.isnan(result.llc[0]) and abs(float(result.llc[1])) < 2
+    rms = same_chains(model, theta.expand(2, -1), data, chains=4, draws=50, n_beta=100.0,
+                      step_size=torch.tensor([0.3, 1e-3], dtype=torch.float64),
+                      preconditioner="rmsprop")
+    assert rms.diverged[0].any() and not rms.diverged[1].any()
+
+
+def test_gamma_zero_is_unlocalised_sgld():
+    """gamma = 0 (devinterp's default) samples exp(-n_beta L) itself; for a quadratic loss that
+    is a normalisable Gaussian and the chains follow the reference step for step."""
+    net, theta, data = problem()
+    run = same_chains(net, theta, data, chains=2, draws=12, gamma=0.0)
+    assert not run.diverged.any()
+    with pytest.raises(ValueError, match="gamma must be finite and >= 0"):
+        slt.sgld(net, theta, data, gamma=-1.0)
+
+
+def test_rmsprop_starts_like_plain_sgld_at_a_critical_point():
+    """At a minimum the drift g is 0, so V = 0 after the first step and D = 1 / rmsprop_eps:
+    with the default rmsprop_eps = 1 the first step is plain SGLD's (the same noise, to
+    rounding); with the old default 1e-5 it was sqrt(1e5) = 316 times longer."""
+    model, theta, data = slt.deep_linear_problem([2, 2, 2], 1)
+    assert hessian.value_and_grad(model, theta, data)[1].abs().max() == 0  # a minimum
+    options = dict(chains=3, draws=2, n_beta=1e3, generator=None)
+    plain, rms = (slt.sgld(model, theta, data, preconditioner=pre,
+                           **{**options, "generator": torch.Generator().manual_seed(0)})
+                  for pre in (None, "rmsprop"))
+    torch.testing.assert_close(rms.distance[:, 1], plain.distance[:, 1], rtol=1e-12, atol=0)
+
+
 def test_errors():
     net, theta, data = problem()
     cases = [({"step_size": 0.0}, "step_size must be finite and > 0"),
-             ({"step_size": -1e-3}, "step_size"), ({"gamma": 0.0}, "gamma must be"),
+             ({"step_size": -1e-3}, "step_size"), ({"gamma": -1e-3}, "gamma must be"),
              ({"n_beta": -1.0}, "n_beta must be"), ({"chains": 0}, "chains must be"),
              ({"draws": 0}, "draws must be"), ({"burn_in": -1}, "burn_in must be"),
              ({"batch_size": 0}, "batch_size must be"),
@@ -102,6 +181,24 @@ def test_errors():
     for options, match in cases:
         with pytest.raises(ValueError, match=match):
             slt.sgld(net, theta, data, **options)
+    # wrong types: a TypeError naming the argument, not torch's "invalid data type" or a bool
+    # taken for 1
+    types = [({"step_size": "1e-3"}, "step_size must be a number"),
+             ({"n_beta": "3"}, "n_beta must be a number"),
+             ({"gamma": torch.ones(3, dtype=torch.bool)}, "gamma must be a number"),
+             ({"batch_size": True}, "batch_size must be an integer"),
+             ({"batch_size": 2.0}, "batch_size must be an integer"),
+             ({"chains": 2.0}, "chains must be an integer"),
+             ({"rmsprop_eps": "1"}, "rmsprop_eps must be a number"),
+             ({"rmsprop_alpha": None}, "rmsprop_alpha must be a number")]
+    for options, match in types:
+        with pytest.raises(TypeError, match=match):
+            slt.sgld(net, theta, data, **options)
+    for options, match in [({"rmsprop_eps": math.inf}, "rmsprop_eps must be finite and > 0"),
+                           ({"rmsprop_eps": 0.0}, "rmsprop_eps must be finite and > 0"),
+                           ({"rmsprop_alpha": 1.0}, r"rmsprop_alpha must be in \[0, 1\)")]:
+        with pytest.raises(ValueError, match=match):
+            slt.sgld(net, theta, data, preconditioner="rmsprop", **options)
     bad = theta.clone()
     bad[1, 0] = float("nan")
     with pytest.raises(ValueError, match="theta"):

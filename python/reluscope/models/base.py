@@ -118,13 +118,22 @@ def check_model(model, name: str = "model") -> Model:
 
 
 def check_widths(widths: Sequence[int]) -> list[int]:
-    """Layer widths as ints: at least two, each >= 1, integral (3.7 is an error, not 3)."""
+    """Layer widths as ints: at least two, each >= 1, integral (3.7 is an error, not 3; so is
+    True)."""
     try:
         out = [int(w) for w in widths]
     except (TypeError, ValueError):
         raise ValueError(f"widths must be a sequence of integers, got {widths!r}") from None
-    if any(o != w for o, w in zip(out, widths)):
+    if any(o != w or isinstance(w, bool) for o, w in zip(out, widths)):
         raise ValueError(f"widths must be integers, got {list(widths)}")
     if len(out) < 2 or min(out) < 1:
         raise ValueError(f"widths must list at least two positive sizes, got {out}")
     return out
+
+
+def check_layer_widths(widths: Sequence[int], name: str = "widths") -> None:
+    """ValueError unless every width fits the kernels' layer table (``_core.max_width``)."""
+    widest = max(widths)
+    if widest > _core.max_width:
+        raise ValueError(f"{name} must be at most {_core.max_width} (the kernels' layer widths "
+                         f"are 32-bit integers), got {widest}")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .._ext import _core
-from .base import Layer, Model, activation_code, check_widths
+from .base import Layer, Model, activation_code, check_layer_widths, check_widths
 
 
 class MLP(Model):
@@ -28,6 +28,7 @@ class MLP(Model):
     def __init__(self, widths: Sequence[int], activation: str = "relu", bias: bool = True,
                  slope: float = 0.01):
         widths = check_widths(widths)
+        check_layer_widths(widths)
         if len(widths) - 1 > _core.max_layers:  # the kernels' NetSpec holds a fixed table
             raise ValueError(f"at most {_core.max_layers} layers are supported, "
                              f"got {len(widths) - 1}")
@@ -98,16 +99,25 @@ class MLP(Model):
         return torch.cat(parts, dim=1)
 
     @classmethod
-    def from_modules(cls, modules: Sequence[nn.Sequential]) -> tuple["MLP", torch.Tensor]:
+    def from_modules(cls, modules: Sequence[nn.Module]) -> tuple["MLP", torch.Tensor]:
         """Stack B torch models of one architecture into (MLP, theta (B, P)).
 
-        Each model is an nn.Sequential of nn.Linear layers separated by one activation module
-        (ReLU, LeakyReLU, Tanh, Sigmoid, Softplus with default beta/threshold, Identity), the same
-        between every pair of Linear layers, with no activation after the last Linear.
+        ``modules`` is a list of B models (one model: ``[model]``). Each is an nn.Sequential of
+        nn.Linear layers separated by one activation module (ReLU, LeakyReLU, Tanh, Sigmoid,
+        Softplus with default beta/threshold, Identity), the same between every pair of Linear
+        layers, with no activation after the last Linear; or one nn.Linear (a one-layer MLP).
         """
+        if isinstance(modules, nn.Module):
+            raise TypeError(f"modules must be a list of B torch models, got one "
+                            f"{type(modules).__name__}; for one model pass [model]")
+        try:
+            modules = list(modules)
+        except TypeError:
+            raise TypeError(f"modules must be a list of torch models, got "
+                            f"{type(modules).__name__}") from None
         if len(modules) == 0:
             raise ValueError("from_modules needs at least one model")
-        archs = [_describe_sequential(m) for m in modules]
+        archs = [_describe_sequential(m, b) for b, m in enumerate(modules)]
         if any(a[:4] != archs[0][:4] for a in archs):
             raise ValueError("all models must share one architecture (widths, activation, bias)")
         widths, activation, bias, slope, _ = archs[0]
@@ -166,8 +176,14 @@ def _module_activation(m: nn.Module) -> tuple[str, float]:
     raise ValueError(f"unsupported module {type(m).__name__} in from_modules")
 
 
-def _describe_sequential(seq: nn.Sequential):
-    """(widths, activation, bias, slope, linear layers) of Sequential(Linear, act, ..., Linear)."""
+def _describe_sequential(seq: nn.Module, b: int):
+    """(widths, activation, bias, slope, linear layers) of Sequential(Linear, act, ..., Linear)
+    or of one Linear; b: the model's index, for messages."""
+    if isinstance(seq, nn.Linear):
+        seq = nn.Sequential(seq)
+    if not isinstance(seq, nn.Sequential):
+        raise TypeError(f"modules[{b}] must be an nn.Sequential of nn.Linear layers and "
+                        f"activations, or one nn.Linear, got {type(seq).__name__}")
     mods = list(seq)
     linears = mods[0::2]
     acts = mods[1::2]

@@ -6,13 +6,14 @@ The second layer reads the same W block transposed, so the two layers' gradients
 """
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 import numpy as np
 import torch
 
 from ..data import Data
-from .base import Layer, Model, activation_code
+from .base import Layer, Model, activation_code, check_layer_widths
 
 #: tms_quadrature refuses grids with more points than this.
 QUADRATURE_MAX_POINTS = 2_000_000
@@ -29,10 +30,16 @@ class TMS(Model):
     default_init = "lecun"
 
     def __init__(self, n_features: int, n_hidden: int, bias: bool = True):
+        for name, v in (("n_features", n_features), ("n_hidden", n_hidden)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+            if int(v) != v:
+                raise ValueError(f"{name} must be an integer, got {v!r}")
         if n_features < 1 or n_hidden < 1:
             raise ValueError(f"n_features and n_hidden must be >= 1, got {n_features}, {n_hidden}")
         self.n_features = int(n_features)
         self.n_hidden = int(n_hidden)
+        check_layer_widths([self.n_features, self.n_hidden], "n_features and n_hidden")
         self.bias = bool(bias)
         n, m = self.n_features, self.n_hidden
         self.layers = (Layer(0, -1, n, m, False, activation_code("identity")),

@@ -10,7 +10,8 @@ from typing import Optional
 import torch
 from torch.func import grad_and_value, vmap
 
-from .._langevin import LLCResult, SGLDResult, estimate, minibatch, noise
+from .._langevin import (LLCResult, SGLDResult, estimate, minibatch, minibatch_loss_factor, noise,
+                         past_stability_limit, ran_away, runaway_bounds)
 from ..data import Data
 from .forward import forward
 from .hessian import sample_losses
@@ -21,7 +22,7 @@ __all__ = ["llc", "sgld"]
 def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, burn_in: int = 0,
          step_size=1e-4, n_beta=None, gamma=100.0, batch_size: Optional[int] = None,
          preconditioner: Optional[str] = None, rmsprop_alpha: float = 0.99,
-         rmsprop_eps: float = 1e-5, theta_every: int = 0,
+         rmsprop_eps: float = 1.0, theta_every: int = 0,
          generator: Optional[torch.Generator] = None, progress: bool = False) -> SGLDResult:
     """``reluscope.slt.sgld`` model by model (inputs assumed valid; progress ignored)."""
     single = theta_star.dim() == 1
@@ -44,8 +45,13 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
         return sample_losses(y, t, weights, imp, data.loss).sum()
 
     step_fn = vmap(grad_and_value(loss), in_dims=(0, 0, 0, None))
+    init = torch.stack([loss(theta0[b], X[b] if X.dim() == 3 else X, T[b] if T.dim() == 3 else T,
+                             w) for b in range(B)])
+    bounds = runaway_bounds(*(v.repeat_interleave(C) for v in (init, nb, gam)), P,
+                            minibatch_loss_factor(w, full))
     theta = theta0.repeat_interleave(C, 0).clone()
     V = torch.zeros_like(theta)
+    drift_star = torch.empty_like(theta)  # the drift at theta* (step 0)
     losses, dists, kept = [], [], []
     diverged = torch.zeros(B * C, dtype=torch.bool, device=theta.device)
     for step in range(burn_in + draws):
@@ -68,14 +74,21 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
             G, L = step_fn(theta[r], xs, ts, wb)
             step_loss[r] = L
             step_dist[r] = (theta[r] - theta0[b]).norm(dim=1)
-            drift = nb[b] * G + gam[b] * (theta[r] - theta0[b])
+            u = theta[r] - theta0[b]
+            drift = nb[b] * G + gam[b] * u
+            if step == 0:
+                drift_star[r] = drift
+            D = None
             if preconditioner == "rmsprop":
                 V[r] = rmsprop_alpha * V[r] + (1 - rmsprop_alpha) * drift ** 2
                 D = 1 / (rmsprop_eps + V[r].sqrt())
                 theta[r] = theta[r] - eps[b] / 2 * D * drift + (eps[b] * D).sqrt() * xi[r]
             else:
                 theta[r] = theta[r] - eps[b] / 2 * drift + eps[b].sqrt() * xi[r]
-        diverged |= ~torch.isfinite(step_loss)
+            if full and step >= burn_in:
+                diverged[r] |= past_stability_limit(drift - drift_star[r], u, eps[b].expand(C, 1),
+                                                    D)
+        diverged |= ran_away(step_loss, step_dist, bounds)
         if step >= burn_in:
             losses.append(step_loss)
             dists.append(step_dist)
@@ -84,8 +97,6 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
     def per_chain(trace):
         return torch.stack(trace, -1).unflatten(0, (B, C))
 
-    init = torch.stack([loss(theta0[b], X[b] if X.dim() == 3 else X, T[b] if T.dim() == 3 else T,
-                             w) for b in range(B)])
     out = SGLDResult(per_chain(losses), per_chain(dists),
                      torch.stack(kept, 1).unflatten(0, (B, C)) if kept else None, init, nb,
                      diverged.unflatten(0, (B, C)))

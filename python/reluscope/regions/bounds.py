@@ -1,25 +1,28 @@
 """Upper bounds on the number of linear regions of a ReLU network (widths [n0, n1, ..., nL, out])."""
 from __future__ import annotations
 
+import numbers
 from functools import lru_cache
 from math import comb
 from typing import Sequence
 
+from ..models.base import check_widths as _check_widths
+
 __all__ = ["zaslavsky", "serra", "trivial"]
-
-
-def _check_widths(widths: Sequence[int]) -> list[int]:
-    widths = [int(w) for w in widths]
-    if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must list at least two positive sizes, got {widths}")
-    return widths
 
 
 def zaslavsky(n_in: int, n_hidden: int) -> int:
     """Regions of an arrangement of n_hidden hyperplanes in general position in R^n_in:
-    sum_{i <= n_in} C(n_hidden, i) (Zaslavsky). Exact for one hidden layer in general position."""
+    sum_{i <= n_in} C(n_hidden, i) (Zaslavsky). Exact for one hidden layer in general position.
+    n_in, n_hidden: integers >= 0 (2.0 is 2; 2.5 is an error)."""
+    for name, v in (("n_in", n_in), ("n_hidden", n_hidden)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+        if int(v) != v:
+            raise ValueError(f"{name} must be an integer, got {v!r}")
     if n_in < 0 or n_hidden < 0:
         raise ValueError(f"n_in and n_hidden must be >= 0, got {n_in}, {n_hidden}")
+    n_in, n_hidden = int(n_in), int(n_hidden)
     return sum(comb(n_hidden, i) for i in range(n_in + 1))
 
 

@@ -16,6 +16,8 @@ def llc(model: Model, theta_star, data: Data, **options) -> LLCResult:
     ``options`` are: chains, draws, burn_in, step_size, n_beta, gamma, batch_size,
     preconditioner, rmsprop_alpha, rmsprop_eps, theta_every, generator, progress). Each chain
     gives its own estimate (chain_llc); llc is their mean, llc_std their standard deviation.
-    A model with a diverged chain gets llc NaN and diverged True: never averaged over.
+    A chain that diverged (its loss or parameters non-finite, its loss or distance to theta*
+    beyond the runaway bound, or, on the full data, its step past SGLD's stability limit: see
+    ``sgld``) gets chain_llc NaN, and its model llc NaN and diverged True: never averaged over.
     """
     return estimate(sgld(model, theta_star, data, **options))
