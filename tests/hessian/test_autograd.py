@@ -9,9 +9,9 @@ import torch
 
 from reluscope import ACTIVATIONS, MLP, TMS, Data, hessian
 from reluscope.data import LOSSES
-from reluscope.hessian import _autograd, _kernel
+from reluscope.hessian import _kernel
 from reluscope.reference import hessian as reference
-from tests.utils import DEVICES, DTYPES, assert_matches_reference, random_problem
+from tests.utils import DEVICES, DTYPES, assert_matches_reference, jvp_ways, random_problem
 
 
 def problem(act="tanh", loss="mse", B=2, N=6, per_model=False, dtype=torch.float64,
@@ -72,8 +72,8 @@ def test_products_are_differentiable_in_v_and_theta(mode):
     args = (theta.detach(), data.X, data.T, data.w, data.imp)
     model = (net.flat_layers, net.num_params, net.slope, int(data.loss_code))
     code = int(getattr(_kernel.Mode, mode))
-    assert torch.autograd.gradcheck(lambda v: _autograd._Products.apply(*args, v, *model, code),
-                                    (shared,))
+    op = torch.ops.reluscope.hess_products
+    assert torch.autograd.gradcheck(lambda v: op(*args, v, *model, code), (shared,))
 
 
 def test_torch_func_grad_and_vmap():
@@ -122,16 +122,18 @@ def test_torch_compile_fullgraph():
 
 
 def test_custom_ops_pass_opcheck():
+    """Every opcheck test, autograd registration included: theta requiring grad for the loss
+    ops, V for the products (their derivative in theta, a third derivative from the torch
+    reference, is not traced with dynamic shapes)."""
     net, theta, data = problem("relu", "mse")
-    args = (theta, data.X, data.T, data.w, data.imp, net.flat_layers, net.num_params, net.slope,
-            int(data.loss_code))
-    checks = ("test_schema", "test_faketensor", "test_aot_dispatch_dynamic")
-    torch.library.opcheck(torch.ops.reluscope.hess_loss.default, args, test_utils=checks)
-    torch.library.opcheck(torch.ops.reluscope.hess_grad.default, args, test_utils=checks)
-    V = torch.randn(2, 3, net.num_params, dtype=torch.float64)
+    args = (theta.requires_grad_(), data.X, data.T, data.w, data.imp, net.flat_layers,
+            net.num_params, net.slope, int(data.loss_code))
+    torch.library.opcheck(torch.ops.reluscope.hess_loss.default, args)
+    torch.library.opcheck(torch.ops.reluscope.hess_grad.default, args)
+    V = torch.randn(2, 3, net.num_params, dtype=torch.float64, requires_grad=True)
     for mode in (2, 3):
         torch.library.opcheck(torch.ops.reluscope.hess_products.default,
-                              (*args[:5], V, *args[5:], mode), test_utils=checks)
+                              (theta.detach(), *args[1:5], V, *args[5:], mode))
 
 
 def test_backward_reuses_the_gradient_pass(monkeypatch):
@@ -169,10 +171,104 @@ def test_no_derivative_is_an_error_not_a_detached_result():
         assert hessian.trace(hessian.Hessian(net, t, data)).shape == (2,)
 
 
-def test_forward_mode_ad_is_a_clear_error():
+@pytest.mark.parametrize("loss", LOSSES)
+def test_forward_mode_matches_the_reference(loss):
+    """Tangents (torch.func.jvp and forward_ad dual tensors; the issue: the tangent was None) of
+    loss and value_and_grad in theta (<grad L, v>, H v: the fused kernels) and of hvp and gnvp in
+    V, against torch.func.jvp through the torch reference (tolerance: sums over the data);
+    forward mode against finite differences (gradcheck), and forward over reverse."""
+    net, theta, data = problem("softplus", loss, B=2, N=7)
+    v = torch.randn_like(theta)
+    for fn, ref in ((hessian.loss, reference.loss), (hessian.value_and_grad,
+                                                     reference.value_and_grad)):
+        want = torch.func.jvp(lambda t: ref(net, t, data), (theta,), (v,))[1]
+        for way in jvp_ways(lambda t: fn(net, t, data), (theta,), (v,)):
+            assert_matches_reference(way(), want, kind="reduction")
+        t = theta.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda t: fn(net, t, data), (t,), check_forward_ad=True)
+    t = theta.clone().requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: hessian.loss(net, t, data), (t,),
+                                        check_fwd_over_rev=True)
+    V, dV = torch.randn(2, 2, 3, net.num_params, dtype=torch.float64)
+    for name in ("hvp", "gnvp"):
+        fn, ref = getattr(hessian, name), getattr(reference, name)
+        want = torch.func.jvp(lambda u: ref(net, theta, data, u), (V,), (dV,))[1]
+        for way in jvp_ways(lambda u: fn(net, theta, data, u), (V,), (dV,)):
+            assert_matches_reference(way(), want, kind="reduction")
+
+
+def test_forward_mode_without_a_derivative_is_a_clear_error():
+    """A tangent where there is no derivative raises, naming the argument (never dropped): the
+    data (X, T, weights, importance) of every entry point, theta into hvp and gnvp (a third
+    derivative: reverse mode only), theta into the functions that are not differentiable."""
     net, theta, data = problem()
-    with pytest.raises(NotImplementedError, match="reluscope.hessian.loss has no forward-mode"):
-        torch.func.jvp(lambda t: hessian.loss(net, t, data), (theta,), (torch.ones_like(theta),))
+    fields = {"X": data.X, "T": data.T, "weights": data.weights, "importance": data.importance}
+    calls = {"loss": lambda d: hessian.loss(net, theta, d),
+             "value_and_grad": lambda d: hessian.value_and_grad(net, theta, d),
+             "hvp": lambda d: hessian.hvp(net, theta, d, theta)}
+    for name, value in fields.items():
+        match = f"{name} carries a forward-mode tangent.*reluscope.data.Data has no derivative"
+        for call in calls.values():
+            def with_field(x):
+                return call(Data(**{**fields, name: x}))
+            for way in jvp_ways(with_field, (value,), (torch.ones_like(value),)):
+                with pytest.raises(NotImplementedError, match=match):
+                    way()
+    for name in ("hvp", "gnvp"):
+        fn = getattr(hessian, name)
+        for way in jvp_ways(lambda t: fn(net, t, data, theta), (theta,), (theta,)):
+            with pytest.raises(NotImplementedError, match="third derivative of the loss"):
+                way()
+    named = "theta carries a forward-mode tangent .*, but reluscope.hessian.{} has no derivative"
+    for fn, where in ((lambda t: hessian.hessian(net, t, data), "products.hessian"),
+                      (lambda t: hessian.Hessian(net, t, data), "operators.Hessian")):
+        for way in jvp_ways(fn, (theta,), (theta,)):
+            with pytest.raises(NotImplementedError, match=named.format(where)):
+                way()
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+def test_compiled_jvp_matches_the_reference(backend):
+    """torch.compile(fullgraph=True) around torch.func.jvp of loss and value_and_grad (the issue:
+    an all-zero tangent with either backend: dynamo inlined the op, whose autograd dropped the
+    tangent) equals the reference's tangent; where there is no derivative it raises."""
+    net, theta, data = problem("tanh", "cross_entropy")
+    v = torch.randn_like(theta)
+    for fn, ref in ((hessian.loss, reference.loss), (hessian.value_and_grad,
+                                                     reference.value_and_grad)):
+        torch._dynamo.reset()
+        compiled = torch.compile(lambda t: torch.func.jvp(lambda s: fn(net, s, data), (t,),
+                                                          (v,))[1], backend=backend,
+                                 fullgraph=True)
+        want = torch.func.jvp(lambda t: ref(net, t, data), (theta,), (v,))[1]
+        assert_matches_reference(compiled(theta), want, kind="reduction")
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: torch.func.jvp(
+        lambda z: hessian.loss(net, theta, Data(z, data.T)), (x,), (torch.ones_like(x),)),
+        backend=backend, fullgraph=True)
+    with pytest.raises(Exception, match="data.X carries a forward-mode tangent"):
+        compiled(data.X)
+
+
+def test_torch_func_hessian_is_the_engines_hessian():
+    """torch.func.hessian (jacfwd of jacrev: the gradient's tangent along the P unit vectors, one
+    fused pass with P directions) is the HVP kernel's Hessian, the same bits as hvp with the
+    identity; jacfwd of jacfwd and a batch of models too. Against the torch reference: sums over
+    the data."""
+    net, theta, data = problem("sigmoid", "mse", B=2, N=9)
+    f = lambda t: hessian.loss(net, t, data)  # noqa: E731
+    eye = torch.eye(net.num_params, dtype=theta.dtype)
+    for b in range(2):
+        H = torch.func.hessian(f)(theta[b])
+        assert torch.equal(H, hessian.hvp(net, theta[b], data, eye).T)
+        assert_matches_reference(H, hessian.hessian(net, theta[b], data), kind="reduction")
+        assert_matches_reference(torch.func.jacfwd(torch.func.jacfwd(f))(theta[b]), H,
+                                 kind="reduction")
+    batched = torch.func.jacfwd(torch.func.jacrev(lambda t: f(t).sum()))(theta)
+    want = reference.hessian(net, theta, data)
+    for b in range(2):
+        assert_matches_reference(batched[b, :, b], want[b], kind="reduction")
+        assert not batched[b, :, 1 - b].any()  # models are independent
 
 
 def test_tms_gradients_add_the_tied_layers():
