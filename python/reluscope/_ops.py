@@ -187,7 +187,7 @@ def _vmap_rule(op, roles: Sequence[Role]):
 
     def rule(info, in_dims, *args):
         V = info.batch_size
-        dims = list(in_dims)
+        dims = [d if isinstance(a, torch.Tensor) else None for a, d in zip(args, in_dims)]
         if any(r == "shared" and d is not None for r, d in zip(roles, dims)):
             return _loop(op, V, dims, args)
         batched = [r for r, d in zip(roles, dims) if d is not None]

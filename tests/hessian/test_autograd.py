@@ -98,6 +98,73 @@ def test_torch_func_grad_and_vmap():
         assert torch.equal(vm[1][i], hessian.value_and_grad(net, t, per_model_data)[1])
 
 
+def _stack(fn, slices):
+    """fn over each slice, stacked (tuples element by element)."""
+    outs = [fn(z) for z in slices]
+    if isinstance(outs[0], tuple):
+        return tuple(torch.stack(o) for o in zip(*outs))
+    return torch.stack(outs)
+
+
+_DATA_ARGS = ["theta", "X", "X per model", "T", "labels", "weights", "importance"]
+
+
+@pytest.mark.parametrize("fn, arg", [(f, a) for f in ("loss", "value_and_grad") for a in _DATA_ARGS]
+                         + [(f, a) for f in ("hvp", "gnvp")
+                            for a in _DATA_ARGS + ["V", "V shared", "V one"]])
+def test_vmap_over_every_argument_equals_a_loop(fn, arg):
+    """vmap over any tensor argument (the issue: weights and importance failed with "'list'
+    object has no attribute 'select'") equals a Python loop over the slices. theta, X and T fold
+    into more models, V into more directions (one pass), weights and importance run once per
+    slice. The fold changes the number of models per call and with it, for N >= 128, the data
+    chunks (the order of the sums): equal within the reduction tolerance."""
+    S, B, N = 3, 2, 6
+    g = torch.Generator().manual_seed(5)
+    loss = "cross_entropy" if arg == "labels" else "mse"
+    net, theta, data = problem("tanh", loss, B=B, N=N)
+    P = net.num_params
+    args = {"theta": theta, "X": data.X, "T": data.T, "weights": data.weights,
+            "importance": data.importance, "V": torch.randn(B, 2, P, generator=g,
+                                                          dtype=torch.float64)}
+    slices = {"theta": torch.randn(S, B, P, generator=g, dtype=torch.float64),
+              "X": torch.randn(S, N, 2, generator=g, dtype=torch.float64),
+              "X per model": torch.randn(S, B, N, 2, generator=g, dtype=torch.float64),
+              "T": torch.randn(S, N, 2, generator=g, dtype=torch.float64),
+              "labels": torch.randint(0, 2, (S, N), generator=g),
+              "weights": torch.rand(S, N, generator=g, dtype=torch.float64),
+              "importance": torch.rand(S, 2, generator=g, dtype=torch.float64) + 0.5,
+              "V": torch.randn(S, B, 2, P, generator=g, dtype=torch.float64),
+              "V shared": torch.randn(S, 2, P, generator=g, dtype=torch.float64),
+              "V one": torch.randn(S, B, P, generator=g, dtype=torch.float64)}[arg]
+    key = {"X per model": "X", "labels": "T", "V shared": "V", "V one": "V"}.get(arg, arg)
+    if arg == "X per model":
+        args["T"] = args["T"].expand(B, *args["T"].shape)
+
+    def call(z):
+        a = {**args, key: z}
+        d = Data(a["X"], a["T"], a["weights"], a["importance"], loss=loss)
+        if fn in ("hvp", "gnvp"):
+            V = a["V"].expand(B, *a["V"].shape) if arg == "V shared" else a["V"]
+            return getattr(hessian, fn)(net, a["theta"], d, V)
+        return getattr(hessian, fn)(net, a["theta"], d)
+
+    assert_matches_reference(torch.func.vmap(call)(slices), _stack(call, slices),
+                             kind="reduction")
+
+
+def test_vmapped_directions_are_one_pass_with_more_directions(monkeypatch):
+    """vmap over V alone (jacfwd's basis, torch.func.hessian) is one kernel call with V K
+    directions per model, not V times more models."""
+    net, theta, data = problem()
+    Vs = torch.randn(5, 2, 3, net.num_params, dtype=torch.float64)
+    calls = []
+    run = _kernel.run
+    monkeypatch.setattr(_kernel, "run", lambda *a, **k: calls.append(
+        (a[1].shape[0], a[8].shape)) or run(*a, **k))
+    torch.func.vmap(lambda v: hessian.hvp(net, theta, data, v))(Vs)
+    assert calls == [(2, (2, 15, net.num_params))]
+
+
 def test_torch_compile_fullgraph():
     """torch.compile(fullgraph=True) (inductor) on loss, and on value_and_grad, hvp and a
     training objective with a gradient penalty (backward through the compiled graph)."""
