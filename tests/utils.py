@@ -92,7 +92,7 @@ def data_on(data, device: str):
 
 
 def jvp_ways(fn, primals, tangents):
-    """Two ways to fn's tangent (callables): torch.func.jvp, and forward_ad dual tensors."""
+    """Two ways to fn's tangent (callables): forward_ad dual tensors, and torch.func.jvp."""
     def by_func():
         return torch.func.jvp(fn, primals, tangents)[1]
 
@@ -103,4 +103,4 @@ def jvp_ways(fn, primals, tangents):
             dual = tuple(fwAD.unpack_dual(o).tangent for o in outs)
         return dual if isinstance(out, tuple) else dual[0]
 
-    return by_func, by_dual
+    return by_dual, by_func
