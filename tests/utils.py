@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.autograd.forward_ad as fwAD
 
 DTYPES = [torch.float32, torch.float64]
 #: Devices a test runs on; the CUDA case carries the ``cuda`` marker (skipped without a GPU).
@@ -88,3 +89,18 @@ def data_on(data, device: str):
 
     return rs.Data(*to_device(device, data.X, data.T, data.weights, data.importance),
                    loss=data.loss)
+
+
+def jvp_ways(fn, primals, tangents):
+    """Two ways to fn's tangent (callables): forward_ad dual tensors, and torch.func.jvp."""
+    def by_func():
+        return torch.func.jvp(fn, primals, tangents)[1]
+
+    def by_dual():
+        with fwAD.dual_level():
+            out = fn(*(fwAD.make_dual(p, t) for p, t in zip(primals, tangents)))
+            outs = out if isinstance(out, tuple) else (out,)
+            dual = tuple(fwAD.unpack_dual(o).tangent for o in outs)
+        return dual if isinstance(out, tuple) else dual[0]
+
+    return by_dual, by_func

@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwAD
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -66,13 +67,38 @@ def is_one_model(theta) -> bool:
 
 
 def forbid_grad(x: torch.Tensor, name: str) -> None:
-    """NotImplementedError when x requires grad under grad mode (no derivative in x here),
-    naming x and the reluscope function called."""
+    """NotImplementedError when x requires grad under grad mode, or carries a forward-mode tangent
+    (no derivative in x here), naming x and the reluscope function called."""
     if x.requires_grad and torch.is_grad_enabled():
         raise NotImplementedError(
             f"{name} requires grad, but {_called_function()} has no derivative with respect to it "
             f"(its result would be silently detached); pass {name}.detach(), or call it under "
             "torch.no_grad()")
+    if has_tangent(x):
+        raise tangent_error(name, _called_function())
+
+
+def has_tangent(x: torch.Tensor) -> bool:
+    """Whether x carries a forward-mode tangent: a forward_ad dual tensor, or torch.func.jvp's
+    (jvp, jacfwd) where its transform is the innermost (under an inner vmap it is hidden; the
+    custom ops' jvp rules refuse it there). False while torch.compile traces."""
+    if torch.compiler.is_compiling():
+        return False
+    if fwAD._current_level < 0 and not torch._C._are_functorch_transforms_active():
+        return False
+    if (torch._C._functorch.is_functorch_wrapped_tensor(x)
+            and not torch._C._functorch.is_gradtrackingtensor(x)):
+        return False  # vmap's batched or functionalize's wrapper: no tangent at this level
+    return fwAD.unpack_dual(x, level=0).tangent is not None
+
+
+def tangent_error(name: str, function: str) -> NotImplementedError:
+    """The error for a forward-mode tangent in an argument without a derivative."""
+    return NotImplementedError(
+        f"{name} carries a forward-mode tangent (torch.func.jvp, jacfwd, forward_ad), but "
+        f"{function} has no derivative with respect to it (the tangent would be silently "
+        f"dropped); pass {name} without one (torch.autograd.forward_ad.unpack_dual({name})"
+        ".primal)")
 
 
 def _called_function() -> str:

@@ -4,10 +4,15 @@ Every call takes (model, theta, data): theta (B, P), or (P,) for one model (the 
 model dimension); products also take directions V (B, P) or (B, K, P) — (P,) or (K, P) for one
 model — and return V's shape. The loss is the one ``data`` carries (``reluscope.Data``).
 
-Derivatives: ``loss`` and ``value_and_grad`` are differentiable in theta to any order (gradient
-and Hessian-vector products from the fused kernel, higher orders from the torch reference);
-``hvp`` and ``gnvp`` in V (the same kernel) and in theta (the torch reference). Inputs that
-require grad elsewhere (X, T, weights) are an error, not a silently detached result.
+Derivatives: ``loss`` and ``value_and_grad`` are differentiable in theta to any order in reverse
+mode (gradient and Hessian-vector products from the fused kernel, higher orders from the torch
+reference); ``hvp`` and ``gnvp`` in V (the same kernel) and in theta (the torch reference).
+Forward mode (torch.func.jvp, jacfwd, torch.func.hessian = jacfwd(jacrev), forward_ad): ``loss``
+and ``value_and_grad`` in theta (dL = <grad L, d theta>, d grad = H d theta: the fused kernels),
+``hvp`` and ``gnvp`` in V; their tangent in theta (a third derivative) is a NotImplementedError.
+Inputs that require grad or carry a tangent elsewhere (X, T, weights, importance) are an error,
+not a silently dropped derivative. vmap works over every tensor argument (theta, X, T, weights,
+importance, V).
 """
 from __future__ import annotations
 
