@@ -85,3 +85,17 @@ def test_weights_and_importance_types():
         rs.Data(X, T, importance=torch.ones(1, dtype=torch.int64))
     with pytest.raises(TypeError, match="T must be a torch.Tensor"):
         rs.Data(X, None)
+
+
+def test_per_model_weights():
+    """weights (B, N): one row of sample weights per model, with shared or per-model inputs;
+    B must match per-model inputs."""
+    w = torch.rand(3, 4, dtype=torch.float64)
+    d = rs.Data(torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, 1, dtype=torch.float64),
+                weights=w)
+    assert d.w.shape == (3, 4) and torch.equal(d.w, w)
+    assert rs.Data(torch.zeros(3, 4, 2), torch.zeros(3, 4, 1), weights=w.float()).w.shape == (3, 4)
+    with pytest.raises(ValueError, match=r"weights must be \(4,\), or \(B, 4\) per model"):
+        rs.Data(torch.zeros(2, 4, 2), torch.zeros(2, 4, 1), weights=w.float())
+    with pytest.raises(ValueError, match="weights must be"):
+        rs.Data(torch.zeros(4, 2), torch.zeros(4, 1), weights=torch.ones(3, 5))

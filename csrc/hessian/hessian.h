@@ -95,7 +95,7 @@ struct HessArgs {
   const T* theta = nullptr;  // (B, P)
   const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
   const T* t = nullptr;      // (N, d_out) or (B, N, d_out) when t_per_net
-  const T* w = nullptr;      // (N,) sample weights
+  const T* w = nullptr;      // (N,) sample weights, or (B, N) when w_per_net
   const T* imp = nullptr;    // (d_out,) output importance I
   const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0
   T* part = nullptr;         // (B, C, len) partial sums (CUDA: (B, C, kHessCudaWarps, len)), zero
@@ -105,7 +105,7 @@ struct HessArgs {
                              // loss with respect to its input
   int32_t mode = HESS_LOSS;
   int32_t loss = LOSS_MSE;   // HessLoss
-  bool x_per_net = false, t_per_net = false, v_per_net = true;
+  bool x_per_net = false, t_per_net = false, w_per_net = false, v_per_net = true;
   T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
   int64_t workspace_threads = 0;
 

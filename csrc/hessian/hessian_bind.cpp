@@ -21,11 +21,11 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});
-  const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3;
+  const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3, w_per_net = w.ndim() == 2;
   const int64_t N = int64_t(x.shape(x_per_net ? 1 : 0));
   if (x_per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
   if (t_per_net) check_shape(t, "T", {B, N, net.d_out}); else check_shape(t, "T", {N, net.d_out});
-  check_shape(w, "weights", {N});
+  if (w_per_net) check_shape(w, "weights", {B, N}); else check_shape(w, "weights", {N});
   check_shape(imp, "importance", {net.d_out});
   if (dx) check_shape(*dx, "dx", {B, N, net.d_in});
   const bool with_v = mode == HESS_HVP || mode == HESS_GNVP;
@@ -53,7 +53,8 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.dx = data_as<T>(dx, "dx");
     a.v = data_as<T>(v, "V");
     a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss;
-    a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.v_per_net = v_per_net;
+    a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.w_per_net = w_per_net;
+    a.v_per_net = v_per_net;
     check_shape(part, "part", {B, C * per_chunk, a.len()});
     a.part = data_as<T>(part, "part");
     on_device(ctx, [&] { hess_cpu(a); },

@@ -27,7 +27,8 @@ class Data:
         X: inputs, (N, d0) shared by all models or (B, N, d0) per model.
         T: targets, (N, d_out) or (B, N, d_out); (N,) or (B, N) for one output; for
             ``loss="cross_entropy"`` also integer class labels (N,) or (B, N) in [0, d_out).
-        weights: (N,) sample weights w_n; default 1/N.
+        weights: (N,) sample weights w_n, or (B, N) per model (e.g. ``tms_population``);
+            default 1/N.
         importance: (d_out,) output importance I >= 0 (class weights for the cross-entropy);
             default 1.
         loss: "mse", "cross_entropy" or "bce_with_logits".
@@ -53,7 +54,7 @@ class Data:
     loss: str = "mse"
     dtype: Optional[torch.dtype] = field(default=None, kw_only=True, repr=False)
     device: Optional[torch.device | str] = field(default=None, kw_only=True, repr=False)
-    #: (N,) sample weights the kernels read.
+    #: (N,) or (B, N) sample weights the kernels read.
     w: torch.Tensor = field(init=False, repr=False)
     #: (d_out,) importance the kernels read (ones by default; None until the outputs are known
     #: for labels without importance).
@@ -84,8 +85,10 @@ class Data:
         if T.shape[X.dim() - 2] != N or (X.dim() == 3 and T.shape[0] != X.shape[0]):
             raise ValueError(f"T {tuple(T.shape)} does not match X {tuple(X.shape)}")
         w = X.new_full((N,), 1.0 / N) if weights is None else weights
-        if w.shape != (N,):
-            raise ValueError(f"weights must be ({N},), got {tuple(w.shape)}")
+        if w.shape != (N,) and not (w.dim() == 2 and w.shape[1] == N and (
+                X.dim() == 2 or w.shape[0] == X.shape[0])):
+            raise ValueError(f"weights must be ({N},), or (B, {N}) per model with B as in X "
+                             f"{tuple(X.shape)}, got {tuple(w.shape)}")
         if importance is not None:
             if importance.dim() != 1 or (T.is_floating_point() and
                                          importance.shape[0] != T.shape[-1]):

@@ -35,7 +35,8 @@ def matches_reference(model, theta, data, Vs, *, dense=True, factor=1.0):
 
 
 CASES = [(act, per, flags) for act in ACTIVATIONS
-         for per, flags in ((False, (False, False)), (True, (True, True)))]
+         for per, flags in ((False, (False, False)), (True, (True, True)),
+                            (False, ("per_model", False)))]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -109,6 +110,25 @@ def test_importance_weighs_squared_errors_linearly():
     assert_matches_reference(hessian.loss(net, theta, weighted), want, kind="reduction")
 
 
+@pytest.mark.parametrize("per_model_x", [False, True])
+def test_per_model_weights_equal_one_call_per_model(per_model_x):
+    """Data with weights (B, N): model b's loss, gradient and Hessian are those of model b alone
+    on its row of weights; B must match theta."""
+    net = MLP([2, 3, 1], "tanh")
+    theta, data = random_problem(net, 3, 11, torch.float64, per_model=per_model_x,
+                                 weighted="per_model")
+    L, G = hessian.value_and_grad(net, theta, data)
+    H = hessian.hessian(net, theta, data)
+    for b in range(3):
+        one = Data(data.X[b] if per_model_x else data.X, data.T[b] if per_model_x else data.T,
+                   weights=data.w[b])
+        Lb, Gb = hessian.value_and_grad(net, theta[b], one)
+        assert_matches_reference((L[b], G[b], H[b]), (Lb, Gb, hessian.hessian(net, theta[b], one)),
+                                 kind="reduction")
+    with pytest.raises(ValueError, match="is per model with 3 models but theta has B=2"):
+        hessian.loss(net, theta[:2], data)
+
+
 def test_one_model_drops_the_model_dimension():
     net = MLP([2, 3, 2], "tanh")
     theta, data = random_problem(net, 1, 9, torch.float64)
@@ -165,9 +185,11 @@ def test_tms_matches_reference(bias, dtype, device):
 @pytest.mark.parametrize("model", [MLP([3, 5, 4, 2], a) for a in ACTIVATIONS] + [TMS(6, 2)],
                          ids=repr)
 def test_cuda_two_chunks_and_a_partial_block(model, dtype, per_model):
-    """N = 700: two data chunks per model and a partial block of the CUDA launcher."""
-    theta, data = random_problem(model, 5, 700, dtype, per_model=per_model, weighted=True,
-                                 importance=True, device="cuda")
+    """N = 700: two data chunks per model and a partial block of the CUDA launcher (per-model
+    inputs come with per-model sample weights)."""
+    theta, data = random_problem(model, 5, 700, dtype, per_model=per_model,
+                                 weighted="per_model" if per_model else True, importance=True,
+                                 device="cuda")
     V = torch.randn(5, 3, model.num_params, dtype=dtype)
     matches_reference(model, theta, data, [V], factor=10)
 

@@ -57,8 +57,8 @@ def check_inputs(model: Model, theta, data: Data, *, differentiable: bool = Fals
     if data.loss == "cross_entropy" and model.d_out < 2:
         raise ValueError(f"the cross-entropy needs at least two outputs; {model!r} has one "
                          "(use loss='bce_with_logits')")
-    for name, t in (("X", data.X), ("T", T)):
-        if t.dim() == 3 and t.shape[0] != B:
+    for name, t in (("X", data.X), ("T", T), ("weights", data.w)):
+        if t.dim() == (2 if name == "weights" else 3) and t.shape[0] != B:
             raise ValueError(f"{name} is per model with {t.shape[0]} models but theta has B={B}")
     imp = data.importance_for(model.d_out)
     for name, t in (("X", data.X), ("T", T), ("weights", data.w), ("importance", imp)):
