@@ -1,8 +1,9 @@
 // The fused per-sample arithmetic of the Hessian engine, shared by the CPU and CUDA launchers.
 //
 // hess_tile processes one tile of L samples of one network (L = kCpuLanes on the CPU so the lane
-// loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
-// loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
+// loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma'';
+// when A.kinks, flagging samples on a kink that moves with theta, model/kink_math.h), loss,
+// backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
 // acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
 // add into the same slots.
@@ -17,6 +18,7 @@
 #include "common/hostdevice.h"
 #include "hessian/hessian.h"
 #include "model/activation.h"
+#include "model/kink_math.h"
 #include "model/lanes.h"
 #include "model/net_spec.h"
 
@@ -74,18 +76,34 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   auto zero = [](int) { return T(0); };
   const T* w = row(lay.w_row);
 
-  // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma''
+  // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma'' (and the kink flags,
+  // when asked for, with their rounding bounds in two ping-pong blocks of err rows)
+  KinkLanes<L, T> kinks;
+  auto err = [&](int l, int k) { return row(lay.err + (l % 2) * net.max_width + k); };
+  if (A.kinks)
+    kinks.start(net.d_in, [&](int k) { return static_cast<const T*>(row(lay.a[0] + k)); },
+                [&](int k) { return err(0, k); });
   for (int l = 0; l < nl; ++l) {
     const LayerSpec& Ly = net.layer[l];
+    if (A.kinks)
+      kinks.begin_layer(Ly, theta, [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); },
+                        [&](int k) { return err(l, k); }, [&](int j) { return err(l + 1, j); });
     dense_lanes<L>(Ly, theta, row(lay.a[l]), stride, row(lay.a[l + 1]), stride,
                    [&](int j, T* z) {
+                     if (A.kinks) kinks.neuron(Ly.act, Ly.b_off >= 0, z, err(l + 1, j), slope);
                      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j),
                                            row(lay.d2 + lay.h[l] + j), slope);
                    });
+    if (A.kinks) kinks.end_layer();
+  }
+  if (A.kinks) {
+    T on_kink[L];
+    kinks.flags(w, on_kink);
+    acc.add(kHessKinkSlot, on_kink);
   }
 
   // ---- loss, dL/dy into the del rows of the last layer, the loss's curvature rows
-  const int64_t gbase = 1, hbase = 1 + A.grad_len();
+  const int64_t gbase = kHessHeaderSlots, hbase = kHessHeaderSlots + A.grad_len();
   const int32_t out_h = lay.h[nl - 1];
   auto out_row = [&](int j) { return row(lay.a[nl] + j); };
   auto t_row = [&](int j) { return row(lay.t_row + j); };
@@ -95,7 +113,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   RS_SIMD for (int i = 0; i < L; ++i) loss[i] = T(0);
   loss_lanes<L, T>(A.loss, net.d_out, A.imp, out_row, t_row, w, g_row, curv_row, row(lay.ws),
                    loss);
-  acc.add(0, loss);
+  acc.add(kHessLossSlot, loss);
   if (A.mode == HESS_LOSS) return;
   const bool full = A.mode != HESS_GNVP;
 

@@ -351,3 +351,83 @@ def test_overflow_gives_inf_like_torch_whatever_the_tile_padding(N):
                          reference.value_and_grad(net, theta, data)):
         assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
     assert torch.isinf(hessian.loss(net, theta, data)[0])
+
+
+# ---- samples on a kink (hessian.kinks, the KinkWarning of hvp and hessian) ---------------------
+def family_b(s: float) -> torch.Tensor:
+    """The seed's family-B critical point a(s) (-1, 1) of TMS(2, 1, bias=False), whose kink
+    w1 x1 + w2 x2 = 0 is the diagonal x1 = x2."""
+    a = math.sqrt((3 + 5 * s) / (2 * (1 + 3 * s)))
+    return torch.tensor([[-a, a]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tms_quadrature_at_family_b_is_on_a_kink(dtype):
+    """The issue's reproducer: tms_quadrature's tensor grid has n_nodes nodes on the diagonal,
+    where y = relu(W^T W x) has pre-activations 0 (exactly, or the rounding of -a t + a t), and
+    the kink moves with W: the Hessian is not defined there. Flagged (in float32 too), with a
+    KinkWarning from hvp and hessian; a generic theta and the x = 0 atom (z = 0 for every W)
+    are not flagged."""
+    tms, data = TMS(2, 1, bias=False), tms_quadrature(0.5, n_nodes=16, dtype=dtype)
+    theta = torch.cat([family_b(0.5), torch.tensor([[0.3, 0.8]], dtype=torch.float64)]).to(dtype)
+    assert hessian.kinks(tms, theta, data).tolist() == [16, 0]
+    assert hessian.kinks(tms, theta[1], data).item() == 0  # the x = 0 atom has weight s^2
+    with pytest.warns(hessian.KinkWarning, match=r"1 of 2 models .*models 0\)"):
+        hessian.hvp(tms, theta, data, torch.ones_like(theta))
+    with pytest.warns(hessian.KinkWarning):
+        hessian.hessian(tms, theta[0], data)
+
+
+def test_kinks_with_a_bias_at_the_atom_and_zero_weights():
+    """With a bias, x = 0 has z = b: b_1 = 0 is a kink that moves (with b_1). A sample on a kink
+    with weight 0 is not counted."""
+    tms, data = TMS(2, 1), tms_quadrature(0.5, n_nodes=4)
+    theta = torch.tensor([[0.3, 0.8, 0.0, 0.1], [0.3, 0.8, 0.2, 0.1]], dtype=torch.float64)
+    assert hessian.kinks(tms, theta, data).tolist() == [1, 0]
+    zero_w = Data(data.X, data.T, weights=torch.where(data.X.sum(1) == 0, 0.0, data.w))
+    assert hessian.kinks(tms, theta, zero_w).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act):
+    """Integer weights put samples exactly on the kinks of the first hidden layer: z1 = x1 - x2
+    at x = (1, 1) (and z2 = 2 x1 + x2 - 3 there too: one sample, counted once), z = b = 0 at
+    x = 0 (the bias moves it); x = (3, 3) is on the kink with weight 0. Without a bias, x = 0
+    gives z = 0 for every theta: no kink."""
+    net = MLP([2, 2, 1], act)
+    W1 = torch.tensor([[[1.0, -1.0], [2.0, 1.0]]], dtype=torch.float64)
+    b1 = torch.tensor([[0.0, -3.0]], dtype=torch.float64)
+    W2, b2 = torch.ones(1, 1, 2, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
+    theta = net.flatten([(W1, b1), (W2, b2)])
+    X = torch.tensor([[1.0, 1.0], [2.0, 1.0], [0.0, 0.0], [-1.0, 0.0], [3.0, 3.0]],
+                     dtype=torch.float64)
+    data = Data(X, torch.zeros(5, 1, dtype=torch.float64),
+                weights=torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0], dtype=torch.float64))
+    assert hessian.kinks(net, theta, data).tolist() == [2]
+    assert hessian.kinks(net, theta, Data(X[1:2], torch.zeros(1, 1, dtype=torch.float64))) == 0
+    free = MLP([2, 2, 1], act, bias=False)
+    theta_free = free.flatten([(W1, None), (W2, None)])
+    assert hessian.kinks(free, theta_free, data).tolist() == [1]  # x = (1, 1) only
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_kinks_of_a_deeper_layer(act):
+    """[1, 2, 1, 1]: at x = 1, h = (1.5, 2) and the second layer's z = 2 h1 - 1.5 h2 = 0, a kink
+    (flagged at that layer). Without biases: x = -1 gives z1 = (-1, -2), so for relu h = 0 for
+    every theta nearby and z2 = W2 h = 0 is fixed (no kink), while leaky_relu's h != 0 makes z2
+    move (z2 = 2 h1 - h2 = -0.02 + 0.02 = 0 exactly); W1 = (0, 1) at x = 1 puts the first
+    layer on a kink (one sample, counted once)."""
+    net = MLP([1, 2, 1, 1], act)
+    f64 = dict(dtype=torch.float64)
+    W = [torch.tensor([[[1.0], [2.0]]], **f64), torch.tensor([[[2.0, -1.5]]], **f64),
+         torch.ones(1, 1, 1, **f64)]
+    b = [torch.tensor([[0.5, 0.0]], **f64), torch.zeros(1, 1, **f64), torch.zeros(1, 1, **f64)]
+    one = Data(torch.ones(1, 1, **f64), torch.zeros(1, 1, **f64))
+    assert hessian.kinks(net, net.flatten(list(zip(W, b))), one).item() == 1
+    free = MLP([1, 2, 1, 1], act, bias=False)
+    minus = Data(-torch.ones(1, 1, **f64), torch.zeros(1, 1, **f64))
+    W2 = [W[0], torch.tensor([[[2.0, -1.0]]], **f64), W[2]]
+    theta = free.flatten([(w, None) for w in W2])
+    assert hessian.kinks(free, theta, minus).item() == (0 if act == "relu" else 1)
+    W1 = [torch.tensor([[[0.0], [1.0]]], **f64), W2[1], W2[2]]
+    assert hessian.kinks(free, free.flatten([(w, None) for w in W1]), one).item() == 1
