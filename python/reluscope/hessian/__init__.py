@@ -18,12 +18,13 @@ with a term on the kink lines that no dataset carries: ``reluscope.tms_populatio
 
 Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
-Levenberg-Marquardt).
+Levenberg-Marquardt), ``population`` (the TMS population Hessian).
 """
 from ..data import Data
 from ._kernel import KinkWarning
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
+from .population import tms_population_hessian
 from .products import gauss_newton, gnvp, hessian, hvp, kinks, loss, value_and_grad
 from .spectrum import DENSE_MAX_P, EigResult, eigvalsh, extreme_eigs, index, trace
 from .training import FitHistory, fit, levenberg_marquardt
@@ -31,4 +32,5 @@ from .training import FitHistory, fit, levenberg_marquardt
 __all__ = ["BatchedLinearOperator", "DENSE_MAX_P", "Data", "DenseOperator", "EigResult",
            "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "KinkWarning", "Residual",
            "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
-           "kinks", "levenberg_marquardt", "loss", "trace", "value_and_grad"]
+           "kinks", "levenberg_marquardt", "loss", "tms_population_hessian", "trace",
+           "value_and_grad"]
