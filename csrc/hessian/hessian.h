@@ -65,7 +65,8 @@ struct HessLayout {
   int32_t w_row = 0, t_row = 0, d1 = 0, d2 = 0, del = 0, gd2 = 0, rz = 0, ra = 0, rg = 0;
   int32_t curv = 0;       // d_out rows: the loss's curvature (loss_math.h)
   int32_t ws = 0;         // one row: w s of the cross-entropy
-  int32_t err = 0;        // 2 max_width rows: the kink flags' rounding bounds (model/kink_math.h)
+  int32_t err = 0;        // max_width rows: the kink flags' rounding bounds (model/kink_math.h)
+  int32_t kink_max = 0;   // H rows, lane 0: max_k |W_jk| of every neuron (kink_row_max)
   int32_t rows = 0;       // total rows
 };
 
@@ -93,7 +94,9 @@ inline HessLayout make_hess_layout(const NetSpec& net) {
   s.rg = r;
   r += 2 * net.max_width;
   s.err = r;
-  r += 2 * net.max_width;
+  r += net.max_width;
+  s.kink_max = r;
+  r += s.H;
   s.rows = r;
   return s;
 }

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
+#include "model/kink_math.h"
 
 namespace rs {
 
@@ -45,6 +46,8 @@ __global__ void hess_kernel(HessArgs<T> a) {
     const T* w = a.w + (a.w_per_net ? b * a.N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     WarpAcc<T> acc{a.part + (task * kHessCudaWarps + threadIdx.x / 32) * len, true};
+    if (a.kinks)
+      kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * threads; });
     // Every thread runs the same trip count (padding samples carry weight 0), so warps stay
     // converged for the shuffles in WarpAcc.
     for (int64_t n = n0; n < n1; n += blockDim.x) {

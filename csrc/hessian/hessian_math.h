@@ -59,7 +59,8 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
 }
 
 // One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
-// padding lanes), t_row.. (targets) and a[0].. (inputs). theta, v: this network's (P,), (K, P).
+// padding lanes), t_row.. (targets) and a[0].. (inputs), and when A.kinks lane 0 of the kink_max
+// rows (kink_row_max, once per network and data chunk). theta, v: this network's (P,), (K, P).
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
 // The matrix-vector sums of each layer run through lane_sums (register blocks); values to
 // accumulate are handed to acc.add(slot, values[L]).
@@ -77,20 +78,24 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   const T* w = row(lay.w_row);
 
   // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma'' (and the kink flags,
-  // when asked for, with their rounding bounds in two ping-pong blocks of err rows)
+  // when asked for, with the rounding bounds of the current layer's values in the err rows)
   KinkLanes<L, T> kinks;
-  auto err = [&](int l, int k) { return row(lay.err + (l % 2) * net.max_width + k); };
+  auto err = [&](int k) { return row(lay.err + k); };
   if (A.kinks)
-    kinks.start(net.d_in, [&](int k) { return static_cast<const T*>(row(lay.a[0] + k)); },
-                [&](int k) { return err(0, k); });
+    kinks.start(net.d_in, [&](int k) { return static_cast<const T*>(row(lay.a[0] + k)); }, err);
   for (int l = 0; l < nl; ++l) {
     const LayerSpec& Ly = net.layer[l];
     if (A.kinks)
-      kinks.begin_layer(Ly, theta, [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); },
-                        [&](int k) { return err(l, k); }, [&](int j) { return err(l + 1, j); });
+      kinks.begin_layer(Ly, [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); },
+                        [&](int k) { return static_cast<const T*>(err(k)); });
     dense_lanes<L>(Ly, theta, row(lay.a[l]), stride, row(lay.a[l + 1]), stride,
                    [&](int j, T* z) {
-                     if (A.kinks) kinks.neuron(Ly.act, Ly.b_off >= 0, z, err(l + 1, j), slope);
+                     if (A.kinks)
+                       with_activation(Ly.act, [&](auto tag) {
+                         const T w_max = row(lay.kink_max + lay.h[l] + j)[0];
+                         kinks.template neuron<decltype(tag)::value>(Ly, theta, j, w_max, z,
+                                                                     err(j), slope);
+                       });
                      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j),
                                            row(lay.d2 + lay.h[l] + j), slope);
                    });

@@ -14,11 +14,14 @@
 // Rounding bound e (Higham, Accuracy and Stability, 3.1: a dot product of n terms in any order,
 // with or without FMA, errs by at most gamma_n sum |terms|, gamma_n = n u / (1 - n u)): with
 // n = fan-in + 1 and inputs a^_k within e(a_k) of the exact a_k,
-//   |z^_j - z_j| <= gamma_n (sum_k |W_jk| |a^_k| + |b_j|) + sum_k |W_jk| e(a_k);
-// e(z_j) is twice that (the factor covers the second-order terms and the bound's own rounding).
-// e(sigma(z)) from act_error below. Exact zeros stay exact: a fixed z has e = 0.
-// Cost: one more pass of |W| over the layer's inputs per layer (the forward's own cost again),
-// made only when the flags are asked for.
+//   |z^_j - z_j| <= gamma_n (sum_k |W_jk| |a^_k| + |b_j|) + sum_k |W_jk| e(a_k)
+//                <= gamma_n |b_j| + max_k |W_jk| sum_k (gamma_n |a^_k| + e(a_k));
+// e(z_j) is twice the last line (the factor covers the second-order terms and the bound's own
+// rounding). The max over the row makes it looser than the sum by max |W_j.| / mean |W_j.| (~4
+// for dense random rows), a bound ~ 1e-13 of the pre-activation's scale in float64; the row
+// maxima come once per (model, data chunk) from kink_row_max, so the bound costs O(1) per neuron
+// and sample instead of a second matrix-vector product. e(sigma(z)) from act_error below. Exact
+// zeros stay exact: a fixed z has e = 0.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -26,7 +29,6 @@
 #include "common/hostdevice.h"
 #include "common/math_fn.h"
 #include "model/activation.h"
-#include "model/lanes.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -52,13 +54,34 @@ RS_HD T act_error(int32_t act, T z, T e, T slope) {
   }
 }
 
+// max_k |W_jk| of every neuron, layer after layer (neuron j of layer l at h_l + j, h_l the sum of
+// the widths before l), into max(r)[0]: what KinkLanes::neuron reads. O(P).
+template <typename T, typename Max>
+RS_HD void kink_row_max(const NetSpec& net, const T* theta, Max&& max) {
+  int32_t h = 0;
+  for (int l = 0; l < net.n_layers; ++l) {
+    const LayerSpec& Ly = net.layer[l];
+    for (int j = 0; j < Ly.out; ++j) {
+      T m = T(0);
+      for (int k = 0; k < Ly.in; ++k) {
+        const T w = abs_(layer_weight(Ly, theta, j, k));
+        m = w > m ? w : m;
+      }
+      max(h + j)[0] = m;
+    }
+    h += Ly.out;
+  }
+}
+
 template <int L, typename T>
 struct KinkLanes {
   T in_zero[L];   // 1 where every input of the current layer is 0 for all theta nearby
   T out_zero[L];  // the same for the current layer's outputs, so far
   T on_kink[L];   // 1 where some pre-activation so far sits on a moving kink
+  T in_sum[L];    // sum_k (gamma |a^_k| + e(a_k)) over the current layer's inputs
+  T gamma = T(0);
 
-  // The network's inputs: x(k) is input feature k over the lanes (exact: e(k) rows set to 0).
+  // The network's inputs: x(k) is input feature k over the lanes (exact: their e(k) rows are 0).
   template <typename X, typename E>
   RS_HD void start(int d_in, X&& x, E&& e) {
     RS_SIMD for (int i = 0; i < L; ++i) { in_zero[i] = T(1); on_kink[i] = T(0); }
@@ -72,40 +95,39 @@ struct KinkLanes {
     }
   }
 
-  // Before layer Ly's neurons: a(k), e_in(k) its inputs and their bounds (e_in rows are used up);
-  // e_out(j) receives the bound e(z_j) of each output's pre-activation.
-  template <typename A, typename Ein, typename Eout>
-  RS_HD void begin_layer(const LayerSpec& Ly, const T* theta, A&& a, Ein&& e_in, Eout&& e_out) {
+  // Before layer Ly's neurons: a(k), e(k) its inputs and their bounds (the e rows are then free
+  // for the bounds of the layer's outputs).
+  template <typename A, typename E>
+  RS_HD void begin_layer(const LayerSpec& Ly, A&& a, E&& e) {
     constexpr T u = std::numeric_limits<T>::epsilon() / 2;
-    const T n = T(Ly.in + 1), gamma = n * u / (T(1) - n * u);
-    for (int k = 0; k < Ly.in; ++k) {  // e_in <- gamma |a^| + e(a)
+    const T n = T(Ly.in + 1);
+    gamma = n * u / (T(1) - n * u);
+    RS_SIMD for (int i = 0; i < L; ++i) { in_sum[i] = T(0); out_zero[i] = T(1); }
+    for (int k = 0; k < Ly.in; ++k) {
       const T* ak = a(k);
-      T* ek = e_in(k);
-      RS_SIMD for (int i = 0; i < L; ++i) ek[i] += gamma * abs_(ak[i]);
+      const T* ek = e(k);
+      RS_SIMD for (int i = 0; i < L; ++i) in_sum[i] += gamma * abs_(ak[i]) + ek[i];
     }
-    auto bias = [&](int j) {
-      return Ly.b_off >= 0 ? T(2) * gamma * abs_(theta[Ly.b_off + j]) : T(0);
-    };
-    auto w = [&](int j, int k) { return T(2) * abs_(layer_weight(Ly, theta, j, k)); };
-    auto m = [&](int k) { return static_cast<const T*>(e_in(k)); };
-    lane_sums<L, T>(Ly.out, Ly.in, false, bias, w, m, w, m, [&](int j, const T* val) {
-      T* ej = e_out(j);
-      RS_SIMD for (int i = 0; i < L; ++i) ej[i] = val[i];
-    });
-    RS_SIMD for (int i = 0; i < L; ++i) out_zero[i] = T(1);
   }
 
-  // One neuron: z its pre-activation row (before sigma is applied), e the row of its bound e(z),
-  // which becomes the bound of sigma(z).
-  RS_HD void neuron(int32_t act, bool has_bias, const T* z, T* e, T slope) {
-    const bool kink = act_has_kink(act), relu = act == ACT_RELU;
-    const bool zero_at_0 = act_value(act, T(0), slope) == T(0);
-    for (int i = 0; i < L; ++i) {
-      const bool fixed = !has_bias && in_zero[i] != T(0);
-      on_kink[i] = kink && abs_(z[i]) <= e[i] && !fixed ? T(1) : on_kink[i];
-      const bool zero = (fixed && zero_at_0) || (relu && z[i] < -e[i]);
+  // Neuron j of layer Ly, with activation ACT and w_max = max_k |W_jk| (kink_row_max): z its
+  // pre-activation row (before sigma is applied); e receives the bound of sigma(z). ACT is a
+  // compile-time constant so the activation's switch folds away and the lane loop vectorises.
+  template <int ACT>
+  RS_HD void neuron(const LayerSpec& Ly, const T* theta, int j, T w_max, const T* z, T* e,
+                    T slope) {
+    constexpr bool kink = act_has_kink(ACT), relu = ACT == ACT_RELU;
+    const bool zero_at_0 = act_value(int32_t(ACT), T(0), slope) == T(0);
+    const bool bias = Ly.b_off >= 0;
+    const T e_bias = bias ? gamma * abs_(theta[Ly.b_off + j]) : T(0);
+    const T no_bias = bias ? T(0) : T(1);
+    RS_SIMD for (int i = 0; i < L; ++i) {
+      const T zi = z[i], ei = T(2) * (w_max * in_sum[i] + e_bias);
+      const bool fixed = no_bias * in_zero[i] != T(0);
+      on_kink[i] = kink && abs_(zi) <= ei && !fixed ? T(1) : on_kink[i];
+      const bool zero = (fixed && zero_at_0) || (relu && zi < -ei);
       out_zero[i] = zero ? out_zero[i] : T(0);
-      e[i] = act_error(act, z[i], e[i], slope);
+      e[i] = act_error(int32_t(ACT), zi, ei, slope);
     }
   }
 

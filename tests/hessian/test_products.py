@@ -431,3 +431,19 @@ def test_kinks_of_a_deeper_layer(act):
     assert hessian.kinks(free, theta, minus).item() == (0 if act == "relu" else 1)
     W1 = [torch.tensor([[[0.0], [1.0]]], **f64), W2[1], W2[2]]
     assert hessian.kinks(free, free.flatten([(w, None) for w in W1]), one).item() == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kinks_are_decided_to_float64_rounding(dtype):
+    """z = (1 + 2^-22) x1 - x2 = 2^-22 (2.4e-7, exact in both dtypes) at x = (1, 1) is not on the
+    kink — in float32 too, whose own rounding bound (2 gamma_3 (|W| |x|) ~ 7e-7) could not tell
+    the side: the flags are decided in float64, where that bound is ~1.3e-15. The same sample
+    with z = 0 is."""
+    net = MLP([2, 1, 1], "relu")
+    x = torch.tensor([[1.0, 1.0]], dtype=dtype)
+    for offset, flagged in ((2.0 ** -22, 0), (0.0, 1)):
+        W1 = torch.tensor([[[1.0 + offset, -1.0]]], dtype=torch.float64)
+        theta = net.flatten([(W1, torch.zeros(1, 1, dtype=torch.float64)),
+                             (torch.ones(1, 1, 1, dtype=torch.float64),
+                              torch.zeros(1, 1, dtype=torch.float64))]).to(dtype)
+        assert hessian.kinks(net, theta, Data(x, torch.zeros(1, 1, dtype=dtype))).item() == flagged
