@@ -165,3 +165,21 @@ def test_shared_and_per_model_inputs_and_targets_combine():
         rs.Data(X[0], torch.zeros(5, 4, 2, dtype=torch.float64))  # ... and B = N as well
     with pytest.raises(ValueError, match=r"labels must be \(N,\) or \(B, N\).*got \(2, 5\)"):
         rs.Data(X, labels.expand(2, 5), loss="cross_entropy")
+
+
+def test_per_model_weights():
+    """weights (B, N): one row of sample weights per model, with shared or per-model inputs;
+    B must match per-model inputs."""
+    w = torch.rand(3, 4, dtype=torch.float64)
+    d = rs.Data(torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, 1, dtype=torch.float64),
+                weights=w)
+    assert d.w.shape == (3, 4) and torch.equal(d.w, w)
+    assert rs.Data(torch.zeros(3, 4, 2), torch.zeros(3, 4, 1), weights=w.float()).w.shape == (3, 4)
+    with pytest.raises(ValueError, match=r"weights must be \(4,\), or \(B, 4\) per model"):
+        rs.Data(torch.zeros(2, 4, 2), torch.zeros(2, 4, 1), weights=w.float())
+    with pytest.raises(ValueError, match="weights must be"):
+        rs.Data(torch.zeros(4, 2), torch.zeros(4, 1), weights=torch.ones(3, 5))
+    with pytest.raises(ValueError, match=r"weights must be .*T \(2, 4, 1\)"):
+        rs.Data(torch.zeros(4, 2), torch.zeros(2, 4, 1), weights=w.float())  # B from T
+    with pytest.raises(ValueError, match="weights are all 0 for a model"):
+        rs.Data(torch.zeros(4, 2), torch.zeros(4, 1), weights=torch.tensor([[1.0] * 4, [0.0] * 4]))

@@ -60,7 +60,8 @@ def random_problem(model, B: int, N: int, dtype: torch.dtype, *, per_model: bool
                    weighted: bool = False, importance: bool = False, seed: int = 0,
                    device: str = "cpu", loss: str = "mse", labels: bool = False):
     """theta (B, P) and a random ``reluscope.Data`` (shared or per-model inputs and targets,
-    optional sample weights and output importance) for model, on device. Targets by loss: normal
+    optional sample weights — weighted="per_model": (B, N), one row per model — and output
+    importance) for model, on device. Targets by loss: normal
     (mse), probabilities (cross_entropy; integer class labels when ``labels``), uniform in
     [0, 1] (bce_with_logits)."""
     import reluscope as rs
@@ -77,7 +78,8 @@ def random_problem(model, B: int, N: int, dtype: torch.dtype, *, per_model: bool
         T = torch.rand(*shape, model.d_out, generator=g, dtype=dtype)
     else:
         T = torch.randn(*shape, model.d_out, generator=g, dtype=dtype)
-    w = torch.rand(N, generator=g, dtype=dtype) if weighted else None
+    w = (torch.rand(B, N, generator=g, dtype=dtype) if weighted == "per_model" else
+         torch.rand(N, generator=g, dtype=dtype) if weighted else None)
     u = torch.rand(model.d_out, generator=g, dtype=dtype) + 0.5 if importance else None
     theta, X, T, w, u = to_device(device, theta, X, T, w, u)
     return theta, rs.Data(X, T, w, u, loss=loss)

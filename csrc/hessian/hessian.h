@@ -2,9 +2,10 @@
 // weighted dataset: L_b = sum_n l(y(x_n; theta_b); t_n, w_n, I), l one of the losses of
 // hessian/loss_math.h (mean squared error, cross-entropy, binary cross-entropy with logits, linear).
 // Every launcher writes partial sums per (model, data chunk) — per warp on CUDA — into `part`
-// (B, partials, len), laid out as HessPlan says ([loss | grad (P, mode grad) | K products of P
-// (modes hvp, gnvp)]); the Python layer allocates `part` and the CUDA workspace from hess_plan
-// and sums over the partials.
+// (B, partials, len), laid out as HessPlan says ([loss | kinks | grad (P, mode grad) | K products
+// of P (modes hvp, gnvp)]; kinks, when asked for: the samples with non-zero weight on a kink that
+// moves with theta, model/kink_math.h); the Python layer allocates `part` and the CUDA workspace
+// from hess_plan and sums over the partials.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -23,6 +24,11 @@ enum HessMode : int32_t {
   HESS_GNVP = 3,   // K Gauss-Newton-vector products (sigma'' and residual cross terms dropped)
 };
 
+// The first values of every row of `part`: the loss, then the count of samples on a moving kink.
+inline constexpr int64_t kHessLossSlot = 0;
+inline constexpr int64_t kHessKinkSlot = 1;
+inline constexpr int64_t kHessHeaderSlots = 2;
+
 // Launch facts of the Hessian engine.
 inline constexpr int kHessCudaBlock = 128;               // threads per block: one sample each
 inline constexpr int kHessCudaWarps = kHessCudaBlock / 32;  // partial sums per (model, chunk)
@@ -38,9 +44,10 @@ inline constexpr int64_t kHessCpuTasks = 64;  // CPU: (model, chunk) tasks a cal
 struct HessPlan {
   int64_t chunks = 1;           // data chunks per model (parallelism when B is small)
   int64_t partials = 1;         // rows of `part` per model: chunks x (CUDA: kHessCudaWarps)
-  int64_t length = 1;           // values per (model, chunk): loss, then gradient, then products
-  int64_t grad_offset = 1;      // first gradient value (mode grad)
-  int64_t products_offset = 1;  // first value of the K products of P values (modes hvp, gnvp)
+  int64_t length = kHessHeaderSlots;  // values per (model, chunk): loss, kinks, gradient, products
+  int64_t kinks_offset = kHessKinkSlot;          // samples on a moving kink (when asked for)
+  int64_t grad_offset = kHessHeaderSlots;        // first gradient value (mode grad)
+  int64_t products_offset = kHessHeaderSlots;    // first of the K products of P (modes hvp, gnvp)
   int64_t workspace = 0;        // CUDA scratch values (0 on the CPU)
   int64_t max_directions = 1;   // most directions per call within kHessPartBudget partial values
 };
@@ -58,6 +65,8 @@ struct HessLayout {
   int32_t w_row = 0, t_row = 0, d1 = 0, d2 = 0, del = 0, gd2 = 0, rz = 0, ra = 0, rg = 0;
   int32_t curv = 0;       // d_out rows: the loss's curvature (loss_math.h)
   int32_t ws = 0;         // one row: w s of the cross-entropy
+  int32_t err = 0;        // max_width rows: the kink flags' rounding bounds (model/kink_math.h)
+  int32_t kink_max = 0;   // H rows, lane 0: max_k |W_jk| of every neuron (kink_row_max)
   int32_t rows = 0;       // total rows
 };
 
@@ -84,6 +93,10 @@ inline HessLayout make_hess_layout(const NetSpec& net) {
   }
   s.rg = r;
   r += 2 * net.max_width;
+  s.err = r;
+  r += net.max_width;
+  s.kink_max = r;
+  r += s.H;
   s.rows = r;
   return s;
 }
@@ -95,7 +108,7 @@ struct HessArgs {
   const T* theta = nullptr;  // (B, P)
   const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
   const T* t = nullptr;      // (N, d_out) or (B, N, d_out) when t_per_net
-  const T* w = nullptr;      // (N,) sample weights
+  const T* w = nullptr;      // (N,) sample weights, or (B, N) when w_per_net
   const T* imp = nullptr;    // (d_out,) output importance I
   const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0
   T* part = nullptr;         // (B, C, len) partial sums (CUDA: (B, C, kHessCudaWarps, len)), zero
@@ -105,12 +118,13 @@ struct HessArgs {
                              // loss with respect to its input
   int32_t mode = HESS_LOSS;
   int32_t loss = LOSS_MSE;   // HessLoss
-  bool x_per_net = false, t_per_net = false, v_per_net = true;
+  bool kinks = false;        // count the samples on a moving kink (else that slot stays 0)
+  bool x_per_net = false, t_per_net = false, w_per_net = false, v_per_net = true;
   T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
   int64_t workspace_threads = 0;
 
   RS_HD int64_t grad_len() const { return mode == HESS_GRAD ? net.n_params : 0; }
-  RS_HD int64_t len() const { return 1 + grad_len() + K * net.n_params; }
+  RS_HD int64_t len() const { return kHessHeaderSlots + grad_len() + K * net.n_params; }
 };
 // Passed by value to the CUDA kernel, whose parameters may hold at most 4 KB.
 static_assert(sizeof(HessArgs<double>) <= 4096, "HessArgs must fit in a CUDA kernel's parameters");

@@ -9,8 +9,8 @@ namespace rs {
 
 static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
                  const Array& w, const Array& imp, const OptArray& v, const Array& part,
-                 int32_t mode, int32_t loss, const OptArray& dx, const OptArray& workspace,
-                 std::uintptr_t stream) {
+                 int32_t mode, int32_t loss, bool kinks, const OptArray& dx,
+                 const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &imp, &part}, stream);
   check_same_device(theta, {&v, &dx});
   RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
@@ -21,11 +21,11 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});
-  const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3;
+  const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3, w_per_net = w.ndim() == 2;
   const int64_t N = int64_t(x.shape(x_per_net ? 1 : 0));
   if (x_per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
   if (t_per_net) check_shape(t, "T", {B, N, net.d_out}); else check_shape(t, "T", {N, net.d_out});
-  check_shape(w, "weights", {N});
+  if (w_per_net) check_shape(w, "weights", {B, N}); else check_shape(w, "weights", {N});
   check_shape(imp, "importance", {net.d_out});
   if (dx) check_shape(*dx, "dx", {B, N, net.d_in});
   const bool with_v = mode == HESS_HVP || mode == HESS_GNVP;
@@ -52,8 +52,9 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.imp = data_as<T>(imp, "importance");
     a.dx = data_as<T>(dx, "dx");
     a.v = data_as<T>(v, "V");
-    a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss;
-    a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.v_per_net = v_per_net;
+    a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss; a.kinks = kinks;
+    a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.w_per_net = w_per_net;
+    a.v_per_net = v_per_net;
     check_shape(part, "part", {B, C * per_chunk, a.len()});
     a.part = data_as<T>(part, "part");
     on_device(ctx, [&] { hess_cpu(a); },
@@ -83,6 +84,7 @@ void bind_hessian(nb::module_& m) {
       .def_ro("chunks", &HessPlan::chunks)
       .def_ro("partials", &HessPlan::partials)
       .def_ro("length", &HessPlan::length)
+      .def_ro("kinks_offset", &HessPlan::kinks_offset)
       .def_ro("grad_offset", &HessPlan::grad_offset)
       .def_ro("products_offset", &HessPlan::products_offset)
       .def_ro("workspace", &HessPlan::workspace)
@@ -93,10 +95,11 @@ void bind_hessian(nb::module_& m) {
         "Chunks, output layout and CUDA workspace of a _core.hess call.");
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
         nb::arg("importance"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
-        nb::arg("loss"), nb::arg("dx").none(), nb::arg("workspace").none(), nb::arg("stream"),
+        nb::arg("loss"), nb::arg("kinks"), nb::arg("dx").none(), nb::arg("workspace").none(),
+        nb::arg("stream"),
         "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of a weighted loss, "
-        "laid out as hess_plan says; in mode grad also each sample's input gradient into dx "
-        "(B, N, d_in) when given.");
+        "laid out as hess_plan says (with kinks, the samples on a moving kink); in mode grad also "
+        "each sample's input gradient into dx (B, N, d_in) when given.");
 }
 
 }  // namespace rs

@@ -14,6 +14,7 @@
 #include "common/tile_cpu.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
+#include "model/kink_math.h"
 
 namespace rs {
 
@@ -68,11 +69,14 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
     const T* x = a.x + (a.x_per_net ? b * N * net.d_in : 0);
     const T* t = a.t + (a.t_per_net ? b * N * net.d_out : 0);
+    const T* w = a.w + (a.w_per_net ? b * N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
+    if (a.kinks)
+      kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * kL; });
     for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
       // load the tile; padding lanes repeat sample n0 with weight 0
-      load_lanes<kL>(s + a.lay.w_row * kL, a.w, n, n1, T(0));
+      load_lanes<kL>(s + a.lay.w_row * kL, w, n, n1, T(0));
       for (int j = 0; j < net.d_out; ++j)
         load_lanes_strided<kL>(s + (a.lay.t_row + j) * kL, t + j, net.d_out, n, n1,
                                t[n0 * net.d_out + j]);

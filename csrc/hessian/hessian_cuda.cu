@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
+#include "model/kink_math.h"
 
 namespace rs {
 
@@ -42,8 +43,11 @@ __global__ void hess_kernel(HessArgs<T> a) {
     const int64_t n0 = a.N * c / a.C, n1 = a.N * (c + 1) / a.C;
     const T* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
     const T* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
+    const T* w = a.w + (a.w_per_net ? b * a.N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     WarpAcc<T> acc{a.part + (task * kHessCudaWarps + threadIdx.x / 32) * len, true};
+    if (a.kinks)
+      kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * threads; });
     // Every thread runs the same trip count (padding samples carry weight 0), so warps stay
     // converged for the shuffles in WarpAcc.
     for (int64_t n = n0; n < n1; n += blockDim.x) {
@@ -51,7 +55,7 @@ __global__ void hess_kernel(HessArgs<T> a) {
       acc.valid = valid;
       const int64_t m = valid ? n + threadIdx.x : n0;
       if (a.dx) acc.dx = a.dx + (b * a.N + m) * net.d_in;
-      s[a.lay.w_row * threads] = valid ? a.w[m] : T(0);
+      s[a.lay.w_row * threads] = valid ? w[m] : T(0);
       for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];
       for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[m * net.d_in + k];
       hess_tile<1, 0>(a, a.theta + b * P, v, s, threads, acc);

@@ -1,8 +1,9 @@
 // The fused per-sample arithmetic of the Hessian engine, shared by the CPU and CUDA launchers.
 //
 // hess_tile processes one tile of L samples of one network (L = kCpuLanes on the CPU so the lane
-// loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma''),
-// loss, backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
+// loops vectorise; L = 1 on CUDA, one thread per sample): forward pass (storing a, sigma', sigma'';
+// when A.kinks, flagging samples on a kink that moves with theta, model/kink_math.h), loss,
+// backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
 // acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
 // add into the same slots.
@@ -17,6 +18,7 @@
 #include "common/hostdevice.h"
 #include "hessian/hessian.h"
 #include "model/activation.h"
+#include "model/kink_math.h"
 #include "model/lanes.h"
 #include "model/net_spec.h"
 
@@ -57,7 +59,8 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
 }
 
 // One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
-// padding lanes), t_row.. (targets) and a[0].. (inputs). theta, v: this network's (P,), (K, P).
+// padding lanes), t_row.. (targets) and a[0].. (inputs), and when A.kinks lane 0 of the kink_max
+// rows (kink_row_max, once per network and data chunk). theta, v: this network's (P,), (K, P).
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
 // The matrix-vector sums of each layer run through lane_sums (register blocks); values to
 // accumulate are handed to acc.add(slot, values[L]).
@@ -74,18 +77,38 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   auto zero = [](int) { return T(0); };
   const T* w = row(lay.w_row);
 
-  // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma''
+  // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma'' (and the kink flags,
+  // when asked for, with the rounding bounds of the current layer's values in the err rows)
+  KinkLanes<L, T> kinks;
+  auto err = [&](int k) { return row(lay.err + k); };
+  if (A.kinks)
+    kinks.start(net.d_in, [&](int k) { return static_cast<const T*>(row(lay.a[0] + k)); }, err);
   for (int l = 0; l < nl; ++l) {
     const LayerSpec& Ly = net.layer[l];
+    if (A.kinks)
+      kinks.begin_layer(Ly, [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); },
+                        [&](int k) { return static_cast<const T*>(err(k)); });
     dense_lanes<L>(Ly, theta, row(lay.a[l]), stride, row(lay.a[l + 1]), stride,
                    [&](int j, T* z) {
+                     if (A.kinks)
+                       with_activation(Ly.act, [&](auto tag) {
+                         const T w_max = row(lay.kink_max + lay.h[l] + j)[0];
+                         kinks.template neuron<decltype(tag)::value>(Ly, theta, j, w_max, z,
+                                                                     err(j), slope);
+                       });
                      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j),
                                            row(lay.d2 + lay.h[l] + j), slope);
                    });
+    if (A.kinks) kinks.end_layer();
+  }
+  if (A.kinks) {
+    T on_kink[L];
+    kinks.flags(w, on_kink);
+    acc.add(kHessKinkSlot, on_kink);
   }
 
   // ---- loss, dL/dy into the del rows of the last layer, the loss's curvature rows
-  const int64_t gbase = 1, hbase = 1 + A.grad_len();
+  const int64_t gbase = kHessHeaderSlots, hbase = kHessHeaderSlots + A.grad_len();
   const int32_t out_h = lay.h[nl - 1];
   auto out_row = [&](int j) { return row(lay.a[nl] + j); };
   auto t_row = [&](int j) { return row(lay.t_row + j); };
@@ -95,7 +118,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   RS_SIMD for (int i = 0; i < L; ++i) loss[i] = T(0);
   loss_lanes<L, T>(A.loss, net.d_out, A.imp, out_row, t_row, w, g_row, curv_row, row(lay.ws),
                    loss);
-  acc.add(0, loss);
+  acc.add(kHessLossSlot, loss);
   if (A.mode == HESS_LOSS) return;
   const bool full = A.mode != HESS_GNVP;
 

@@ -35,8 +35,7 @@ HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t 
   HessPlan p;
   p.chunks = chunks_for(B, N, cuda);
   p.partials = p.chunks * (cuda ? kHessCudaWarps : 1);
-  p.grad_offset = 1;
-  p.products_offset = 1 + (mode == HESS_GRAD ? P : 0);
+  p.products_offset = kHessHeaderSlots + (mode == HESS_GRAD ? P : 0);
   p.length = p.products_offset + K * P;
   p.max_directions =
       std::max<int64_t>(1, kHessPartBudget / std::max<int64_t>(1, B * p.partials * P));

@@ -5,8 +5,10 @@ from .data import Data
 from ._version import __version__
 from .forward import forward
 from .info import config, show_config
-from .models import ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms_quadrature
+from .hessian import tms_population_hessian
+from .models import (ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms_population,
+                     tms_quadrature)
 
 __all__ = ["ACTIVATIONS", "Data", "KINKED", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
            "__version__", "config", "forward", "hessian", "hypercube", "reference", "regions",
-           "show_config", "slt", "tms_quadrature"]
+           "show_config", "slt", "tms_population", "tms_population_hessian", "tms_quadrature"]

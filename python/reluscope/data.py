@@ -31,7 +31,8 @@ class Data:
             per model, any other (N, d_out) is shared); for ``loss="cross_entropy"`` integer
             class labels (N,) or (B, N) in [0, d_out) (float labels are an error), or float
             class probabilities (N, d_out) or (B, N, d_out).
-        weights: (N,) sample weights w_n >= 0, not all 0; default 1/N.
+        weights: (N,) sample weights w_n >= 0, not all 0, or (B, N) per model (e.g.
+            ``tms_population``); default 1/N.
         importance: (d_out,) output importance I >= 0 (class weights for the cross-entropy);
             default 1.
         loss: "mse", "cross_entropy" or "bce_with_logits".
@@ -63,7 +64,7 @@ class Data:
     loss: str = "mse"
     dtype: Optional[torch.dtype] = field(default=None, kw_only=True, repr=False)
     device: Optional[torch.device | str] = field(default=None, kw_only=True, repr=False)
-    #: (N,) sample weights the kernels read.
+    #: (N,) or (B, N) sample weights the kernels read.
     w: torch.Tensor = field(init=False, repr=False)
     #: (d_out,) importance the kernels read (ones by default; None until the outputs are known
     #: for labels without importance).
@@ -89,8 +90,12 @@ class Data:
         same_dtype_device(X, "X", T=T if T.is_floating_point() else None, weights=weights,
                           importance=importance)
         w = X.new_full((N,), 1.0 / N) if weights is None else weights
-        if w.shape != (N,):
-            raise ValueError(f"weights must be ({N},), got {tuple(w.shape)}")
+        B = (X.shape[0] if X.dim() == 3 else   # models, where X or T is per model
+             T.shape[0] if T.dim() == (3 if T.is_floating_point() else 2) else None)
+        if w.shape != (N,) and not (w.dim() == 2 and w.shape[1] == N and
+                                    (B is None or w.shape[0] == B)):
+            raise ValueError(f"weights must be ({N},), or (B, {N}) per model with B as in X "
+                             f"{tuple(X.shape)} and T {tuple(T.shape)}, got {tuple(w.shape)}")
         if importance is not None:
             if importance.dim() != 1 or (T.is_floating_point() and
                                          importance.shape[0] != T.shape[-1]):
@@ -105,8 +110,9 @@ class Data:
             if not bool((w >= 0).all()):
                 raise ValueError(f"weights must be >= 0 (a negative weight makes the loss "
                                  f"negative), got min {float(w.min())}")
-            if not bool((w > 0).any()):
-                raise ValueError("weights are all 0: the loss would be 0 for every theta")
+            if not bool((w > 0).any(-1).all()):
+                raise ValueError("weights are all 0" + (" for a model" if w.dim() == 2 else "") +
+                                 ": the loss would be 0 for every theta")
         set_field = object.__setattr__
         set_field(self, "X", X.contiguous())
         set_field(self, "T", T.contiguous())

@@ -49,3 +49,43 @@ def test_cuda_without_gpu_is_a_one_line_error():
     r = reproduce("tms", "--device", "cuda")
     assert r.returncode == 2 and "no CUDA GPU" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_tms_newton_uses_the_exact_population():
+    """`reproduce tms` has no private population or finite-difference Hessian: its Newton step
+    uses rs.tms_population and rs.tms_population_hessian, and lands on the seed's family-B point
+    a(s) (-1, 1) to rounding (the old finite-difference Hessian: ~1e-6)."""
+    import math
+
+    import torch
+
+    from reluscope.experiments import tms as experiment
+
+    assert not hasattr(experiment, "kink_aligned_data")
+    assert not hasattr(experiment, "population_hessian")
+    a = math.sqrt((3 + 5 * 0.5) / (2 * (1 + 3 * 0.5)))
+    start = torch.tensor([[-1.01 * a, 0.99 * a]], dtype=torch.float64)
+    theta, gnorm = experiment.newton(experiment.TMS(2, 1, bias=False), start, 0.5, steps=10)
+    assert gnorm.item() < experiment.GNORM
+    assert (theta - torch.tensor([[-a, a]], dtype=torch.float64)).abs().max() < 1e-12
+
+
+def test_tms_contour_figure_has_a_marker_legend():
+    """The contour figure says what its markers mean: one legend entry per type of critical
+    point in the table, with that type's marker."""
+    pytest.importorskip("matplotlib")
+    from reluscope.experiments import tms as experiment
+
+    figures = []
+
+    class Report:
+        def figure(self, fig, name, caption):
+            figures.append((name, fig))
+
+    table = [{"s": 0.2, "w": [0.7, 0.7], "loss": 0.1, "type": "minimum", "family": "A"},
+             {"s": 0.2, "w": [0.0, 0.9], "loss": 0.2, "type": "saddle", "family": "axis"}]
+    experiment._figures(Report(), experiment.TMS(2, 1, bias=False), table, 0.4178)
+    fig = dict(figures)["loss_contours.png"]
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["minimum", "saddle"]
+    assert [h.get_marker() for h in legend.legend_handles] == ["o", "x"]

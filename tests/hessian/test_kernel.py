@@ -15,15 +15,15 @@ Mode = _core.HessMode
 
 
 def test_plan_layout():
-    """[loss | gradient | K products]: offsets and length follow the mode."""
+    """[loss | kinks | gradient | K products]: offsets and length follow the mode."""
     spec = MLP([2, 5, 1]).spec
     P = spec.n_params
     loss = _core.hess_plan(spec, 10, 100, 0, Mode.loss, False, 8)
     grad = _core.hess_plan(spec, 10, 100, 0, Mode.grad, False, 8)
     hvp = _core.hess_plan(spec, 10, 100, 3, Mode.hvp, False, 8)
-    assert loss.length == 1 and loss.workspace == 0
-    assert (grad.grad_offset, grad.length) == (1, 1 + P)
-    assert (hvp.products_offset, hvp.length) == (1, 1 + 3 * P)
+    assert loss.length == 2 and loss.kinks_offset == 1 and loss.workspace == 0
+    assert (grad.grad_offset, grad.length) == (2, 2 + P)
+    assert (hvp.products_offset, hvp.length) == (2, 2 + 3 * P)
     with pytest.raises(ValueError, match="unknown mode"):
         _core.hess_plan(spec, 1, 1, 0, 7, False, 8)
 

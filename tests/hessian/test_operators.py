@@ -78,3 +78,33 @@ def test_operator_errors():
     with pytest.raises(ValueError, match="HESSIAN_MAX_BYTES"):
         big = MLP([2, 200, 200, 1])
         hessian.Residual(big, big.init(20, dtype=F64), data).to_dense()
+
+
+SPECTRA = [("eigvalsh", {}), ("index", {}), ("extreme_eigs", {}),
+           ("extreme_eigs", {"method": "lanczos", "max_iter": 2}), ("trace", {})]
+
+
+@pytest.mark.parametrize("name,options", SPECTRA)
+def test_spectra_of_a_hessian_at_a_kink_warn_once(name, options):
+    """The issue's reproducer (tms_quadrature at the seed's family-B point has nodes on the kink
+    x1 = x2): ``on_kink`` says which models have no Hessian, and every spectrum of the operator
+    warns (once per operator: at its first product); the Residual shares the flag. Off the kink
+    nothing warns (the KinkWarning is an error there)."""
+    import warnings
+
+    from tests.hessian.test_products import family_b
+    from reluscope import tms_quadrature
+
+    tms, data = TMS(2, 1, bias=False), tms_quadrature(0.5)
+    theta = torch.cat([torch.tensor([[0.3, 0.8]], dtype=F64), family_b(0.5)])
+    H = hessian.Hessian(tms, theta, data)
+    assert H.on_kink.tolist() == [False, True] and H.kinks.tolist() == [0, 16]
+    assert hessian.Residual(tms, theta, data).on_kink.tolist() == [False, True]
+    with pytest.warns(hessian.KinkWarning, match=r"1 of 2 models .*models 1\)"):
+        getattr(hessian, name)(H, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hessian.KinkWarning)
+        getattr(hessian, name)(H, **options)  # the same operator: warned already
+        getattr(hessian, name)(hessian.Hessian(tms, theta[:1], data), **options)
+    with pytest.warns(hessian.KinkWarning):
+        getattr(hessian, name)(hessian.Residual(tms, theta, data), **options)

@@ -35,7 +35,8 @@ def matches_reference(model, theta, data, Vs, *, dense=True, factor=1.0):
 
 
 CASES = [(act, per, flags) for act in ACTIVATIONS
-         for per, flags in ((False, (False, False)), (True, (True, True)))]
+         for per, flags in ((False, (False, False)), (True, (True, True)),
+                            (False, ("per_model", False)))]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -109,6 +110,25 @@ def test_importance_weighs_squared_errors_linearly():
     assert_matches_reference(hessian.loss(net, theta, weighted), want, kind="reduction")
 
 
+@pytest.mark.parametrize("per_model_x", [False, True])
+def test_per_model_weights_equal_one_call_per_model(per_model_x):
+    """Data with weights (B, N): model b's loss, gradient and Hessian are those of model b alone
+    on its row of weights; B must match theta."""
+    net = MLP([2, 3, 1], "tanh")
+    theta, data = random_problem(net, 3, 11, torch.float64, per_model=per_model_x,
+                                 weighted="per_model")
+    L, G = hessian.value_and_grad(net, theta, data)
+    H = hessian.hessian(net, theta, data)
+    for b in range(3):
+        one = Data(data.X[b] if per_model_x else data.X, data.T[b] if per_model_x else data.T,
+                   weights=data.w[b])
+        Lb, Gb = hessian.value_and_grad(net, theta[b], one)
+        assert_matches_reference((L[b], G[b], H[b]), (Lb, Gb, hessian.hessian(net, theta[b], one)),
+                                 kind="reduction")
+    with pytest.raises(ValueError, match="is per model with 3 models but theta has B=2"):
+        hessian.loss(net, theta[:2], data)
+
+
 def test_one_model_drops_the_model_dimension():
     net = MLP([2, 3, 2], "tanh")
     theta, data = random_problem(net, 1, 9, torch.float64)
@@ -165,9 +185,11 @@ def test_tms_matches_reference(bias, dtype, device):
 @pytest.mark.parametrize("model", [MLP([3, 5, 4, 2], a) for a in ACTIVATIONS] + [TMS(6, 2)],
                          ids=repr)
 def test_cuda_two_chunks_and_a_partial_block(model, dtype, per_model):
-    """N = 700: two data chunks per model and a partial block of the CUDA launcher."""
-    theta, data = random_problem(model, 5, 700, dtype, per_model=per_model, weighted=True,
-                                 importance=True, device="cuda")
+    """N = 700: two data chunks per model and a partial block of the CUDA launcher (per-model
+    inputs come with per-model sample weights)."""
+    theta, data = random_problem(model, 5, 700, dtype, per_model=per_model,
+                                 weighted="per_model" if per_model else True, importance=True,
+                                 device="cuda")
     V = torch.randn(5, 3, model.num_params, dtype=dtype)
     matches_reference(model, theta, data, [V], factor=10)
 
@@ -350,3 +372,99 @@ def test_overflow_gives_inf_like_torch_whatever_the_tile_padding(N):
                          reference.value_and_grad(net, theta, data)):
         assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
     assert torch.isinf(hessian.loss(net, theta, data)[0])
+
+
+# ---- samples on a kink (hessian.kinks, the KinkWarning of hvp and hessian) ---------------------
+def family_b(s: float) -> torch.Tensor:
+    """The seed's family-B critical point a(s) (-1, 1) of TMS(2, 1, bias=False), whose kink
+    w1 x1 + w2 x2 = 0 is the diagonal x1 = x2."""
+    a = math.sqrt((3 + 5 * s) / (2 * (1 + 3 * s)))
+    return torch.tensor([[-a, a]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tms_quadrature_at_family_b_is_on_a_kink(dtype):
+    """The issue's reproducer: tms_quadrature's tensor grid has n_nodes nodes on the diagonal,
+    where y = relu(W^T W x) has pre-activations 0 (exactly, or the rounding of -a t + a t), and
+    the kink moves with W: the Hessian is not defined there. Flagged (in float32 too), with a
+    KinkWarning from hvp and hessian; a generic theta and the x = 0 atom (z = 0 for every W)
+    are not flagged."""
+    tms, data = TMS(2, 1, bias=False), tms_quadrature(0.5, n_nodes=16, dtype=dtype)
+    theta = torch.cat([family_b(0.5), torch.tensor([[0.3, 0.8]], dtype=torch.float64)]).to(dtype)
+    assert hessian.kinks(tms, theta, data).tolist() == [16, 0]
+    assert hessian.kinks(tms, theta[1], data).item() == 0  # the x = 0 atom has weight s^2
+    with pytest.warns(hessian.KinkWarning, match=r"1 of 2 models .*models 0\)"):
+        hessian.hvp(tms, theta, data, torch.ones_like(theta))
+    with pytest.warns(hessian.KinkWarning):
+        hessian.hessian(tms, theta[0], data)
+
+
+def test_kinks_with_a_bias_at_the_atom_and_zero_weights():
+    """With a bias, x = 0 has z = b: b_1 = 0 is a kink that moves (with b_1). A sample on a kink
+    with weight 0 is not counted."""
+    tms, data = TMS(2, 1), tms_quadrature(0.5, n_nodes=4)
+    theta = torch.tensor([[0.3, 0.8, 0.0, 0.1], [0.3, 0.8, 0.2, 0.1]], dtype=torch.float64)
+    assert hessian.kinks(tms, theta, data).tolist() == [1, 0]
+    zero_w = Data(data.X, data.T, weights=torch.where(data.X.sum(1) == 0, 0.0, data.w))
+    assert hessian.kinks(tms, theta, zero_w).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act):
+    """Integer weights put samples exactly on the kinks of the first hidden layer: z1 = x1 - x2
+    at x = (1, 1) (and z2 = 2 x1 + x2 - 3 there too: one sample, counted once), z = b = 0 at
+    x = 0 (the bias moves it); x = (3, 3) is on the kink with weight 0. Without a bias, x = 0
+    gives z = 0 for every theta: no kink."""
+    net = MLP([2, 2, 1], act)
+    W1 = torch.tensor([[[1.0, -1.0], [2.0, 1.0]]], dtype=torch.float64)
+    b1 = torch.tensor([[0.0, -3.0]], dtype=torch.float64)
+    W2, b2 = torch.ones(1, 1, 2, dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)
+    theta = net.flatten([(W1, b1), (W2, b2)])
+    X = torch.tensor([[1.0, 1.0], [2.0, 1.0], [0.0, 0.0], [-1.0, 0.0], [3.0, 3.0]],
+                     dtype=torch.float64)
+    data = Data(X, torch.zeros(5, 1, dtype=torch.float64),
+                weights=torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0], dtype=torch.float64))
+    assert hessian.kinks(net, theta, data).tolist() == [2]
+    assert hessian.kinks(net, theta, Data(X[1:2], torch.zeros(1, 1, dtype=torch.float64))) == 0
+    free = MLP([2, 2, 1], act, bias=False)
+    theta_free = free.flatten([(W1, None), (W2, None)])
+    assert hessian.kinks(free, theta_free, data).tolist() == [1]  # x = (1, 1) only
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_kinks_of_a_deeper_layer(act):
+    """[1, 2, 1, 1]: at x = 1, h = (1.5, 2) and the second layer's z = 2 h1 - 1.5 h2 = 0, a kink
+    (flagged at that layer). Without biases: x = -1 gives z1 = (-1, -2), so for relu h = 0 for
+    every theta nearby and z2 = W2 h = 0 is fixed (no kink), while leaky_relu's h != 0 makes z2
+    move (z2 = 2 h1 - h2 = -0.02 + 0.02 = 0 exactly); W1 = (0, 1) at x = 1 puts the first
+    layer on a kink (one sample, counted once)."""
+    net = MLP([1, 2, 1, 1], act)
+    f64 = dict(dtype=torch.float64)
+    W = [torch.tensor([[[1.0], [2.0]]], **f64), torch.tensor([[[2.0, -1.5]]], **f64),
+         torch.ones(1, 1, 1, **f64)]
+    b = [torch.tensor([[0.5, 0.0]], **f64), torch.zeros(1, 1, **f64), torch.zeros(1, 1, **f64)]
+    one = Data(torch.ones(1, 1, **f64), torch.zeros(1, 1, **f64))
+    assert hessian.kinks(net, net.flatten(list(zip(W, b))), one).item() == 1
+    free = MLP([1, 2, 1, 1], act, bias=False)
+    minus = Data(-torch.ones(1, 1, **f64), torch.zeros(1, 1, **f64))
+    W2 = [W[0], torch.tensor([[[2.0, -1.0]]], **f64), W[2]]
+    theta = free.flatten([(w, None) for w in W2])
+    assert hessian.kinks(free, theta, minus).item() == (0 if act == "relu" else 1)
+    W1 = [torch.tensor([[[0.0], [1.0]]], **f64), W2[1], W2[2]]
+    assert hessian.kinks(free, free.flatten([(w, None) for w in W1]), one).item() == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kinks_are_decided_to_float64_rounding(dtype):
+    """z = (1 + 2^-22) x1 - x2 = 2^-22 (2.4e-7, exact in both dtypes) at x = (1, 1) is not on the
+    kink — in float32 too, whose own rounding bound (2 gamma_3 (|W| |x|) ~ 7e-7) could not tell
+    the side: the flags are decided in float64, where that bound is ~1.3e-15. The same sample
+    with z = 0 is."""
+    net = MLP([2, 1, 1], "relu")
+    x = torch.tensor([[1.0, 1.0]], dtype=dtype)
+    for offset, flagged in ((2.0 ** -22, 0), (0.0, 1)):
+        W1 = torch.tensor([[[1.0 + offset, -1.0]]], dtype=torch.float64)
+        theta = net.flatten([(W1, torch.zeros(1, 1, dtype=torch.float64)),
+                             (torch.ones(1, 1, 1, dtype=torch.float64),
+                              torch.zeros(1, 1, dtype=torch.float64))]).to(dtype)
+        assert hessian.kinks(net, theta, Data(x, torch.zeros(1, 1, dtype=dtype))).item() == flagged

@@ -83,3 +83,16 @@ def test_tms_quadrature_errors():
         rs.tms_quadrature(0.5, n_nodes=2, n_features=2, importance=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=">= 0"):
         rs.tms_quadrature(0.5, n_nodes=2, n_features=2, importance=[1.0, -2.0])
+
+
+def test_tms_quadrature_is_exact_only_where_no_kink_crosses_the_data():
+    """At family A (w1 w2 > 0) no kink enters the square and tms_quadrature's loss is the
+    population's to rounding; at family B the kink is the diagonal and its loss is off by far more
+    than rounding (its Hessian does not exist: n_nodes grid nodes sit on the kink)."""
+    tms, s = rs.TMS(2, 1, bias=False), 0.5
+    a = math.sqrt((3 + 5 * s) / (2 * (1 + 3 * s)))
+    theta = torch.tensor([[2 ** -0.5, 2 ** -0.5], [-a, a]], dtype=torch.float64)
+    grid = rs.hessian.loss(tms, theta, rs.tms_quadrature(s))
+    exact = rs.hessian.loss(tms, theta, rs.tms_population(tms, theta, s))
+    assert abs(grid[0] - exact[0]) < 1e-14 and abs(grid[1] - exact[1]) > 1e-7
+    assert rs.hessian.kinks(tms, theta, rs.tms_quadrature(s)).tolist() == [0, 16]

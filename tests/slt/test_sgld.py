@@ -227,3 +227,12 @@ def test_progress_goes_to_stderr(capsys):
     slt.sgld(net, theta, data, chains=1, draws=3, burn_in=2, progress=True)
     err = capsys.readouterr().err
     assert "sgld" in err and "5/5" in err
+
+
+def test_per_model_weights_are_refused_with_their_shape():
+    """sgld's minibatches draw from one weight vector shared by the models; (B, N) weights are an
+    error that says so, not a wrong draw."""
+    net = MLP([2, 2, 1])
+    theta, data = random_problem(net, 2, 5, torch.float64, weighted="per_model")
+    with pytest.raises(ValueError, match=r"per-model weights \(2, 5\)"):
+        slt.sgld(net, theta, data, n_beta=10.0, draws=2)

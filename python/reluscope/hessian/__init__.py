@@ -10,24 +10,31 @@ part (``Residual``). ``loss``, ``value_and_grad``, ``hvp`` and ``gnvp`` are diff
 (``_autograd``); the rest raises when theta requires grad.
 
 ReLU and leaky ReLU have sigma'' = 0 almost everywhere: ``hvp`` and ``hessian`` give the Hessian of
-the piecewise-smooth loss at points where no pre-activation is exactly 0 (with relu'(0) = 0, as
-torch autograd). At a kink the loss is not twice differentiable; choose data off the kinks.
+the piecewise-smooth loss. Where a sample with non-zero weight sits exactly on a kink that moves
+with theta the loss is not twice differentiable: the kernel flags it on every pass (``kinks``,
+``Hessian(...).on_kink``) and Hessian products there come with a ``KinkWarning`` (they use
+relu'(0) = 0, as torch autograd). A population whose kinks cross its support (TMS) has a Hessian
+with a term on the kink lines that no dataset carries: ``reluscope.tms_population_hessian``.
 
 Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
-Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point).
+Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point),
+``population`` (the TMS population Hessian).
 """
 from ..data import Data
+from ._kernel import KinkWarning
 from .critical import CriticalPoints, classify
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
-from .products import gauss_newton, gnvp, hessian, hvp, loss, value_and_grad
+from .population import tms_population_hessian
+from .products import gauss_newton, gnvp, hessian, hvp, kinks, loss, value_and_grad
 from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_eigs, index,
                        resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
 __all__ = ["BatchedLinearOperator", "CriticalPoints", "DENSE_MAX_P", "Data", "DenseOperator",
            "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult",
-           "Residual", "classify", "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp",
-           "hessian", "hvp", "index", "levenberg_marquardt", "loss", "resolution", "trace",
+           "KinkWarning", "Residual", "classify", "eigvalsh", "extreme_eigs", "fit",
+           "gauss_newton", "gnvp", "hessian", "hvp", "index", "kinks", "levenberg_marquardt",
+           "loss", "resolution", "tms_population_hessian", "trace",
            "value_and_grad"]

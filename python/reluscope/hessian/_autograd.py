@@ -31,7 +31,7 @@ from . import _kernel
 from ._kernel import Mode
 
 _LOSS_NAMES = {int(v): v.name for v in _core.Loss}
-_ROLES = ("net", ("net_or_shared", 2), ("net_or_shared", 2), "shared", "shared")
+_ROLES = ("net", ("net_or_shared", 2), ("net_or_shared", 2), ("net_or_shared", 1), "shared")
 _NO_MODEL_GRADS = (None,) * 4  # layers, n_params, slope, loss
 
 

@@ -1,10 +1,15 @@
 """The one driver of the fused Hessian kernel (csrc/hessian): validates inputs, reads the launch
 plan from C++ (``_core.hess_plan``), allocates exactly what it says, calls ``_core.hess`` and
 returns the loss, gradient, products (and input gradients) summed over the partial sums (data
-chunks; on CUDA one per warp, so results are the same bits every call). Every other module of
-``reluscope.hessian`` (and ``reluscope.forward``'s backward) reaches the kernel through here."""
+chunks; on CUDA one per warp, so results are the same bits every call), with the kernel's count
+of samples on a moving kink. Every other module of ``reluscope.hessian`` (and
+``reluscope.forward``'s backward) reaches the kernel through here; every Hessian product does, so
+this is where a Hessian evaluated at a kink raises its ``KinkWarning``."""
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import NamedTuple, Optional
 
 import torch
@@ -31,9 +36,20 @@ class Inputs(NamedTuple):
     single: bool
 
 
+class KinkWarning(RuntimeWarning):
+    """A Hessian (``hvp``, ``hessian``, the ``Hessian`` and ``Residual`` operators and the spectra
+    of these) was evaluated where a sample with non-zero weight sits on a kink of a relu or
+    leaky_relu that moves with theta (its pre-activation is 0 to within the rounding of its
+    computation, csrc/model/kink_math.h): the loss is not twice differentiable there, and the
+    products are those of the convention sigma'(0) (relu'(0) = 0), not a Hessian. Which models:
+    ``hessian.kinks`` or ``Hessian(...).on_kink``. ``warnings.simplefilter("error", KinkWarning)``
+    makes it an error."""
+
+
 class Sums(NamedTuple):
     """What one kernel call returns, per model."""
     loss: torch.Tensor                # (B,)
+    kinks: Optional[torch.Tensor]     # (B,) int64: samples (weight != 0) on a moving kink
     grad: Optional[torch.Tensor]      # (B, P), mode grad
     products: Optional[torch.Tensor]  # (B, K, P), modes hvp and gnvp
     dx: Optional[torch.Tensor]        # (B, N, d_in) input gradients, mode grad when asked for
@@ -58,8 +74,8 @@ def check_inputs(model: Model, theta, data: Data, *, differentiable: bool = Fals
     if data.loss == "cross_entropy" and model.d_out < 2:
         raise ValueError(f"the cross-entropy needs at least two outputs; {model!r} has one "
                          "(use loss='bce_with_logits')")
-    for name, t in (("X", data.X), ("T", T)):
-        if t.dim() == 3 and t.shape[0] != B:
+    for name, t in (("X", data.X), ("T", T), ("weights", data.w)):
+        if t.dim() == (2 if name == "weights" else 3) and t.shape[0] != B:
             raise ValueError(f"{name} is per model with {t.shape[0]} models but theta has B={B}")
     imp = data.importance_for(model.d_out)
     for name, t in (("X", data.X), ("T", T), ("weights", data.w), ("importance", imp)):
@@ -91,23 +107,66 @@ def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 
 
 def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
         w: torch.Tensor, imp: torch.Tensor, loss: int, mode: Mode,
-        V: Optional[torch.Tensor] = None, dx: bool = False) -> Sums:
+        V: Optional[torch.Tensor] = None, dx: bool = False,
+        kinks: Optional[bool] = None) -> Sums:
     """One kernel call on validated inputs. In modes hvp and gnvp V is (B, K, P), or (K, P)
-    shared by all models; dx (mode grad) also returns each sample's input gradient."""
+    shared by all models; dx (mode grad) also returns each sample's input gradient. kinks: count
+    the samples on a moving kink (``kink_counts``; default: in mode hvp, which then warns where
+    there are any; else ``Sums.kinks`` is None)."""
     theta, X, T = theta.contiguous(), X.contiguous(), T.contiguous()
     V = None if V is None else V.contiguous()
     B, P = theta.shape
     N = X.shape[-2]
     K = 0 if V is None else V.shape[-2]
+    kinks = mode == Mode.hvp if kinks is None else kinks
+    fused = kinks and theta.dtype == torch.float64
     p = plan(spec, theta, N, mode, K)
     part = _host.zeros((B, p.partials, p.length), theta.dtype, theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
-    _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, dxs, workspace,
+    _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, fused, dxs, workspace,
                cuda_stream(theta))
     out = part[:, 0] if p.partials == 1 else _host.sum_dim1(part)  # partials in order
     grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
     products = (out[:, p.products_offset:p.products_offset + K * P].view(B, K, P)
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
-    return Sums(out[:, 0], grad, products, dxs)
+    counts = (out[:, p.kinks_offset].round().long() if fused else
+              kink_counts(spec, theta, X, T, w, imp, loss) if kinks else None)
+    if mode == Mode.hvp and counts is not None and bool(counts.any()):
+        warn_kinks(counts)
+    return Sums(out[:, 0], counts, grad, products, dxs)
+
+
+def kink_counts(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
+                w: torch.Tensor, imp: torch.Tensor, loss: int) -> torch.Tensor:
+    """(B,) int64: per model, the samples with non-zero weight on a kink that moves with theta
+    (csrc/model/kink_math.h), always decided in float64 (float32 inputs are converted, exactly):
+    the flag's rounding bound is then ~1e-13 of the pre-activation's scale, so only samples on
+    a kink to float64 precision count, whatever the dtype of the products."""
+    if theta.dtype != torch.float64:
+        theta, X, T, w, imp = (t.double() for t in (theta, X, T, w, imp))
+    return run(spec, theta, X, T, w, imp, loss, Mode.loss, kinks=True).kinks
+
+
+def warn_kinks(kinks: torch.Tensor) -> None:
+    """The KinkWarning for the models with kinks > 0 (kinks (B,))."""
+    bad = kinks.nonzero()[:, 0].tolist()
+    shown = ", ".join(map(str, bad[:8])) + (", ..." if len(bad) > 8 else "")
+    warnings.warn(KinkWarning(
+        f"Hessian at a kink: {len(bad)} of {len(kinks)} models have samples with non-zero weight "
+        f"on a relu/leaky_relu kink that moves with theta (a pre-activation 0 to within its "
+        f"rounding; models {shown}); the Hessian does not exist there and these products use "
+        "relu'(0) = 0 (hessian.kinks counts the samples; for the TMS population use "
+        "reluscope.tms_population_hessian)"),
+        stacklevel=_outside_package())
+
+
+def _outside_package() -> int:
+    """The stacklevel of warnings.warn (called from warn_kinks) that names the first caller
+    outside reluscope: the warning points at the user's line."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -115,7 +115,7 @@ class _KernelOperator(BatchedLinearOperator):
     def _run(self, V: torch.Tensor) -> torch.Tensor:
         i = self.inputs
         return _kernel.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
-                           V).products
+                           V, kinks=False).products
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _kernel.check_directions(self.theta, V)
@@ -133,9 +133,32 @@ class _KernelOperator(BatchedLinearOperator):
 class Hessian(_KernelOperator):
     """The loss Hessians H_b of B models at theta (B, P) on data: exact Pearlmutter products
     (forward once, one R-forward and R-backward per direction). For ReLU nets, the Hessian of
-    the piecewise-smooth loss (no pre-activation exactly 0)."""
+    the piecewise-smooth loss; models with a sample on a kink that moves with theta have none
+    (``on_kink``): their products use relu'(0) = 0 and come with a ``KinkWarning``."""
 
     mode = _kernel.Mode.hvp
+
+    @property
+    def kinks(self) -> torch.Tensor:
+        """(B,) int64: per model, the samples on a kink that moves with theta
+        (``hessian.kinks``); one forward pass, on first use."""
+        if not hasattr(self, "_kinks"):
+            i = self.inputs
+            self._kinks = _kernel.kink_counts(self.model.spec, i.theta, i.X, i.T, i.w, i.imp,
+                                              i.loss)
+        return self._kinks
+
+    @property
+    def on_kink(self) -> torch.Tensor:
+        """(B,) bool: the models whose Hessian does not exist here (``kinks`` > 0)."""
+        return self.kinks > 0
+
+    def _run(self, V: torch.Tensor) -> torch.Tensor:
+        if not getattr(self, "_warned", False):  # checked once per operator, at its first product
+            self._warned = True
+            if bool(self.kinks.any()):
+                _kernel.warn_kinks(self.kinks)
+        return super()._run(V)
 
 
 class GaussNewton(_KernelOperator):
@@ -154,6 +177,11 @@ class Residual(BatchedLinearOperator):
         self.single = self.hessian.single
         self.shape, self.dtype, self.device = (self.hessian.shape, self.hessian.dtype,
                                                self.hessian.device)
+
+    @property
+    def on_kink(self) -> torch.Tensor:
+        """(B,) bool: the Hessian's ``on_kink``."""
+        return self.hessian.on_kink
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         return self.hessian.matmat(V) - self.gauss_newton.matmat(V)

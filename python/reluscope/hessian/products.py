@@ -24,7 +24,7 @@ from ..models.base import Model
 from . import _autograd, _kernel
 from .operators import GaussNewton, Hessian
 
-__all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
+__all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "kinks", "loss", "value_and_grad"]
 
 
 def _call_args(inp: _kernel.Inputs) -> tuple:
@@ -50,6 +50,25 @@ def value_and_grad(model: Model, theta: torch.Tensor,
     return (L[0], G[0]) if inp.single else (L, G)
 
 
+def kinks(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
+    """Per model, the number of samples with non-zero weight that sit on a kink of a relu or
+    leaky_relu moving with theta, (B,) int64 (one model: ()). Where it is > 0 the loss is not
+    twice differentiable and the Hessian does not exist (``hvp``, ``hessian`` and the ``Hessian``
+    operator then warn, ``KinkWarning``).
+
+    On a kink: a pre-activation z with |z| <= e(z), its forward rounding-error bound (2 (gamma_n
+    sum_k |W_jk a_k| + |b_j|) plus the inputs' own bounds through |W|, gamma_n = n u / (1 - n u),
+    n = fan-in + 1: the side of the kink the computed z lands on is then not determined). A
+    pre-activation that is 0 for every theta nearby is none: no bias and all its inputs 0 for
+    every theta nearby (e.g. TMS's x = 0 without bias, or W h with h = 0 from relus certainly
+    below their kink). Decided in float64 whatever theta's dtype (the bound is then ~1e-13 of the
+    pre-activation's scale). One forward pass of the fused kernel plus one pass of |W| (its
+    flags: csrc/model/kink_math.h)."""
+    inp = _kernel.check_inputs(model, theta, data)
+    out = _kernel.kink_counts(inp.model.spec, inp.theta, inp.X, inp.T, inp.w, inp.imp, inp.loss)
+    return out[0] if inp.single else out
+
+
 def _products(model: Model, theta: torch.Tensor, data: Data, V,
               mode: _kernel.Mode) -> torch.Tensor:
     inp = _kernel.check_inputs(model, theta, data, differentiable=True)
@@ -64,7 +83,8 @@ def _products(model: Model, theta: torch.Tensor, data: Data, V,
 def hvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
     """Exact Hessian-vector products H_b v (Pearlmutter: forward once, then one R-forward and
     R-backward per vector). V (B, P) or (B, K, P) -> same shape. For ReLU nets this is the Hessian
-    of the piecewise-smooth loss (no pre-activation exactly 0)."""
+    of the piecewise-smooth loss; where a sample sits on a kink that moves with theta it does not
+    exist: the products use relu'(0) = 0 and a ``KinkWarning`` says so (``kinks``)."""
     return _products(model, theta, data, V, _kernel.Mode.hvp)
 
 
@@ -77,7 +97,8 @@ def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torc
 
 def hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """Full Hessians (B, P, P), symmetric (HVPs with the P unit vectors, symmetrised); one model:
-    (P, P). Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable."""
+    (P, P). Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable.
+    At a kink (``kinks``) a ``KinkWarning``, as for ``hvp``."""
     return _dense(Hessian(model, theta, data))
 
 

@@ -3,6 +3,7 @@ architecture is one tensor theta of shape (B, P)), the activations, and the TMS 
 from .base import ACTIVATIONS, KINKED, PIECEWISE_LINEAR, Layer, Model
 from .mlp import MLP
 from .tms import TMS, tms_quadrature
+from .tms_population import tms_population
 
 __all__ = ["ACTIVATIONS", "KINKED", "Layer", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
-           "tms_quadrature"]
+           "tms_population", "tms_quadrature"]

@@ -84,17 +84,23 @@ class TMS(Model):
 
 def tms_quadrature(s: float, n_nodes: int = 16, dtype: torch.dtype = torch.float64,
                    n_features: int = 2, device="cpu", importance=None) -> Data:
-    """The population of the toy model of superposition as an exact weighted dataset: each of
-    n_features features is 0 with probability s, else U[0, 1], independently; targets = inputs.
-    ``importance`` (n_features,) >= 0, default all ones, weights feature i's squared error
-    linearly, as in the TMS papers: L = E sum_i I_i (y_i - x_i)^2 (``Data``'s importance).
+    """The population of the toy model of superposition as a weighted quadrature dataset, the same
+    for every theta: each of n_features features is 0 with probability s, else U[0, 1],
+    independently; targets = inputs. ``importance`` (n_features,) >= 0, default all ones, weights
+    feature i's squared error linearly, as in the TMS papers: L = E sum_i I_i (y_i - x_i)^2
+    (``Data``'s importance; no factor 1/2).
 
     For every subset S of active features, a Gauss-Legendre tensor grid of n_nodes points per
     active feature on [0, 1]^|S| carries weight s^(n-|S|) (1-s)^|S| times the node weights, so
     sum_n w_n f(x_n) = E f(x) exactly for f polynomial of degree < 2 n_nodes in each active
-    feature on each piece (x = 0 carries weight s^n). Loss: E sum_i I_i (y_i - x_i)^2 (no 1/2).
-    Gauss-Legendre nodes are interior, so at TMS points with all W^T W x > 0 off zero no
-    pre-activation sits on a ReLU kink.
+    feature (x = 0 carries weight s^n). The TMS loss is such a polynomial only where no kink
+    z_i(x) = 0 of y = relu(W^T W x + b) crosses the support: then loss, gradient and Hessian are
+    exact. Where a kink crosses it (e.g. the antipodal points W = a (-1, 1), whose kink is the
+    diagonal x_1 = x_2) the integrand is only piecewise polynomial and the sums are not exact
+    (the transition s* of the seed comes out ~5e-4 off), and a grid node on the kink (the
+    diagonal holds n_nodes of them) has no Hessian: the Hessian engine flags it
+    (``hessian.kinks``, ``KinkWarning``). For two features, ``tms_population`` is exact at any
+    theta and ``tms_population_hessian`` gives the population Hessian.
     """
     if not 0 <= s <= 1:
         raise ValueError(f"sparsity s must be in [0, 1], got {s}")

@@ -41,46 +41,57 @@ def _fields(model, data: Data):
     return (data.targets(model.d_out), data.w, data.importance_for(model.d_out), data.loss)
 
 
-def _per_model(model, data: Data):
-    """(single-model loss f(theta, X, T), in_dims for vmap over models)."""
-    _, w, imp, kind = _fields(model, data)
+def _dims(X: torch.Tensor, T: torch.Tensor, w: torch.Tensor) -> tuple:
+    """vmap in_dims over models of (theta, X, T, w): each per model or shared."""
+    return (0, 0 if X.dim() == 3 else None, 0 if T.dim() == 3 else None,
+            0 if w.dim() == 2 else None)
 
-    def f(theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+
+def _per_model(model, data: Data):
+    """(single-model loss f(theta, X, T, w), T, w, in_dims for vmap over models)."""
+    T, w, imp, kind = _fields(model, data)
+
+    def f(theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return sample_losses(forward(model, theta[None], X)[0], T, w, imp, kind).sum()
 
-    T = data.targets(model.d_out)
-    return f, T, (0, 0 if data.X.dim() == 3 else None, 0 if T.dim() == 3 else None)
+    return f, T, w, _dims(data.X, T, w)
 
 
 def loss(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """(B,) losses."""
-    f, T, dims = _per_model(model, data)
-    return vmap(f, in_dims=dims)(theta, data.X, T)
+    f, T, w, dims = _per_model(model, data)
+    return vmap(f, in_dims=dims)(theta, data.X, T, w)
 
 
 def value_and_grad(model, theta: torch.Tensor, data: Data):
     """(B,), (B, P)."""
-    f, T, dims = _per_model(model, data)
-    return vmap(torch.func.grad_and_value(f), in_dims=dims)(theta, data.X, T)[::-1]
+    f, T, w, dims = _per_model(model, data)
+    return vmap(torch.func.grad_and_value(f), in_dims=dims)(theta, data.X, T, w)[::-1]
+
+
+def _over_models(one, dims, theta, X, T, w, V):
+    """vmap of one(theta, x, t, w, v) over models (and over V's K directions when V is 3-D)."""
+    if V.dim() == 2:
+        return vmap(one, in_dims=(*dims, 0))(theta, X, T, w, V)
+    return vmap(vmap(one, in_dims=(None, None, None, None, 0)), in_dims=(*dims, 0))(
+        theta, X, T, w, V)
 
 
 def hvp(model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
     """Hessian-vector products, V (B, P) or (B, K, P) -> same shape (jvp of grad)."""
-    f, T, dims = _per_model(model, data)
+    f, T, w, dims = _per_model(model, data)
 
-    def one(th, x, t, v):
-        return jvp(lambda p: grad(f)(p, x, t), (th,), (v,))[1]
+    def one(th, x, t, wt, v):
+        return jvp(lambda p: grad(f)(p, x, t, wt), (th,), (v,))[1]
 
-    if V.dim() == 2:
-        return vmap(one, in_dims=(*dims, 0))(theta, data.X, T, V)
-    return vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=(*dims, 0))(theta, data.X, T, V)
+    return _over_models(one, dims, theta, data.X, T, w, V)
 
 
-def _gnvp_one(model, w, imp, kind):
+def _gnvp_one(model, imp, kind):
     """J^T (d2l/dy2) J v for one model (torch.func: jvp of the forward pass, the loss's Hessian in
     y as a jvp of its gradient, vjp back)."""
 
-    def one(th, x, t, v):
+    def one(th, x, t, w, v):
         fwd = lambda p: forward(model, p[None], x)[0]  # noqa: E731
         y, jv = jvp(fwd, (th,), (v,))
         ell = lambda yy: sample_losses(yy, t, w, imp, kind).sum()  # noqa: E731
@@ -93,17 +104,13 @@ def _gnvp_one(model, w, imp, kind):
 def gnvp(model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
     """Gauss-Newton products J^T (d2l/dy2) J V, V (B, P) or (B, K, P)."""
     T, w, imp, kind = _fields(model, data)
-    one = _gnvp_one(model, w, imp, kind)
-    dims = (0, 0 if data.X.dim() == 3 else None, 0 if T.dim() == 3 else None, 0)
-    if V.dim() == 2:
-        return vmap(one, in_dims=dims)(theta, data.X, T, V)
-    return vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=dims)(theta, data.X, T, V)
+    return _over_models(_gnvp_one(model, imp, kind), _dims(data.X, T, w), theta, data.X, T, w, V)
 
 
 def hessian(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """(B, P, P) with torch.func.hessian under vmap."""
-    f, T, dims = _per_model(model, data)
-    return vmap(func_hessian(f), in_dims=dims)(theta, data.X, T)
+    f, T, w, dims = _per_model(model, data)
+    return vmap(func_hessian(f), in_dims=dims)(theta, data.X, T, w)
 
 
 def gauss_newton(model, theta: torch.Tensor, data: Data) -> torch.Tensor:
@@ -117,15 +124,17 @@ def product_sum(model, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w:
                 imp: torch.Tensor, loss: str, V: torch.Tensor, U: torch.Tensor,
                 gauss_newton: bool) -> torch.Tensor:
     """sum_{b,k} U[b, k] . (A_b V[b, k]) with A the Hessian (or Gauss-Newton matrix) of each
-    model's loss, V (B, K, P) or (K, P), U (B, K, P): differentiable (torch.func) in theta, which
-    is how the kernels' products get their derivative in theta (third derivatives)."""
+    model's loss, V (B, K, P) or (K, P), U (B, K, P), w (N,) or (B, N) per model: differentiable
+    (torch.func) in theta, which is how the kernels' products get their derivative in theta
+    (third derivatives)."""
     Vb = V.expand(theta.shape[0], *V.shape) if V.dim() == 2 else V
-    f = lambda th, x, t: sample_losses(forward(model, th[None], x)[0], t, w, imp, loss).sum()  # noqa: E731
     if gauss_newton:
-        one = _gnvp_one(model, w, imp, loss)
+        one = _gnvp_one(model, imp, loss)
     else:
-        def one(th, x, t, v):
-            return jvp(lambda p: grad(f)(p, x, t), (th,), (v,))[1]
-    dims = (0, 0 if X.dim() == 3 else None, 0 if T.dim() == 3 else None, 0)
-    AV = vmap(vmap(one, in_dims=(None, None, None, 0)), in_dims=dims)(theta, X, T, Vb)
+        def f(th, x, t, wt):
+            return sample_losses(forward(model, th[None], x)[0], t, wt, imp, loss).sum()
+
+        def one(th, x, t, wt, v):
+            return jvp(lambda p: grad(f)(p, x, t, wt), (th,), (v,))[1]
+    AV = _over_models(one, _dims(X, T, w), theta, X, T, w, Vb)
     return (U * AV).sum()

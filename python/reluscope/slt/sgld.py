@@ -87,6 +87,9 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     Cost per step: one gradient pass over B C chains x (batch_size or N) samples.
     """
     inp = _kernel.check_inputs(model, theta_star, data)
+    if inp.w.dim() == 2:
+        raise ValueError(f"sgld takes sample weights shared by the models, (N,); this data has "
+                         f"per-model weights {tuple(inp.w.shape)}")
     B, P = inp.theta.shape
     N = inp.X.shape[-2]
     for name, v, low in (("chains", chains, 1), ("draws", draws, 1), ("burn_in", burn_in, 0),

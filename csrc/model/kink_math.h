@@ -1,0 +1,144 @@
+// Samples on a kink that moves with theta, over L lanes: the Hessian engine's flag
+// (hessian_math.h).
+//
+// On a kink: some relu / leaky_relu pre-activation z is 0 to within the rounding of its own
+// computation, |z^| <= e(z) below, so that the side of the kink the sample is on (and with it the
+// loss's Hessian) is not determined — unless z is *fixed*: 0 for every theta nearby. A z_j =
+// sum_k W_jk a_k + b_j is fixed exactly when the layer has no bias and every input a_k is 0 for
+// every theta nearby (otherwise b_j, or some W_jk with a_k != 0 near theta, moves z_j; also with
+// TMS's tied weights: W^T W x is a non-zero quadratic form in W unless x = 0). An activation is
+// 0 for every theta nearby when its z is fixed and sigma(0) = 0, or when sigma is relu and z is
+// certainly negative (z^ < -e(z)). The inputs are constants: 0 where x_k = 0. A kink of an earlier
+// layer is flagged at that layer (its output then counts as moving).
+//
+// Rounding bound e (Higham, Accuracy and Stability, 3.1: a dot product of n terms in any order,
+// with or without FMA, errs by at most gamma_n sum |terms|, gamma_n = n u / (1 - n u)): with
+// n = fan-in + 1 and inputs a^_k within e(a_k) of the exact a_k,
+//   |z^_j - z_j| <= gamma_n (sum_k |W_jk| |a^_k| + |b_j|) + sum_k |W_jk| e(a_k)
+//                <= gamma_n |b_j| + max_k |W_jk| sum_k (gamma_n |a^_k| + e(a_k));
+// e(z_j) is twice the last line (the factor covers the second-order terms and the bound's own
+// rounding). The max over the row makes it looser than the sum by max |W_j.| / mean |W_j.| (~4
+// for dense random rows), a bound ~ 1e-13 of the pre-activation's scale in float64; the row
+// maxima come once per (model, data chunk) from kink_row_max, so the bound costs O(1) per neuron
+// and sample instead of a second matrix-vector product. e(sigma(z)) from act_error below. Exact
+// zeros stay exact: a fixed z has e = 0.
+#pragma once
+#include <cstdint>
+#include <limits>
+
+#include "common/hostdevice.h"
+#include "common/math_fn.h"
+#include "model/activation.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+// A bound on |sigma^(z^) - sigma(z)| given |z^ - z| <= e: the Lipschitz constant of sigma on
+// [z^ - e, z^ + e] times e, plus sigma's own evaluation error (exact for relu and identity, one
+// rounding for leaky_relu, at most 8 u max(1, |sigma|) assumed for the transcendental ones).
+template <typename T>
+RS_HD T act_error(int32_t act, T z, T e, T slope) {
+  constexpr T u = std::numeric_limits<T>::epsilon() / 2;
+  const T az = abs_(z);
+  switch (act) {
+    case ACT_IDENTITY: return e;
+    case ACT_RELU: return z < -e ? T(0) : e;
+    case ACT_LEAKY_RELU:
+      return (abs_(slope) > T(1) ? abs_(slope) : T(1)) * e + u * abs_(slope) * az;
+    case ACT_TANH: return e + T(8) * u;
+    case ACT_SIGMOID: return T(0.25) * e + T(8) * u;
+    case ACT_SOFTPLUS: return e + T(8) * u * (az + T(1));
+    case ACT_ERF: return T(1.1283791670955126) * e + T(8) * u;  // 2/sqrt(pi)
+    case ACT_QUADRATIC: return (T(2) * az + e) * e + T(2) * u * az * az;
+    default: return e;
+  }
+}
+
+// max_k |W_jk| of every neuron, layer after layer (neuron j of layer l at h_l + j, h_l the sum of
+// the widths before l), into max(r)[0]: what KinkLanes::neuron reads. O(P).
+template <typename T, typename Max>
+RS_HD void kink_row_max(const NetSpec& net, const T* theta, Max&& max) {
+  int32_t h = 0;
+  for (int l = 0; l < net.n_layers; ++l) {
+    const LayerSpec& Ly = net.layer[l];
+    for (int j = 0; j < Ly.out; ++j) {
+      T m = T(0);
+      for (int k = 0; k < Ly.in; ++k) {
+        const T w = abs_(layer_weight(Ly, theta, j, k));
+        m = w > m ? w : m;
+      }
+      max(h + j)[0] = m;
+    }
+    h += Ly.out;
+  }
+}
+
+template <int L, typename T>
+struct KinkLanes {
+  T in_zero[L];   // 1 where every input of the current layer is 0 for all theta nearby
+  T out_zero[L];  // the same for the current layer's outputs, so far
+  T on_kink[L];   // 1 where some pre-activation so far sits on a moving kink
+  T in_sum[L];    // sum_k (gamma |a^_k| + e(a_k)) over the current layer's inputs
+  T gamma = T(0);
+
+  // The network's inputs: x(k) is input feature k over the lanes (exact: their e(k) rows are 0).
+  template <typename X, typename E>
+  RS_HD void start(int d_in, X&& x, E&& e) {
+    RS_SIMD for (int i = 0; i < L; ++i) { in_zero[i] = T(1); on_kink[i] = T(0); }
+    for (int k = 0; k < d_in; ++k) {
+      const T* xk = x(k);
+      T* ek = e(k);
+      RS_SIMD for (int i = 0; i < L; ++i) {
+        in_zero[i] = xk[i] == T(0) ? in_zero[i] : T(0);
+        ek[i] = T(0);
+      }
+    }
+  }
+
+  // Before layer Ly's neurons: a(k), e(k) its inputs and their bounds (the e rows are then free
+  // for the bounds of the layer's outputs).
+  template <typename A, typename E>
+  RS_HD void begin_layer(const LayerSpec& Ly, A&& a, E&& e) {
+    constexpr T u = std::numeric_limits<T>::epsilon() / 2;
+    const T n = T(Ly.in + 1);
+    gamma = n * u / (T(1) - n * u);
+    RS_SIMD for (int i = 0; i < L; ++i) { in_sum[i] = T(0); out_zero[i] = T(1); }
+    for (int k = 0; k < Ly.in; ++k) {
+      const T* ak = a(k);
+      const T* ek = e(k);
+      RS_SIMD for (int i = 0; i < L; ++i) in_sum[i] += gamma * abs_(ak[i]) + ek[i];
+    }
+  }
+
+  // Neuron j of layer Ly, with activation ACT and w_max = max_k |W_jk| (kink_row_max): z its
+  // pre-activation row (before sigma is applied); e receives the bound of sigma(z). ACT is a
+  // compile-time constant so the activation's switch folds away and the lane loop vectorises.
+  template <int ACT>
+  RS_HD void neuron(const LayerSpec& Ly, const T* theta, int j, T w_max, const T* z, T* e,
+                    T slope) {
+    constexpr bool kink = act_has_kink(ACT), relu = ACT == ACT_RELU;
+    const bool zero_at_0 = act_value(int32_t(ACT), T(0), slope) == T(0);
+    const bool bias = Ly.b_off >= 0;
+    const T e_bias = bias ? gamma * abs_(theta[Ly.b_off + j]) : T(0);
+    const T no_bias = bias ? T(0) : T(1);
+    RS_SIMD for (int i = 0; i < L; ++i) {
+      const T zi = z[i], ei = T(2) * (w_max * in_sum[i] + e_bias);
+      const bool fixed = no_bias * in_zero[i] != T(0);
+      on_kink[i] = kink && abs_(zi) <= ei && !fixed ? T(1) : on_kink[i];
+      const bool zero = (fixed && zero_at_0) || (relu && zi < -ei);
+      out_zero[i] = zero ? out_zero[i] : T(0);
+      e[i] = act_error(int32_t(ACT), zi, ei, slope);
+    }
+  }
+
+  RS_HD void end_layer() {
+    RS_SIMD for (int i = 0; i < L; ++i) in_zero[i] = out_zero[i];
+  }
+
+  // 1 for the lanes on a moving kink with a non-zero sample weight w, else 0.
+  RS_HD void flags(const T* w, T* out) const {
+    RS_SIMD for (int i = 0; i < L; ++i) out[i] = on_kink[i] != T(0) && w[i] != T(0) ? T(1) : T(0);
+  }
+};
+
+}  // namespace rs
