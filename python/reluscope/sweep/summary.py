@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from .store import read_results
+from .results import read_results
 
 Z95 = 1.959963984540054
 
