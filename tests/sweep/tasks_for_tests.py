@@ -31,6 +31,11 @@ def with_item_column(shard, device):
     return {"item": np.zeros(shard.size), "x": np.ones(shard.size)}
 
 
+def no_width(shard, device):
+    """A task without a width column."""
+    return {"x": np.ones(shard.size)}
+
+
 def computed(log: str) -> list[int]:
     with open(log) as f:
         return [int(line) for line in f]
