@@ -93,3 +93,18 @@ def test_ctrl_c_elsewhere_says_interrupted(tmp_path, monkeypatch, capsys, argv, 
     monkeypatch.setattr("reluscope.info.show_config", interrupted)
     assert main(argv + (["--out", str(tmp_path)] if command == "reproduce" else [])) == 130
     assert capsys.readouterr().err.endswith(f"reluscope {command}: interrupted\n")
+
+
+def test_reluscope_warnings_are_one_line(monkeypatch, capsys):
+    import warnings
+
+    def show_config():
+        here = os.path.dirname(rs.__file__)
+        warnings.warn_explicit("own", UserWarning, os.path.join(here, "sweep", "store.py"), 1)
+        warnings.warn_explicit("foreign", UserWarning, "/elsewhere/x.py", 7)
+
+    monkeypatch.setattr("reluscope.info.show_config", show_config)
+    with pytest.warns(UserWarning, match="foreign"):  # passed on as it was
+        assert main(["info"]) == 0
+    err = capsys.readouterr().err
+    assert "reluscope: warning: own\n" in err and "foreign" not in err

@@ -32,8 +32,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"reluscope: warning: {message}", file=sys.stderr)
+def _compact_warnings(show):
+    """warnings.showwarning: reluscope's own warnings as one line ('reluscope: warning: ...', not
+    the source line that raised them); other packages' as ``show`` prints them."""
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if os.path.abspath(filename).startswith(here + os.sep):
+            print(f"reluscope: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+    return show_warning
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
@@ -56,7 +65,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning  # one line, not the warning's source line
+            warnings.showwarning = _compact_warnings(warnings.showwarning)
             return _run(args)
     except BrokenPipeError:
         raise  # not an error of the command: main says nothing
