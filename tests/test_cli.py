@@ -1,11 +1,15 @@
-"""The reluscope command line: info and bench."""
+"""The reluscope command line: info and bench; a closed stdout and Ctrl-C end it quietly."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 import reluscope as rs
+from reluscope.cli import main
 
 
 def run_cli(*args):
@@ -38,3 +42,69 @@ def test_bench_forward_quick_writes_json(tmp_path):
 
 def test_bad_subcommand_is_an_error():
     assert run_cli("frobnicate").returncode != 0
+
+
+def test_info_into_a_closed_pipe_is_quiet():
+    """`reluscope info | head -0`: the reader is gone before anything is written; no traceback,
+    no error line, exit code 141 (128 + SIGPIPE, as a shell reports it)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = subprocess.run([sys.executable, "-m", "reluscope.cli", "info"], stdout=write,
+                           stderr=subprocess.PIPE, text=True, timeout=600)
+    finally:
+        os.close(write)
+    assert r.returncode == 141 and r.stderr == ""
+
+
+def done_shards(folder) -> int:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+    return sum(e.get("status") == "done" for e in manifest["shards"].values())
+
+
+def test_ctrl_c_in_a_sweep_says_how_to_resume(tmp_path):
+    out = tmp_path / "s"
+    command = [sys.executable, "-m", "reluscope.cli", "sweep", "regions", "--items", "3000",
+               "--shards", "300", "--widths", "3", "--depth", "1", "--out", str(out)]
+    p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not done_shards(out):  # started: its first shard is written
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 130, err
+    assert err.endswith("reluscope sweep: interrupted — rerun the same command with --resume to "
+                        "continue (finished shards are kept)\n") and "Traceback" not in err
+    assert 0 < done_shards(out) < 300 and not list(out.glob("*.tmp-*"))
+    r = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "300/300 shards done" in r.stdout, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argv, command", [(["reproduce", "tms"], "reproduce"),
+                                           (["info"], "info")])
+def test_ctrl_c_elsewhere_says_interrupted(tmp_path, monkeypatch, capsys, argv, command):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reluscope.experiments.run", interrupted)
+    monkeypatch.setattr("reluscope.info.show_config", interrupted)
+    assert main(argv + (["--out", str(tmp_path)] if command == "reproduce" else [])) == 130
+    assert capsys.readouterr().err.endswith(f"reluscope {command}: interrupted\n")
+
+
+def test_reluscope_warnings_are_one_line(monkeypatch, capsys):
+    import warnings
+
+    def show_config():
+        here = os.path.dirname(rs.__file__)
+        warnings.warn_explicit("own", UserWarning, os.path.join(here, "sweep", "store.py"), 1)
+        warnings.warn_explicit("foreign", UserWarning, "/elsewhere/x.py", 7)
+
+    monkeypatch.setattr("reluscope.info.show_config", show_config)
+    with pytest.warns(UserWarning, match="foreign"):  # passed on as it was
+        assert main(["info"]) == 0
+    err = capsys.readouterr().err
+    assert "reluscope: warning: own\n" in err and "foreign" not in err

@@ -84,3 +84,33 @@ def test_tasks_give_one_row_per_network():
     out = regions(shard, "cpu", widths=(3,), depth=1)
     assert (out["regions_2d"] >= 1).all() and (out["regions_2d"] <= 7).all()  # 3 lines: <= 7
     assert (out["pieces_1d"] >= 1).all() and (out["pieces_1d"] <= 4).all()
+
+
+def test_damaged_sweeps_from_the_command_line(tmp_path, capsys):
+    """One line for a damaged shard or manifest, saying what to do; --resume rebuilds the
+    manifest and says so; summarize --partial reads the intact shards and says what is missing."""
+    out = tmp_path / "r"
+    run = ["sweep", "regions", "--items", "12", "--shards", "3", "--widths", "4,6", "--depth",
+           "1", "--out", str(out)]
+    assert main(run) == 0
+    capsys.readouterr()
+    (out / "manifest.json").write_text('{"task": ')
+    assert main(["sweep", "summarize", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"reluscope sweep: error: {out / 'manifest.json'} is unreadable (not "
+                          "valid JSON") and "rerun the same sweep with --resume" in err
+    assert len(err.splitlines()) == 1
+    assert main(run + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "reluscope: warning: " in err and "rebuilt it from the shard files: 3 of 3 shards" in err
+    (out / "shard-000001.parquet").write_bytes(b"PAR1")
+    assert main(["sweep", "summarize", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "4 of 12 items of the sweep" in err and "shard-000001.parquet" in err
+    assert len(err.splitlines()) == 1 and "--resume" in err
+    assert main(["sweep", "summarize", str(out), "--partial"]) == 0
+    captured = capsys.readouterr()
+    assert "width 4: 4 items" in captured.out and "width 6: 4 items" in captured.out
+    assert "reluscope: warning: partial results: 4 of 12 items" in captured.err
+    assert main(run + ["--partial"]) == 2
+    assert "--partial is for summarize" in capsys.readouterr().err

@@ -40,7 +40,7 @@ def test_resume_redoes_only_missing_shards(tmp_path):
     assert computed(str(log)) == [0, 1, 2, 3]
     run_sweep(noisy, PLAN, str(out), params=params, resume=True, progress=False)  # all done
     assert computed(str(log)) == [0, 1, 2, 3]
-    reference = run_sweep(noisy, PLAN, str(tmp_path / "ref"), progress=False)
+    reference = run_sweep(noisy, PLAN, str(tmp_path / "ref"), params=params, progress=False)
     assert read_results(str(out)).to_pydict() == read_results(str(tmp_path / "ref")).to_pydict()
     assert reference["shards"]["2"]["sha256"] == json.loads(
         (out / "manifest.json").read_text())["shards"]["2"]["sha256"]

@@ -6,6 +6,8 @@ backward through ``hessian.loss`` (``autograd.grad(create_graph=True)`` then a b
 the 1681-point grid."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from .. import MLP, Data
@@ -54,8 +56,7 @@ def _case(name, ours, fused, reference, fused_name, device, dtype, sizes, reps) 
                   t_ref, {f"/ {fused_name}": t_ours / t_fused})
 
 
-def run(device: str, quick: bool) -> list[Result]:
-    results = []
+def run(device: str, quick: bool) -> Iterator[Result]:
     reps = 3 if quick else 5
     g = torch.Generator().manual_seed(0)
     B = 1000
@@ -67,11 +68,11 @@ def run(device: str, quick: bool) -> list[Result]:
             data = Data(X, torch.randn(X.shape[0], generator=g, dtype=dtype).to(device))
             V = torch.randn(B, net.num_params, generator=g, dtype=dtype).to(device)
             sizes = {"widths": [2, 5, 1], "act": act, "B": B, "N": X.shape[0]}
-            results.append(_case(
+            yield _case(
                 f"(f) loss backward {act} [2,5,1]", lambda: _backward_grad(net, theta, data),
                 lambda: H.value_and_grad(net, theta, data),
                 lambda: _torch_func_grad(net, theta, data), "value_and_grad", device, dtype,
-                sizes, reps))
+                sizes, reps)
             r = _case(f"(g) double-backward hvp {act} [2,5,1]",
                       lambda: _double_backward_hvp(net, theta, data, V),
                       lambda: H.hvp(net, theta, data, V),
@@ -80,7 +81,7 @@ def run(device: str, quick: bool) -> list[Result]:
             second, hvp = median_times([_second_backward(net, theta, data, V),
                                         lambda: H.hvp(net, theta, data, V)], device, repeats=reps)
             r.extra["second backward alone / hvp"] = second / hvp
-            results.append(r)
+            yield r
         net = MLP([2, 16, 3], "tanh")
         theta = net.init(B, generator=g, dtype=dtype).to(device)
         labels = torch.randint(0, 3, (X.shape[0],), generator=g).to(device)
@@ -88,7 +89,6 @@ def run(device: str, quick: bool) -> list[Result]:
         V = torch.randn(B, net.num_params, generator=g, dtype=dtype).to(device)
         t_ours, t_ref = median_times([lambda: H.hvp(net, theta, data, V),
                                       lambda: R.hvp(net, theta, data, V)], device, repeats=reps)
-        results.append(Result("autograd", "(h) hvp cross_entropy tanh [2,16,3]", device,
-                              str(dtype).replace("torch.", ""),
-                              {"widths": [2, 16, 3], "B": B, "N": X.shape[0]}, t_ours, t_ref))
-    return results
+        yield Result("autograd", "(h) hvp cross_entropy tanh [2,16,3]", device,
+                     str(dtype).replace("torch.", ""),
+                     {"widths": [2, 16, 3], "B": B, "N": X.shape[0]}, t_ours, t_ref)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 from .harness import Result
 
@@ -54,7 +55,7 @@ def _measure(threads: int | None, reps: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def run(device: str, quick: bool) -> list[Result]:
+def run(device: str, quick: bool) -> Iterator[Result]:
     if device != "cpu":
         return []
     from ..info import config
@@ -69,12 +70,10 @@ def run(device: str, quick: bool) -> list[Result]:
     finally:
         busy_loop.kill()
         busy_loop.wait()
-    results = []
     for name, label in (("small_calls", "100 value_and_grad calls, 48 TMS, N=289"),
                         ("hvp", "hvp sigmoid [2,5,1] B=1000 N=1681")):
-        results.append(Result("cpu_sharing", f"{label}, one core busy", device, "float64",
-                              {"threads": config()["cpu_threads"]}, busy[name], busy_one[name],
-                              {"reference": "the same call with one thread, core busy",
-                               "idle_s": idle[name], "slowdown_busy_vs_idle": busy[name] / idle[name],
-                               "busy_vs_one_thread": busy[name] / busy_one[name]}))
-    return results
+        yield Result("cpu_sharing", f"{label}, one core busy", device, "float64",
+                     {"threads": config()["cpu_threads"]}, busy[name], busy_one[name],
+                     {"reference": "the same call with one thread, core busy",
+                      "idle_s": idle[name], "slowdown_busy_vs_idle": busy[name] / idle[name],
+                      "busy_vs_one_thread": busy[name] / busy_one[name]})

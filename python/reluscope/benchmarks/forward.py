@@ -1,6 +1,8 @@
 """Forward-pass benchmarks: kernel vs the torch reference, and the per-call overhead."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from .. import MLP, forward, reference
@@ -8,8 +10,7 @@ from .._ext import _core
 from .harness import Result, compare, median_time
 
 
-def run(device: str, quick: bool) -> list[Result]:
-    results = []
+def run(device: str, quick: bool) -> Iterator[Result]:
     n_grid = 1681
     cases = [([2, 5, 1], 1000), ([16, 64, 64, 1], 100)]
     for dtype in (torch.float64, torch.float32):
@@ -18,13 +19,12 @@ def run(device: str, quick: bool) -> list[Result]:
             net = MLP(widths, "relu")
             theta = net.init(B, generator=g, dtype=dtype, bias_std=0.1).to(device)
             X = torch.randn(n_grid, widths[0], generator=g, dtype=dtype).to(device)
-            results.append(compare("forward", f"mlp{widths} B={B} N={n_grid}",
-                                   lambda: forward(net, theta, X),
-                                   lambda: reference.forward(net, theta, X), device, dtype,
-                                   {"widths": widths, "B": B, "N": n_grid},
-                                   repeats=3 if quick else 7))
-    results.append(_overhead(device))
-    return results
+            yield compare("forward", f"mlp{widths} B={B} N={n_grid}",
+                          lambda: forward(net, theta, X),
+                          lambda: reference.forward(net, theta, X), device, dtype,
+                          {"widths": widths, "B": B, "N": n_grid},
+                          repeats=3 if quick else 7)
+    yield _overhead(device)
 
 
 def _overhead(device: str) -> Result:

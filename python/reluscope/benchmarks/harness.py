@@ -79,7 +79,7 @@ def compare(suite: str, name: str, ours: Callable, reference: Optional[Callable]
                   dict(extra or {}))
 
 
-def _fmt_time(s: Optional[float]) -> str:
+def fmt_time(s: Optional[float]) -> str:
     if s is None:
         return "-"
     for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
@@ -93,8 +93,8 @@ def print_table(results: list[Result]) -> None:
     for r in results:
         notes = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in r.extra.items())
-        rows.append((r.suite, r.name, r.device, r.dtype, _fmt_time(r.ours_s),
-                     _fmt_time(r.reference_s), "-" if r.ratio is None else f"{r.ratio:.1f}x", notes))
+        rows.append((r.suite, r.name, r.device, r.dtype, fmt_time(r.ours_s),
+                     fmt_time(r.reference_s), "-" if r.ratio is None else f"{r.ratio:.1f}x", notes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for i, row in enumerate(rows):
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])

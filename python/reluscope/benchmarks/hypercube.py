@@ -2,6 +2,8 @@
 delta at sizes where brute force is infeasible (reference None there, said in extra)."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from .. import hypercube as hc
@@ -24,10 +26,9 @@ def _infeasible(name: str, fn, device: str, sizes: dict, repeats: int, why: str)
     return Result("hypercube", name, device, "float64", sizes, t, None, {"reference": why})
 
 
-def run(device: str, quick: bool) -> list[Result]:
+def run(device: str, quick: bool) -> Iterator[Result]:
     g = torch.Generator().manual_seed(0)
     reps = 3 if quick else 5
-    results = []
     cuda = device.startswith("cuda")
     # brute force, every vertex visited: n=20 B=64 (CPU), n=30 B=16 (CUDA)
     for n, B in ([(20, 64)] + ([(30, 16)] if cuda else [])):
@@ -39,7 +40,7 @@ def run(device: str, quick: bool) -> list[Result]:
                         {"n": n, "B": B}, repeats=reps)
             if ref is None:
                 r.extra["reference"] = "torch enumeration infeasible at this n"
-            results.append(_rate(r, "vertex_w_per_s", B * 2.0 ** n, device))
+            yield _rate(r, "vertex_w_per_s", B * 2.0 ** n, device)
     # meet in the middle, uniform weights: brute force infeasible (2^40, 2^48 vertices per w)
     sizes = [(40, 64), (48, 64)] + ([(48, 1024)] if cuda else [])
     for n, B in sizes:
@@ -51,11 +52,10 @@ def run(device: str, quick: bool) -> list[Result]:
                         {"n": n, "B": B}, 1 if n >= 48 else reps,
                         f"brute force and torch enumeration infeasible: 2^{n} vertices per w")
         _rate(r, "half_sums_w_per_s", B * 2.0 ** (n // 2 + 1), device)
-        results.append(_rate(r, "equiv_vertex_w_per_s", B * 2.0 ** n, device))
+        yield _rate(r, "equiv_vertex_w_per_s", B * 2.0 ** n, device)
     n, B = 40, 64
     w = torch.randn(B, n, generator=g, dtype=torch.float64).to(device)
     r = _infeasible(f"delta mitm n={n} B={B}", lambda: hc.delta(w, method="mitm"), device,
                     {"n": n, "B": B}, reps,
                     f"brute force and torch enumeration infeasible: 2^{n} vertices per w")
-    results.append(_rate(r, "half_sums_w_per_s", B * 2.0 ** (n // 2 + 1), device))
-    return results
+    yield _rate(r, "half_sums_w_per_s", B * 2.0 ** (n // 2 + 1), device)

@@ -6,6 +6,8 @@ He-initialised with bias_std = 0.5 so that their hyperplanes do not all pass thr
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from .. import MLP, reference
@@ -23,8 +25,7 @@ def _case(name, ours, ref, B, B_ref, device, dtype, sizes, repeats):
     return r
 
 
-def run(device: str, quick: bool) -> list[Result]:
-    results = []
+def run(device: str, quick: bool) -> Iterator[Result]:
     dtype = torch.float64
     g = torch.Generator().manual_seed(0)
     repeats = 3 if quick else 5
@@ -41,7 +42,7 @@ def run(device: str, quick: bool) -> list[Result]:
               lambda: reference.regions.count_1d(net, theta[:B_ref], a, b), B, B_ref, device,
               dtype, {"widths": net.widths, "B": B, "S": 1}, repeats)
     r.extra["mean_pieces"] = float(counts.double().mean())
-    results.append(r)
+    yield r
 
     # count_2d: [2, 16, 16, 1] on [-1, 1]^2.
     B = 100 if quick else 1000
@@ -55,7 +56,7 @@ def run(device: str, quick: bool) -> list[Result]:
               lambda: reference.regions.count_2d(net, theta[:B_ref], o, e[0], e[1]), B, B_ref,
               device, dtype, {"widths": net.widths, "B": B}, repeats)
     r.extra["mean_regions"] = float(counts.double().mean())
-    results.append(r)
+    yield r
 
     # count_patterns: B = 100 nets [2, 16, 16, 1], N = 100,000 samples in [-1, 1]^2.
     B, N = (20, 20_000) if quick else (100, 100_000)
@@ -65,5 +66,4 @@ def run(device: str, quick: bool) -> list[Result]:
     r = _case(f"count_patterns [2,16,16,1] N={N}", lambda: R.count_patterns(net, theta, X),
               lambda: reference.regions.count_patterns(net, theta[:B_ref], X), B, B_ref, device,
               dtype, {"widths": net.widths, "B": B, "N": N}, repeats)
-    results.append(r)
-    return results
+    yield r

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from typing import Optional, Sequence
 
-from .harness import Result, print_table, write_json
+from .harness import Result, fmt_time, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
 SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd", "slt": "slt",
@@ -15,12 +16,19 @@ SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd", "s
 
 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:
+    """Every case of the named suites; a line on stderr as each suite starts and each case ends
+    (its times and the seconds since the suite started), so a long run shows where it is."""
     results: list[Result] = []
     for name in names:
         module = importlib.import_module(f"{__package__}.{SUITES[name]}")
         print(f"[bench] {name} on {device}{' (quick)' if quick else ''} ...", file=sys.stderr,
               flush=True)
-        results.extend(module.run(device, quick))
+        t0 = time.perf_counter()
+        for r in module.run(device, quick):
+            results.append(r)
+            print(f"[bench]   {r.name} ({r.dtype}): ours {fmt_time(r.ours_s)}, reference "
+                  f"{fmt_time(r.reference_s)} [{time.perf_counter() - t0:.0f} s]",
+                  file=sys.stderr, flush=True)
     return results
 
 

@@ -4,6 +4,8 @@ samples, against the per-model torch.func loop (``reference.slt``, chains vmappe
 subset and scaled linearly (said in the JSON). Reports SGLD steps x models per second."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from .. import TMS, Data, slt
@@ -11,10 +13,9 @@ from ..reference import slt as reference
 from .harness import Result, median_times
 
 
-def run(device: str, quick: bool) -> list[Result]:
+def run(device: str, quick: bool) -> Iterator[Result]:
     g = torch.Generator().manual_seed(0)
     B, C, draws, m, N, subset = 1000, 4, 200, 64, 1024, 10
-    results = []
     for dtype in (torch.float64, torch.float32):
         tms = TMS(6, 2)
         theta = tms.init(B, generator=g, dtype=dtype).to(device)
@@ -31,11 +32,10 @@ def run(device: str, quick: bool) -> list[Result]:
                                  generator=torch.Generator().manual_seed(1), **options)
 
         t_ours, t_ref = median_times([ours, ref], device, repeats=2 if quick else 3, warmup=1)
-        results.append(Result(
+        yield Result(
             "slt", "llc TMS n=6 m=2, 4 chains x 200 draws, batch 64", device,
             str(dtype).replace("torch.", ""),
             {"B": B, "chains": C, "draws": draws, "batch": m, "N": N}, t_ours, t_ref * B / subset,
             {"reference": f"per-model loop timed on {subset} of {B} models, scaled x{B // subset}",
              "model_steps_per_s": B * draws / t_ours,
-             "chain_steps_per_s": B * C * draws / t_ours}))
-    return results
+             "chain_steps_per_s": B * C * draws / t_ours})

@@ -3,7 +3,7 @@ seed), on one process or a Ray cluster, one Parquet file per shard and a manifes
 a finished shard is never recomputed."""
 from .plan import Shard, ShardPlan
 from .run import ENGINES, run_sweep
-from .store import read_results
+from .results import read_results
 from .summary import summarize
 from .tasks import TASKS
 

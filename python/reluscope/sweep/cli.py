@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cpu (default) or cuda")
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out")
+    p.add_argument("--partial", action="store_true",
+                   help="summarize: the intact shards of an unfinished or damaged sweep only "
+                        "(says how many items are missing)")
     p.add_argument("--seed", type=non_negative, default=0, help="root seed of the shards' seeds")
     p.add_argument("--steps", type=non_negative,
                    help="teacher-student: Adam steps (default 3000)")
@@ -63,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
     if args.task == "summarize":
         if not args.path:
             raise ValueError("summarize needs the sweep's folder: reluscope sweep summarize DIR")
-        summary = summarize(args.path)
+        summary = summarize(args.path, partial=args.partial)
         print("\n".join(lines(summary)))
         figure = os.path.join(args.path, "summary.png")
         try:
@@ -73,6 +76,8 @@ def main(args: argparse.Namespace) -> int:
             return 0
         print(f"[sweep] figure: {figure}")
         return 0
+    if args.partial:
+        raise ValueError("--partial is for summarize: reluscope sweep summarize DIR --partial")
     if not args.out:
         raise ValueError("--out is required")
     params = {name: getattr(args, name) for name in ("widths", "steps", "lm_steps", "depth")

@@ -25,11 +25,14 @@ class ShardPlan(NamedTuple):
     seed: int = 0
 
     def check(self) -> "ShardPlan":
+        """The plan with Python ints (numpy integers converted, so it is stored as JSON and
+        compared on resume like any other); ValueError naming a field that is not an integer in
+        range."""
         for name, v, low in (("items", self.items, 1), ("shard_size", self.shard_size, 1),
                              ("seed", self.seed, 0)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
-        return self
+        return ShardPlan(*map(int, self))
 
     @property
     def n_shards(self) -> int:

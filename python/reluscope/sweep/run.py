@@ -25,10 +25,11 @@ def task_name(task: Task) -> str:
 
 
 def run_shard(task: Task, params: Mapping[str, Any], shard: Shard, device: str,
-              out_dir: str) -> dict:
-    """Compute one shard and write its file; its manifest entry (with seconds)."""
+              out_dir: str, sweep: str) -> dict:
+    """Compute one shard and write its file (naming the sweep ``sweep``, its identity key);
+    its manifest entry (with seconds)."""
     t0 = time.perf_counter()
-    entry = store.write_shard(out_dir, shard, task(shard, device, **params))
+    entry = store.write_shard(out_dir, shard, task(shard, device, **params), sweep=sweep)
     return {**entry, "seconds": time.perf_counter() - t0}
 
 
@@ -44,26 +45,37 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
     starts a local one. Workers write the shard files themselves: ``out_dir`` must be on a file
     system every node sees. ``resume``: continue a sweep in ``out_dir`` (the same task, params and
     plan), skipping every shard whose file is intact; without it ``out_dir`` must hold no sweep.
+    A missing or unreadable manifest is rebuilt on resume from the shard files that prove they
+    belong to this sweep (``store.rebuild_manifest``; it warns, and keeps an unreadable one as
+    manifest.json.corrupt). ``params`` must be JSON values; they are stored, compared and passed
+    to the task as JSON gives them back (tuples as lists, numpy numbers as Python numbers), so a
+    sweep resumes with exactly the parameters it started with.
     device "cuda" with nothing to run it on is an error before anything is written: locally when
     torch sees no such GPU, on Ray when the cluster this process started has no GPU (a joined
     cluster without one gets a warning instead: it may add GPU nodes, e.g. by autoscaling).
     """
-    params = dict(params or {})
     plan = plan.check()
+    identity = store.identity(task_name(task), params or {}, plan)
+    params, sweep = identity["params"], store.identity_key(identity)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     cuda = _check_device(device, engine)
     store.parquet()  # before any shard is computed
-    identity = {"task": task_name(task), "params": params, "plan": plan._asdict()}
-    manifest = store.read_manifest(out_dir)
+    try:
+        manifest = store.read_manifest(out_dir)
+    except store.ManifestError as e:
+        if not resume:
+            raise
+        manifest = store.rebuild_manifest(out_dir, identity, unreadable=e)
     if manifest is not None and not resume:
         raise ValueError(f"{out_dir} already holds a sweep; pass resume=True (--resume) to "
                          "continue it, or choose another folder")
-    if manifest is not None and {k: manifest[k] for k in identity} != identity:
+    if manifest is not None and store.identity_key(manifest) != sweep:
         raise ValueError(f"{out_dir} holds a different sweep ({manifest['task']}, "
                          f"{manifest['params']}, {manifest['plan']}): not resuming it")
     if manifest is None:
-        manifest = {**identity, "versions": store.versions(), "shards": {}}
+        manifest = (store.rebuild_manifest(out_dir, identity, unreadable=None) if resume else
+                    {**identity, "versions": store.versions(), "shards": {}})
     todo = [s for s in plan.shards() if not store.is_done(out_dir, manifest["shards"].get(
         str(s.index)))]
     ray = _ray_session(address, cuda) if engine == "ray" else None
@@ -84,9 +96,9 @@ def run_sweep(task: Task, plan: ShardPlan, out_dir: str, *, params: Optional[dic
 
     if engine == "local":
         for shard in todo:
-            finished(shard, run_shard(task, params, shard, device, out_dir))
+            finished(shard, run_shard(task, params, shard, device, out_dir, sweep))
     else:
-        _run_ray(ray, task, params, todo, device, cuda, out_dir, max_retries, finished)
+        _run_ray(ray, task, params, todo, device, cuda, out_dir, sweep, max_retries, finished)
     manifest["wall_s"] = time.perf_counter() - t0
     store.write_manifest(out_dir, manifest)
     return manifest
@@ -145,10 +157,12 @@ def _started_here(ray) -> bool:
         return False
 
 
-def _run_ray(ray, task, params, todo, device, cuda, out_dir, max_retries, finished) -> None:
+def _run_ray(ray, task, params, todo, device, cuda, out_dir, sweep, max_retries,
+             finished) -> None:
     resources = {"num_gpus": 1} if cuda else {"num_cpus": 1}
     remote = ray.remote(max_retries=max_retries, **resources)(run_shard)
-    pending = {remote.remote(task, params, s, device, os.path.abspath(out_dir)): s for s in todo}
+    pending = {remote.remote(task, params, s, device, os.path.abspath(out_dir), sweep): s
+               for s in todo}
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from .store import read_results
+from .results import read_results
 
 Z95 = 1.959963984540054
 
@@ -21,10 +21,15 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarize(out_dir: str, figure: Optional[str] = None) -> dict:
-    """{width: {column: {value: (fraction, lo, hi)} or (mean, standard error)}} over the finished
-    shards of the sweep in out_dir; draws the text columns' fractions to ``figure`` if given."""
-    table = read_results(out_dir).to_pydict()
+def summarize(out_dir: str, figure: Optional[str] = None, *, partial: bool = False) -> dict:
+    """{width: {column: {value: (fraction, lo, hi)} or (mean, standard error)}} over the shards
+    of the sweep in out_dir (all of them; ``partial=True``: the intact ones, with a warning
+    saying how many items are missing — see ``read_results``); draws the text columns' fractions
+    to ``figure`` if given. The task must have a ``width`` column."""
+    table = read_results(out_dir, partial=partial).to_pydict()
+    if "width" not in table:
+        raise ValueError(f"summarize groups by a 'width' column, which the sweep in {out_dir} "
+                         f"does not have (its columns: {', '.join(table)})")
     width = np.asarray(table.pop("width"))
     table.pop("item")
     summary: dict = {}
@@ -62,6 +67,16 @@ def lines(summary: dict) -> list[str]:
 
 def draw(summary: dict, path: str) -> None:
     """The text columns' fractions per width, with their intervals, to the image file path."""
+    fig = make_figure(summary)  # first: it says which extra brings matplotlib
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def make_figure(summary: dict):
+    """The matplotlib Figure of :func:`draw`: fractions against width, ticks at integer widths
+    (at every width when there are at most 12, else integers chosen by matplotlib)."""
     try:
         import matplotlib
     except ImportError:
@@ -70,6 +85,7 @@ def draw(summary: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     widths = list(summary)
     texts = sorted({(name, c) for per in summary.values() for name, s in per.items()
@@ -81,7 +97,10 @@ def draw(summary: dict, path: str) -> None:
                                                        [p[2] - p[0] for p in pts]],
                     marker="o", capsize=3, label=c)
     ax.set(xlabel="width", ylabel="fraction (95% Wilson interval)")
+    if len(widths) <= 12:
+        ax.set_xticks(widths)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if texts:
         ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    return fig
