@@ -59,6 +59,10 @@ def classify(model: Model, theta: torch.Tensor, data: Data, *, grad_tol: float) 
     includes every point with an (almost) flat direction, where a second-order test proves
     nothing. A step that leaves the finite numbers gives band = inf. Cost: two dense Hessians
     and one eigendecomposition per model (memory B P^2, subject to HESSIAN_MAX_BYTES).
+
+    What this is not: a proof. The band is an estimate (first order in the step, the Hessian's
+    change measured at one point); a verdict that is a proof needs rigorous enclosures over a
+    region around theta, which this function does not compute.
     """
     inp = _kernel.check_inputs(model, theta, data)
     if isinstance(grad_tol, bool) or not isinstance(grad_tol, numbers.Real):
