@@ -14,7 +14,9 @@ scales; bad options), each classified against the torch reference:
   hang     no answer within the time limit
 
 Cases run in a child process, in order, one line of JSON each; when the child dies or stalls the
-case is recorded and a new child goes on from the next one. ``tests/test_fuzz.py`` runs a fast
+case is recorded and a new child goes on from the next one. Beyond one mutated argument, the
+surfaces of ``tests/fuzz_surfaces.py`` (torch transforms, degenerate spectra, float32 indices,
+runaway chains, damaged sweeps) run as cases of their own. ``tests/test_fuzz.py`` runs a fast
 slice in CI, ``python bench/fuzz.py`` all of them (and writes bench/results/fuzz.json).
 """
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 import torch
+
+from tests import fuzz_surfaces
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN = (ValueError, TypeError, MemoryError, NotImplementedError)
@@ -163,6 +167,7 @@ def cases(seeds=(0,)) -> list[tuple[int, str, str, str]]:
                 for key in c.kwargs:
                     out.extend((seed, dtype, c.engine, f"opt:{key}={value!r}")
                                for value in OPTION_MUTATIONS.get(key, []))
+            out.extend(fuzz_surfaces.cases(seed, dtype))
     return out
 
 
@@ -196,6 +201,8 @@ def _same(got, want, overflow: bool = False) -> bool:
 def run_case(case: tuple) -> tuple[str, str]:
     """(outcome, detail) of one case (in this process)."""
     seed, dtype, engine, mutation = case
+    if engine.split(".")[0] in fuzz_surfaces.SURFACES:
+        return fuzz_surfaces.run_case(case, _same)
     g = torch.Generator().manual_seed(seed)
     call = next(c for c in _calls(getattr(torch, dtype), g) if c.engine == engine)
     args, kwargs = list(call.args), dict(call.kwargs)
