@@ -66,6 +66,8 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
     a, b = randn(2, 2), randn(2, 2)
     e = torch.eye(2, dtype=dtype)
     w = randn(4, 9)
+    tms = rs.TMS(2, 1)
+    tms_theta = randn(2, tms.num_params)
     R = reference
     calls = [
         Call("forward", rs.forward, R.forward, [net, theta, X], {}),
@@ -80,6 +82,16 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
         Call("hessian.extreme_eigs", lambda m, t, d, **k: hessian.extreme_eigs(
              hessian.Hessian(m, t, d), **k).values, lambda m, t, d, **k: torch.linalg.eigvalsh(
              R.hessian.hessian(m, t, d))[:, :1], [net, theta, data], {"k": 1}),
+        Call("hessian.loss.weights_per_model", lambda m, t, x, y, w: hessian.loss(
+             m, t, rs.Data(x, y, weights=w)), lambda m, t, x, y, w: R.hessian.loss(
+             m, t, rs.Data(x, y, weights=w)),
+             [net, theta, X, T, torch.rand(3, 17, generator=g, dtype=dtype) + 0.1], {}),
+        Call("hessian.kinks", lambda m, t, x, y: hessian.kinks(m, t, rs.Data(x, y)), None,
+             [relu, th, randn(9, 2), randn(9, 1)], {}),
+        Call("tms_population", lambda m, t, s: rs.tms_population(m, t, s).w, None,
+             [tms, tms_theta, 0.3], {}),
+        Call("tms_population_hessian", rs.tms_population_hessian, None,
+             [tms, tms_theta, 0.3], {}),
         Call("hessian.Data", rs.Data, None, [X, T, torch.rand(17, generator=g, dtype=dtype)], {}),
         Call("hypercube.f", hc.f, R.hypercube.f, [w, hc.Uniform(9)], {"tie": "half"}),
         Call("hypercube.f.ising", hc.f, R.hypercube.f, [w, hc.Ising.chain(9, 0.4)], {}),

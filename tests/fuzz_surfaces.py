@@ -191,7 +191,24 @@ def _call(f: Callable):
     except CLEAN as e:
         return "error", f"{type(e).__name__}: {e}"[:300]
     except Exception as e:  # noqa: BLE001 - any other type is what the harness looks for
+        inner = _compiled_error(e)
+        if inner:  # torch.compile wraps what an op raised while tracing: clean if that was
+            return "error", f"{type(e).__name__} around {inner}"[:300]
         return "unclear", f"{type(e).__name__}: {e}"[:300]
+
+
+def _compiled_error(e: Exception) -> str:
+    """The clean exception (tests.fuzz.CLEAN) that torch.compile reports it got from an op while
+    tracing ("... got NotImplementedError('...')"), or ""."""
+    from tests.fuzz import CLEAN
+    if not isinstance(e, torch._dynamo.exc.TorchDynamoException):
+        return ""
+    text = str(e)
+    for cls in CLEAN:
+        at = text.find(f"got {cls.__name__}(")
+        if at >= 0:
+            return text[at + 4:].split("\n")[0]
+    return ""
 
 
 # ---- degenerate spectra and float32 indices --------------------------------------------------

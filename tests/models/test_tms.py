@@ -75,6 +75,8 @@ def test_tms_quadrature_importance_weights_squared_errors_linearly(s):
 def test_tms_quadrature_errors():
     with pytest.raises(ValueError, match="sparsity"):
         rs.tms_quadrature(1.5)
+    with pytest.raises(TypeError, match="sparsity s must be a number"):
+        rs.tms_quadrature("0.5")
     with pytest.raises(ValueError, match="n_nodes"):
         rs.tms_quadrature(0.5, n_nodes=0)
     with pytest.raises(ValueError, match="use fewer"):

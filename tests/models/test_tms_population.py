@@ -149,3 +149,10 @@ def test_errors():
         rs.tms_population(rs.TMS(2, 1), torch.zeros(1, 5, dtype=F64), 0.5)
     with pytest.raises(ValueError, match="NaN"):
         rs.tms_population(rs.TMS(2, 1), torch.full((4,), math.nan, dtype=F64), 0.5)
+    # found by the fuzz harness: s of another type quoted Python's comparison error, and a theta
+    # whose kink crossings overflow blamed an X the user never passed
+    for s in (None, "0.5", True):
+        with pytest.raises(TypeError, match="sparsity s must be a number"):
+            rs.tms_population(rs.TMS(2, 1), torch.zeros(4, dtype=F64), s)
+    with pytest.raises(ValueError, match=r"theta of model\(s\) \[1\] is too large"):
+        rs.tms_population(rs.TMS(2, 1), torch.tensor([[0.5] * 4, [1e300] * 4], dtype=F64), 0.5)

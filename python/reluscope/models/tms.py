@@ -102,6 +102,8 @@ def tms_quadrature(s: float, n_nodes: int = 16, dtype: torch.dtype = torch.float
     (``hessian.kinks``, ``KinkWarning``). For two features, ``tms_population`` is exact at any
     theta and ``tms_population_hessian`` gives the population Hessian.
     """
+    if isinstance(s, bool) or not isinstance(s, numbers.Real):
+        raise TypeError(f"sparsity s must be a number, got {type(s).__name__}")
     if not 0 <= s <= 1:
         raise ValueError(f"sparsity s must be in [0, 1], got {s}")
     if n_nodes < 1 or n_features < 1:

@@ -10,6 +10,8 @@ M = W^T W (2 x 2 for any n_hidden); loss L = E sum_i I_i (y_i - x_i)^2 (``Data``
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 
@@ -38,6 +40,8 @@ def _check(model, theta, s) -> tuple[torch.Tensor, bool]:
             f"the exact TMS population is implemented for n_features = 2 (the square cut along "
             f"the kink lines), got {model!r}; for more features use tms_quadrature, exact only "
             "where no kink crosses the support")
+    if isinstance(s, bool) or not isinstance(s, numbers.Real):
+        raise TypeError(f"sparsity s must be a number, got {type(s).__name__}")
     if not 0 <= s <= 1:
         raise ValueError(f"sparsity s must be in [0, 1], got {s}")
     theta = as_float_tensor(theta, "theta", differentiable=True).detach()
@@ -134,6 +138,10 @@ def tms_population(model: TMS, theta, s: float, *, importance=None) -> Data:
     atom = theta.new_zeros(theta.shape[0], 1, 2)
     X = torch.cat([square, *edges, atom], 1)
     w = torch.cat([w_square, *w_edges, theta.new_full((theta.shape[0], 1), s * s)], 1)
+    bad = ~(torch.isfinite(X).all(2).all(1) & torch.isfinite(w).all(1))
+    if bool(bad.any()):
+        raise ValueError(f"theta of model(s) {bad.nonzero()[:, 0].tolist()[:8]} is too large for "
+                         f"{theta.dtype}: its kink lines' crossings of the square overflow")
     if single:
         X, w = X[0], w[0]
     return Data(X, X.clone(), weights=w, importance=importance)
