@@ -90,12 +90,19 @@ bool sorted_sums(const T* w, const T* q, int h, SortedSums<T>& s) {
       s.k[o] = plus ? (ki | bit) : ki;
       if (with_p) s.p[o] = s.p[i] * (plus ? qp : qm);
     };
-    while (a + b > 0) {
+    // Both lists non-empty: neither runs out within the next min(a, b) entries, so the inner
+    // loop tests nothing but the comparison; a stop check after each kStopBlock entries.
+    for (size_t unchecked = 0; a > 0 && b > 0;) {
+      const size_t m = std::min({a, b, kStopBlock});
+      for (size_t r = m; r > 0; --r) place(s.v[b - 1] + wj >= s.v[a - 1] - wj);
+      if ((unchecked += m) >= kStopBlock) {
+        unchecked = 0;
+        if (stop_requested()) return false;
+      }
+    }
+    while (a + b > 0) {  // one list left
       if (stop_requested()) return false;
-      const size_t end = a + b > kStopBlock ? a + b - kStopBlock : 0;
-      while (a + b > end && a > 0 && b > 0) place(s.v[b - 1] + wj >= s.v[a - 1] - wj);
-      while (a + b > end && a > 0) place(false);
-      while (a + b > end && b > 0) place(true);
+      for (size_t m = std::min(a + b, kStopBlock); m > 0; --m) place(b > 0);
     }
     s.size *= 2;
   }
