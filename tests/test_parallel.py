@@ -143,6 +143,9 @@ CALLS = {
     "count_1d": lambda: regions.count_1d(*regions.sawtooth(21),
                                          torch.zeros(16, 1, dtype=torch.float64),
                                          torch.ones(16, 1, dtype=torch.float64)),
+    "count_1d one long item": lambda: regions.count_1d(
+        *regions.sawtooth(24), torch.zeros(2, 1, dtype=torch.float64),
+        torch.tensor([[1 / 64], [1.0]], dtype=torch.float64)),
 }
 name, delay = os.environ["CALL"], float(os.environ.get("DELAY", "1.0"))
 ticks = [0]
@@ -185,6 +188,18 @@ def test_ctrl_c_stops_a_long_kernel_within_a_second(call):
 @pytest.mark.parametrize("call", ["meet in the middle", "count_1d"])
 def test_ctrl_c_stops_every_long_cpu_kernel(call):
     outcome, after_signal, _ = interrupt(call)
+    assert outcome == "interrupted" and after_signal < 1.0
+
+
+def test_ctrl_c_while_the_calling_thread_waits_for_another_threads_chunk():
+    """Two items on two threads, Telgarsky's sawtooth with 2^24 pieces on [0, 1]: the calling
+    thread's item, [0, 1/64], takes milliseconds (long enough for the other thread to wake and
+    take the second item), the other thread's, [0, 1], seconds. Ctrl-C 0.3 s in comes while the
+    calling thread waits for the other, and only the calling thread asks Python for signals: it
+    must keep asking while it waits. Before, it slept until the other thread had finished its
+    item (~3 s after the signal); now that thread stops at its next check (one layer of the
+    sweep, milliseconds this early) and frees what it holds."""
+    outcome, after_signal, _ = interrupt("count_1d one long item", delay=0.3)
     assert outcome == "interrupted" and after_signal < 1.0
 
 
