@@ -3,6 +3,7 @@
 // chunks on its own thread (correct, slower). Idle workers sleep on a condition variable.
 #include "common/parallel.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -21,6 +22,7 @@ namespace rs {
 namespace {
 
 constexpr int kMaxThreads = 1024;
+constexpr int kStopPollMs = 20;  // a caller waiting for the pool polls its stop token this often
 
 int threads_from_env() {
   for (const char* name : {"RELUSCOPE_NUM_THREADS", "OMP_NUM_THREADS"}) {
@@ -91,8 +93,17 @@ class Pool {
     }
     wake_.notify_all();
     job.work(0);
+    // The others' last chunks may run for seconds. Only this thread polls the stop token (it asks
+    // Python for Ctrl-C), so it keeps polling while it waits: the workers then stop at their next
+    // check instead of finishing the chunk they hold.
+    const auto finished = [&] { return job.done.load() == job.chunks && active_ == 0; };
     std::unique_lock<std::mutex> lock(mutex_);
-    finished_.wait(lock, [&] { return job.done.load() == job.chunks && active_ == 0; });
+    while (!finished_.wait_for(lock, std::chrono::milliseconds(kStopPollMs), finished)) {
+      if (job.stop == nullptr) continue;
+      lock.unlock();
+      job.stop->check();
+      lock.lock();
+    }
     job_ = nullptr;
     return true;
   }

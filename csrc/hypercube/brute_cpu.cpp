@@ -4,7 +4,9 @@
 // (2^c), then for each w one pass computes d[kl] = p(x) 1(s>=0) - p(-x) 1(-s>=0) and the mass, and
 // a fold of d (2 * 2^c additions) gives sum_kl d[kl] x_i for the c low coordinates; the high
 // coordinates are constant on the chunk. Time O(B 2^(n-1)) with O(1) work per pair and w;
-// memory O(2^c) per thread.
+// memory O(2^c) per thread. Compiled with -ffp-contract=off (CMakeLists.txt): the AVX2 and
+// AVX-512 variants round every product as the baseline one does (tests/hypercube/test_sums.py
+// checks the bits of every variant and thread count).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -63,6 +65,23 @@ double chunk_sides(const T* wp, const T* wm, const T* L, T hs, T tol, T tie, int
   });
 }
 
+// The pair weights wp[kl] = p(x), wm[kl] = p(-x) of chunk kh (2^c pairs), as pair_weights gives
+// them. Ising's exps run in a loop of their own, which the compiler vectorises (each lane does
+// the scalar arithmetic: the same bits).
+template <typename T>
+void chunk_weights(const HcWeights<T>& W, const HcChunkState<T>& st, int64_t kh, int64_t nlo,
+                   T* wp, T* wm) {
+  if (W.kind == kIsingW) {
+    for (int64_t kl = 0; kl < nlo; ++kl) ising_log_weights(W, st, kl, wp[kl], wm[kl]);
+    RS_SIMD for (int64_t kl = 0; kl < nlo; ++kl) {
+      wp[kl] = exp_(wp[kl]);
+      wm[kl] = exp_(wm[kl]);
+    }
+  } else {
+    for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
+  }
+}
+
 // Folds d[0 .. 2^c) in place: S[i] = sum_k d[k] x_i(k) for i < c; returns sum_k d[k].
 inline double fold_bits(double* d, int c, double* S) {
   for (int j = c - 1; j >= 0; --j) {
@@ -102,7 +121,7 @@ void hc_brute_f_cpu(const HcBruteArgs<T>& a) {
           if (stop_requested()) return;
           HcChunkState<T> st;
           chunk_state(W, kh, st);
-          for (int64_t kl = 0; kl < nlo; ++kl) pair_weights(W, st, kh, kl, wp[kl], wm[kl]);
+          chunk_weights(W, st, kh, nlo, wp.data(), wm.data());
           for (int64_t b = b0; b < b1; ++b) {
             const double m = chunk_sides(wp.data(), wm.data(), a.L + b * nlo,
                                          a.H[b * chunks + kh], a.tol[b], a.tie, nlo, d.data());

@@ -45,8 +45,8 @@ struct HcBrutePlan {
 HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w);
 
 // Bytes one thread of the CPU meet in the middle holds at the peak for dimension n (the sorted
-// half sums, their vertices and probabilities, twice): the Python layer refuses calls whose
-// threads would need more than the memory available.
+// half sums, their vertices and probabilities): the Python layer refuses calls whose threads
+// would need more than the memory available.
 int64_t hc_mitm_thread_bytes(int32_t n);
 
 // A weight family p(x) as the sweep reads it (tables are built by the Python layer).

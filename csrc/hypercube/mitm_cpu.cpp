@@ -7,11 +7,15 @@
 //         mass. Probabilities travel with the sums through the merges: all access is sequential.
 //  delta: one two-pointer sweep finds min |s_a + s_b|.
 // Time O(2^(n/2) n) per w (generation and sweeps are linear in the half size, the coordinate
-// sums O(h) per vertex); memory per thread about 40 bytes * 2^max(hA, hB).
+// sums O(h) per vertex). Memory per thread 20 bytes (2^hA + 2^hB) (hc_mitm_thread_bytes): the
+// merges run in place, into buffers allocated once per thread and call and never zero-filled.
+// Every loop over 2^h entries checks for a stop each kStopBlock entries, so Ctrl-C stops a call
+// within milliseconds of work (at n = 50 one merge step takes up to a second or two).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <initializer_list>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "common/parallel.h"
@@ -21,48 +25,88 @@ namespace rs {
 
 namespace {
 
+// Entries between two stop checks: about a millisecond of merging or sweeping.
+constexpr size_t kStopBlock = size_t(1) << 16;
+
+// Values of a trivial type, left uninitialised (std::vector would first write all of them:
+// about a second at n = 50, with no stop check).
+template <typename V>
+struct Buffer {
+  std::unique_ptr<V[]> data;
+  size_t capacity = 0;
+  void reserve(size_t n) {
+    if (n > capacity) {
+      data.reset();  // the old block goes before the new one comes
+      data.reset(new V[n]);
+      capacity = n;
+    }
+  }
+  V& operator[](size_t i) { return data[i]; }
+  const V& operator[](size_t i) const { return data[i]; }
+};
+
 template <typename T>
 struct SortedSums {
-  std::vector<T> v;          // subset sums, ascending
-  std::vector<uint32_t> k;   // the vertex index (bits of the half) of each
-  std::vector<T> p;          // its probability (f only; empty for delta)
+  size_t size = 0;
+  Buffer<T> v;          // subset sums, ascending
+  Buffer<uint32_t> k;   // the vertex index (bits of the half) of each
+  Buffer<T> p;          // its probability (f only)
+};
+
+// One thread's buffers, reused for every w it takes in a call.
+template <typename T>
+struct MitmScratch {
+  SortedSums<T> A, B;
 };
 
 // All 2^h sums sum_j w_j x_j over x in {-1,1}^h, ascending, each with its vertex index and, when
-// q is given (the half's product weights, q_j = P(x_j = +1)), its probability.
+// q is given (the half's product weights, q_j = P(x_j = +1)), its probability. False (s
+// incomplete) when the call was stopped.
+//
+// Step j merges list 1 = v - w_j (x_j = -1) and list 2 = v + w_j (x_j = +1), both read from v's
+// first `size` entries, into 2 size entries in place, from the top down: with a and b entries of
+// the lists left, the next goes to a + b - 1, above every entry still to be read (or onto the one
+// it came from when a list is empty). Ties put list 1 first, as a stable merge upwards would.
 template <typename T>
-void sorted_sums(const T* w, const T* q, int h, SortedSums<T>& out, SortedSums<T>& tmp) {
+bool sorted_sums(const T* w, const T* q, int h, SortedSums<T>& s) {
   const size_t total = size_t(1) << h;
   const bool with_p = q != nullptr;
-  out.v.assign(1, T(0));
-  out.k.assign(1, 0);
-  out.p.assign(with_p ? 1 : 0, T(1));
-  for (auto* s : {&out, &tmp}) {
-    s->v.resize(total);
-    s->k.resize(total);
-    s->p.resize(with_p ? total : 0);
-  }
-  size_t size = 1;
-  for (int j = 0; j < h && !stop_requested(); ++j) {
+  s.v.reserve(total);
+  s.k.reserve(total);
+  if (with_p) s.p.reserve(total);
+  s.size = 1;
+  s.v[0] = T(0);
+  s.k[0] = 0;
+  if (with_p) s.p[0] = T(1);
+  for (int j = 0; j < h; ++j) {
     const T wj = w[j], qp = with_p ? q[j] : T(0), qm = T(1) - qp;
     const uint32_t bit = uint32_t(1) << j;
-    size_t a = 0, b = 0, o = 0;
-    // list 1: v - wj (x_j = -1); list 2: v + wj (x_j = +1); stable merge, list 1 first on ties.
-    auto take = [&](bool plus) {
-      const size_t i = plus ? b++ : a++;
-      tmp.v[o] = plus ? out.v[i] + wj : out.v[i] - wj;
-      tmp.k[o] = plus ? (out.k[i] | bit) : out.k[i];
-      if (with_p) tmp.p[o] = out.p[i] * (plus ? qp : qm);
-      ++o;
+    size_t a = s.size, b = s.size;  // list entries [0, a) and [0, b) are still to be placed
+    auto place = [&](bool plus) {
+      const size_t i = plus ? --b : --a, o = a + b;
+      const T vi = s.v[i];
+      const uint32_t ki = s.k[i];
+      s.v[o] = plus ? vi + wj : vi - wj;
+      s.k[o] = plus ? (ki | bit) : ki;
+      if (with_p) s.p[o] = s.p[i] * (plus ? qp : qm);
     };
-    while (a < size && b < size) take(out.v[b] + wj < out.v[a] - wj);
-    while (a < size) take(false);
-    while (b < size) take(true);
-    size *= 2;
-    std::swap(out.v, tmp.v);
-    std::swap(out.k, tmp.k);
-    std::swap(out.p, tmp.p);
+    // Both lists non-empty: neither runs out within the next min(a, b) entries, so the inner
+    // loop tests nothing but the comparison; a stop check after each kStopBlock entries.
+    for (size_t unchecked = 0; a > 0 && b > 0;) {
+      const size_t m = std::min({a, b, kStopBlock});
+      for (size_t r = m; r > 0; --r) place(s.v[b - 1] + wj >= s.v[a - 1] - wj);
+      if ((unchecked += m) >= kStopBlock) {
+        unchecked = 0;
+        if (stop_requested()) return false;
+      }
+    }
+    while (a + b > 0) {  // one list left
+      if (stop_requested()) return false;
+      for (size_t m = std::min(a + b, kStopBlock); m > 0; --m) place(b > 0);
+    }
+    s.size *= 2;
   }
+  return true;
 }
 
 // For every vertex a of half A (in A's sorted order): c = p(a) * sum of p(b) over the vertices b
@@ -71,12 +115,12 @@ void sorted_sums(const T* w, const T* q, int h, SortedSums<T>& out, SortedSums<T
 template <typename T>
 double side_sums(const SortedSums<T>& A, const SortedSums<T>& Bs, int hA, T tol, T tie,
                  double* out) {
-  const size_t na = A.v.size(), nb = Bs.v.size();
+  const size_t na = A.size, nb = Bs.size;
   size_t ji = nb, je = nb;    // B entries [ji, nb) satisfy s_b >= -s_a - tol; [je, nb) s_b > -s_a + tol
   double gi = 0, ge = 0, total = 0;
   double pos[32] = {0};       // sum of c over the vertices with x_j = +1
   for (size_t i = 0; i < na; ++i) {  // s_a ascending: both thresholds descend
-    if ((i & 0xFFFFF) == 0 && stop_requested()) break;
+    if (i % kStopBlock == 0 && stop_requested()) break;
     const T sa = A.v[i];
     while (ji > 0 && Bs.v[ji - 1] >= -sa - tol) gi += double(Bs.p[--ji]);
     while (je > 0 && Bs.v[je - 1] > -sa + tol) ge += double(Bs.p[--je]);
@@ -94,16 +138,16 @@ double side_sums(const SortedSums<T>& A, const SortedSums<T>& Bs, int hA, T tol,
 template <typename T>
 void hc_mitm_f_cpu(const HcMitmArgs<T>& a) {
   const int n = a.n, hA = a.hA, hB = a.n - a.hA;
-  parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int) {
-    SortedSums<T> A, Bs, tmp;
-    for (int64_t b = b0; b < b1 && !stop_requested(); ++b) {
+  std::vector<MitmScratch<T>> scratch(max_threads());
+  parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int thread) {
+    MitmScratch<T>& s = scratch[thread];
+    for (int64_t b = b0; b < b1; ++b) {
       const T* w = a.w + b * n;
       double* o = a.out + b * (n + 1);
       for (int i = 0; i <= n; ++i) o[i] = 0;
-      sorted_sums(w, a.qA, hA, A, tmp);
-      sorted_sums(w + hA, a.qA + hA, hB, Bs, tmp);
-      o[n] = side_sums(A, Bs, hA, a.tol[b], a.tie, o);
-      side_sums(Bs, A, hB, a.tol[b], a.tie, o + hA);
+      if (!sorted_sums(w, a.qA, hA, s.A) || !sorted_sums(w + hA, a.qA + hA, hB, s.B)) break;
+      o[n] = side_sums(s.A, s.B, hA, a.tol[b], a.tie, o);
+      side_sums(s.B, s.A, hB, a.tol[b], a.tie, o + hA);
     }
   });
 }
@@ -111,25 +155,25 @@ void hc_mitm_f_cpu(const HcMitmArgs<T>& a) {
 template <typename T>
 void hc_mitm_delta_cpu(const HcMitmArgs<T>& a) {
   const int n = a.n, hA = a.hA, hB = a.n - a.hA;
-  parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int) {
-    SortedSums<T> A, Bs, tmp;
-    for (int64_t b = b0; b < b1 && !stop_requested(); ++b) {
+  std::vector<MitmScratch<T>> scratch(max_threads());
+  parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int thread) {
+    MitmScratch<T>& s = scratch[thread];
+    for (int64_t b = b0; b < b1; ++b) {
       const T* w = a.w + b * n;
-      sorted_sums<T>(w, nullptr, hA, A, tmp);
-      sorted_sums<T>(w + hA, nullptr, hB, Bs, tmp);
+      if (!sorted_sums<T>(w, nullptr, hA, s.A) || !sorted_sums<T>(w + hA, nullptr, hB, s.B)) break;
       // For s_a ascending, the s_b closest to -s_a moves down: keep j at the first s_b >= -s_a.
       T best = std::numeric_limits<T>::infinity();
       int64_t arg = 0;
-      size_t j = Bs.v.size();
-      for (size_t i = 0; i < A.v.size(); ++i) {
-        if ((i & 0xFFFFF) == 0 && stop_requested()) break;
-        const T sa = A.v[i];
-        while (j > 0 && Bs.v[j - 1] >= -sa) --j;
-        for (size_t jj = (j > 0 ? j - 1 : 0); jj < std::min(j + 1, Bs.v.size()); ++jj) {
-          const T v = std::abs(sa + Bs.v[jj]);
+      size_t j = s.B.size;
+      for (size_t i = 0; i < s.A.size; ++i) {
+        if (i % kStopBlock == 0 && stop_requested()) break;
+        const T sa = s.A.v[i];
+        while (j > 0 && s.B.v[j - 1] >= -sa) --j;
+        for (size_t jj = (j > 0 ? j - 1 : 0); jj < std::min(j + 1, s.B.size); ++jj) {
+          const T v = std::abs(sa + s.B.v[jj]);
           if (v < best) {
             best = v;
-            arg = int64_t(A.k[i]) | (int64_t(Bs.k[jj]) << hA);
+            arg = int64_t(s.A.k[i]) | (int64_t(s.B.k[jj]) << hA);
           }
         }
       }

@@ -56,6 +56,16 @@ RS_HD void pair_energy(const HcWeights<T>& W, const HcChunkState<T>& st, int64_t
   l = st.l_high + W.lo_lin[kl];
 }
 
+// Ising: log p(x) and log p(-x) for the pair u = (kh << c) | kl of the chunk st describes.
+template <typename T>
+RS_HD void ising_log_weights(const HcWeights<T>& W, const HcChunkState<T>& st, int64_t kl, T& lp,
+                             T& lm) {
+  T q, l;
+  pair_energy(W, st, kl, q, l);
+  lp = (q + l - W.energy_shift) - W.log_sum;
+  lm = (q - l - W.energy_shift) - W.log_sum;
+}
+
 // wp = p(x), wm = p(-x) for the pair u = (kh << c) | kl.
 template <typename T>
 RS_HD void pair_weights(const HcWeights<T>& W, const HcChunkState<T>& st, int64_t kh, int64_t kl,
@@ -67,13 +77,11 @@ RS_HD void pair_weights(const HcWeights<T>& W, const HcChunkState<T>& st, int64_
       wm = W.lo[kl ^ mlo] * W.hi[kh ^ mhi];
       break;
     }
-    case kIsingW: {
-      T q, l;
-      pair_energy(W, st, kl, q, l);
-      wp = exp_((q + l - W.energy_shift) - W.log_sum);
-      wm = exp_((q - l - W.energy_shift) - W.log_sum);
+    case kIsingW:
+      ising_log_weights(W, st, kl, wp, wm);
+      wp = exp_(wp);
+      wm = exp_(wm);
       break;
-    }
     case kTableW: {
       const int64_t u = (kh << W.c) | kl, all = (int64_t(1) << W.n) - 1;
       wp = W.table[u];

@@ -1,6 +1,10 @@
 """reluscope.hypercube.sums vs the enumeration reference (every family, tie rule, method, dtype,
 CPU vector variant and device), exact identities, closed forms, a CLT bound, and error paths."""
 import math
+import os
+import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -41,6 +45,51 @@ def test_brute_f_every_cpu_vector_variant(isa, monkeypatch):
         w = torch.randn(5, 13, generator=g, dtype=torch.float64).to(dtype)
         for p in families(13, g):
             matches_reference(w, p, tie="half", method="brute")
+
+
+# Every brute-force sum with every CPU vector variant (RELUSCOPE_CPU_ISA is read per call), in a
+# child process per thread count (the pool's size is fixed when it starts).
+BRUTE_SUMS = """
+import os, pickle, sys, torch
+import reluscope.hypercube as hc
+from tests.hypercube.test_sums import families
+out = {}
+for isa in sys.argv[1:]:
+    os.environ["RELUSCOPE_CPU_ISA"] = isa
+    g = torch.Generator().manual_seed(5)
+    for dtype in (torch.float32, torch.float64):
+        w = torch.randn(70, 16, generator=g, dtype=torch.float64).to(dtype)
+        for i, p in enumerate(families(16, g)):
+            for tie in ("include", "half"):
+                out[isa, dtype, i, tie] = (hc.f(w, p, tie=tie, method="brute"),
+                                           hc.mass(w, p, tie=tie, method="brute"))
+            if isinstance(p, hc.Ising):
+                out[isa, dtype, i] = (hc.log_partition(p, dtype),)
+        out[isa, dtype, "delta"] = hc.delta(w, method="brute")
+sys.stdout.buffer.write(pickle.dumps(out))
+"""
+
+
+def test_brute_sums_are_the_same_bits_for_every_cpu_variant_and_thread_count():
+    """f, mass, Ising's log Z and delta by brute force at n = 16 (8 chunk groups, 70 w: two w
+    blocks), every family, float32 and float64: bitwise equal from the generic, AVX2 and AVX-512
+    builds of the sweep (a variant the CPU lacks runs the widest it has) and 1, 2 or 3 threads,
+    as brute_cpu.cpp promises (the AVX2/AVX-512 builds once fused the Ising weights' exp
+    polynomial into FMAs: f one ulp off)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    runs = {}
+    for threads in (1, 2, 3):
+        env = dict(os.environ, RELUSCOPE_NUM_THREADS=str(threads))
+        env.pop("OMP_NUM_THREADS", None)
+        r = subprocess.run([sys.executable, "-c", BRUTE_SUMS, *CPU_ISAS], capture_output=True,
+                           env=env, cwd=root, timeout=600)
+        assert r.returncode == 0, r.stderr.decode()[-2000:]
+        runs[threads] = pickle.loads(r.stdout)
+    want = {key[1:]: value for key, value in runs[1].items() if key[0] == "generic"}
+    assert want
+    differ = [(threads, key) for threads, out in runs.items() for key, value in out.items()
+              if not all(torch.equal(a, b) for a, b in zip(value, want[key[1:]]))]
+    assert not differ
 
 
 @pytest.mark.parametrize("device", DEVICES)
