@@ -90,38 +90,18 @@ def test_equals_the_jacobian_of_the_exact_gradient(bias, m, s):
     assert ((fine - H).abs() <= 2 * (coarse - fine).abs() / 3 + 4 * EPS * g / (h / 2)).all()
 
 
-def newton(theta, s, steps=12):
-    """Newton on the exact gradient with the population Hessian (quadratic convergence: the
-    Hessian is Lipschitz near the minima)."""
-    for _ in range(steps):
-        theta = theta - torch.linalg.solve(rs.tms_population_hessian(TMS1, theta, s),
-                                           exact_grad(TMS1, theta, s))
-    return theta
-
-
 def test_minimiser_and_transition_to_1e_10():
     """Newton from 1 % off finds B = a(s) (-1, 1) to 1e-12; bisection of L_A(s) - L_B(s) (each at
     its Newton minimum, on the exact population) finds s* = (3 + 4 sqrt 14) / 43 to 1e-10
     (tms_quadrature: ~5e-4 and 2.6 %). 45 halvings of [0.3, 0.5] leave 6e-15; the loss gap's
     rounding (~1e-16) over its slope (~0.03) adds ~1e-14."""
+    from reluscope.experiments.tms import newton, transition
+
     s = 0.5
-    B = newton(torch.tensor([[-1.01 * a_of(s), 0.99 * a_of(s)]], dtype=F64), s)
+    B, _ = newton(TMS1, torch.tensor([[-1.01 * a_of(s), 0.99 * a_of(s)]], dtype=F64), s)
     torch.testing.assert_close(B, torch.tensor([[-a_of(s), a_of(s)]], dtype=F64), rtol=0,
                                atol=1e-12)
-
-    def gap(s):
-        start = torch.tensor([[0.7, 0.72], [-1.01 * a_of(s), 0.99 * a_of(s)]], dtype=F64)
-        theta = newton(start, s)
-        L = hessian.loss(TMS1, theta, rs.tms_population(TMS1, theta, s))
-        return (L[0] - L[1]).item()
-
-    lo, hi = 0.3, 0.5
-    g_lo = gap(lo)
-    for _ in range(45):
-        mid = (lo + hi) / 2
-        g_mid = gap(mid)
-        lo, hi, g_lo = (lo, mid, g_lo) if g_lo * g_mid <= 0 else (mid, hi, g_mid)
-    assert abs((lo + hi) / 2 - S_STAR) < 1e-10
+    assert abs(transition(TMS1, 0.3, 0.5, 45) - S_STAR) < 1e-10
 
 
 def test_nan_and_a_kink_warning_where_the_population_hessian_does_not_exist():

@@ -64,6 +64,26 @@ def newton(model, theta, s: float, steps: int = 30):
     return theta, exact_grad(model, theta, s).norm(dim=1)
 
 
+def transition(model, lo: float, hi: float, halvings: int) -> float:
+    """The first-order transition s* in [lo, hi]: the root of L_A(s) - L_B(s), each loss at that
+    family's critical point found by Newton on the exact population, by bisection on s. The
+    bracket shrinks to (hi - lo) 2^-halvings (40 halvings of [0.2, 0.7]: 5e-13); the gap's
+    rounding (~1e-16) over its slope (~0.03) adds ~1e-14."""
+    def gap(s: float) -> float:
+        c = closed_forms(s)
+        starts = torch.tensor([[0.7, 0.7], [-c["a"] * 1.01, c["a"] * 0.99]], dtype=torch.float64)
+        theta, _ = newton(model, starts, s)
+        L = hessian.loss(model, theta, tms_population(model, theta, s))
+        return float(L[0] - L[1])
+
+    g_lo = gap(lo)
+    for _ in range(halvings):
+        mid = (lo + hi) / 2
+        g_mid = gap(mid)
+        lo, hi, g_lo = (lo, mid, g_lo) if g_lo * g_mid <= 0 else (mid, hi, g_mid)
+    return (lo + hi) / 2
+
+
 def critical_points(model, s: float, starts: torch.Tensor, fit_steps: int):
     """Distinct critical points reached from `starts` (Adam on a fixed quadrature, then Newton on
     the exact population), with their loss, the engine's Hessian eigenvalues of the population
@@ -157,23 +177,7 @@ def run(ctx) -> None:
              int(hessian.kinks(model, w_B, tms_quadrature(s_mid))),
              "flagged by the Hessian engine (hessian.kinks): that dataset has no Hessian there")
 
-    # The transition: root of L_A(s) - L_B(s), each loss at that family's critical point found
-    # by Newton (bisection on s). 40 halvings of [0.2, 0.7]: 5e-13; the gap's rounding (~1e-16)
-    # over its slope (~0.03): 1e-14.
-    def gap(s: float) -> float:
-        c = closed_forms(s)
-        starts = torch.tensor([[0.7, 0.7], [-c["a"] * 1.01, c["a"] * 0.99]], dtype=torch.float64)
-        theta, _ = newton(model, starts, s)
-        L = hessian.loss(model, theta, tms_population(model, theta, s))
-        return float(L[0] - L[1])
-
-    lo, hi = 0.2, 0.7
-    g_lo = gap(lo)
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        g_mid = gap(mid)
-        lo, hi, g_lo = (lo, mid, g_lo) if g_lo * g_mid <= 0 else (mid, hi, g_mid)
-    s_star = (lo + hi) / 2
+    s_star = transition(model, 0.2, 0.7, 40)
     rep.check("first-order transition s*", s_star, S_STAR, 1e-10, note="bisection 5e-13")
     rep.data["s_star"] = s_star
     _figures(rep, model, table, s_star)
