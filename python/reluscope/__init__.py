@@ -1,5 +1,6 @@
 """reluscope: batched Hessians, hypercube sums, linear-region counts and local learning
 coefficients for thousands of small neural networks, with C++/CUDA kernels behind a torch API."""
+from . import _fork  # noqa: F401 - registers the fork handler (reluscope/_fork.py)
 from . import hessian, hypercube, reference, regions, slt
 from .data import Data
 from ._version import __version__

@@ -14,7 +14,6 @@ from typing import NamedTuple, Optional
 
 import torch
 
-from .. import _host
 from .._ext import _core, cuda_stream
 from .._validate import as_float_tensor, check_finite, forbid_grad, same_dtype_device
 from ..data import Data
@@ -121,13 +120,13 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     kinks = mode == Mode.hvp if kinks is None else kinks
     fused = kinks and theta.dtype == torch.float64
     p = plan(spec, theta, N, mode, K)
-    part = _host.zeros((B, p.partials, p.length), theta.dtype, theta.device)
+    part = torch.zeros(B, p.partials, p.length, dtype=theta.dtype, device=theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
     _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, fused, dxs, workspace,
                cuda_stream(theta))
-    out = part[:, 0] if p.partials == 1 else _host.sum_dim1(part)  # partials in order
+    out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
     products = (out[:, p.products_offset:p.products_offset + K * P].view(B, K, P)
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)

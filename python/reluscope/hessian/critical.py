@@ -8,7 +8,6 @@ from typing import NamedTuple, Union
 
 import torch
 
-from .. import _host
 from ..data import Data
 from ..models.base import Model
 from . import _kernel
@@ -72,14 +71,14 @@ def classify(model: Model, theta: torch.Tensor, data: Data, *, grad_tol: float) 
     theta = inp.theta
     _, g = value_and_grad(model, theta, data)
     H = Hessian(model, theta, data).to_dense()
-    lam, V = _host.eigh(H)
+    lam, V = torch.linalg.eigh(H)
     res = resolution(lam)
     resolved = lam.abs() > res[:, None]
     coef = torch.einsum("bpi,bp->bi", V, g) / torch.where(resolved, lam, torch.ones_like(lam))
     s = torch.einsum("bpi,bi->bp", V, torch.where(resolved, coef, torch.zeros_like(coef)))
     moved = torch.isfinite(theta - s).all(1)
     H1 = Hessian(model, torch.where(moved[:, None], theta - s, theta), data).to_dense()
-    band = _host.eigvalsh(H1 - H).abs().amax(1) + res + resolution(_host.eigvalsh(H1))
+    band = torch.linalg.eigvalsh(H1 - H).abs().amax(1) + res + resolution(torch.linalg.eigvalsh(H1))
     band = torch.where(moved & ~band.isnan(), band, torch.full_like(band, torch.inf))
     lam_min, gnorm = lam[:, 0], torch.linalg.vector_norm(g, dim=1)
     negative = (lam < -band[:, None]).sum(1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from .. import _host
 from ..data import Data
 from ..models.base import Model
 from . import _kernel
@@ -55,13 +54,13 @@ class BatchedLinearOperator:
 
     def _unit_products(self, diagonal_only: bool) -> torch.Tensor:
         P = self.shape[1]
-        eye = _host.eye(P, self.dtype, self.device)
+        eye = torch.eye(P, dtype=self.dtype, device=self.device)
         step = max(1, min(P, self.directions_per_call()))
         blocks = []
         for k0 in range(0, P, step):
             block = self.shared_matmat(eye[k0:k0 + step])
             blocks.append(block.diagonal(offset=k0, dim1=1, dim2=2) if diagonal_only else block)
-        return _host.cat(blocks, dim=1)
+        return torch.cat(blocks, dim=1)
 
     def to_dense(self) -> torch.Tensor:
         """The matrices (B, P, P), symmetrised (products with the P unit vectors, in chunks).
@@ -73,7 +72,8 @@ class BatchedLinearOperator:
                              f"{need / 2**30:.1f} GiB, over HESSIAN_MAX_BYTES = "
                              f"{HESSIAN_MAX_BYTES / 2**30:.1f} GiB; use products or "
                              "extreme_eigs(method='lanczos')")
-        return _host.symmetrised(self._unit_products(diagonal_only=False))
+        A = self._unit_products(diagonal_only=False)
+        return 0.5 * (A + A.transpose(1, 2))
 
     def diagonal(self) -> torch.Tensor:
         """The diagonals (B, P), from the unit-vector products (only the diagonal is kept)."""
@@ -93,7 +93,7 @@ class DenseOperator(BatchedLinearOperator):
         return V @ self.A.transpose(1, 2)
 
     def to_dense(self) -> torch.Tensor:
-        return _host.symmetrised(self.A)
+        return 0.5 * (self.A + self.A.transpose(1, 2))
 
     def diagonal(self) -> torch.Tensor:
         return self.A.diagonal(dim1=1, dim2=2)

@@ -16,7 +16,6 @@ from typing import NamedTuple, Optional, Union
 
 import torch
 
-from .. import _host
 from ._lanczos import lanczos, select
 from .operators import BatchedLinearOperator
 
@@ -70,7 +69,7 @@ def _check_operator(op) -> BatchedLinearOperator:
 
 def eigvalsh(op: BatchedLinearOperator) -> torch.Tensor:
     """All eigenvalues (B, P), ascending (dense: ``op.to_dense()`` then eigh)."""
-    return _host.eigvalsh(_check_operator(op).to_dense())
+    return torch.linalg.eigvalsh(_check_operator(op).to_dense())
 
 
 def _eigh_error(values: torch.Tensor) -> torch.Tensor:
@@ -201,10 +200,10 @@ def _dense(op: BatchedLinearOperator, k: int, which: str, return_vectors: bool) 
     sel = select(k, which, P).to(A.device)
     done = torch.ones(B, dtype=torch.bool, device=A.device)
     if not return_vectors:
-        evals = _host.eigvalsh(A)
+        evals = torch.linalg.eigvalsh(A)
         return EigResult(evals[:, sel], None, _eigh_error(evals)[:, None].expand(B, len(sel)),
                          done)
-    evals, evecs = _host.eigh(A)
+    evals, evecs = torch.linalg.eigh(A)
     values, vecs = evals[:, sel], evecs[:, :, sel]
-    res = torch.linalg.vector_norm(_host.matmul(A, vecs) - vecs * values[:, None, :], dim=1)
+    res = torch.linalg.vector_norm(A @ vecs - vecs * values[:, None, :], dim=1)
     return EigResult(values, vecs.transpose(1, 2).contiguous(), res, done)
