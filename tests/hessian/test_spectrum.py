@@ -240,3 +240,31 @@ def test_lanczos_progress_on_request(capsys):
     A = torch.eye(30, dtype=F64).expand(2, 30, 30) * torch.arange(1, 31, dtype=F64)
     spectrum.extreme_eigs(hessian.DenseOperator(A), method="lanczos", progress=True)
     assert "lanczos [" in capsys.readouterr().err
+
+
+def test_an_overflowed_hessian_gives_nan_and_all_unresolved_for_that_model_only():
+    """Weights of 1e300 overflow the Hessian of one model to NaN: LAPACK does not converge on it
+    (torch raised for the whole batch); now that model's eigenvalues are NaN, its index counts
+    every eigenvalue unresolved, classify calls it unresolved, and the other models are
+    unaffected."""
+    net = MLP([3, 5, 2], "tanh")
+    theta = net.init(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    data = Data(torch.randn(17, 3, generator=g, dtype=torch.float64),
+                torch.randn(17, 2, generator=g, dtype=torch.float64))
+    big = theta.clone()
+    big[1] *= 1e300
+    op = hessian.Hessian(net, big, data)
+    assert not torch.isfinite(op.to_dense()[1]).all()
+    want = torch.linalg.eigvalsh(hessian.Hessian(net, theta[[0, 2]], data).to_dense())
+    ev = hessian.eigvalsh(op)
+    assert ev[1].isnan().all()
+    torch.testing.assert_close(ev[[0, 2]], want, rtol=0, atol=0)
+    res = hessian.extreme_eigs(op, k=2, which="smallest", method="dense", return_vectors=True)
+    assert res.values[1].isnan().all() and res.vectors[1].isnan().all()
+    with_vectors = torch.linalg.eigh(hessian.Hessian(net, theta[[0, 2]], data).to_dense())
+    torch.testing.assert_close(res.values[[0, 2]], with_vectors.eigenvalues[:, :2], rtol=0, atol=0)
+    idx = hessian.index(op)
+    assert idx.negative[1] == 0 and idx.unresolved[1] == net.num_params
+    assert (idx.negative[[0, 2]] + idx.unresolved[[0, 2]] <= net.num_params).all()
+    assert hessian.classify(net, big, data, grad_tol=1e-5).label[1] == "unresolved"

@@ -13,7 +13,7 @@ from ..models.base import Model
 from . import _kernel
 from .operators import Hessian
 from .products import value_and_grad
-from .spectrum import IndexResult, resolution
+from .spectrum import IndexResult, dense_eigh, resolution
 
 __all__ = ["LABELS", "CriticalPoints", "classify"]
 
@@ -71,18 +71,20 @@ def classify(model: Model, theta: torch.Tensor, data: Data, *, grad_tol: float) 
     theta = inp.theta
     _, g = value_and_grad(model, theta, data)
     H = Hessian(model, theta, data).to_dense()
-    lam, V = torch.linalg.eigh(H)
+    lam, V = dense_eigh(H)
     res = resolution(lam)
     resolved = lam.abs() > res[:, None]
     coef = torch.einsum("bpi,bp->bi", V, g) / torch.where(resolved, lam, torch.ones_like(lam))
     s = torch.einsum("bpi,bi->bp", V, torch.where(resolved, coef, torch.zeros_like(coef)))
     moved = torch.isfinite(theta - s).all(1)
     H1 = Hessian(model, torch.where(moved[:, None], theta - s, theta), data).to_dense()
-    band = torch.linalg.eigvalsh(H1 - H).abs().amax(1) + res + resolution(torch.linalg.eigvalsh(H1))
+    band = (dense_eigh(H1 - H, vectors=False).abs().amax(1) + res
+            + resolution(dense_eigh(H1, vectors=False)))
     band = torch.where(moved & ~band.isnan(), band, torch.full_like(band, torch.inf))
     lam_min, gnorm = lam[:, 0], torch.linalg.vector_norm(g, dim=1)
     negative = (lam < -band[:, None]).sum(1)
-    index = IndexResult(negative, (lam <= band[:, None]).sum(1) - negative, band)
+    positive = (lam > band[:, None]).sum(1)  # NaN (an overflowed Hessian): unresolved
+    index = IndexResult(negative, lam.shape[1] - negative - positive, band)
     label = ["not critical" if gn > grad_tol else "saddle" if lm < -b else
              "minimum" if lm > b else "unresolved"
              for gn, lm, b in zip(gnorm.tolist(), lam_min.tolist(), band.tolist())]

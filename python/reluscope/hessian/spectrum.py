@@ -68,8 +68,23 @@ def _check_operator(op) -> BatchedLinearOperator:
 
 
 def eigvalsh(op: BatchedLinearOperator) -> torch.Tensor:
-    """All eigenvalues (B, P), ascending (dense: ``op.to_dense()`` then eigh)."""
-    return torch.linalg.eigvalsh(_check_operator(op).to_dense())
+    """All eigenvalues (B, P), ascending (dense: ``op.to_dense()`` then eigh); NaN for a model
+    whose matrix has a NaN or inf entry."""
+    return dense_eigh(_check_operator(op).to_dense(), vectors=False)
+
+
+def dense_eigh(A: torch.Tensor, *, vectors: bool = True):
+    """``torch.linalg.eigh`` (or ``eigvalsh`` when not vectors) of each symmetric matrix of
+    A (B, P, P), except that a matrix with a NaN or inf entry (an overflowed Hessian) gets NaN
+    eigenvalues and vectors instead of failing the whole batch (LAPACK does not converge on it)."""
+    finite = torch.isfinite(A).flatten(1).all(1)
+    if not bool(finite.all()):
+        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+        A = torch.where(finite[:, None, None], A, eye)
+    out = torch.linalg.eigh(A) if vectors else (torch.linalg.eigvalsh(A),)
+    for t in out:
+        t[~finite] = torch.nan
+    return out if vectors else out[0]
 
 
 def _eigh_error(values: torch.Tensor) -> torch.Tensor:
@@ -106,8 +121,9 @@ def index(op: BatchedLinearOperator, *,
     tol: the band |lambda| <= tol of unresolved eigenvalues, a float or (B,); default
     ``resolution(eigenvalues)`` = 2 P eps ‖A‖_2 in the operator's dtype (derived there).
     Returns ``IndexResult(negative, unresolved, tol)``, each (B,): negative the eigenvalues
-    below -tol (int64), unresolved those in [-tol, tol]; the exact index lies in
-    [negative, negative + unresolved], and is negative where unresolved is 0."""
+    below -tol (int64), unresolved those in [-tol, tol] (all P for a matrix with a NaN or inf
+    entry); the exact index lies in [negative, negative + unresolved], and is negative where
+    unresolved is 0."""
     ev = eigvalsh(op)
     if tol is None:
         band = resolution(ev)
@@ -120,7 +136,8 @@ def index(op: BatchedLinearOperator, *,
             raise ValueError(f"tol must be a float >= 0 or ({ev.shape[0]},) of them, got {tol!r}")
         band = band.expand(ev.shape[0])
     negative = (ev < -band[:, None]).sum(1)
-    return IndexResult(negative, (ev <= band[:, None]).sum(1) - negative, band)
+    positive = (ev > band[:, None]).sum(1)  # NaN (a non-finite matrix): neither, unresolved
+    return IndexResult(negative, ev.shape[1] - negative - positive, band)
 
 
 def trace(op: BatchedLinearOperator, *, n_probes: Optional[int] = None,
@@ -200,10 +217,10 @@ def _dense(op: BatchedLinearOperator, k: int, which: str, return_vectors: bool) 
     sel = select(k, which, P).to(A.device)
     done = torch.ones(B, dtype=torch.bool, device=A.device)
     if not return_vectors:
-        evals = torch.linalg.eigvalsh(A)
+        evals = dense_eigh(A, vectors=False)
         return EigResult(evals[:, sel], None, _eigh_error(evals)[:, None].expand(B, len(sel)),
                          done)
-    evals, evecs = torch.linalg.eigh(A)
+    evals, evecs = dense_eigh(A)
     values, vecs = evals[:, sel], evecs[:, :, sel]
     res = torch.linalg.vector_norm(A @ vecs - vecs * values[:, None, :], dim=1)
     return EigResult(values, vecs.transpose(1, 2).contiguous(), res, done)
