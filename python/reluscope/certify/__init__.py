@@ -1,10 +1,15 @@
 """Certified critical points: proofs, per network, that a box around theta-hat holds exactly one
 critical point of the loss and whether it is a strict local minimum or a saddle, for B networks at
 once (interval arithmetic with outward rounding; an interval math header behind the CPU and CUDA
-launchers).
+launchers); and the structure of symmetry-induced global minima of two-layer students.
 
-Modules: ``_types`` (verdicts, reasons, enclosures, certificates).
+Modules: ``critical`` (``critical_points``: Krawczyk's test and the curvature tests, what is
+proved), ``_interval`` (rigorous midpoint-radius linear algebra), ``structure``
+(``teacher_match``), ``_types`` (verdicts, reasons, enclosures, certificates).
 """
 from ._types import Certificate, Enclosure, Flag, Reason, Verdict
+from .critical import critical_points
+from .structure import TeacherMatch, teacher_match
 
-__all__ = ["Certificate", "Enclosure", "Flag", "Reason", "Verdict"]
+__all__ = ["Certificate", "Enclosure", "Flag", "Reason", "TeacherMatch", "Verdict",
+           "critical_points", "teacher_match"]

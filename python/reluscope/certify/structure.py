@@ -50,6 +50,7 @@ from .._validate import as_float_tensor, check_finite
 from ..data import Data
 from ..models.base import Model, check_model
 from ..models.mlp import MLP
+from ._exact import abs_sums_up, sum_up, up
 
 __all__ = ["TeacherMatch", "teacher_match"]
 
@@ -197,13 +198,13 @@ def teacher_match(model: Model, theta: torch.Tensor, teacher_model: Model,
               (a_sym.transpose(1, 2), v_sym[:, h] if c is not None else None)]
     symmetric_point = model.flatten(params)
     distance = (theta - symmetric_point).abs().amax(1)
-    gap_up = _gap(M, v_sym, Y)                                 # per b: m floats
+    gap_up = abs_sums_up(M, v_sym, Y)  # per b: m floats
     gap = theta.new_tensor(gap_up).reshape(B, a.shape[2])
     matched = (distance <= tol) & (gap.amax(1) <= tol)
     loss_bound = None
     if weights is not None:
         w_sum, imp = weights
-        U = [_up(Fraction(w_sum[b if len(w_sum) > 1 else 0]) *
+        U = [up(Fraction(w_sum[b if len(w_sum) > 1 else 0]) *
                  sum((i * Fraction(g) ** 2 for i, g in zip(imp, gb)), Fraction(0)))
              for b, gb in enumerate(gap_up)]
         loss_bound = torch.stack([theta.new_zeros(B), theta.new_tensor(U)], 1)
@@ -245,7 +246,7 @@ def _data_weights(data, model, B):
     if w.dim() == 2 and w.shape[0] != B:
         raise ValueError(f"data has weights for {w.shape[0]} models, theta for {B}")
     rows = w.tolist() if w.dim() == 2 else [w.tolist()]
-    w_sum = [_sum_up(r) for r in rows]
+    w_sum = [sum_up(r) for r in rows]
     return w_sum, [Fraction(i) for i in data.imp.double().cpu().tolist()]
 
 
@@ -276,38 +277,3 @@ def _check_reduced(ut: torch.Tensor, tol: float) -> None:
         raise ValueError(f"teacher neurons {t} and {s} (teacher {b}) are within 2 tol = "
                          f"{2 * tol:g} of each other up to sign: merge them (reduced form) or "
                          f"lower tol")
-
-
-def _gap(M: torch.Tensor, v: torch.Tensor, Y: torch.Tensor) -> list[list[float]]:
-    """Per model and output j: an upper bound on sum over rows r of |(M v - Y)_rj|. M's entries
-    are 0, +-1 and kappa in {0, 1}, so every term M_ri v_ij is exact, and ``_sum_up`` bounds
-    each exact sum from above."""
-    Ml, vl, Yl = M.cpu().tolist(), v.cpu().tolist(), Y.cpu().tolist()
-    out = []
-    for Mb, vb, Yb in zip(Ml, vl, Yl):
-        cols = [[(mi, i) for i, mi in enumerate(Mr) if mi] for Mr in Mb]
-        res = [[[mi * vb[i][j] for mi, i in cr] + [-y[j]] for cr, y in zip(cols, Yb)]
-               for j in range(len(Yb[0]))]
-        out.append([_sum_up(max(_sum_up(t), _sum_up([-x for x in t])) for t in rj) for rj in res])
-    return out
-
-
-def _sum_up(xs) -> float:
-    """The smallest float64 >= the exact sum of the float64 values xs. math.fsum rounds the
-    exact sum correctly, so the exact sum is s + e with e exact and fsum(xs + [-s]) of e's sign
-    (a nonzero sum of float64 values is a multiple of 2^-1074: it never rounds to 0)."""
-    xs = list(xs)
-    try:
-        s = math.fsum(xs)
-        return math.nextafter(s, math.inf) if math.fsum(xs + [-s]) > 0 else s
-    except OverflowError:
-        return math.inf
-
-
-def _up(x: Fraction) -> float:
-    """The smallest float64 >= x (inf beyond the float range)."""
-    try:
-        f = float(x)
-    except OverflowError:
-        return math.inf
-    return math.nextafter(f, math.inf) if Fraction(f) < x else f
