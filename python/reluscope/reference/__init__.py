@@ -4,9 +4,10 @@ arguments of the engine function of the same name:
 
 ``forward(model, theta, X)``; ``hessian.{loss, value_and_grad, hvp, gnvp, hessian,
 gauss_newton}(model, theta, data[, V])``; ``hypercube.{f, mass, delta, moments}``;
-``regions.{count_1d, count_2d, count_patterns}``; ``slt.{sgld, llc}``.
+``regions.{count_1d, count_2d, count_patterns}``; ``slt.{sgld, llc}``;
+``certify.{enclose, critical_points}`` (mpmath interval arithmetic at high precision, not torch).
 """
-from . import hessian, hypercube, regions, slt
+from . import certify, hessian, hypercube, regions, slt
 from .forward import forward
 
-__all__ = ["forward", "hessian", "hypercube", "regions", "slt"]
+__all__ = ["certify", "forward", "hessian", "hypercube", "regions", "slt"]
