@@ -70,13 +70,13 @@ def test_flags_stop_the_proof():
 
 
 def test_a_wide_hessian_enclosure_is_not_a_proof():
-    """Krawczyk needs I - C H(X) to contract: with a Hessian enclosure [0.1, 10] (a loss whose
-    curvature varies that much over every box) the test fails at every radius, and the gradient 1
-    does not exclude 0 over the box: not certified, existence not proved. A gradient whose
+    """Krawczyk needs I - C H(X) to contract: with H(theta-hat) = 1 but [-10, 10] over every box
+    the test fails at every radius, and g + [-10, 10] [-r, r] contains 0 at the no-critical-point
+    radius min(r, 1 / 2): not certified, existence not proved. A gradient whose
     mean-value form excludes 0 on the box gives no_critical_point."""
     theta = torch.zeros(1, 1, dtype=F64)
 
-    def enclose_with(g, h_lo, h_hi):
+    def enclose_with(g, h_lo, h_hi):  # H(theta-hat) = h at r = 0 (the point), h(r) on boxes
         def enclose(r):
             return Enclosure(torch.tensor([[0.0, 1.0]], dtype=F64),
                              torch.tensor([[[g, g]]], dtype=F64),
@@ -84,15 +84,16 @@ def test_a_wide_hessian_enclosure_is_not_a_proof():
                              torch.zeros(1, dtype=torch.int32))
         return enclose
 
-    c = decide(enclose_with(1.0, lambda r: 0.1, lambda r: 10.0), theta, max_tries=3)
+    c = decide(enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else -10.0,
+                            lambda r: 1.0 if float(r) == 0 else 10.0), theta, max_tries=3)
     assert c.verdict.item() == Verdict.not_certified
     assert c.reason.item() == Reason.existence_not_proved
-    # H(theta) = 1, H(X) = [0.1, 0.4] on boxes (r > 0), g = 1: Newton step 1, r = 2; Krawczyk's
-    # K = -1 + [0.6, 0.9] [-2, 2] reaches 2.8 > 2: no proof of a zero; the mean-value form
-    # 1 + [0.1, 0.4] [-2, 2] = [0.2, 1.8] excludes 0: no critical point within radius 2
-    c = decide(enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else 0.1,
-                            lambda r: 1.0 if float(r) == 0 else 0.4), theta, max_tries=1)
-    assert c.verdict.item() == Verdict.no_critical_point and c.radius.item() == 2.0
+    # g = 1, H(theta) = 1, H(X) = [0.5, 1.5] on boxes of radius <= 1, [-10, 10] beyond: the
+    # Krawczyk boxes (r = 2, 8) are too wide; the no-critical-point box has radius
+    # min(8, |g| / (2 |H|)) = 0.5, where g + [0.5, 1.5] [-0.5, 0.5] = [0.25, 1.75] excludes 0
+    c = decide(enclose_with(1.0, lambda r: 0.5 if float(r) <= 1 else -10.0,
+                            lambda r: 1.5 if float(r) <= 1 else 10.0), theta, max_tries=2)
+    assert c.verdict.item() == Verdict.no_critical_point and c.radius.item() == 0.5
     assert c.reason.item() == Reason.none
 
 

@@ -12,8 +12,8 @@ What is proved (for exact real arithmetic on the float64 theta-hat and data; B n
    to Interval Analysis, Thm 8.2): for any matrix C, if
    K = theta-hat - C g0 + (I - C H(X)) (X - theta-hat) lies in the interior of X, then grad L has
    exactly one zero theta* in X. C is the inverse of the float Hessian at theta-hat (its
-   eigendecomposition), so C need not be exact. Radii tried: r_k = 2 |C g|_inf 4^k (epsilon
-   inflation), k < max_tries.
+   eigendecomposition), so C need not be exact. Radii tried (epsilon inflation):
+   r_k = 2 r0 4^k + 1e-300, k < max_tries, r0 = max_i sum_j |C_ij| (|mid g0_j| + rad g0_j).
 3. Curvature over X (so at theta*): V = eigenvectors of the midpoint of H(X), M = V^T H(X) V in
    interval arithmetic. All Gershgorin intervals of M positive => every H in H(X) is positive
    definite (Sylvester's law of inertia; V is then nonsingular) => theta* is a strict local
@@ -22,8 +22,10 @@ What is proved (for exact real arithmetic on the float64 theta-hat and data; B n
    theta* is a saddle (not a minimum) of index >= k; the largest such k is reported.
 4. lambda_min over X: Gershgorin on M encloses lambda_min(M); with e >= ||V^T V - I||_F,
    lambda_min(H) = lambda_min(M) / s for some s in [1 - e, 1 + e] (Ostrowski).
-5. Without existence, if some component of g0 + H(X) (X - theta-hat) (mean-value form) excludes 0,
-   no critical point lies in X (at the largest radius tried): ``no_critical_point``.
+5. Without existence: if some component of g0 + H(X) (X - theta-hat) (mean-value form) excludes 0,
+   no critical point lies in X: ``no_critical_point``. The test runs on the box of radius
+   min(r_last, min_i |mid g0_i| / (2 sum_j |mid H0_ij|)) (over g0_i != 0): at the Krawczyk
+   radii (>= twice the Newton step) every row contains 0.
 6. If g0 is exactly [0, 0] (every term of the gradient exactly 0, e.g. at theta = 0 of TMS),
    theta-hat itself is critical: step 3 on the Hessian at theta-hat; a sign not resolved there gives
    ``critical_degenerate`` (radius 0).
@@ -43,7 +45,9 @@ from ._types import Certificate, Enclosure, Flag, Reason, Verdict
 
 #: The Hessian at theta-hat counts as singular when min |eig| <= SINGULAR * max |eig| (then no C
 #: can make Krawczyk's operator contract: the test would fail at every radius).
-SINGULAR = 1e-13
+SINGULAR = 1e-12
+#: Added to every radius tried (a box for a zero Newton step).
+TINY = 1e-300
 
 EncloseFn = Callable[[torch.Tensor], Enclosure]
 
@@ -122,31 +126,35 @@ def decide(enclose: EncloseFn, theta: torch.Tensor, max_tries: int) -> Certifica
     settle(singular, Verdict.not_certified, Reason.hessian_singular)
     inv = torch.where(open_[:, None], 1 / lam0, torch.zeros_like(lam0))
     C = (V0 * inv[:, None, :]) @ V0.transpose(1, 2)
-    step = (C @ gc[..., None])[..., 0].abs().amax(1)
-    r = 2 * step
-    tiny = torch.finfo(torch.float64).tiny
-    r = torch.where(r > tiny, r, torch.full_like(r, tiny))
-    last = None
-    for _ in range(max_tries):
+    r0 = (C.abs() @ (gc.abs() + gr)[..., None])[..., 0].amax(1)  # >= |C g|_inf for g in g0
+    r = None
+    for k in range(max_tries):
+        r = 2 * r0 * 4.0 ** k + TINY
+        settle(~torch.isfinite(r), Verdict.not_certified, Reason.existence_not_proved)
         if not open_.any():
             break
         E = enclose(torch.where(open_, r, torch.zeros_like(r)))
-        bad = (E.flags & int(Flag.NONFINITE)) != 0
-        settle(bad, Verdict.not_certified, Reason.nonfinite)
+        settle((E.flags & int(Flag.NONFINITE)) != 0, Verdict.not_certified, Reason.nonfinite)
         settle((E.flags & int(Flag.KINK)) != 0, Verdict.not_certified, Reason.kink)
         Hc, Hr = iv.from_bounds(E.hess)
         inside = krawczyk(C, gc, gr, Hc, Hr, r) & open_
         if inside.any():
-            v, k, lm = curvature(Hc, Hr)
+            v, idx, lm = curvature(Hc, Hr)
             settle(inside & (v == Verdict.minimum), Verdict.minimum, r=r, L=E.loss, lm=lm)
-            settle(inside & (v == Verdict.saddle), Verdict.saddle, r=r, L=E.loss, lm=lm, k=k)
+            settle(inside & (v == Verdict.saddle), Verdict.saddle, r=r, L=E.loss, lm=lm, k=idx)
             settle(inside, Verdict.not_certified, Reason.curvature_unresolved)
-        last = (r.clone(), Hc, Hr)
-        r = 4 * r
-    if last is not None and open_.any():  # step 5 at the largest radius tried
-        r, Hc, Hr = last
-        free = gradient_excludes_zero(gc, gr, Hc, Hr, r)
-        settle(free, Verdict.no_critical_point, r=r)
+    if r is not None and open_.any():
+        # step 5: at the radius of the Krawczyk tries every row of the mean-value form contains 0
+        # (|g_i| <= r/2 sum_j |H_ij| there), so the test runs at the radius where every row
+        # (with g_i != 0) can exclude it
+        ratio = gc.abs() / (2 * H0c.abs().sum(-1))
+        ratio = torch.where(ratio > 0, ratio, torch.full_like(ratio, torch.inf)).amin(1)
+        r_nc = torch.minimum(r, ratio)
+        E = enclose(torch.where(open_, r_nc, torch.zeros_like(r_nc)))
+        Hc, Hr = iv.from_bounds(E.hess)
+        free = (gradient_excludes_zero(gc, gr, Hc, Hr, r_nc) & (E.flags == 0)
+                & torch.isfinite(r_nc))
+        settle(free, Verdict.no_critical_point, r=r_nc, L=E.loss)
     settle(open_, Verdict.not_certified, Reason.existence_not_proved)
     return Certificate(verdict, radius, loss, lam, index, reason)
 

@@ -19,11 +19,13 @@ norm per round for each such student.
 """
 from __future__ import annotations
 
-import torch
-
+from collections import Counter
 from typing import NamedTuple
 
-from .. import MLP, Data, forward, hessian, reference
+import torch
+
+from .. import MLP, Data, certify, forward, hessian, reference
+from . import certified
 from ..progress import track
 
 TEACHER_W = [[0.6, 0.5], [-0.5, 0.5], [-0.2, -0.6], [0.1, -0.6]]
@@ -115,6 +117,18 @@ def run(ctx) -> None:
     rep.check("split-neuron width-5 student: flat direction unresolved, band − |λ_min| >= 0",
               (s_cls.band - s_cls.lambda_min.abs()).item(), 0.0, kind="ge",
               note=f"label {s_cls.label!r}, band {s_cls.band.item():.2g}")
+    t_cert = certify.critical_points(student(4), teacher[0], data)
+    rep.check("teacher: certified strict local minimum (Krawczyk + definiteness over the box)",
+              certify.Verdict(int(t_cert.verdict)).name, "minimum", kind="eq",
+              note=f"radius {t_cert.radius.item():.1e}, L in [{t_cert.loss[0]:.1e}, "
+                   f"{t_cert.loss[1]:.1e}], λ_min in [{t_cert.lambda_min[0]:.3g}, "
+                   f"{t_cert.lambda_min[1]:.3g}]")
+    s_cert = certify.critical_points(student(5), split[0], data)
+    s_match = certify.teacher_match(student(5), split, student(4), teacher, tol=certified.MATCH_TOL)
+    rep.check("split-neuron student: a global minimum by structure (teacher_match)",
+              bool(s_match.matched[0]), True, kind="eq", note=f"gap {s_match.gap.max():.1e}")
+    rep.check("split-neuron student: no point certificate on its flat manifold",
+              certify.Reason(int(s_cert.reason)).name, "hessian_singular", kind="eq")
 
     runs = 24 if ctx.quick else 1000
     steps = 2500 if ctx.quick else 3000
@@ -131,6 +145,16 @@ def run(ctx) -> None:
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (st.lambda_min[:4].cpu() - ref_lam).abs().max().item())
 
+        proved, cert = certified.classify(net, theta, data, student(4), teacher, st.diverging)
+        comparison = certified.compare(kinds, proved, st.loss.cpu())
+        rep.info(f"width {width}: certified classes",
+                 ", ".join(f"{k}: {v}" for k, v in sorted(Counter(proved).items())))
+        rep.info(f"width {width}: threshold classes vs proofs", "; ".join(
+            f"{k}: {v}" for k, v in comparison.items()))
+        rep.check(f"width {width}: proofs contradicted by the float64 spectrum beyond its band",
+                  certified.contradictions(cert, st.index, st.unresolved), 0, kind="eq",
+                  note="a proved minimum with a resolved negative eigenvalue, or a proved saddle "
+                       "of index >= k with fewer than k eigenvalues below +band")
         flipped = _perturb_and_reoptimise(net, theta, data, kinds, ctx, lm_steps)
         counts[width] = {k: kinds.count(k) for k in KINDS}
         counts[width]["saddles re-optimised to a minimum by perturbation"] = flipped
@@ -142,7 +166,9 @@ def run(ctx) -> None:
         record[width] = {"loss": st.loss.tolist(), "grad_norm": st.grad_norm.tolist(),
                          "lambda_min": st.lambda_min.tolist(), "band": st.band.tolist(),
                          "index": index.tolist(), "index_unresolved": st.unresolved.tolist(),
-                         "class": kinds, "norm_per_round": st.norms.T.tolist(),
+                         "class": kinds, "certified": proved, "comparison": comparison,
+                         "certified_radius": cert.radius.tolist(),
+                         "certified_index": cert.index_lower.tolist(), "norm_per_round": st.norms.T.tolist(),
                          "diverging_units": [_diverging_units(net, theta[b]) if k == "diverging"
                                              else None for b, k in enumerate(kinds)]}
         rep.info(f"width {width}: {runs} students", ", ".join(f"{k}: {v}" for k, v in counts[width].items()))
@@ -234,15 +260,31 @@ def _perturb_and_reoptimise(net, theta, data, kinds, ctx, lm_steps: int, eps: fl
 
 
 def _figure(rep, record) -> None:
+    """The seed's scatter (smallest eigenvalue vs loss per student, by width), twice: coloured by
+    the threshold classes and by the certified classes (``certified``)."""
+    threshold = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3",
+                 "unresolved": "C4", "diverging": "C1", "not converged": "0.6"}
+    proved = {"global minimum (structure)": "C2", "local minimum (proved non-global)": "C0",
+              "minimum (loss not separated)": "C9", "saddle (proved)": "C3",
+              "degenerate critical point": "C5", "no critical point nearby": "C7",
+              "diverging": "C1", "not certified": "0.6"}
+    _scatter(rep, record, "class", threshold, "lambda_min_vs_loss.png", "Smallest Hessian "
+             "eigenvalue vs final loss for every student, by width, coloured by threshold class "
+             "(as in the seed's scatter plot).")
+    _scatter(rep, record, "certified", proved, "lambda_min_vs_loss_certified.png", "The same "
+             "students coloured by what is proved about them (reluscope.certify; grey: not "
+             "certified, any reason).")
+
+
+def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
-    colors = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3", "unresolved": "C4",
-              "diverging": "C1", "not converged": "0.6"}
     floor = 1e-20  # exact zero losses are drawn here (log axis), as the axis label says
     for ax, (width, r) in zip(axes, record.items()):
         for kind, c in colors.items():
-            pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r["class"]) if k == kind]
+            pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r[key])
+                   if k.split(":")[0] == kind]
             if pts:
                 L, E = zip(*pts)
                 ax.scatter([max(l, floor) for l in L], E, s=12, color=c)
@@ -252,7 +294,6 @@ def _figure(rep, record) -> None:
         ax.set_xlabel("final loss (losses below 1e-20 drawn at 1e-20)")
     axes[0].set_ylabel("smallest Hessian eigenvalue")
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colors.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(colors), fontsize=9)
-    fig.subplots_adjust(bottom=0.25)
-    rep.figure(fig, "lambda_min_vs_loss.png", "Smallest Hessian eigenvalue vs final loss for every "
-               "student, by width, coloured by class (as in the seed's scatter plot).")
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
+    fig.subplots_adjust(bottom=0.3)
+    rep.figure(fig, name, caption)

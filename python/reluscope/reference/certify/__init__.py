@@ -53,8 +53,8 @@ c. Otherwise Hm = mid(H0) (mpf); if its eigenvalues (``mpmath.eigsy``) have min 
    mean-value form: grad L(theta-hat + x) = g(theta-hat) + int_0^1 H(theta-hat + t x) dt x lies in
    g0 + H(X) X for x in X. Row i of that excludes 0 about when |g0_i| > r sum_j |H_ij|, which
    never holds at the tried radii (r >= 2 max|delta| and g = Hm delta give |g_i| <= r/2 sum_j
-   |Hm_ij|), so the test runs on its own radius r_nc = min(last r, max_i |mid g0_i| /
-   (2 sum_j |mid H0_ij|)) (rows with sum 0 left out; skipped when r_nc = 0): E = enclose at r_nc;
+   |Hm_ij|), so the test runs on its own radius r_nc = min(last r, min_i |mid g0_i| /
+   (2 sum_j |mid H0_ij|)) (rows with a zero ratio left out: every row can exclude 0 there): E = enclose at r_nc;
    if E has no kink and some component of g0 + H(X) X excludes 0, grad L does not vanish on the box
    -> no_critical_point with radius r_nc and E's loss; else not_certified / existence_not_proved.
 d. Curvature of an interval matrix Hbox (containing the Hessian at every point of the box): V =

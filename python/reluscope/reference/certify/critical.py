@@ -98,7 +98,9 @@ def _certify_one(model, th, X, T, w, imp, kind, max_tries):
                         Reason.curvature_unresolved)
             return verdict, r, L, lam, idx, Reason.none
     rows = [sum(abs(midpoint(v)) for v in row) for row in H0]
-    r = min([r] + [float(abs(midpoint(g0[i])) / (2 * rows[i])) for i in range(P) if rows[i] > 0])
+    ratios = [q for q in (float(abs(midpoint(g0[i])) / (2 * rows[i]))
+                          for i in range(P) if rows[i] > 0) if q > 0]
+    r = min([r] + ratios)
     if r > 0:
         L, _, H, kink = enc(r)
         X_ = iv.mpf([-r, r])
