@@ -18,6 +18,7 @@ void bind_model(nb::module_& m);
 void bind_hessian(nb::module_& m);
 void bind_regions(nb::module_& m);
 void bind_hypercube(nb::module_& m);
+void bind_certify(nb::module_& m);
 }  // namespace rs
 
 #ifndef RELUSCOPE_CUDA_ARCHS
@@ -76,4 +77,5 @@ NB_MODULE(_core, m) {
   rs::bind_hessian(m);
   rs::bind_regions(m);
   rs::bind_hypercube(m);
+  rs::bind_certify(m);
 }
