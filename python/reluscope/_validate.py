@@ -10,6 +10,10 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
+#: Largest dense (B, P, P) result the engines build (``hessian`` to_dense, ``certify``'s
+#: Hessian enclosures), in bytes; re-exported as ``reluscope.hessian.HESSIAN_MAX_BYTES``.
+HESSIAN_MAX_BYTES = 4 << 30
+
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 

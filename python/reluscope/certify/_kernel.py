@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from .._ext import _core, cuda_stream
-from .._validate import as_float_tensor, check_finite, forbid_grad, values_visible
+from .._validate import (HESSIAN_MAX_BYTES, as_float_tensor, check_finite, forbid_grad,
+                         values_visible)
 from ..data import Data
-from ..hessian.operators import HESSIAN_MAX_BYTES
 from ..models.base import Model, check_model
 from ._types import Enclosure
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .._validate import HESSIAN_MAX_BYTES
 from ..data import Data
 from ..models.base import Model
 from . import _kernel
@@ -17,8 +18,6 @@ from . import _kernel
 __all__ = ["BatchedLinearOperator", "DenseOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
            "Residual"]
 
-#: Largest dense (B, P, P) result ``to_dense`` builds, in bytes.
-HESSIAN_MAX_BYTES = 4 << 30
 
 
 class BatchedLinearOperator:
