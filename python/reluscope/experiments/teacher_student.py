@@ -16,9 +16,18 @@ there is no critical point for it to reach at finite parameters. In the runs so 
 sits in two hidden units whose outgoing weights grow with opposite signs (a pair approximating a
 derivative unit when their incoming weights are close); results.json records the pair and the
 norm per round for each such student.
+
+Then every student is classified again by proofs (``certified``, ``reluscope.certify``): after a
+few Newton steps (``certified.polish``), a certified strict local minimum (proved non-global when
+its loss enclosure lies above the teacher's loss), a certified saddle with a proved index lower
+bound, a global minimum by its structure (``certify.teacher_match``: copies of teacher neurons,
+zero-sum groups), a box proved to hold no critical point, or not certified with the reason; per
+width the report counts how many threshold verdicts the proofs confirm, refute or leave open, and
+checks that no proof contradicts the float64 spectrum beyond its band.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import NamedTuple
 
@@ -26,6 +35,7 @@ import torch
 
 from .. import MLP, Data, certify, forward, hessian, reference
 from . import certified
+from .teacher_student_plots import figures
 from ..progress import track
 
 TEACHER_W = [[0.6, 0.5], [-0.5, 0.5], [-0.2, -0.6], [0.1, -0.6]]
@@ -145,7 +155,11 @@ def run(ctx) -> None:
         ref_lam = torch.linalg.eigvalsh(ref)[:, 0]
         worst_ref_err = max(worst_ref_err, (st.lambda_min[:4].cpu() - ref_lam).abs().max().item())
 
-        proved, cert = certified.classify(net, theta, data, student(4), teacher, st.diverging)
+        t0 = time.perf_counter()
+        proved, cert, moved = certified.classify(net, theta, data, student(4), teacher,
+                                                 st.diverging)
+        rep.info(f"width {width}: certification time (s), polishing included",
+                 time.perf_counter() - t0, note=f"{runs} students, {data.N} samples")
         comparison = certified.compare(kinds, proved, st.loss.cpu())
         rep.info(f"width {width}: certified classes",
                  ", ".join(f"{k}: {v}" for k, v in sorted(Counter(proved).items())))
@@ -167,7 +181,7 @@ def run(ctx) -> None:
                          "lambda_min": st.lambda_min.tolist(), "band": st.band.tolist(),
                          "index": index.tolist(), "index_unresolved": st.unresolved.tolist(),
                          "class": kinds, "certified": proved, "comparison": comparison,
-                         "certified_radius": cert.radius.tolist(),
+                         "certified_radius": cert.radius.tolist(), "polished_by": moved.tolist(),
                          "certified_index": cert.index_lower.tolist(), "norm_per_round": st.norms.T.tolist(),
                          "diverging_units": [_diverging_units(net, theta[b]) if k == "diverging"
                                              else None for b, k in enumerate(kinds)]}
@@ -184,7 +198,7 @@ def run(ctx) -> None:
     rep.text("| width | " + " | ".join(counts[4]) + " |\n|---|" + "---|" * len(counts[4]) + "\n" +
              "\n".join(f"| {w} | " + " | ".join(str(v) for v in c.values()) + " |"
                        for w, c in counts.items()))
-    _figure(rep, record)
+    figures(rep, record)
 
 
 def data_of_teacher(device="cpu") -> Data:
@@ -257,43 +271,3 @@ def _perturb_and_reoptimise(net, theta, data, kinds, ctx, lm_steps: int, eps: fl
                                 device=th.device)
         th = torch.where(flipped[:, None], th, cand)
     return int(flipped.sum())
-
-
-def _figure(rep, record) -> None:
-    """The seed's scatter (smallest eigenvalue vs loss per student, by width), twice: coloured by
-    the threshold classes and by the certified classes (``certified``)."""
-    threshold = {"global minimum": "C2", "local minimum": "C0", "saddle": "C3",
-                 "unresolved": "C4", "diverging": "C1", "not converged": "0.6"}
-    proved = {"global minimum (structure)": "C2", "local minimum (proved non-global)": "C0",
-              "minimum (loss not separated)": "C9", "saddle (proved)": "C3",
-              "degenerate critical point": "C5", "no critical point nearby": "C7",
-              "diverging": "C1", "not certified": "0.6"}
-    _scatter(rep, record, "class", threshold, "lambda_min_vs_loss.png", "Smallest Hessian "
-             "eigenvalue vs final loss for every student, by width, coloured by threshold class "
-             "(as in the seed's scatter plot).")
-    _scatter(rep, record, "certified", proved, "lambda_min_vs_loss_certified.png", "The same "
-             "students coloured by what is proved about them (reluscope.certify; grey: not "
-             "certified, any reason).")
-
-
-def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
-    floor = 1e-20  # exact zero losses are drawn here (log axis), as the axis label says
-    for ax, (width, r) in zip(axes, record.items()):
-        for kind, c in colors.items():
-            pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r[key])
-                   if k.split(":")[0] == kind]
-            if pts:
-                L, E = zip(*pts)
-                ax.scatter([max(l, floor) for l in L], E, s=12, color=c)
-        ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1e-8)
-        ax.set_title(f"student width {width}")
-        ax.set_xlabel("final loss (losses below 1e-20 drawn at 1e-20)")
-    axes[0].set_ylabel("smallest Hessian eigenvalue")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colors.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
-    fig.subplots_adjust(bottom=0.3)
-    rep.figure(fig, name, caption)
