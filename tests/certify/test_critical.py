@@ -15,18 +15,18 @@ F64 = torch.float64
 
 
 def quadratic(A: torch.Tensor, a: torch.Tensor, theta: torch.Tensor, flags=0):
-    """enclose(radius) of the quadratics (A (B, P, P), a (B, P)) at theta (B, P): grad at theta
+    """(enclose, point) of the quadratics (A (B, P, P), a (B, P)) at theta (B, P): grad at theta
     (exact: integers), the constant Hessian, a loss enclosure over the box."""
-    def enclose(r):
-        d = theta - a
-        g = (A @ d[..., None])[..., 0]
+    d = theta - a
+    g = (A @ d[..., None])[..., 0]
+
+    def enclose(r, rows):
         L = 0.5 * (d[:, None, :] @ A @ d[..., None])[:, 0, 0]
-        spread = (A.abs().sum((1, 2)) * (d.abs().amax(1) + r) ** 2) + g.abs().sum(1) * r
-        loss = torch.stack([L - spread - 1, L + spread + 1], 1)
-        B = theta.shape[0]
-        return Enclosure(loss, torch.stack([g, g], -1), torch.stack([A, A], -1),
-                         torch.full((B,), flags, dtype=torch.int32))
-    return enclose
+        spread = (A.abs().sum((1, 2)) * (d.abs().amax(1)) ** 2) + g.abs().sum(1)
+        loss = torch.stack([L - spread - 1, L + spread + 1], 1)[rows]
+        return Enclosure(loss, torch.stack([g, g], -1)[rows], torch.stack([A, A], -1)[rows],
+                         torch.full((len(rows),), flags, dtype=torch.int32))
+    return enclose, lambda: (g, A)
 
 
 def test_minimum_saddle_and_singular():
@@ -37,7 +37,7 @@ def test_minimum_saddle_and_singular():
                      dtype=F64)
     a = torch.tensor([[1.0, -2.0], [0.5, 0.25], [3.0, 1.0], [0.0, 0.0]], dtype=F64)
     theta = a + torch.tensor([[0.25, -0.5], [1.0, 2.0], [-0.125, 0.0], [1.0, 0.0]], dtype=F64)
-    c = decide(quadratic(A, a, theta), theta, max_tries=4)
+    c = decide(*quadratic(A, a, theta), theta, max_tries=4)
     assert c.verdict.tolist() == [Verdict.minimum, Verdict.saddle, Verdict.saddle,
                                   Verdict.not_certified]
     assert c.reason.tolist() == [Reason.none] * 3 + [Reason.hessian_singular]
@@ -58,7 +58,7 @@ def test_exactly_critical_point_and_degenerate():
     A = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, -1.0]], [[2.0, 1.0], [1.0, 2.0]]],
                      dtype=F64)
     a = torch.tensor([[1.0, 2.0], [0.0, 0.0], [-1.0, 0.5]], dtype=F64)
-    c = decide(quadratic(A, a, a.clone()), a.clone(), max_tries=2)
+    c = decide(*quadratic(A, a, a.clone()), a.clone(), max_tries=2)
     assert c.verdict.tolist() == [Verdict.critical_degenerate, Verdict.saddle, Verdict.minimum]
     assert c.radius.tolist() == [0.0, 0.0, 0.0] and c.index_lower.tolist() == [0, 1, 0]
 
@@ -68,7 +68,7 @@ def test_flags_stop_the_proof():
     a = torch.zeros(2, 2, dtype=F64)
     theta = torch.full((2, 2), 0.5, dtype=F64)
     for flag, why in ((Flag.KINK, Reason.kink), (Flag.NONFINITE, Reason.nonfinite)):
-        c = decide(quadratic(A, a, theta, int(flag)), theta, max_tries=2)
+        c = decide(*quadratic(A, a, theta, int(flag)), theta, max_tries=2)
         assert (c.verdict == Verdict.not_certified).all() and (c.reason == int(why)).all()
 
 
@@ -80,21 +80,23 @@ def test_a_wide_hessian_enclosure_is_not_a_proof():
     theta = torch.zeros(1, 1, dtype=F64)
 
     def enclose_with(g, h_lo, h_hi):  # H(theta-hat) = h at r = 0 (the point), h(r) on boxes
-        def enclose(r):
+        def enclose(r, rows):
             return Enclosure(torch.tensor([[0.0, 1.0]], dtype=F64),
                              torch.tensor([[[g, g]]], dtype=F64),
                              torch.tensor([[[[h_lo(r), h_hi(r)]]]], dtype=F64),
                              torch.zeros(1, dtype=torch.int32))
-        return enclose
+        H0 = (h_lo(torch.zeros(1)) + h_hi(torch.zeros(1))) / 2
+        return enclose, lambda: (torch.tensor([[g]], dtype=F64),
+                                 torch.tensor([[[H0]]], dtype=F64))
 
-    c = decide(enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else -10.0,
+    c = decide(*enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else -10.0,
                             lambda r: 1.0 if float(r) == 0 else 10.0), theta, max_tries=3)
     assert c.verdict.item() == Verdict.not_certified
     assert c.reason.item() == Reason.existence_not_proved
     # g = 1, H(theta) = 1, H(X) = [0.5, 1.5] on boxes of radius <= 1, [-10, 10] beyond: the
     # Krawczyk boxes (r = 2, 8) are too wide; the no-critical-point box has radius
     # min(8, |g| / (2 |H|)) = 0.5, where g + [0.5, 1.5] [-0.5, 0.5] = [0.25, 1.75] excludes 0
-    c = decide(enclose_with(1.0, lambda r: 0.5 if float(r) <= 1 else -10.0,
+    c = decide(*enclose_with(1.0, lambda r: 0.5 if float(r) <= 1 else -10.0,
                             lambda r: 1.5 if float(r) <= 1 else 10.0), theta, max_tries=2)
     assert c.verdict.item() == Verdict.no_critical_point and c.radius.item() == 0.5
     assert c.reason.item() == Reason.none
@@ -102,7 +104,7 @@ def test_a_wide_hessian_enclosure_is_not_a_proof():
 
 def test_bad_theta():
     with pytest.raises(ValueError, match="theta"):
-        decide(lambda r: None, torch.zeros(3, dtype=F64), 1)
+        decide(lambda r, rows: None, lambda: None, torch.zeros(3, dtype=F64), 1)
 
 
 # ---- critical_points on the interval kernel: exact cases, agreement with the mpmath reference,
@@ -121,7 +123,7 @@ def _agree(net, theta, data):
     assert c.reason.tolist() == r.reason.tolist()
     assert c.index_lower.tolist() == r.index_lower.tolist()
     proved = (c.verdict != Verdict.not_certified) & (c.radius > 0)
-    assert torch.allclose(c.radius[proved], r.radius[proved], rtol=1e-6)
+    assert torch.allclose(c.radius[proved], r.radius[proved], rtol=1e-3)  # r0: float g, H
     for a, b in ((c.loss, r.loss), (c.lambda_min, r.lambda_min)):
         both = ~a.isnan().any(1) & ~b.isnan().any(1)
         assert bool(((a[both, 0] <= b[both, 1]) & (b[both, 0] <= a[both, 1])).all())

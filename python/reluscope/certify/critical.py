@@ -12,8 +12,11 @@ What is proved (for exact real arithmetic on the float64 theta-hat and data; B n
    to Interval Analysis, Thm 8.2): for any matrix C, if
    K = theta-hat - C g0 + (I - C H(X)) (X - theta-hat) lies in the interior of X, then grad L has
    exactly one zero theta* in X. C is the inverse of the float Hessian at theta-hat (its
-   eigendecomposition), so C need not be exact. Radii tried (epsilon inflation):
-   r_k = 2 r0 4^k + 1e-300, k < max_tries, r0 = max_i sum_j |C_ij| (|mid g0_j| + rad g0_j).
+   eigendecomposition), so C need not be exact. Radii tried (epsilon inflation), k < max_tries:
+   r_0 = 2 max_i sum_j |C_ij| |g_j| + 1e-300 (g the float gradient), then
+   r_{k+1} = max(4 r_k, 2 max_i sum_j |C_ij| (|mid g0_j| + rad g0_j)) with g0 the last pass's
+   rigorous enclosure of the gradient at theta-hat. C, r_0 and the no-critical-point radius come
+   from the float64 engine's gradient and Hessian at theta-hat: choices, not part of the proof.
 3. Curvature over X (so at theta*): V = eigenvectors of the midpoint of H(X), M = V^T H(X) V in
    interval arithmetic. All Gershgorin intervals of M positive => every H in H(X) is positive
    definite (Sylvester's law of inertia; V is then nonsingular) => theta* is a strict local
@@ -34,6 +37,7 @@ Rounding in steps 2-5: ``_interval`` (a-priori bounds, round-to-nearest, IEEE bi
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -49,7 +53,12 @@ SINGULAR = 1e-12
 #: Added to every radius tried (a box for a zero Newton step).
 TINY = 1e-300
 
-EncloseFn = Callable[[torch.Tensor], Enclosure]
+#: enclose(radius (b,), rows (b,) int64) -> Enclosure of those networks: loss and Hessian over the
+#: box, gradient at its centre theta-hat (``_kernel.enclose(..., grad_at_centre=True)``).
+EncloseFn = Callable[[torch.Tensor, torch.Tensor], Enclosure]
+#: point() -> (grad (B, P), Hessian (B, P, P)) at theta-hat in float64, not rigorous: it only
+#: chooses C and the radii (any choice keeps the proofs sound).
+PointFn = Callable[[], tuple]
 
 
 def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries: int = 6
@@ -58,105 +67,173 @@ def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries:
 
     model: MLP or TMS; theta: (B, P) or (P,) (float32 or float64: used as the exact float64 point);
     data: ``reluscope.Data`` (loss mse, cross_entropy or bce_with_logits). max_tries: radii tried in
-    Krawczyk's test (each a pass over the data, O(N P^2) per network).
+    Krawczyk's test. Cost: one float64 Hessian at theta-hat, then one interval pass over the data
+    (O(N P^2) per network) per radius tried, for the networks still open; a network whose float
+    Hessian is singular pays one interval pass at the point.
 
     Returns a ``Certificate`` of (B,) tensors (squeezed for a single theta): verdict (``Verdict``),
     radius, loss and lambda_min enclosures (B, 2), index_lower, reason (``Reason``). Sound: a
     verdict other than ``not_certified`` is a proof under the module docstring's assumptions.
     """
+    from .. import hessian
     from ._kernel import enclose
 
     if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
         raise ValueError(f"max_tries must be a positive int, got {max_tries!r}")
     single = isinstance(theta, torch.Tensor) and theta.ndim == 1
     th = theta[None] if single else theta
-    cert = decide(lambda r: enclose(model, th, data, r), th, max_tries)
+    th = th.to(torch.float64) if isinstance(th, torch.Tensor) else th
+    data64 = _float64(data, model)
+
+    def point():
+        with warnings.catch_warnings():  # kinks: the interval passes flag them (Reason.kink)
+            warnings.simplefilter("ignore", hessian.KinkWarning)
+            g = hessian.value_and_grad(model, th, data64)[1]
+            return g, hessian.hessian(model, th, data64)
+
+    def enc(r, rows):
+        sub = data if len(rows) == th.shape[0] else _rows(data, model, rows)
+        return _enclose_centre(enclose, model, th[rows], sub, r)
+
+    cert = decide(enc, point, th, max_tries)
     return Certificate(*(t[0] for t in cert)) if single else cert
 
 
-def decide(enclose: EncloseFn, theta: torch.Tensor, max_tries: int) -> Certificate:
-    """Steps 2-6 of the module docstring, given ``enclose(radius (B,)) -> Enclosure`` on theta."""
+def _enclose_centre(enclose, model, theta, data, r):
+    box = enclose(model, theta, data, r)
+    centre = enclose(model, theta, data, torch.zeros_like(r))
+    return Enclosure(box.loss, centre.grad, box.hess, box.flags | centre.flags)
+
+
+def _float64(data: Data, model: Model) -> Data:
+    """data in float64 (exact), for the float engine's estimates at theta-hat."""
+    if not isinstance(data, Data):
+        raise TypeError(f"data must be a reluscope.Data, got {type(data).__name__}")
+    if data.X.dtype == torch.float64:
+        return data
+    d_out = model.layers[-1].d_out
+    return Data(data.X.double(), data.targets(d_out).double(), weights=data.w.double(),
+                importance=data.importance_for(d_out).double(), loss=data.loss)
+
+
+def _rows(data: Data, model: Model, rows: torch.Tensor) -> Data:
+    """The data of the networks ``rows`` (per-model fields indexed; shared ones kept)."""
+    d_out = model.layers[-1].d_out
+    T = data.targets(d_out)
+    return Data(data.X[rows] if data.X.dim() == 3 else data.X, T[rows] if T.dim() == 3 else T,
+                weights=data.w[rows] if data.w.dim() == 2 else data.w,
+                importance=data.importance_for(d_out), loss=data.loss)
+
+
+def decide(enclose: EncloseFn, point: PointFn, theta: torch.Tensor, max_tries: int
+           ) -> Certificate:
+    """Steps 2-6 of the module docstring for the networks theta (B, P)."""
     if not isinstance(theta, torch.Tensor) or theta.ndim != 2:
         raise ValueError("theta must be a (B, P) or (P,) tensor")
     B, P = theta.shape
     dev = theta.device
     f64 = dict(dtype=torch.float64, device=dev)
-    nan2 = torch.full((B, 2), math.nan, **f64)
-    verdict = torch.zeros(B, dtype=torch.int64, device=dev)
-    reason = torch.zeros(B, dtype=torch.int64, device=dev)
-    radius = torch.full((B,), math.nan, **f64)
-    loss, lam = nan2.clone(), nan2.clone()
-    index = torch.zeros(B, dtype=torch.int64, device=dev)
+    out = {"verdict": torch.zeros(B, dtype=torch.int64, device=dev),
+           "reason": torch.zeros(B, dtype=torch.int64, device=dev),
+           "radius": torch.full((B,), math.nan, **f64),
+           "loss": torch.full((B, 2), math.nan, **f64),
+           "lambda_min": torch.full((B, 2), math.nan, **f64),
+           "index_lower": torch.zeros(B, dtype=torch.int64, device=dev)}
     open_ = torch.ones(B, dtype=torch.bool, device=dev)
 
-    def settle(mask, v, why=Reason.none, r=None, L=None, lm=None, k=None):
-        nonlocal open_
-        mask = mask & open_
-        verdict[mask] = int(v)
-        reason[mask] = int(why)
-        if r is not None:
-            radius[mask] = r[mask]
-        if L is not None:
-            loss[mask] = L[mask]
-        if lm is not None:
-            lam[mask] = lm[mask]
-        if k is not None:
-            index[mask] = k[mask]
-        open_ = open_ & ~mask
+    def settle(rows, v, why=Reason.none, **values):
+        """Settle the still open networks among rows (int64); values are aligned with rows."""
+        keep = open_[rows]
+        rows = rows[keep]
+        out["verdict"][rows] = int(v)
+        out["reason"][rows] = int(why)
+        for name, val in values.items():
+            out[name][rows] = val[keep]
+        open_[rows] = False
 
-    E0 = enclose(torch.zeros(B, **f64))
-    settle((E0.flags & int(Flag.NONFINITE)) != 0, Verdict.not_certified, Reason.nonfinite)
-    settle((E0.flags & int(Flag.KINK)) != 0, Verdict.not_certified, Reason.kink)
-    gc, gr = iv.from_bounds(E0.grad)
-    H0c, H0r = iv.from_bounds(E0.hess)
+    def settle_flags(rows, E):
+        settle(rows[(E.flags & int(Flag.NONFINITE)) != 0], Verdict.not_certified,
+               Reason.nonfinite)
+        settle(rows[(E.flags & int(Flag.KINK)) != 0], Verdict.not_certified, Reason.kink)
 
-    # step 6: theta-hat is exactly critical
-    exact = (E0.grad == 0).all(-1).all(-1) & open_
-    if exact.any():
-        v, k, lm = curvature(H0c, H0r)
-        zero = torch.zeros(B, **f64)
-        settle(exact & (v == Verdict.minimum), Verdict.minimum, r=zero, L=E0.loss, lm=lm)
-        settle(exact & (v == Verdict.saddle), Verdict.saddle, r=zero, L=E0.loss, lm=lm, k=k)
-        settle(exact, Verdict.critical_degenerate, r=zero, L=E0.loss, lm=lm)
+    def settle_exact(rows, E):
+        """Step 6: networks whose gradient enclosure at theta-hat is exactly [0, 0]."""
+        exact = (E.grad == 0).all(-1).all(-1)
+        if not exact.any():
+            return
+        rows, E = rows[exact], Enclosure(*(t[exact] for t in E))
+        v, k, lm = curvature(*iv.from_bounds(E.hess))
+        zero = torch.zeros(len(rows), **f64)
+        for verdict in (Verdict.minimum, Verdict.saddle):
+            m = v == verdict
+            settle(rows[m], verdict, radius=zero[m], loss=E.loss[m], lambda_min=lm[m],
+                   index_lower=k[m])
+        settle(rows, Verdict.critical_degenerate, radius=zero, loss=E.loss, lambda_min=lm)
 
-    # step 2: Krawczyk with C = H(theta-hat)^-1 (float), epsilon-inflated radii
-    lam0, V0 = torch.linalg.eigh(torch.where(open_[:, None, None], H0c, torch.eye(P, **f64)))
-    amax = lam0.abs().amax(1)
-    singular = lam0.abs().amin(1) <= SINGULAR * amax
-    settle(singular, Verdict.not_certified, Reason.hessian_singular)
-    inv = torch.where(open_[:, None], 1 / lam0, torch.zeros_like(lam0))
-    C = (V0 * inv[:, None, :]) @ V0.transpose(1, 2)
-    r0 = (C.abs() @ (gc.abs() + gr)[..., None])[..., 0].amax(1)  # >= |C g|_inf for g in g0
-    r = None
+    g_f, H_f = point()
+    finite = torch.isfinite(g_f).all(1) & torch.isfinite(H_f).all(-1).all(-1)
+    eye = torch.eye(P, **f64)
+    lam0, V0 = torch.linalg.eigh(torch.where(finite[:, None, None], (H_f + H_f.mT) / 2, eye))
+    singular = ~finite | (lam0.abs().amin(1) <= SINGULAR * lam0.abs().amax(1))
+
+    # a float Hessian singular (or not finite) at theta-hat: no Krawczyk box; theta-hat itself
+    # may still be exactly critical (one interval pass at the point)
+    rows = singular.nonzero()[:, 0]
+    if len(rows):
+        E = enclose(torch.zeros(len(rows), **f64), rows)
+        settle_flags(rows, E)
+        settle_exact(rows, E)
+        settle(rows, Verdict.not_certified, Reason.hessian_singular)
+
+    # step 2: Krawczyk with C = the float H(theta-hat)^-1, epsilon-inflated radii
+    inv = torch.where(singular[:, None], torch.zeros_like(lam0), 1 / lam0)
+    C = (V0 * inv[:, None, :]) @ V0.mT
+    g_f = torch.where(finite[:, None], g_f, torch.zeros_like(g_f))
+    # radii: 2 r0 + 1e-300, then 4 times the last one or twice the Newton step's reach from the
+    # last pass's rigorous gradient at theta-hat, whichever is larger (a float gradient of 0
+    # says nothing about the enclosure's width)
+    r_next = 2 * (C.abs() @ g_f.abs()[..., None])[..., 0].amax(1) + TINY
+    last = torch.full((B,), math.nan, **f64)
     for k in range(max_tries):
-        r = 2 * r0 * 4.0 ** k + TINY
-        settle(~torch.isfinite(r), Verdict.not_certified, Reason.existence_not_proved)
-        if not open_.any():
+        rows = open_.nonzero()[:, 0]
+        r = r_next[rows]
+        settle(rows[~torch.isfinite(r)], Verdict.not_certified, Reason.existence_not_proved)
+        rows, r = rows[torch.isfinite(r)], r[torch.isfinite(r)]
+        if not len(rows):
             break
-        E = enclose(torch.where(open_, r, torch.zeros_like(r)))
-        settle((E.flags & int(Flag.NONFINITE)) != 0, Verdict.not_certified, Reason.nonfinite)
-        settle((E.flags & int(Flag.KINK)) != 0, Verdict.not_certified, Reason.kink)
+        last[rows] = r
+        E = enclose(r, rows)
+        settle_flags(rows, E)
+        settle_exact(rows, E)
+        gc, gr = iv.from_bounds(E.grad)
         Hc, Hr = iv.from_bounds(E.hess)
-        inside = krawczyk(C, gc, gr, Hc, Hr, r) & open_
+        reach = (C[rows].abs() @ (gc.abs() + gr)[..., None])[..., 0].amax(1)
+        r_next[rows] = torch.maximum(4 * r, 2 * reach)
+        inside = krawczyk(C[rows], gc, gr, Hc, Hr, r)
         if inside.any():
+            rows, r, E, Hc, Hr = rows[inside], r[inside], Enclosure(*(t[inside] for t in E)), \
+                Hc[inside], Hr[inside]
             v, idx, lm = curvature(Hc, Hr)
-            settle(inside & (v == Verdict.minimum), Verdict.minimum, r=r, L=E.loss, lm=lm)
-            settle(inside & (v == Verdict.saddle), Verdict.saddle, r=r, L=E.loss, lm=lm, k=idx)
-            settle(inside, Verdict.not_certified, Reason.curvature_unresolved)
-    if r is not None and open_.any():
-        # step 5: at the radius of the Krawczyk tries every row of the mean-value form contains 0
-        # (|g_i| <= r/2 sum_j |H_ij| there), so the test runs at the radius where every row
-        # (with g_i != 0) can exclude it
-        ratio = gc.abs() / (2 * H0c.abs().sum(-1))
-        ratio = torch.where(ratio > 0, ratio, torch.full_like(ratio, torch.inf)).amin(1)
-        r_nc = torch.minimum(r, ratio)
-        E = enclose(torch.where(open_, r_nc, torch.zeros_like(r_nc)))
-        Hc, Hr = iv.from_bounds(E.hess)
-        free = (gradient_excludes_zero(gc, gr, Hc, Hr, r_nc) & (E.flags == 0)
-                & torch.isfinite(r_nc))
-        settle(free, Verdict.no_critical_point, r=r_nc, L=E.loss)
-    settle(open_, Verdict.not_certified, Reason.existence_not_proved)
-    return Certificate(verdict, radius, loss, lam, index, reason)
+            for verdict in (Verdict.minimum, Verdict.saddle):
+                m = v == verdict
+                settle(rows[m], verdict, radius=r[m], loss=E.loss[m], lambda_min=lm[m],
+                       index_lower=idx[m])
+            settle(rows, Verdict.not_certified, Reason.curvature_unresolved)
+
+    # step 5 on a box where every row of the mean-value form (with g_i != 0) can exclude 0: at the
+    # Krawczyk radii (>= twice the Newton step) every row contains 0
+    rows = (open_ & ~last.isnan()).nonzero()[:, 0]
+    if len(rows):
+        ratio = g_f[rows].abs() / (2 * H_f[rows].abs().sum(-1))
+        ratio = torch.where(ratio > 0, ratio, torch.full_like(ratio, math.inf)).amin(1)
+        r = torch.minimum(last[rows], ratio)
+        E = enclose(r, rows)
+        gc, gr = iv.from_bounds(E.grad)
+        free = gradient_excludes_zero(gc, gr, *iv.from_bounds(E.hess), r) & (E.flags == 0)
+        settle(rows[free], Verdict.no_critical_point, radius=r[free], loss=E.loss[free])
+    settle(open_.nonzero()[:, 0], Verdict.not_certified, Reason.existence_not_proved)
+    return Certificate(out["verdict"], out["radius"], out["loss"], out["lambda_min"],
+                       out["index_lower"], out["reason"])
 
 
 def krawczyk(C, gc, gr, Hc, Hr, r) -> torch.Tensor:
