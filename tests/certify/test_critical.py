@@ -89,10 +89,15 @@ def test_a_wide_hessian_enclosure_is_not_a_proof():
         return enclose, lambda: (torch.tensor([[g]], dtype=F64),
                                  torch.tensor([[[H0]]], dtype=F64))
 
-    c = decide(*enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else -10.0,
-                            lambda r: 1.0 if float(r) == 0 else 10.0), theta, max_tries=3)
+    enc, point = enclose_with(1.0, lambda r: 1.0 if float(r) == 0 else -10.0,
+                              lambda r: 1.0 if float(r) == 0 else 10.0)
+    calls = []
+    c = decide(lambda r, rows: calls.append(float(r)) or enc(r, rows), point, theta, max_tries=3)
     assert c.verdict.item() == Verdict.not_certified
     assert c.reason.item() == Reason.existence_not_proved
+    # |1 - 1 [-10, 10]| = 11 >= 1 at the first box: no larger box can pass, so one Krawczyk pass
+    # (r = 2) and the no-critical-point pass (r = 1/2), not max_tries of them
+    assert calls == [2.0, 0.5]
     # g = 1, H(theta) = 1, H(X) = [0.5, 1.5] on boxes of radius <= 1, [-10, 10] beyond: the
     # Krawczyk boxes (r = 2, 8) are too wide; the no-critical-point box has radius
     # min(8, |g| / (2 |H|)) = 0.5, where g + [0.5, 1.5] [-0.5, 0.5] = [0.25, 1.75] excludes 0

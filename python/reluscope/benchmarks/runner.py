@@ -12,7 +12,8 @@ from .harness import Result, fmt_time, print_table, write_json
 
 #: Suite name -> module under reluscope.benchmarks.
 SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd", "slt": "slt",
-          "hypercube": "hypercube", "regions": "regions", "cpu_sharing": "cpu_sharing"}
+          "hypercube": "hypercube", "regions": "regions", "certify": "certify",
+          "cpu_sharing": "cpu_sharing"}
 
 
 def run_suites(names: Sequence[str], device: str, quick: bool) -> list[Result]:

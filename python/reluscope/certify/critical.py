@@ -17,6 +17,7 @@ What is proved (for exact real arithmetic on the float64 theta-hat and data; B n
    r_{k+1} = max(4 r_k, 2 max_i sum_j |C_ij| (|mid g0_j| + rad g0_j)) with g0 the last pass's
    rigorous enclosure of the gradient at theta-hat. C, r_0 and the no-critical-point radius come
    from the float64 engine's gradient and Hessian at theta-hat: choices, not part of the proof.
+   The tries stop early where a row sum of |I - C H(X)| reaches 1 (no larger box can pass).
 3. Curvature over X (so at theta*): V = eigenvectors of the midpoint of H(X), M = V^T H(X) V in
    interval arithmetic. All Gershgorin intervals of M positive => every H in H(X) is positive
    definite (Sylvester's law of inertia; V is then nonsingular) => theta* is a strict local
@@ -194,8 +195,9 @@ def decide(enclose: EncloseFn, point: PointFn, theta: torch.Tensor, max_tries: i
     # says nothing about the enclosure's width)
     r_next = 2 * (C.abs() @ g_f.abs()[..., None])[..., 0].amax(1) + TINY
     last = torch.full((B,), math.nan, **f64)
+    trying = open_.clone()  # open, and a larger box may still pass Krawczyk's test
     for k in range(max_tries):
-        rows = open_.nonzero()[:, 0]
+        rows = (open_ & trying).nonzero()[:, 0]
         r = r_next[rows]
         settle(rows[~torch.isfinite(r)], Verdict.not_certified, Reason.existence_not_proved)
         rows, r = rows[torch.isfinite(r)], r[torch.isfinite(r)]
@@ -209,7 +211,8 @@ def decide(enclose: EncloseFn, point: PointFn, theta: torch.Tensor, max_tries: i
         Hc, Hr = iv.from_bounds(E.hess)
         reach = (C[rows].abs() @ (gc.abs() + gr)[..., None])[..., 0].amax(1)
         r_next[rows] = torch.maximum(4 * r, 2 * reach)
-        inside = krawczyk(C[rows], gc, gr, Hc, Hr, r)
+        inside, stuck = krawczyk(C[rows], gc, gr, Hc, Hr, r)
+        trying[rows[stuck]] = False
         if inside.any():
             rows, r, E, Hc, Hr = rows[inside], r[inside], Enclosure(*(t[inside] for t in E)), \
                 Hc[inside], Hr[inside]
@@ -236,15 +239,18 @@ def decide(enclose: EncloseFn, point: PointFn, theta: torch.Tensor, max_tries: i
                        out["index_lower"], out["reason"])
 
 
-def krawczyk(C, gc, gr, Hc, Hr, r) -> torch.Tensor:
-    """(B,) whether K = -C g0 + (I - C H(X)) [-r, r]^P lies strictly inside (-r, r)^P."""
+def krawczyk(C, gc, gr, Hc, Hr, r) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) whether K = -C g0 + (I - C H(X)) [-r, r]^P lies strictly inside (-r, r)^P, and (B,)
+    whether no larger box can pass: a row sum of |I - C H(X)| >= 1 (H over a larger box contains
+    H(X), so the row sum only grows, and |C g0| + rho r < r needs rho < 1)."""
     kc, kr = iv.matmul(C, gc[..., None], gr[..., None])
     Mc, Mr = iv.matmul(C, Hc, Hr)
     Dc, Dr = iv.identity_minus(Mc, Mr)
     P = C.shape[-1]
-    spread = iv.up((Dc.abs() + Dr).sum(-1), P + 2) * r[:, None]
-    reach = iv.up(kc[..., 0].abs() + kr[..., 0] + iv.up(spread, 1), 2)
-    return (reach < r[:, None]).all(1) & torch.isfinite(reach).all(1)
+    rho = iv.up((Dc.abs() + Dr).sum(-1), P + 2)
+    reach = iv.up(kc[..., 0].abs() + kr[..., 0] + iv.up(rho * r[:, None], 1), 2)
+    inside = (reach < r[:, None]).all(1) & torch.isfinite(reach).all(1)
+    return inside, ~inside & ~(rho < 1).all(1)
 
 
 def gradient_excludes_zero(gc, gr, Hc, Hr, r) -> torch.Tensor:
