@@ -63,3 +63,29 @@ def test_readme_own_sweep_task_runs(tmp_path, monkeypatch):
     exec(blocks[0].replace("print(summarize", "result = (summarize"), scope)
     assert scope["result"][8]["n"] == 2000
     assert (tmp_path / "runs" / "index" / "manifest.json").exists()
+
+
+def test_readme_certify_example_runs_and_says_what_it_prints():
+    """The README's certified-critical-points example, as written, and the values its comments
+    state: the teacher a certified minimum with those enclosures, the split-neuron student
+    matched by structure and not point-certified."""
+    import torch
+
+    from reluscope import certify
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Certified critical points", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    assert len(blocks) == 1
+    lines = blocks[0].splitlines()
+    scope: dict = {}
+    exec("\n".join(lines[:-2]), scope)
+    c = scope["c"]
+    assert c.verdict.tolist() == [certify.Verdict.minimum]
+    assert "radius 5.0e-09" in blocks[0] and f"{c.radius.item():.1e}" == "5.0e-09"
+    assert f"[{c.loss[0, 0]:.1e}, {c.loss[0, 1]:.1e}]" == "[-1.7e-320, 5.4e-16]"
+    assert f"[{c.lambda_min[0, 0]:.1e}, {c.lambda_min[0, 1]:.1e}]" == "[2.9e-07, 9.9e-07]"
+    matched = eval(lines[-2].split("#")[0], scope)
+    assert torch.equal(matched, torch.tensor([True])) and "tensor([True])" in lines[-2]
+    reason = eval(lines[-1].split("#")[0], scope)
+    assert certify.Reason(int(reason)).name == "hessian_singular" in lines[-1]
