@@ -125,3 +125,21 @@ def contradictions(cert: certify.Certificate, negative: torch.Tensor,
     bad_min = (v == Verdict.minimum) & (negative.cpu() > 0)
     bad_sad = (v == Verdict.saddle) & (cert.index_lower.cpu() > negative.cpu() + unresolved.cpu())
     return int(bad_min.sum() + bad_sad.sum())
+
+
+EPS_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def perturbation_curves(net, theta, data, generator, lm_steps: int, eps=EPS_GRID
+                        ) -> torch.Tensor:
+    """The seed's test of a point: the loss after perturbing it by eps times a unit Gaussian
+    direction and re-optimising (Levenberg-Marquardt, lm_steps), for each eps (len(eps), B). At
+    a strict minimum the loss comes back for small eps and jumps once eps leaves its basin; at a
+    saddle it drops already for small eps."""
+    d = torch.randn(theta.shape, generator=generator, dtype=theta.dtype).to(theta.device)
+    d = d / d.norm(dim=1, keepdim=True)
+    out = []
+    for e in eps:
+        cand, _ = hessian.levenberg_marquardt(net, theta + e * d, data, steps=lm_steps)
+        out.append(hessian.loss(net, cand, data))
+    return torch.stack(out)

@@ -169,6 +169,11 @@ def run(ctx) -> None:
                   certified.contradictions(cert, st.index, st.unresolved), 0, kind="eq",
                   note="a proved minimum with a resolved negative eigenvalue, or a proved saddle "
                        "of index >= k with fewer than k eigenvalues below +band")
+        chosen = [b for cls in ("local minimum (proved non-global)", "saddle (proved)",
+                                "global minimum (structure)")
+                  for b in [i for i, p in enumerate(proved) if p == cls][:8]]
+        curves = (certified.perturbation_curves(net, theta[chosen], data, ctx.generator(7),
+                                                lm_steps).T.tolist() if chosen else [])
         flipped = _perturb_and_reoptimise(net, theta, data, kinds, ctx, lm_steps)
         counts[width] = {k: kinds.count(k) for k in KINDS}
         counts[width]["saddles re-optimised to a minimum by perturbation"] = flipped
@@ -182,6 +187,8 @@ def run(ctx) -> None:
                          "index": index.tolist(), "index_unresolved": st.unresolved.tolist(),
                          "class": kinds, "certified": proved, "comparison": comparison,
                          "certified_radius": cert.radius.tolist(), "polished_by": moved.tolist(),
+                         "perturbed": {"students": chosen, "eps": list(certified.EPS_GRID),
+                                       "loss": curves},
                          "certified_index": cert.index_lower.tolist(), "norm_per_round": st.norms.T.tolist(),
                          "diverging_units": [_diverging_units(net, theta[b]) if k == "diverging"
                                              else None for b, k in enumerate(kinds)]}

@@ -18,6 +18,7 @@ def figures(rep, record) -> None:
     _scatter(rep, record, "certified", proved, "lambda_min_vs_loss_certified.png", "The same "
              "students coloured by what is proved about them (reluscope.certify; grey: not "
              "certified, any reason).")
+    _perturbed(rep, record, proved)
 
 
 def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> None:
@@ -41,3 +42,31 @@ def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> No
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
     fig.subplots_adjust(bottom=0.3)
     rep.figure(fig, name, caption)
+
+
+def _perturbed(rep, record, colors: dict) -> None:
+    """The seed's 'loss after perturbing by eps and re-optimising' curves, for up to 8 students
+    of each certified class that has them, per width."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
+    floor = 1e-20
+    for ax, (width, r) in zip(axes, record.items()):
+        p = r["perturbed"]
+        for b, losses in zip(p["students"], p["loss"]):
+            ax.plot(p["eps"], [max(v, floor) for v in losses], "-o", ms=3, lw=1,
+                    color=colors[r["certified"][b].split(":")[0]])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"student width {width}")
+        ax.set_xlabel("perturbation eps (unit Gaussian direction)")
+    axes[0].set_ylabel("loss after re-optimising (LM)")
+    used = {c for r in record.values() for b in r["perturbed"]["students"]
+            for c in [r["certified"][b]]}
+    handles = [plt.Line2D([], [], marker="o", color=c, label=k) for k, c in colors.items()
+               if k in used]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
+    fig.subplots_adjust(bottom=0.3)
+    rep.figure(fig, "loss_after_perturbation.png", "The seed's perturbation test on certified "
+               "students: loss after perturbing by eps and re-optimising, per student, coloured "
+               "by certified class (up to 8 per class and width).")
