@@ -56,6 +56,8 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
     def randn(*shape, scale=1.0):
         return torch.randn(*shape, generator=g, dtype=dtype) * scale
 
+    sig = rs.MLP([2, 2, 1], "sigmoid", bias=False)  # the certify engine's smooth two-layer net
+    sig_theta = sig.init(3, generator=g, dtype=dtype)
     net = rs.MLP([3, 5, 2], "tanh")
     theta = net.init(3, generator=g, dtype=dtype, bias_std=0.3)
     X, T = randn(17, 3), randn(17, 2)
@@ -108,6 +110,12 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
              R.regions.count_2d, [relu, th, e[0] * 0.1, e[0], e[1]], {}),
         Call("regions.count_patterns", regions.count_patterns, R.regions.count_patterns,
              [relu, th, randn(50, 2)], {}),
+        Call("certify.critical_points", lambda m, t, d: rs.certify.critical_points(m, t, d).verdict,
+             None, [sig, sig_theta, rs.Data(randn(9, 2), randn(9, 1))], {}),
+        Call("certify.teacher_match", lambda m, t, tm, tt: rs.certify.teacher_match(
+             m, t, tm, tt).matched, None,
+             [rs.MLP([2, 3, 1], "sigmoid", bias=False), torch.cat([sig_theta[:, :4], randn(3, 2),
+              sig_theta[:, 4:], randn(3, 1)], 1), sig, sig_theta[0]], {}),
     ]
     return calls
 

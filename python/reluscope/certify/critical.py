@@ -44,7 +44,7 @@ from typing import Callable
 import torch
 
 from ..data import Data
-from ..models.base import Model
+from ..models.base import Model, check_model
 from . import _interval as iv
 from ._types import Certificate, Enclosure, Flag, Reason, Verdict
 
@@ -79,6 +79,7 @@ def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries:
     from .. import hessian
     from ._kernel import enclose
 
+    check_model(model)
     if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
         raise ValueError(f"max_tries must be a positive int, got {max_tries!r}")
     single = isinstance(theta, torch.Tensor) and theta.ndim == 1
