@@ -12,7 +12,8 @@ Certified classes (each a proof under ``certify.critical``'s assumptions, except
 - "minimum (loss not separated)": a certified strict local minimum whose loss enclosure reaches the
   teacher's loss.
 - "saddle (proved)": a certified critical point with >= 1 proved negative curvature.
-- "degenerate critical point", "no critical point in its box" (the box of the certificate holds none).
+- "degenerate critical point"; "no critical point in its box" (a box around the polished
+  student, often tiny: its radius is recorded).
 - "diverging": as the threshold classes say (no critical point at finite parameters on its path).
 - "not certified: <reason>".
 """

@@ -171,7 +171,7 @@ def run(ctx) -> None:
                        "of index >= k with fewer than k eigenvalues below +band")
         chosen = [b for cls in ("local minimum (proved non-global)", "saddle (proved)",
                                 "global minimum (structure)")
-                  for b in [i for i, p in enumerate(proved) if p == cls][:8]]
+                  for b in [i for i, p in enumerate(proved) if p == cls][:3 if ctx.quick else 8]]
         curves = (certified.perturbation_curves(net, theta[chosen], data, ctx.generator(7),
                                                 lm_steps).T.tolist() if chosen else [])
         flipped = _perturb_and_reoptimise(net, theta, data, kinds, ctx, lm_steps)

@@ -46,7 +46,7 @@ def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> No
 
 def _perturbed(rep, record, colors: dict) -> None:
     """The seed's 'loss after perturbing by eps and re-optimising' curves, for up to 8 students
-    of each certified class that has them, per width."""
+    (3 in a quick run) of each certified class that has them, per width."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
@@ -69,4 +69,4 @@ def _perturbed(rep, record, colors: dict) -> None:
     fig.subplots_adjust(bottom=0.3)
     rep.figure(fig, "loss_after_perturbation.png", "The seed's perturbation test on certified "
                "students: loss after perturbing by eps and re-optimising, per student, coloured "
-               "by certified class (up to 8 per class and width).")
+               "by certified class (up to 8 per class and width; 3 in a quick run).")
