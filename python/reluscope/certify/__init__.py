@@ -5,9 +5,10 @@ launchers); and the structure of symmetry-induced global minima of two-layer stu
 
 Modules: ``critical`` (``critical_points``: Krawczyk's test and the curvature tests, what is
 proved), ``_interval`` (rigorous midpoint-radius linear algebra), ``structure``
-(``teacher_match``), ``_types`` (verdicts, reasons, enclosures, certificates).
+(``teacher_match``); the result types (verdicts, reasons, enclosures, certificates) live in
+``reluscope._certificate``, shared with ``reference.certify``.
 """
-from ._types import Certificate, Enclosure, Flag, Reason, Verdict
+from .._certificate import Certificate, Enclosure, Flag, Reason, Verdict
 from .critical import critical_points
 from .structure import TeacherMatch, teacher_match
 

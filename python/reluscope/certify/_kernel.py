@@ -10,7 +10,7 @@ from .._validate import (HESSIAN_MAX_BYTES, as_float_tensor, check_finite, forbi
                          values_visible)
 from ..data import Data
 from ..models.base import Model, check_model
-from ._types import Enclosure
+from .._certificate import Enclosure
 
 __all__ = ["enclose"]
 

@@ -46,7 +46,7 @@ import torch
 from ..data import Data
 from ..models.base import Model, check_model
 from . import _interval as iv
-from ._types import Certificate, Enclosure, Flag, Reason, Verdict
+from .._certificate import Certificate, Enclosure, Flag, Reason, Verdict
 
 #: The Hessian at theta-hat counts as singular when min |eig| <= SINGULAR * max |eig| (then no C
 #: can make Krawczyk's operator contract: the test would fail at every radius).

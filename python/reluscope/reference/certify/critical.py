@@ -8,7 +8,7 @@ import mpmath
 import torch
 from mpmath import iv, mp
 
-from ...certify._types import Certificate, Reason, Verdict
+from ..._certificate import Certificate, Reason, Verdict
 from ...data import Data
 from ._interval import finite64, is_zero, lower, magnitude, midpoint, outward, precision, upper
 from .enclose import enclose_one, network_rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from mpmath import iv
 
-from ...certify._types import Enclosure, Flag
+from ..._certificate import Enclosure, Flag
 from ...data import Data
 from ...models.base import check_model
 from ._functions import activation, sample_loss

@@ -1,4 +1,5 @@
-"""The result types of reluscope.certify: verdicts, reasons, enclosures and certificates.
+"""The result types of reluscope.certify (re-exported there) and of reference.certify: verdicts,
+reasons, enclosures and certificates.
 
 An enclosure is a pair of float64 tensors (lo, hi) stacked in the last dimension (..., 2) that
 contains the exact real value of the quantity it encloses (interval arithmetic with outward
