@@ -168,20 +168,29 @@ RS_HD double up_ulps(double x) {
   return x;
 }
 
+// f (libm, monotone increasing) at the ends of a, widened by kLibmUlps; once at a point (the
+// point passes of radius 0 and grad_at_centre).
+template <typename F>
+RS_HD Interval libm_ends(F f, Interval a) {
+  const double l = f(a.lo), h = a.hi == a.lo ? l : f(a.hi);
+  return {down_ulps(l), up_ulps(h)};
+}
+
 RS_HD Interval iv_exp(Interval a) {
-  return {max_nan(down_ulps(::exp(a.lo)), 0.0), up_ulps(::exp(a.hi))};
+  const Interval e = libm_ends([](double x) { return ::exp(x); }, a);
+  return {max_nan(e.lo, 0.0), e.hi};
 }
 RS_HD Interval iv_log(Interval a) {  // NaN below 0, -inf at 0
-  return {down_ulps(::log(a.lo)), up_ulps(::log(a.hi))};
+  return libm_ends([](double x) { return ::log(x); }, a);
 }
 RS_HD Interval iv_log1p(Interval a) {
-  return {down_ulps(::log1p(a.lo)), up_ulps(::log1p(a.hi))};
+  return libm_ends([](double x) { return ::log1p(x); }, a);
 }
 RS_HD Interval iv_tanh(Interval a) {
-  return clamp({down_ulps(::tanh(a.lo)), up_ulps(::tanh(a.hi))}, -1.0, 1.0);
+  return clamp(libm_ends([](double x) { return ::tanh(x); }, a), -1.0, 1.0);
 }
 RS_HD Interval iv_erf(Interval a) {
-  return clamp({down_ulps(::erf(a.lo)), up_ulps(::erf(a.hi))}, -1.0, 1.0);
+  return clamp(libm_ends([](double x) { return ::erf(x); }, a), -1.0, 1.0);
 }
 
 // sigmoid(z) = 1 / (1 + e^-z): each operation monotone, z used once, so the enclosure is tight.
