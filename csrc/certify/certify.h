@@ -4,7 +4,8 @@
 // hessian/loss_math.h) at every point of it. The per-sample math is certify_math.h; each launcher
 // sums samples per (network, data chunk) task in interval arithmetic, then the chunks in a fixed
 // order (results do not depend on the thread count), and writes loss (B, 2), grad (B, P, 2),
-// hess (B, P, P, 2) and flags (B,) (kCertKink | kCertNonfinite).
+// hess (B, P, P, 2) and flags (B,) (kCertKink | kCertNonfinite). With grad_at_centre the
+// gradient is enclosed at the centre theta_b only (the loss and the Hessian over the box).
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -65,8 +66,9 @@ inline CertLayout make_cert_layout(const NetSpec& net) {
 }
 
 // How one call is laid out: `chunks` data chunks per network; a task's sums are len() intervals
-// [loss | grad (P) | hess (P x P, row-major)]; on CUDA a workspace of `workspace` doubles (the
-// tasks' partial sums and flags, then each thread's scratch), allocated by the caller.
+// [loss | grad (P) | hess (P x P, row-major, lower triangle)]; on CUDA a workspace of `workspace`
+// doubles (the tasks' partial sums and flags, then each thread's scratch: rows + 2P intervals),
+// allocated by the caller.
 struct CertPlan {
   int64_t chunks = 1;
   int64_t workspace = 0;
@@ -90,6 +92,7 @@ struct CertArgs {
   int64_t B = 0, N = 0, C = 1;
   int32_t loss = LOSS_MSE;
   bool x_per_net = false, t_per_net = false, w_per_net = false;
+  bool grad_at_centre = false;     // grad: at theta (a point), not over the box (r > 0)
   double* workspace = nullptr;     // CUDA only (CertPlan::workspace doubles)
 
   RS_HD int64_t len() const { return 1 + net.n_params + net.n_params * net.n_params; }

@@ -14,7 +14,8 @@ static void certify_enclose(const NetSpec& net, const Array& theta, const Array&
                             const Array& x, const Array& t, const Array& w, const Array& imp,
                             int32_t loss, const Array& out_loss, const Array& out_grad,
                             const Array& out_hess, const Array& out_flags,
-                            const OptArray& workspace, std::uintptr_t stream) {
+                            const OptArray& workspace, std::uintptr_t stream,
+                            bool grad_at_centre) {
   const DeviceContext ctx =
       context_of(theta, {&radius, &x, &t, &w, &imp, &out_loss, &out_grad, &out_hess, &out_flags},
                  stream);
@@ -60,6 +61,7 @@ static void certify_enclose(const NetSpec& net, const Array& theta, const Array&
   const CertPlan plan = certify_plan(net, B, N, ctx.cuda);
   a.B = B; a.N = N; a.C = plan.chunks; a.loss = loss;
   a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.w_per_net = w_per_net;
+  a.grad_at_centre = grad_at_centre;
   if (B == 0) return;
   on_device(ctx, [&] { certify_cpu(a); },
             [&](auto) {
@@ -83,9 +85,11 @@ void bind_certify(nb::module_& m) {
         nb::arg("x"), nb::arg("t"), nb::arg("w"), nb::arg("importance"), nb::arg("loss"),
         nb::arg("out_loss"), nb::arg("out_grad"), nb::arg("out_hess"), nb::arg("out_flags"),
         nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
+        nb::arg("grad_at_centre") = false,
         "Interval enclosures (float64, last dim [lo, hi]) of the loss (B, 2), gradient (B, P, 2) "
         "and Hessian (B, P, P, 2) of B networks over the boxes theta_b + [-r_b, r_b]^P, and flags "
-        "(B,) int32 (1: kink, 2: not finite).");
+        "(B,) int32 (1: kink, 2: not finite). grad_at_centre: the gradient at theta_b instead "
+        "(the loss and the Hessian still over the box).");
 }
 
 }  // namespace rs

@@ -32,7 +32,7 @@ void certify_cpu(const CertArgs& a) {
   std::vector<Interval> part(C > 1 ? size_t(tasks * len) : 0);
   std::vector<int32_t> part_flags(C > 1 ? size_t(tasks) : 0);
   parallel_for(tasks, 1, [&](int64_t begin, int64_t end, int) {
-    std::vector<Interval> s(static_cast<size_t>(a.lay.rows)), th(static_cast<size_t>(P)),
+    std::vector<Interval> s(static_cast<size_t>(a.lay.rows)), th(static_cast<size_t>(2 * P)),
         acc(static_cast<size_t>(len));
     for (int64_t task = begin; task < end && !stop_requested(); ++task) {
       const int64_t b = task / C, c = task % C;
@@ -40,12 +40,12 @@ void certify_cpu(const CertArgs& a) {
       const double* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
       const double* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
       const double* w = a.w + (a.w_per_net ? b * a.N : 0);
-      cert_box(a, b, th.data());
+      const Interval* tc = cert_box(a, b, th.data());
       std::fill(acc.begin(), acc.end(), point(0.0));
       int32_t flags = 0;
       for (int64_t n = n0; n < n1 && !stop_requested(); ++n)
         if (w[n] != 0.0)
-          flags |= cert_sample(a, th.data(), x + n * net.d_in, t + n * net.d_out, w[n],
+          flags |= cert_sample(a, th.data(), tc, x + n * net.d_in, t + n * net.d_out, w[n],
                                s.data(), acc.data());
       if (C == 1) {
         finish(a, b, acc.data(), 1, flags);

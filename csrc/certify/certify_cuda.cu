@@ -3,7 +3,7 @@
 // order into its own partial sums in the workspace; a second kernel ORs the chunks' flags per
 // network, a third reduces each output slot over the chunks in chunk order (cert_reduce_slot) and
 // flags non-finite ones. No atomics on values: a call gives the same bits every time.
-// Workspace (certify_plan): [tasks x len partial intervals | tasks flags | tasks x (rows + P)
+// Workspace (certify_plan): [tasks x len partial intervals | tasks flags | tasks x (rows + 2P)
 // scratch intervals]. Time O(B N P^2) interval operations spread over B x chunks threads.
 // Compile-checked only so far: never run on a GPU.
 #include "certify/certify.h"
@@ -37,18 +37,18 @@ __global__ void cert_tasks_kernel(CertArgs a) {
   const int64_t P = net.n_params, len = a.len(), b = task / a.C, c = task % a.C;
   const int64_t n0 = a.N * c / a.C, n1 = a.N * (c + 1) / a.C;
   const Workspace ws = split(a);
-  Interval* s = ws.scratch + task * (a.lay.rows + P);
+  Interval* s = ws.scratch + task * (a.lay.rows + 2 * P);
   Interval* th = s + a.lay.rows;
   Interval* acc = ws.part + task * len;
   const double* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
   const double* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
   const double* w = a.w + (a.w_per_net ? b * a.N : 0);
-  cert_box(a, b, th);
+  const Interval* tc = cert_box(a, b, th);
   for (int64_t q = 0; q < len; ++q) acc[q] = point(0.0);
   int32_t flags = 0;
   for (int64_t n = n0; n < n1; ++n)
     if (w[n] != 0.0)
-      flags |= cert_sample(a, th, x + n * net.d_in, t + n * net.d_out, w[n], s, acc);
+      flags |= cert_sample(a, th, tc, x + n * net.d_in, t + n * net.d_out, w[n], s, acc);
   ws.flags[task] = double(flags);
 }
 

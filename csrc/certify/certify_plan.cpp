@@ -28,7 +28,7 @@ CertPlan certify_plan(const NetSpec& net, int64_t B, int64_t N, bool cuda) {
   const int64_t fit = kCertCudaPartBytes / int64_t(sizeof(double)) / (B * per_chunk);
   p.chunks = std::max<int64_t>(1, std::min({ceil_div(kCertCudaTasks, B), N, fit}));
   const int64_t tasks = B * p.chunks;
-  p.workspace = tasks * per_chunk + tasks * 2 * (make_cert_layout(net).rows + P);
+  p.workspace = tasks * per_chunk + tasks * 2 * (make_cert_layout(net).rows + 2 * P);
   return p;
 }
 

@@ -99,21 +99,33 @@ RS_HD Interval& operator+=(Interval& a, Interval b) { return a = a + b; }
 
 RS_HD bool is_zero(Interval a) { return a.lo == 0.0 && a.hi == 0.0; }
 
-// The hull of the four end-point products. A factor [0, 0] gives [0, 0] exactly (unless the other
-// is not finite), so the structural zeros of the R-passes stay exact.
-RS_HD Interval operator*(Interval a, Interval b) {
-  if ((is_zero(a) && isfinite(b.lo) && isfinite(b.hi)) ||
-      (is_zero(b) && isfinite(a.lo) && isfinite(a.hi)))
+// x a, x a point: the two end-point products (x > 0 keeps the order); a factor 0 gives [0, 0]
+// exactly when the other is finite (so the structural zeros of the R-passes stay exact); NaN at
+// both ends when an end product is NaN (0 inf, a NaN). The same bits as the four-product hull.
+RS_HD Interval scale(Interval a, double x) {
+  if ((x == 0.0 || is_zero(a)) && isfinite(x) && isfinite(a.lo) && isfinite(a.hi))
     return {0.0, 0.0};
+  const double l = mul_dn(x < 0.0 ? a.hi : a.lo, x), h = mul_up(x < 0.0 ? a.lo : a.hi, x);
+  if ((l != l) | (h != h)) return {NAN, NAN};
+  return {l, h};
+}
+
+// a b: the hull of the four end-point products, or scale when a factor is a point.
+RS_HD Interval operator*(Interval a, Interval b) {
+  if (b.lo == b.hi) return scale(a, b.lo);
+  if (a.lo == a.hi) return scale(b, a.lo);
 #if defined(__CUDA_ARCH__)
   return {min_nan(min_nan(mul_dn(a.lo, b.lo), mul_dn(a.lo, b.hi)),
                   min_nan(mul_dn(a.hi, b.lo), mul_dn(a.hi, b.hi))),
           max_nan(max_nan(mul_up(a.lo, b.lo), mul_up(a.lo, b.hi)),
                   max_nan(mul_up(a.hi, b.lo), mul_up(a.hi, b.hi)))};
-#else  // next_down is monotone: round the extreme round-to-nearest products once
+#else  // next_down is monotone: round the extreme round-to-nearest products once; a NaN product
+       // (a NaN end, 0 inf) is caught once rather than by every min / max
   const double p1 = a.lo * b.lo, p2 = a.lo * b.hi, p3 = a.hi * b.lo, p4 = a.hi * b.hi;
-  return {next_down(min_nan(min_nan(p1, p2), min_nan(p3, p4))),
-          next_up(max_nan(max_nan(p1, p2), max_nan(p3, p4)))};
+  if ((p1 != p1) | (p2 != p2) | (p3 != p3) | (p4 != p4)) return {NAN, NAN};
+  const auto lt = [](double u, double v) { return u < v ? u : v; };
+  const auto gt = [](double u, double v) { return u > v ? u : v; };
+  return {next_down(lt(lt(p1, p2), lt(p3, p4))), next_up(gt(gt(p1, p2), gt(p3, p4)))};
 #endif
 }
 RS_HD Interval& operator*=(Interval& a, Interval b) { return a = a * b; }
@@ -156,20 +168,29 @@ RS_HD double up_ulps(double x) {
   return x;
 }
 
+// f (libm, monotone increasing) at the ends of a, widened by kLibmUlps; once at a point (the
+// point passes of radius 0 and grad_at_centre).
+template <typename F>
+RS_HD Interval libm_ends(F f, Interval a) {
+  const double l = f(a.lo), h = a.hi == a.lo ? l : f(a.hi);
+  return {down_ulps(l), up_ulps(h)};
+}
+
 RS_HD Interval iv_exp(Interval a) {
-  return {max_nan(down_ulps(::exp(a.lo)), 0.0), up_ulps(::exp(a.hi))};
+  const Interval e = libm_ends([](double x) { return ::exp(x); }, a);
+  return {max_nan(e.lo, 0.0), e.hi};
 }
 RS_HD Interval iv_log(Interval a) {  // NaN below 0, -inf at 0
-  return {down_ulps(::log(a.lo)), up_ulps(::log(a.hi))};
+  return libm_ends([](double x) { return ::log(x); }, a);
 }
 RS_HD Interval iv_log1p(Interval a) {
-  return {down_ulps(::log1p(a.lo)), up_ulps(::log1p(a.hi))};
+  return libm_ends([](double x) { return ::log1p(x); }, a);
 }
 RS_HD Interval iv_tanh(Interval a) {
-  return clamp({down_ulps(::tanh(a.lo)), up_ulps(::tanh(a.hi))}, -1.0, 1.0);
+  return clamp(libm_ends([](double x) { return ::tanh(x); }, a), -1.0, 1.0);
 }
 RS_HD Interval iv_erf(Interval a) {
-  return clamp({down_ulps(::erf(a.lo)), up_ulps(::erf(a.hi))}, -1.0, 1.0);
+  return clamp(libm_ends([](double x) { return ::erf(x); }, a), -1.0, 1.0);
 }
 
 // sigmoid(z) = 1 / (1 + e^-z): each operation monotone, z used once, so the enclosure is tight.

@@ -220,6 +220,45 @@ def test_chunked_sums_match_one_chunk_and_are_deterministic():
     assert_contains(a, values, slack(model, theta, data, values))
 
 
+@pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
+def test_grad_at_centre(make):
+    """grad_at_centre: grad is bitwise the radius-0 call's (per network, whatever its radius, also
+    with chunked sums), loss, hess and flags bitwise the same-radius call's without the option."""
+    model = make()
+    loss = "cross_entropy" if model.d_out >= 2 else "bce_with_logits"
+    B = 3
+    theta, data = problem(model, B=B, N=200, loss=loss, seed=6)
+    assert _core.certify_plan(model.spec, B, 200, False).chunks > 1
+    radius = torch.tensor([1e-4, 0.0, 2e-2], **F64)
+    box, point = enclose(model, theta, data, radius), enclose(model, theta, data, 0.0)
+    both = enclose(model, theta, data, radius, grad_at_centre=True)
+    assert torch.equal(both.grad, point.grad)
+    for name in ("loss", "hess", "flags"):
+        assert torch.equal(getattr(both, name), getattr(box, name)), name
+    assert not torch.equal(both.grad, box.grad)  # the box's gradient is wider
+    values = engine(model, theta, data)
+    assert_contains(both, values, slack(model, theta, data, values))
+
+
+def test_hessian_lower_triangle_encloses_both_orders():
+    """The Hessian is filled from the lower triangle (row p: the R-pass along e_p, entries
+    q <= p) and mirrored: symmetric, and it holds the engine's Hessian at box points also where
+    the engine's own H_ij and H_ji differ by rounding (a deep net: dense R-passes both ways)."""
+    model = MLP([2, 3, 3, 2], "tanh")
+    theta, data = problem(model, B=2, N=30, seed=7)
+    enc = enclose(model, theta, data, 1e-3)
+    assert torch.equal(enc.hess, enc.hess.transpose(1, 2))
+    g = torch.Generator().manual_seed(8)
+    for _ in range(3):
+        point = theta + 1e-3 * (torch.rand(theta.shape, generator=g, **F64) * 2 - 1)
+        values = engine(model, point, data)
+        tol = slack(model, point, data, values)
+        hess = values[2]
+        for h in (hess, hess.transpose(1, 2)):
+            assert bool((enc.hess[..., 0] - tol[:, None, None] <= h).all())
+            assert bool((h <= enc.hess[..., 1] + tol[:, None, None]).all())
+
+
 def test_kink_flag():
     """relu: a sample exactly on a kink, or within the box's reach of one, sets KINK; a box that
     stays clear of every kink does not. Weight-0 samples do not count."""
@@ -287,6 +326,8 @@ def test_errors():
         enclose(model, theta, data, True)
     with pytest.raises(TypeError, match="radius"):
         enclose(model, theta, data, "0.1")
+    with pytest.raises(TypeError, match="grad_at_centre must be a bool"):
+        enclose(model, theta, data, 0.1, grad_at_centre=1)
     with pytest.raises(ValueError, match="features"):
         enclose(MLP([3, 2, 1]), MLP([3, 2, 1]).init(2, **F64), data, 0)
     per_net = Data(torch.randn(3, 10, 2, **F64), torch.randn(3, 10, 1, **F64))
@@ -313,6 +354,7 @@ def test_core_checks():
     r = torch.zeros(2, **F64)
     call = lambda *a, **k: _core.certify_enclose(model.spec, *a, **k)  # noqa: E731
     call(theta, r, data.X, T, w, imp, 0, *out())  # fine
+    call(theta, r, data.X, T, w, imp, 0, *out(), None, 0, True)  # grad_at_centre, positional
     with pytest.raises(ValueError, match="wrong dtype"):
         call(theta.float(), r, data.X, T, w, imp, 0, *out())
     with pytest.raises(ValueError, match="out_hess"):

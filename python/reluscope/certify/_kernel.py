@@ -15,7 +15,7 @@ from .._certificate import Enclosure
 __all__ = ["enclose"]
 
 
-def enclose(model: Model, theta, data: Data, radius) -> Enclosure:
+def enclose(model: Model, theta, data: Data, radius, *, grad_at_centre: bool = False) -> Enclosure:
     """Enclosures of the loss, gradient and Hessian of B networks over boxes of parameters.
 
     For network b the box is theta_b + [-r_b, r_b]^P (r_b = 0: the point theta_b); the outputs
@@ -28,16 +28,23 @@ def enclose(model: Model, theta, data: Data, radius) -> Enclosure:
         theta: (B, P) float32 or float64, finite (float32 is converted exactly to float64).
         data: the dataset and loss (X (N, d) or (B, N, d), weights (N,) or (B, N)).
         radius: a float, or a (B,) tensor, finite and >= 0.
+        grad_at_centre: if True, ``grad`` encloses grad L at theta_b only (the box's centre, a
+            point: the same bits as a radius-0 call), while ``loss`` and ``hess`` still enclose
+            L and its Hessian over the box; costs an extra O(P) point forward / backward per
+            sample. One call then gives what a Newton / Krawczyk test needs at one radius.
 
     Returns:
         ``Enclosure``: loss (B, 2), grad (B, P, 2), hess (B, P, P, 2) float64 [lo, hi] in the last
-        dimension, on theta's device, and flags (B,) int32: ``Flag.KINK`` where some sample with
+        dimension, on theta's device (the Hessian symmetric: entry (i, j) and (j, i) are the
+        same enclosure, from the R-pass of the later parameter), and flags (B,) int32: ``Flag.KINK`` where some sample with
         non-zero weight has a relu / leaky_relu pre-activation whose enclosure contains 0 (L is
         not C^2 there), ``Flag.NONFINITE`` where an enclosure is not finite.
 
     Cost: O(B N P^2) interval operations; memory O(B P^2).
     """
     check_model(model)
+    if not isinstance(grad_at_centre, bool):
+        raise TypeError(f"grad_at_centre must be a bool, got {type(grad_at_centre).__name__}")
     if not isinstance(data, Data):
         raise TypeError(f"data must be a reluscope.Data, got {type(data).__name__}")
     theta = as_float_tensor(theta, "theta", data.X)
@@ -76,7 +83,7 @@ def enclose(model: Model, theta, data: Data, radius) -> Enclosure:
     plan = _core.certify_plan(model.spec, B, X.shape[-2], theta.is_cuda)
     workspace = torch.empty(plan.workspace, device=dev, **f64) if plan.workspace else None
     _core.certify_enclose(model.spec, theta, r, X, T, w, imp, int(data.loss_code), loss, grad,
-                          hess, flags, workspace, cuda_stream(theta))
+                          hess, flags, workspace, cuda_stream(theta), grad_at_centre)
     return Enclosure(loss, grad, hess, flags)
 
 
