@@ -95,16 +95,10 @@ def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries:
 
     def enc(r, rows):
         sub = data if len(rows) == th.shape[0] else _rows(data, model, rows)
-        return _enclose_centre(enclose, model, th[rows], sub, r)
+        return enclose(model, th[rows], sub, r, grad_at_centre=True)
 
     cert = decide(enc, point, th, max_tries)
     return Certificate(*(t[0] for t in cert)) if single else cert
-
-
-def _enclose_centre(enclose, model, theta, data, r):
-    box = enclose(model, theta, data, r)
-    centre = enclose(model, theta, data, torch.zeros_like(r))
-    return Enclosure(box.loss, centre.grad, box.hess, box.flags | centre.flags)
 
 
 def _float64(data: Data, model: Model) -> Data:
