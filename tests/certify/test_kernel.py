@@ -259,6 +259,55 @@ def test_hessian_lower_triangle_encloses_both_orders():
             assert bool((h <= enc.hess[..., 1] + tol[:, None, None]).all())
 
 
+@pytest.mark.parametrize("case", ["huge", "tiny", "near_kink", "wide_box"])
+def test_contains_the_mpmath_values_on_adversarial_inputs(case):
+    """The kernel's float64 enclosures contain the exact values — the mpmath reference's
+    enclosures at points (113 bits: widths ~1e-30 relative) — where float64 rounding is at its
+    worst: weights of 1e150 (products near the overflow edge for the loss), weights of 1e-160
+    (subnormal products), a relu sample whose pre-activation is 2^-997 from its kink (the box of
+    radius 1e-310 does not reach it: no flag, and the enclosures are still sound); and over a wide
+    box (radius 0.3), at its centre, corners and random points."""
+    from reluscope.reference import certify as ref
+
+    g = torch.Generator().manual_seed(11)
+    X = torch.randn(7, 2, generator=g, **F64)
+    T = torch.randn(7, 1, generator=g, **F64)
+    act, radius = {"huge": ("tanh", 0.0), "tiny": ("sigmoid", 0.0),
+                   "near_kink": ("relu", 1e-310), "wide_box": ("erf", 0.3)}[case]
+    model = MLP([2, 2, 1], act, bias=case == "near_kink")
+    theta = torch.randn(1, model.num_params, generator=g, **F64)
+    if case == "huge":
+        theta = theta * 1e150
+    if case == "tiny":
+        theta = theta * 1e-160
+    if case == "near_kink":  # unit 0's pre-activation on sample 0 is 2^-997 ~ 7.5e-301 exactly
+        theta[0, 0], theta[0, 1], theta[0, model.layers[0].b_off] = 2.0 ** -500, 0.0, 0.0
+        X[0, 0] = 2.0 ** -497
+    data = Data(X, T)
+    ours = enclose(model, theta, data, radius)
+    points = theta
+    if case == "wide_box":
+        P = model.num_params
+        corners = torch.tensor([[1.0] * P, [-1.0] * P], **F64)
+        inside = 2 * torch.rand(4, P, generator=g, **F64) - 1
+        points = theta + radius * torch.cat([torch.zeros(1, P, **F64), corners, inside])
+    assert not int(ours.flags[0]) & int(Flag.KINK)
+    if int(ours.flags[0]) & int(Flag.NONFINITE):
+        return  # overflowed: flagged (the reference, unbounded in mpmath, is not)
+    for k in range(points.shape[0]):
+        exact = ref.enclose(model, points[k:k + 1], data, 0.0)
+        for a, b in ((ours.loss, exact.loss), (ours.grad, exact.grad), (ours.hess, exact.hess)):
+            # both are sound, so they overlap; where the reference is tight (<= 2 ulps: the
+            # float64 neighbours of its 113-bit enclosure, so of the exact value) it lies in ours
+            assert bool(((a[..., 0] <= b[..., 1]) & (b[..., 0] <= a[..., 1])).all()), k
+            big = b.abs().amax(-1)
+            tight = (b[..., 1] - b[..., 0]) <= 2 * (torch.nextafter(big, big + 1) - big)
+            if case != "huge":  # mpmath's interval tanh of 1e150-sized arguments is wide
+                assert bool(tight.float().mean() > 0.5), k  # the check below is not vacuous
+            inside = (a[..., 0] <= b[..., 0]) & (b[..., 1] <= a[..., 1])
+            assert bool(inside[tight].all()), k
+
+
 def test_kink_flag():
     """relu: a sample exactly on a kink, or within the box's reach of one, sets KINK; a box that
     stays clear of every kink does not. Weight-0 samples do not count."""
