@@ -147,3 +147,22 @@ def check_finite(x: torch.Tensor, name: str) -> None:
     """ValueError when x holds NaN or inf (skipped where values are not visible)."""
     if values_visible(x) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf")
+
+
+def check_data(model, data, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The checks of ``data`` (a ``reluscope.Data``) against ``model`` and B networks that every
+    engine driver makes: input width, the cross-entropy's outputs, per-model fields of B models,
+    no grad on any field. Returns the float targets T and the importance I the kernels read."""
+    if data.X.shape[-1] != model.d_in:
+        raise ValueError(f"X has {data.X.shape[-1]} features but {model!r} takes {model.d_in}")
+    if data.loss == "cross_entropy" and model.d_out < 2:
+        raise ValueError(f"the cross-entropy needs at least two outputs; {model!r} has one "
+                         "(use loss='bce_with_logits')")
+    T = data.targets(model.d_out)
+    for name, t in (("X", data.X), ("T", T), ("weights", data.w)):
+        if t.dim() == (2 if name == "weights" else 3) and t.shape[0] != B:
+            raise ValueError(f"{name} is per model with {t.shape[0]} models but theta has B={B}")
+    imp = data.importance_for(model.d_out)
+    for name, t in (("X", data.X), ("T", T), ("weights", data.w), ("importance", imp)):
+        forbid_grad(t, f"data.{name}")
+    return T, imp

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from .._ext import _core, cuda_stream
-from .._validate import (HESSIAN_MAX_BYTES, as_float_tensor, check_finite, forbid_grad,
+from .._validate import (HESSIAN_MAX_BYTES, as_float_tensor, check_data, check_finite,
                          values_visible)
 from ..data import Data
 from ..models.base import Model, check_model
@@ -55,18 +55,7 @@ def enclose(model: Model, theta, data: Data, radius, *, grad_at_centre: bool = F
         raise ValueError(f"theta is on {theta.device} but data.X is on {data.X.device}")
     check_finite(theta, "theta")
     B, P = theta.shape
-    if data.X.shape[-1] != model.d_in:
-        raise ValueError(f"X has {data.X.shape[-1]} features but {model!r} takes {model.d_in}")
-    if data.loss == "cross_entropy" and model.d_out < 2:
-        raise ValueError(f"the cross-entropy needs at least two outputs; {model!r} has one "
-                         "(use loss='bce_with_logits')")
-    T = data.targets(model.d_out)
-    for name, t in (("X", data.X), ("T", T), ("weights", data.w)):
-        if t.dim() == (2 if name == "weights" else 3) and t.shape[0] != B:
-            raise ValueError(f"{name} is per model with {t.shape[0]} models but theta has B={B}")
-    imp = data.importance_for(model.d_out)
-    for name, t in (("X", data.X), ("T", T), ("weights", data.w), ("importance", imp)):
-        forbid_grad(t, f"data.{name}")
+    T, imp = check_data(model, data, B)
     r = _radius(radius, theta)
     hess_bytes = B * P * P * 2 * 8
     if hess_bytes > HESSIAN_MAX_BYTES:

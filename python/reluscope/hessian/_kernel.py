@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional
 import torch
 
 from .._ext import _core, cuda_stream
-from .._validate import as_float_tensor, check_finite, forbid_grad, same_dtype_device
+from .._validate import as_float_tensor, check_data, check_finite, same_dtype_device
 from ..data import Data
 from ..models.base import Model, check_model
 
@@ -67,18 +67,7 @@ def check_inputs(model: Model, theta, data: Data, *, differentiable: bool = Fals
     model.check_theta(theta)
     same_dtype_device(theta, "theta", X=data.X)
     B = theta.shape[0]
-    if data.X.shape[-1] != model.d_in:
-        raise ValueError(f"X has {data.X.shape[-1]} features but {model!r} takes {model.d_in}")
-    T = data.targets(model.d_out)
-    if data.loss == "cross_entropy" and model.d_out < 2:
-        raise ValueError(f"the cross-entropy needs at least two outputs; {model!r} has one "
-                         "(use loss='bce_with_logits')")
-    for name, t in (("X", data.X), ("T", T), ("weights", data.w)):
-        if t.dim() == (2 if name == "weights" else 3) and t.shape[0] != B:
-            raise ValueError(f"{name} is per model with {t.shape[0]} models but theta has B={B}")
-    imp = data.importance_for(model.d_out)
-    for name, t in (("X", data.X), ("T", T), ("weights", data.w), ("importance", imp)):
-        forbid_grad(t, f"data.{name}")
+    T, imp = check_data(model, data, B)
     check_finite(theta, "theta")
     return Inputs(model, theta.contiguous(), data.X, T, data.w, imp, int(data.loss_code), single)
 
