@@ -4,13 +4,15 @@ once (interval arithmetic with outward rounding; an interval math header behind 
 launchers); and the structure of symmetry-induced global minima of two-layer students.
 
 Modules: ``critical`` (``critical_points``: Krawczyk's test and the curvature tests, what is
-proved), ``_interval`` (rigorous midpoint-radius linear algebra), ``structure``
-(``teacher_match``); the result types (verdicts, reasons, enclosures, certificates) live in
+proved), ``embedding`` (``split_neuron``: saddles of wider networks at the images of certified
+critical points, where the Hessian is singular), ``_interval`` (rigorous midpoint-radius linear
+algebra), ``structure`` (``teacher_match``); the result types (verdicts, reasons, enclosures, certificates) live in
 ``reluscope._certificate``, shared with ``reference.certify``.
 """
 from .._certificate import Certificate, Enclosure, Flag, Reason, Verdict
 from .critical import critical_points
+from .embedding import SplitCertificate, split_neuron
 from .structure import TeacherMatch, teacher_match
 
-__all__ = ["Certificate", "Enclosure", "Flag", "Reason", "TeacherMatch", "Verdict",
-           "critical_points", "teacher_match"]
+__all__ = ["Certificate", "Enclosure", "Flag", "Reason", "SplitCertificate", "TeacherMatch",
+           "Verdict", "critical_points", "split_neuron", "teacher_match"]
