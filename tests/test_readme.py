@@ -67,8 +67,9 @@ def test_readme_own_sweep_task_runs(tmp_path, monkeypatch):
 
 def test_readme_certify_example_runs_and_says_what_it_prints():
     """The README's certified-critical-points example, as written, and the values its comments
-    state: the teacher a certified minimum with those enclosures, the split-neuron student
-    matched by structure and not point-certified."""
+    state: the teacher a certified minimum with those enclosures, a width-3 student's minimum split
+    into a proved saddle of the width-4 student, the split-neuron student matched by structure and
+    not point-certified."""
     import torch
 
     from reluscope import certify
@@ -85,6 +86,13 @@ def test_readme_certify_example_runs_and_says_what_it_prints():
     assert "radius 5.0e-09" in blocks[0] and f"{c.radius.item():.1e}" == "5.0e-09"
     assert f"[{c.loss[0, 0]:.1e}, {c.loss[0, 1]:.1e}]" == "[-1.7e-320, 5.4e-16]"
     assert f"[{c.lambda_min[0, 0]:.1e}, {c.lambda_min[0, 1]:.1e}]" == "[2.9e-07, 9.9e-07]"
+    s = scope["s"]
+    assert (s.narrow.verdict.item(), s.certificate.verdict.item(), s.certificate.index_lower.item()
+            ) == (certify.Verdict.minimum, certify.Verdict.saddle, 1)
+    assert f"loss {s.narrow.loss[0, 0]:.2e}" == f"loss {s.narrow.loss[0, 1]:.2e}" == "loss 1.76e-04"
+    lam = s.certificate.lambda_min[0]
+    assert f"lambda_min in [{lam[0]:.1e}, {lam[1]:.1e}]" in blocks[0] and lam[1] < 0
+    assert "loss 1.76e-04" in blocks[0]
     matched = eval(lines[-2].split("#")[0], scope)
     assert torch.equal(matched, torch.tensor([True])) and "tensor([True])" in lines[-2]
     reason = eval(lines[-1].split("#")[0], scope)
