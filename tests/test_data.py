@@ -183,3 +183,24 @@ def test_per_model_weights():
         rs.Data(torch.zeros(4, 2), torch.zeros(2, 4, 1), weights=w.float())  # B from T
     with pytest.raises(ValueError, match="weights are all 0 for a model"):
         rs.Data(torch.zeros(4, 2), torch.zeros(4, 1), weights=torch.tensor([[1.0] * 4, [0.0] * 4]))
+
+
+def test_models_selects_the_per_model_fields_and_keeps_the_shared_ones():
+    """Data.models(rows): X (B, N, d), T (B, N, k) or (B, N), weights (B, N) indexed; shared
+    fields (X (N, d), T (N, k), weights (N,), importance) the same objects."""
+    g = torch.Generator().manual_seed(0)
+    X3, T3 = torch.randn(4, 5, 2, generator=g), torch.randn(4, 5, 3, generator=g)
+    w2 = torch.rand(4, 5, generator=g)
+    rows = torch.tensor([2, 0])
+    d = rs.Data(X3, T3, weights=w2, importance=torch.tensor([1.0, 2.0, 3.0])).models(rows)
+    assert torch.equal(d.X, X3[rows]) and torch.equal(d.T, T3[rows]) and torch.equal(d.w, w2[rows])
+    assert torch.equal(d.imp, torch.tensor([1.0, 2.0, 3.0]))
+    d = rs.Data(X3, T3[..., 0]).models(rows)                     # one output per model: (B, N)
+    assert torch.equal(d.targets(1)[..., 0], T3[rows, :, 0])
+    X2, T2 = torch.randn(5, 2, generator=g), torch.randn(5, 3, generator=g)
+    shared = rs.Data(X2, T2, loss="mse")
+    d = shared.models(rows)
+    assert d.X is shared.X and d.T is shared.T and torch.equal(d.w, shared.w)
+    labels = torch.randint(0, 3, (4, 5), generator=g)
+    d = rs.Data(X3, labels, loss="cross_entropy").models(rows)
+    assert torch.equal(d.T, labels[rows]) and d.loss == "cross_entropy"

@@ -94,7 +94,7 @@ def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries:
             return g, hessian.hessian(model, th, data64)
 
     def enc(r, rows):
-        sub = data if len(rows) == th.shape[0] else _rows(data, model, rows)
+        sub = data if len(rows) == th.shape[0] else data.models(rows)
         return enclose(model, th[rows], sub, r, grad_at_centre=True)
 
     cert = decide(enc, point, th, max_tries)
@@ -110,15 +110,6 @@ def _float64(data: Data, model: Model) -> Data:
     d_out = model.layers[-1].d_out
     return Data(data.X.double(), data.targets(d_out).double(), weights=data.w.double(),
                 importance=data.importance_for(d_out).double(), loss=data.loss)
-
-
-def _rows(data: Data, model: Model, rows: torch.Tensor) -> Data:
-    """The data of the networks ``rows`` (per-model fields indexed; shared ones kept)."""
-    d_out = model.layers[-1].d_out
-    T = data.targets(d_out)
-    return Data(data.X[rows] if data.X.dim() == 3 else data.X, T[rows] if T.dim() == 3 else T,
-                weights=data.w[rows] if data.w.dim() == 2 else data.w,
-                importance=data.importance_for(d_out), loss=data.loss)
 
 
 def decide(enclose: EncloseFn, point: PointFn, theta: torch.Tensor, max_tries: int

@@ -39,7 +39,7 @@ from .._certificate import Certificate, Reason, Verdict
 from ..data import Data
 from ..models.mlp import MLP
 from . import _interval as iv
-from .critical import _rows, critical_points, curvature
+from .critical import critical_points, curvature
 
 __all__ = ["SplitCertificate", "split_neuron"]
 
@@ -110,7 +110,7 @@ def split_neuron(model: MLP, theta: torch.Tensor, data: Data, *,
     rows = (proved & torch.isfinite(radius)).nonzero()[:, 0]
     if len(rows):
         from ._kernel import enclose
-        sub = data if len(rows) == B else _rows(data, model, rows)
+        sub = data if len(rows) == B else data.models(rows)
         E = enclose(wide, centre[rows], sub, radius[rows])
         v, k, lam = curvature(*iv.from_bounds(E.hess))
         why = torch.full_like(v, int(Reason.curvature_unresolved))
