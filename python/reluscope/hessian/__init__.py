@@ -19,11 +19,13 @@ with a term on the kink lines that no dataset carries: ``reluscope.tms_populatio
 Modules: ``products`` (one kernel pass per call), ``operators`` (the three curvatures as batched
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
 Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point),
+``finder`` (critical points of any index: Levenberg-Marquardt on grad L, gradient-flat flags),
 ``population`` (the TMS population Hessian).
 """
 from ..data import Data
 from ._kernel import KinkWarning
 from .critical import CriticalPoints, classify
+from .finder import CriticalPointSearch, critical_points, training_starts
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
                         Hessian, Residual)
 from .population import tms_population_hessian
@@ -32,9 +34,9 @@ from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_ei
                        resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
-__all__ = ["BatchedLinearOperator", "CriticalPoints", "DENSE_MAX_P", "Data", "DenseOperator",
-           "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult",
-           "KinkWarning", "Residual", "classify", "eigvalsh", "extreme_eigs", "fit",
-           "gauss_newton", "gnvp", "hessian", "hvp", "index", "kinks", "levenberg_marquardt",
-           "loss", "resolution", "tms_population_hessian", "trace",
-           "value_and_grad"]
+__all__ = ["BatchedLinearOperator", "CriticalPointSearch", "CriticalPoints", "DENSE_MAX_P",
+           "Data", "DenseOperator", "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES",
+           "Hessian", "IndexResult", "KinkWarning", "Residual", "classify", "critical_points",
+           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
+           "kinks", "levenberg_marquardt", "loss", "resolution", "tms_population_hessian", "trace",
+           "training_starts", "value_and_grad"]

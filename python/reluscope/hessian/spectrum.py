@@ -124,7 +124,11 @@ def index(op: BatchedLinearOperator, *,
     below -tol (int64), unresolved those in [-tol, tol] (all P for a matrix with a NaN or inf
     entry); the exact index lies in [negative, negative + unresolved], and is negative where
     unresolved is 0."""
-    ev = eigvalsh(op)
+    return index_of(eigvalsh(op), tol)
+
+
+def index_of(ev: torch.Tensor, tol: Union[float, torch.Tensor, None] = None) -> IndexResult:
+    """``index`` from eigenvalues ev (B, P) already computed."""
     if tol is None:
         band = resolution(ev)
     else:

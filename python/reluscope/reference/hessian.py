@@ -15,7 +15,7 @@ from ..data import Data
 from .forward import forward
 
 # the engine's calls; sample_losses and product_sum are helpers of the custom ops
-__all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
+__all__ = ["critical_points", "gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
 
 
 def sample_losses(y: torch.Tensor, T: torch.Tensor, w: torch.Tensor, imp: torch.Tensor,
@@ -138,3 +138,58 @@ def product_sum(model, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w:
             return jvp(lambda p: grad(f)(p, x, t, wt), (th,), (v,))[1]
     AV = _over_models(one, _dims(X, T, w), theta, X, T, w, Vb)
     return (U * AV).sum()
+
+
+def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100,
+                    grad_tol=None, damping: float = 1e-3, flat_tol: float = 1e-4):
+    """``reluscope.hessian.critical_points`` with the dense solver, written plainly one network
+    at a time on torch.func Hessians and gradients (``hessian``, ``value_and_grad`` here): for each
+    trial damping mu_k = mu * TRIALS[k], delta_k = -(H^2 + mu_k s I)^-1 H g with
+    s = ||H g||^2 / ||g||^2 (from torch.linalg.eigh of the torch.func Hessian); the candidate with the
+    smallest gradient norm is taken if it is below ||g||, mu <- mu_k, else mu <- 10^4 mu; stop at
+    ||g|| <= grad_tol or mu > MU_MAX. Returns the engine's ``CriticalPointSearch``."""
+    import math
+
+    from ..hessian.finder import MU_MAX, TRIALS, CriticalPointSearch
+    from ..hessian.spectrum import IndexResult, index_of
+
+    theta0 = theta0[None] if theta0.dim() == 1 else theta0
+    tol = math.sqrt(torch.finfo(theta0.dtype).eps) if grad_tol is None else grad_tol
+    rows = []
+    for b in range(theta0.shape[0]):
+        d = data.models(torch.tensor([b]))
+        th, mu, taken = theta0[b:b + 1].clone(), damping, 0
+        L, g = value_and_grad(model, th, d)
+        for _ in range(steps):
+            if g.norm() <= tol or mu > MU_MAX:
+                break
+            H = hessian(model, th, d)[0]
+            lam, V = torch.linalg.eigh(H)
+            Hg = H @ g[0]
+            s = float((Hg.norm() / g.norm()) ** 2) if Hg.norm() > 0 else 1.0
+            best = None
+            for k in TRIALS:   # (H^2 + c I)^-1 H = V diag(lam / (lam^2 + c)) V^T
+                step = -V @ (lam / (lam ** 2 + mu * k * s) * (V.T @ g[0]))
+                Lc, gc = value_and_grad(model, th + step, d)
+                if best is None or gc.norm() < best[2].norm():
+                    best = (th + step, Lc, gc, mu * k)
+            if best[2].norm() < g.norm():
+                th, L, g, mu = best
+            else:
+                mu *= 1e4
+            taken += 1
+        H = hessian(model, th, d)[0]
+        ev = torch.linalg.eigvalsh(H)[None]
+        gn = g.norm()
+        flat = bool(gn > tol) and bool((H @ g[0]).norm() <= flat_tol * ev.abs().max() * gn)
+        w = d.w.sum()
+        if d.loss == "mse":
+            w = 2 * w * d.importance_for(model.layers[-1].d_out).sum()
+        rows.append((th[0], L[0], L[0] / w, gn, gn <= tol, index_of(ev), flat, taken))
+    idx = [r[5] for r in rows]
+    return CriticalPointSearch(
+        torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows]),
+        torch.stack([r[2] for r in rows]), torch.stack([r[3] for r in rows]),
+        torch.tensor([bool(r[4]) for r in rows]),
+        IndexResult(*(torch.cat([getattr(i, f) for i in idx]) for f in IndexResult._fields)),
+        torch.tensor([r[6] for r in rows]), torch.tensor([r[7] for r in rows]))
