@@ -171,11 +171,12 @@ def sample_hessian(P: int, phi: float, eps: float, *,
     (compare with the theory at phi = P / M, not phi, when P / phi is not an integer); W is GOE,
     (A + A^T) sqrt(eps / P) with A (P, P) i.i.d. N(0, 1): off-diagonal variance 2 eps / P,
     diagonal 4 eps / P, so its spectrum tends to the semicircle of variance 2 eps. J is drawn
-    before A, both from ``generator``. P >= 1 (an int)."""
+    before A, both from ``generator``. P >= 1 (an int); the result is exactly symmetric."""
     phi, eps = _check_phi(phi), _check_eps(eps)
     if isinstance(P, bool) or not isinstance(P, int) or P < 1:
         raise ValueError(f"P must be an int >= 1, got {P!r}")
     M = round(P / phi)
     J = torch.randn(P, M, generator=generator, dtype=torch.float64) / math.sqrt(M)
     A = torch.randn(P, P, generator=generator, dtype=torch.float64)
-    return J @ J.T + (A + A.T) * math.sqrt(eps / P)
+    wishart = J @ J.T  # the product's rounding is not symmetric: average it with its transpose
+    return (wishart + wishart.T) / 2 + (A + A.T) * math.sqrt(eps / P)
