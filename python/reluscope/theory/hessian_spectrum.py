@@ -55,7 +55,9 @@ def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
 
 
 def _z(g: float, eps: float, phi: float) -> float:
-    return 1 / (1 - phi * g) + 2 * eps * g + 1 / g
+    """z(G) = 1 / (1 - phi G) + 1/G + 2 eps G, the first two over one denominator: near the lower
+    edge as phi -> 1 they are each ~ (1 - phi) and their sum ~ (1 - phi)^2."""
+    return (1 + (1 - phi) * g) / (g * (1 - phi * g)) + 2 * eps * g
 
 
 def _critical_points(eps: float, phi: float) -> tuple[float, float]:
