@@ -1,7 +1,7 @@
 """reluscope: batched Hessians, hypercube sums, linear-region counts and local learning
 coefficients for thousands of small neural networks, with C++/CUDA kernels behind a torch API."""
 from . import _fork  # noqa: F401 - registers the fork handler (reluscope/_fork.py)
-from . import certify, hessian, hypercube, reference, regions, slt
+from . import certify, hessian, hypercube, reference, regions, slt, theory
 from .data import Data
 from ._version import __version__
 from .forward import forward
@@ -11,5 +11,6 @@ from .models import (ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms
                      tms_quadrature)
 
 __all__ = ["ACTIVATIONS", "Data", "KINKED", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
-           "__version__", "certify", "config", "forward", "hessian", "hypercube", "reference", "regions",
-           "show_config", "slt", "tms_population", "tms_population_hessian", "tms_quadrature"]
+           "__version__", "certify", "config", "forward", "hessian", "hypercube", "reference",
+           "regions", "show_config", "slt", "theory", "tms_population", "tms_population_hessian",
+           "tms_quadrature"]

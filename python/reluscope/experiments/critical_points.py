@@ -1,0 +1,265 @@
+"""Seed 001 (the loss-landscape lecture): Pennington & Bahri's index-vs-energy law, reproduced with
+``hessian.critical_points`` on single-hidden-layer tanh networks.
+
+Setting (the paper's, smaller): y = W2 tanh(W1 x), W1, W2 (n x n), no bias, inputs and targets
+i.i.d. N(0, 1) (memorisation), m samples. phi = parameters per constraint = 2 n^2 / (m n) = 2n / m.
+Energy eps = mean over samples and outputs of (1/2)(y - t)^2 (``CriticalPointSearch.energy``).
+Index alpha = negative Hessian eigenvalues / P (points whose index the computation does not resolve
+are dropped). Critical points: the finder from points along SGD trajectories (early snapshots
+carry high energies). n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
+finder's dense steps at P = 512 would take hours; the random-matrix statements are large-P limits,
+so at P = 32 they are compared, not forced.
+
+Rows: the free model's critical energy, closed form vs the numerical spectral edge (exact); the
+finite random-matrix model H0 + H1 sampled at P = 1000 vs the free density's alpha (statistical);
+the fitted exponent of alpha vs (eps - eps_c) per phi (statistical, bootstrap); the minimisers'
+energy vs (1/2)(1 - phi)^2 for tanh (the paper's empirical fit at n = 16); linear networks' minima
+vs the exact least-squares energy (exact) and its expectation (1/2)(1 - n/m) = (1/2)(1 - phi/2)
+(statistical).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .. import MLP, Data, hessian, theory
+from ..progress import track
+
+PHIS = (0.1, 0.2, 0.4, 0.5, 0.8)          # m = 2n / phi is an integer for n = 4
+F64 = torch.float64
+
+
+def run(ctx) -> None:
+    rep = ctx.report
+    n = 4
+    size = dict(starts=16, snapshots=3, every=150, steps=120, minima=16) if ctx.quick else \
+        dict(starts=128, snapshots=5, every=300, steps=500, minima=96)
+    rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), **size})
+    _theory_rows(rep, ctx)
+    found = {}
+    for phi in track(PHIS, "critical-points: phi"):
+        data = _memorisation(n, phi, ctx.generator(int(phi * 1000)))
+        found[phi] = _search(MLP([n, n, n], "tanh", bias=False), data, ctx.generator(1), **size)
+    rep.data["critical_points"] = {str(phi): {k: v.tolist() for k, v in f.items() if k != "theta"}
+                                   for phi, f in found.items()}
+    fits = {phi: _fit_exponent(f["energy"], f["alpha"], ctx.generator(2)) for phi, f in found.items()}
+    _law_rows(rep, found, fits, statistical=not ctx.quick)
+    linear = _linear_rows(rep, n, ctx)
+    _figures(rep, n, found, fits, linear, ctx)
+
+
+def _memorisation(n: int, phi: float, gen: torch.Generator) -> Data:
+    m = round(2 * n / phi)
+    return Data(torch.randn(m, n, dtype=F64, generator=gen), torch.randn(m, n, dtype=F64,
+                                                                         generator=gen))
+
+
+def _search(net, data, gen, *, starts, snapshots, every, steps, minima) -> dict:
+    """Critical points: the finder from SGD snapshots (saddles at many energies) and from
+    Levenberg-Marquardt descents (minima); kept where converged, not gradient-flat, index
+    resolved."""
+    theta0 = net.init(starts, generator=gen, dtype=F64)
+    pts = hessian.training_starts(net, theta0, data, snapshots=snapshots, every=every, lr=0.05)
+    low, _ = hessian.levenberg_marquardt(net, net.init(minima, generator=gen, dtype=F64), data,
+                                         steps=200)
+    pts = torch.cat([pts.reshape(-1, net.num_params), low])
+    r = hessian.critical_points(net, pts, data, steps=steps)
+    keep = r.converged & (r.index.unresolved == 0)
+    return {"energy": r.energy[keep], "alpha": r.index.negative[keep] / net.num_params,
+            "index": r.index.negative[keep], "theta": r.theta[keep],
+            "tried": torch.tensor(len(r.converged)), "converged": r.converged.sum(),
+            "gradient_flat": r.gradient_flat.sum(),
+            "unresolved": (r.converged & (r.index.unresolved > 0)).sum()}
+
+
+def _theory_rows(rep, ctx) -> None:
+    """eps_c closed form vs the numerical edge; the finite random-matrix model vs the free alpha."""
+    worst = max(abs(theory.critical_energy(p) - theory.critical_energy_from_edge(p))
+                / theory.critical_energy(p) for p in PHIS)
+    rep.check("free model eps_c(phi): closed form vs numerical edge, max rel. diff", worst, 0.0,
+              1e-12, note="bisection on the edge to round-off; rel. 1e-12 = a few thousand ulps")
+    P, draws = (400, 4) if ctx.quick else (1000, 8)
+    gen = ctx.generator(3)
+    for phi, ratio in ((0.5, 1.5), (0.2, 2.0)):
+        eps = ratio * theory.critical_energy(phi)
+        fr = [float((torch.linalg.eigvalsh(theory.sample_hessian(P, phi, eps, generator=gen))
+                     < 0).double().mean()) for _ in range(draws)]
+        mean, se = float(np.mean(fr)), float(np.std(fr, ddof=1) / math.sqrt(draws))
+        rep.check(f"alpha of H0 + H1 (P={P}, {draws} draws) vs free density, phi={phi}, "
+                  f"eps={ratio}eps_c", mean, theory.negative_fraction(eps, phi), 4 * se + 2 / P,
+                  note=f"4 SE ({se:.1e}) + 2/P finite size")
+
+
+def _fit_exponent(energy: torch.Tensor, alpha: torch.Tensor, gen: torch.Generator,
+                  max_alpha: float = 0.25, boot: int = 200) -> dict:
+    """alpha ~ alpha0 ((eps - eps_c) / eps_c)^p on low-index points, the paper's way: the mean
+    energy eps_k of the points of each index k >= 1 with alpha <= max_alpha, then
+    eps_k = eps_c + c alpha_k^(1/p) by least squares (p on a grid, eps_c and c linear), weighted by
+    the group sizes; p's uncertainty: the standard deviation over bootstrap resamples of the
+    points. None where fewer than 3 index groups."""
+    e, a = energy.numpy(), alpha.numpy()
+    best = _fit(e, a, max_alpha)
+    if best is None:
+        return {"p": None}
+    ps = []
+    for _ in range(boot):
+        idx = torch.randint(len(e), (len(e),), generator=gen).numpy()
+        f = _fit(e[idx], a[idx], max_alpha)
+        if f is not None:
+            ps.append(f["p"])
+    best["p_sd"] = float(np.std(ps)) if len(ps) > 1 else math.inf
+    return best
+
+
+def _fit(e: np.ndarray, a: np.ndarray, max_alpha: float):
+    groups = sorted(set(a[(a > 0) & (a <= max_alpha)].tolist()))
+    if len(groups) < 3:
+        return None
+    ak = np.array(groups)
+    ek = np.array([e[a == k].mean() for k in groups])
+    wk = np.sqrt(np.array([(a == k).sum() for k in groups], dtype=float))
+    best = None
+    for p in np.arange(0.5, 4.0001, 0.01):
+        A = np.stack([np.ones_like(ak), ak ** (1 / p)], 1) * wk[:, None]
+        coef, *_ = np.linalg.lstsq(A, ek * wk, rcond=None)
+        res = float(((A @ coef - ek * wk) ** 2).sum())
+        if best is None or res < best["res"]:
+            best = {"p": float(p), "eps_c": float(coef[0]), "c": float(coef[1]), "res": res}
+    return best
+
+
+def _law_rows(rep, found, fits, statistical: bool) -> None:
+    """The exponent and the minimisers' energy per phi: checks on the full run; ``--quick`` has
+    too few critical points for these statistical statements and reports them as info."""
+    check = rep.check if statistical else (lambda name, ours, ref, tol, note="": rep.info(
+        name + " (quick: info)", ours, f"reference {ref:.3g}, tolerance {tol:.2g}; {note}"))
+    total = sum(len(f["energy"]) for f in found.values())
+    rep.info("critical points found (converged, index resolved)", total,
+             "; ".join(f"phi={phi}: {len(f['energy'])} of {int(f['tried'])} searches, "
+                       f"{int(f['gradient_flat'])} gradient-flat, {int(f['unresolved'])} "
+                       f"with an unresolved index" for phi, f in found.items()))
+    for phi, fit in fits.items():
+        if fit["p"] is None:
+            rep.info(f"phi={phi}: exponent of alpha vs eps - eps_c", "too few index groups")
+            continue
+        check(f"phi={phi}: exponent of alpha vs eps - eps_c (low index)", fit["p"], 1.5,
+                  max(3 * fit["p_sd"], 0.05),
+                  note=f"3 bootstrap SD ({fit['p_sd']:.2f}); fitted eps_c {fit['eps_c']:.3f}, "
+                       f"free model {theory.critical_energy(phi):.3f}, "
+                       f"(1-phi)^2/2 = {0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
+    for phi, f in found.items():
+        minima = f["energy"][f["index"] == 0]
+        if len(minima) < 2:
+            rep.info(f"phi={phi}: tanh minimisers' energy", "fewer than 2 minima")
+            continue
+        mean = float(minima.mean())
+        se = float(minima.std() / math.sqrt(len(minima)))
+        check(f"phi={phi}: tanh minimisers' mean energy vs (1-phi)^2/2", mean,
+                  0.5 * (1 - phi) ** 2, 0.02 + 3 * se,
+                  note=f"{len(minima)} minima; the paper's empirical fit at n=16 (Fig. 6b "
+                       f"scatters ~0.02 about it) + 3 SE ({se:.1e})")
+
+
+def _linear_rows(rep, n: int, ctx) -> dict:
+    """Linear networks y = W2 W1 x: every minimum has the least-squares energy
+    ||Y - X B||^2 / (2 m n), B = argmin (W2 W1 has full rank n: the product is unconstrained);
+    E[that] = (1/2)(1 - n/m) = (1/2)(1 - phi/2) (each output's residual is chi^2 with m - n degrees
+    of freedom), standard deviation sqrt(2 n (m - n)) / (2 m n)."""
+    net = MLP([n, n, n], "identity", bias=False)
+    out = {}
+    worst, zs = 0.0, []
+    for phi in PHIS:
+        data = _memorisation(n, phi, ctx.generator(int(phi * 1000)))
+        r = hessian.critical_points(net, net.init(16, generator=ctx.generator(4), dtype=F64),
+                                    data, steps=100)
+        mins = r.energy[r.converged & (r.index.negative == 0)]
+        X, Y = data.X, data.T
+        m = X.shape[0]
+        exact = float(((Y - X @ torch.linalg.lstsq(X, Y).solution) ** 2).sum() / (2 * m * n))
+        if len(mins):
+            worst = max(worst, float((mins - exact).abs().max()))
+        expect, sd = 0.5 * (1 - n / m), math.sqrt(2 * n * (m - n)) / (2 * m * n)
+        zs.append(abs(exact - expect) / sd)
+        out[phi] = {"minima": mins.tolist(), "exact": exact, "expected": expect}
+    rep.check("linear nets: minimisers' energy vs exact least squares (max |diff|)", worst, 0.0,
+              1e-9, note="at ||grad|| <= 1.5e-8: L - L* <= ||g||^2 / (2 lambda+) << 1e-9")
+    rep.check("linear nets: least-squares energy vs (1 - phi/2)/2, max |z| over phi", max(zs),
+              4.0, kind="le", note="chi^2 with n(m - n) dof; the paper's (1 - phi)/2 counts the "
+                                   "product's n^2 parameters (phi = n/m)")
+    return out
+
+
+def _figures(rep, n, found, fits, linear, ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    inset = ax.inset_axes([0.55, 0.12, 0.4, 0.35])
+    for k, (phi, f) in enumerate(found.items()):
+        c = f"C{k}"
+        ax.plot(f["energy"], f["alpha"], ".", color=c, alpha=0.4, label=f"phi = {phi}")
+        fit = fits[phi]
+        if fit["p"] is not None:
+            a = np.linspace(0, 0.3, 100)
+            ax.plot(fit["eps_c"] + fit["c"] * a ** (1 / fit["p"]), a, "-", color=c)
+            a2 = np.linspace(0, 0.12, 60)
+            inset.plot(fit["eps_c"] + fit["c"] * a2 ** (1 / fit["p"]), a2, "-", color=c)
+        small = f["alpha"] <= 0.12
+        inset.plot(f["energy"][small], f["alpha"][small], ".", color=c, alpha=0.4)
+    ax.set_xlabel("energy eps")
+    ax.set_ylabel("index alpha")
+    ax.legend(fontsize=8, loc="upper left")
+    rep.figure(fig, "index_vs_energy.png", "Index vs energy of the critical points found, per "
+               "phi, with the fitted alpha0 (eps - eps_c)^p (inset: small alpha).")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ph = np.linspace(0.02, 0.98, 100)
+    ax.plot(ph, 0.5 * (1 - ph) ** 2, "C0-", label="(1-phi)^2/2 (paper, tanh fit)")
+    ax.plot(ph, 0.5 * (1 - ph), "C1--", label="(1-phi)/2 (paper, linear)")
+    ax.plot(ph, 0.5 * (1 - ph / 2), "C1-", label="(1-phi/2)/2 (least squares, phi = 2n/m)")
+    for phi, f in found.items():
+        mins = f["energy"][f["index"] == 0]
+        if len(mins):
+            ax.errorbar(phi, float(mins.mean()), yerr=float(mins.std()) if len(mins) > 1 else 0.0,
+                        fmt="o", color="C0")
+        ax.plot(phi, linear[phi]["exact"], "s", color="C1", mfc="none")
+    ax.set_xlabel("phi")
+    ax.set_ylabel("energy of minimisers")
+    ax.legend(fontsize=8)
+    rep.figure(fig, "minimiser_energy.png", "Minimisers' energy vs phi: tanh (circles, mean and "
+               "spread) and linear networks (squares, exact least squares).")
+
+    phi = 0.5
+    f = found[phi]
+    if len(f["energy"]):
+        data = _memorisation(n, phi, ctx.generator(int(phi * 1000)))
+        net = MLP([n, n, n], "tanh", bias=False)
+        order = torch.argsort(f["energy"])
+        picks = [order[0], order[len(order) // 2], order[-1]]
+        fig, axes = plt.subplots(2, 3, figsize=(12, 6))
+        for j, i in enumerate(picks):
+            th = f["theta"][i][None]
+            for row, op in enumerate((hessian.GaussNewton, hessian.Residual)):
+                ev = torch.linalg.eigvalsh(op(net, th, data).to_dense())[0].numpy()
+                ax = axes[row, j]
+                ax.hist(ev, bins=16, density=True, color="0.7")
+                _overlay(ax, ev, "mp" if row == 0 else "sc", phi)
+                ax.set_title(f"{'H0' if row == 0 else 'H1'} at eps = {float(f['energy'][i]):.3f}")
+        rep.figure(fig, "h0_h1_spectra.png", "Spectra of the Gauss-Newton part H0 (top) and the "
+                   "residual part H1 (bottom) at critical points of low, middle and high energy "
+                   "(phi = 0.5), against Marchenko-Pastur(phi) and the semicircle with the same "
+                   "first two moments.")
+
+
+def _overlay(ax, ev: np.ndarray, kind: str, phi: float) -> None:
+    """Marchenko-Pastur(phi) scaled to ev's mean, or the semicircle of ev's mean and variance."""
+    if kind == "mp":
+        s = ev.mean()
+        lo, hi = s * (1 - math.sqrt(phi)) ** 2, s * (1 + math.sqrt(phi)) ** 2
+        x = np.linspace(lo, hi, 200)
+        ax.plot(x, np.sqrt(np.maximum((x - lo) * (hi - x), 0)) / (2 * math.pi * phi * s * x), "k-")
+    else:
+        mu, r = ev.mean(), 2 * ev.std()
+        x = np.linspace(mu - r, mu + r, 200)
+        ax.plot(x, 2 / (math.pi * r ** 2) * np.sqrt(np.maximum(r ** 2 - (x - mu) ** 2, 0)), "k-")
