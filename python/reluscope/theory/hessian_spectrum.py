@@ -64,7 +64,8 @@ def _critical_points(eps: float, phi: float) -> tuple[float, float]:
     """G- < 0 < G+ < 1/phi with z'(G) = phi / (1 - phi G)^2 + 2 eps - 1/G^2 = 0. Times G^2,
     z' = 0 reads c(G) = phi G^2 / (1 - phi G)^2 + 2 eps G^2 - 1 = 0, and c increases with |G| on
     each side (|G| / |1 - phi G| does), from -1 at G = 0: one zero on each side, below the
-    eps = 0 zeros -1 / (sqrt(phi) (1 -+ sqrt(phi))) in magnitude."""
+    eps = 0 zeros -1 / (sqrt(phi) (1 -+ sqrt(phi))) in magnitude. There is none beyond 1/phi,
+    where phi G^2 / (1 - phi G)^2 > 1/phi > 1, so the support is one interval."""
     def c(g):
         return phi * g * g / (1 - phi * g) ** 2 + 2 * eps * g * g - 1
 
