@@ -28,6 +28,7 @@ from .. import MLP, Data, hessian, theory
 from ..progress import track
 
 PHIS = (0.1, 0.2, 0.4, 0.5, 0.8)          # m = 2n / phi is an integer for n = 4
+P_GRID = tuple(round(0.5 + 0.01 * k, 2) for k in range(351))   # exponents fitted: 0.5 .. 4.0
 F64 = torch.float64
 
 
@@ -84,8 +85,13 @@ def _theory_rows(rep, ctx) -> None:
     gen = ctx.generator(3)
     for phi, ratio in ((0.5, 1.5), (0.2, 2.0)):
         eps = ratio * theory.critical_energy(phi)
-        fr = [float((torch.linalg.eigvalsh(theory.sample_hessian(P, phi, eps, generator=gen))
-                     < 0).double().mean()) for _ in range(draws)]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)     # LAPACK's threaded eigensolver stalls on a busy 2-core box
+        try:
+            fr = [float((torch.linalg.eigvalsh(theory.sample_hessian(P, phi, eps, generator=gen))
+                         < 0).double().mean()) for _ in range(draws)]
+        finally:
+            torch.set_num_threads(threads)
         mean, se = float(np.mean(fr)), float(np.std(fr, ddof=1) / math.sqrt(draws))
         rep.check(f"alpha of H0 + H1 (P={P}, {draws} draws) vs free density, phi={phi}, "
                   f"eps={ratio}eps_c", mean, theory.negative_fraction(eps, phi), 4 * se + 2 / P,
@@ -121,7 +127,7 @@ def _fit(e: np.ndarray, a: np.ndarray, max_alpha: float):
     ek = np.array([e[a == k].mean() for k in groups])
     wk = np.sqrt(np.array([(a == k).sum() for k in groups], dtype=float))
     best = None
-    for p in np.arange(0.5, 4.0001, 0.01):
+    for p in P_GRID:
         A = np.stack([np.ones_like(ak), ak ** (1 / p)], 1) * wk[:, None]
         coef, *_ = np.linalg.lstsq(A, ek * wk, rcond=None)
         res = float(((A @ coef - ek * wk) ** 2).sum())
@@ -144,11 +150,14 @@ def _law_rows(rep, found, fits, statistical: bool) -> None:
         if fit["p"] is None:
             rep.info(f"phi={phi}: exponent of alpha vs eps - eps_c", "too few index groups")
             continue
+        edge = fit["p"] in (P_GRID[0], P_GRID[-1])
         check(f"phi={phi}: exponent of alpha vs eps - eps_c (low index)", fit["p"], 1.5,
-                  max(3 * fit["p_sd"], 0.05),
-                  note=f"3 bootstrap SD ({fit['p_sd']:.2f}); fitted eps_c {fit['eps_c']:.3f}, "
-                       f"free model {theory.critical_energy(phi):.3f}, "
-                       f"(1-phi)^2/2 = {0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
+              min(max(3 * fit["p_sd"], 0.05), 1.0),
+              note=f"{'at the edge of the fitted range: undetermined; ' if edge else ''}"
+                   f"3 bootstrap SD ({fit['p_sd']:.2f}), at most 1 (a test that cannot tell "
+                   f"1/2 from 5/2 says nothing); fitted eps_c {fit['eps_c']:.3f}, "
+                   f"free model {theory.critical_energy(phi):.3f}, "
+                   f"(1-phi)^2/2 = {0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
     for phi, f in found.items():
         minima = f["energy"][f["index"] == 0]
         if len(minima) < 2:
@@ -157,9 +166,9 @@ def _law_rows(rep, found, fits, statistical: bool) -> None:
         mean = float(minima.mean())
         se = float(minima.std() / math.sqrt(len(minima)))
         check(f"phi={phi}: tanh minimisers' mean energy vs (1-phi)^2/2", mean,
-                  0.5 * (1 - phi) ** 2, 0.02 + 3 * se,
-                  note=f"{len(minima)} minima; the paper's empirical fit at n=16 (Fig. 6b "
-                       f"scatters ~0.02 about it) + 3 SE ({se:.1e})")
+              0.5 * (1 - phi) ** 2, 0.02 + 3 * se,
+              note=f"{len(minima)} minima; the paper's empirical fit at n=16 (Fig. 6b "
+                   f"scatters ~0.02 about it) + 3 SE ({se:.1e})")
 
 
 def _linear_rows(rep, n: int, ctx) -> dict:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 
+from .._critical_search import MU_MAX, TRIALS, CriticalPointSearch, IndexResult
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
@@ -34,41 +35,13 @@ from . import _kernel
 from .operators import HESSIAN_MAX_BYTES
 from .products import hessian, hvp, value_and_grad
 from .critical import classify
-from .spectrum import IndexResult, dense_eigh
+from .spectrum import dense_eigh
 from .training import fit
 
 __all__ = ["CriticalPointSearch", "critical_points", "training_starts"]
 
-#: A network stops when its damping exceeds this: no step lowers ||g|| any more (stalled).
-MU_MAX = 1e12
 #: dense up to this many parameters in solver "auto", cg above.
 DENSE_SOLVER_MAX_P = 1024
-#: the dense solver's trial dampings per step, relative to the current mu.
-TRIALS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
-
-
-class CriticalPointSearch(NamedTuple):
-    """What ``critical_points`` found, per network (B,) (one network: no batch dimension).
-
-    theta: (B, P) the last accepted point. loss: (B,) L(theta). energy: (B,) for mse the mean over
-    samples (weights w) and outputs (importance I) of (1/2)(y - t)^2, L / (2 sum_n w_n sum_j I_j);
-    for the other losses L / sum_n w_n. grad_norm: (B,) ||grad L(theta)||. converged: (B,) bool,
-    grad_norm <= grad_tol: a critical point (to that tolerance). index: ``IndexResult`` of the
-    Hessian at theta from ``classify`` (eigenvalues below -tol counted negative, those within
-    tol unresolved; tol the change of the Hessian over the Newton step to the nearby critical
-    point plus the rounding bands: an almost flat direction is unresolved, not negative).
-    gradient_flat: (B,) bool, not converged and ||H g|| <= flat_tol ||H||_2 ||g||: a stationary
-    point of ||g||^2 with g != 0, not a critical point. steps: (B,) int64, the iterations taken.
-    """
-
-    theta: torch.Tensor
-    loss: torch.Tensor
-    energy: torch.Tensor
-    grad_norm: torch.Tensor
-    converged: torch.Tensor
-    index: IndexResult
-    gradient_flat: torch.Tensor
-    steps: torch.Tensor
 
 
 def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: int = 100,

@@ -16,6 +16,7 @@ from typing import NamedTuple, Optional, Union
 
 import torch
 
+from .._critical_search import IndexResult
 from ._lanczos import lanczos, select
 from .operators import BatchedLinearOperator
 
@@ -40,15 +41,6 @@ class EigResult(NamedTuple):
     vectors: Optional[torch.Tensor]
     residuals: torch.Tensor
     converged: torch.Tensor
-
-
-class IndexResult(NamedTuple):
-    """What ``index`` returns, per operator (B,): ``negative`` eigenvalues certainly below 0,
-    ``unresolved`` ones within ``tol`` of 0 (sign not resolved); the exact index lies in
-    [negative, negative + unresolved]."""
-    negative: torch.Tensor
-    unresolved: torch.Tensor
-    tol: torch.Tensor
 
 
 def _positive_int(x, name: str) -> int:
@@ -124,11 +116,7 @@ def index(op: BatchedLinearOperator, *,
     below -tol (int64), unresolved those in [-tol, tol] (all P for a matrix with a NaN or inf
     entry); the exact index lies in [negative, negative + unresolved], and is negative where
     unresolved is 0."""
-    return index_of(eigvalsh(op), tol)
-
-
-def index_of(ev: torch.Tensor, tol: Union[float, torch.Tensor, None] = None) -> IndexResult:
-    """``index`` from eigenvalues ev (B, P) already computed."""
+    ev = eigvalsh(op)
     if tol is None:
         band = resolution(ev)
     else:

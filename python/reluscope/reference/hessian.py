@@ -7,6 +7,8 @@ and the same losses (``reluscope.Data``'s docstring), read from the fields of ``
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch.func import grad, hessian as func_hessian, jvp, vjp, vmap
@@ -141,17 +143,24 @@ def product_sum(model, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w:
 
 
 def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100,
-                    grad_tol=None, damping: float = 1e-3, flat_tol: float = 1e-4):
+                    grad_tol: Optional[float] = None, damping: float = 1e-3,
+                    flat_tol: float = 1e-4, solver: str = "auto", cg_iters: Optional[int] = None,
+                    progress: bool = False):
     """``reluscope.hessian.critical_points`` with the dense solver, written plainly one network
     at a time on torch.func Hessians and gradients (``hessian``, ``value_and_grad`` here): for each
     trial damping mu_k = mu * TRIALS[k], delta_k = -(H^2 + mu_k s I)^-1 H g with
     s = ||H g||^2 / ||g||^2 (from torch.linalg.eigh of the torch.func Hessian); the candidate with the
     smallest gradient norm is taken if it is below ||g||, mu <- mu_k, else mu <- 10^4 mu; stop at
-    ||g|| <= grad_tol or mu > MU_MAX. Returns the engine's ``CriticalPointSearch``."""
+    ||g|| <= grad_tol or mu > MU_MAX. The index: eigenvalues below -tol, tol the rounding band
+    2 P eps ||H||_2 (not the engine's ``classify`` band, which adds the Hessian's change over the
+    Newton step). solver: only the dense step is implemented here ("auto" and "dense");
+    cg_iters and progress are accepted and unused. Returns ``CriticalPointSearch``."""
     import math
 
-    from ..hessian.finder import MU_MAX, TRIALS, CriticalPointSearch
-    from ..hessian.spectrum import IndexResult, index_of
+    from .._critical_search import MU_MAX, TRIALS, CriticalPointSearch, IndexResult
+
+    if solver not in ("auto", "dense"):
+        raise ValueError(f"the reference implements the dense solver only, got solver={solver!r}")
 
     theta0 = theta0[None] if theta0.dim() == 1 else theta0
     tol = math.sqrt(torch.finfo(theta0.dtype).eps) if grad_tol is None else grad_tol
@@ -185,7 +194,11 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
         w = d.w.sum()
         if d.loss == "mse":
             w = 2 * w * d.importance_for(model.layers[-1].d_out).sum()
-        rows.append((th[0], L[0], L[0] / w, gn, gn <= tol, index_of(ev), flat, taken))
+        band = 2 * ev.shape[1] * torch.finfo(ev.dtype).eps * ev.abs().max()
+        neg, pos = int((ev < -band).sum()), int((ev > band).sum())
+        index = IndexResult(torch.tensor([neg]), torch.tensor([ev.shape[1] - neg - pos]),
+                            band.reshape(1))
+        rows.append((th[0], L[0], L[0] / w, gn, gn <= tol, index, flat, taken))
     idx = [r[5] for r in rows]
     return CriticalPointSearch(
         torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows]),
