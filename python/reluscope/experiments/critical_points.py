@@ -35,7 +35,7 @@ F64 = torch.float64
 def run(ctx) -> None:
     rep = ctx.report
     n = 4
-    size = dict(starts=16, snapshots=3, every=150, steps=120, minima=16) if ctx.quick else \
+    size = dict(starts=12, snapshots=3, every=150, steps=100, minima=8) if ctx.quick else \
         dict(starts=128, snapshots=5, every=300, steps=500, minima=96)
     rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), **size})
     _theory_rows(rep, ctx)
