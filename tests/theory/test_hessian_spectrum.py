@@ -186,3 +186,10 @@ def test_bad_lam_is_rejected(lam):
 def test_bad_size_is_rejected(P):
     with pytest.raises(ValueError, match="P must be"):
         theory.sample_hessian(P, 0.5, 0.1)
+
+
+def test_density_is_differentiable_in_lambda():
+    """density propagates gradients in lam (through the companion matrix's eigenvalues): the
+    derivative of rho inside the support matches finite differences (gradcheck)."""
+    lam = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: theory.density(t, 0.1, 0.5), (lam,))
