@@ -7,8 +7,9 @@ Modules: ``critical`` (``critical_points``: Krawczyk's test and the curvature te
 proved), ``embedding`` (``split_neuron``: saddles of wider networks at the images of certified
 critical points, where the Hessian is singular), ``_interval`` (rigorous midpoint-radius linear
 algebra), ``structure`` (``teacher_match``), ``tms_population``
-(``tms_population_critical_points``: the phase-transition talk's population loss, in closed form); the result types (verdicts, reasons, enclosures, certificates) live in
-``reluscope._certificate``, shared with ``reference.certify``.
+(``tms_population_critical_points``: the phase-transition talk's population loss, in closed form);
+the result types (verdicts, reasons, enclosures, certificates) live in ``reluscope._certificate``,
+shared with ``reference.certify``.
 """
 from .._certificate import Certificate, Enclosure, Flag, Reason, Verdict
 from .critical import critical_points

@@ -45,7 +45,8 @@ def run(ctx) -> None:
         found[phi] = _search(MLP([n, n, n], "tanh", bias=False), data, ctx.generator(1), **size)
     rep.data["critical_points"] = {str(phi): {k: v.tolist() for k, v in f.items() if k != "theta"}
                                    for phi, f in found.items()}
-    fits = {phi: _fit_exponent(f["energy"], f["alpha"], ctx.generator(2)) for phi, f in found.items()}
+    fits = {phi: _fit_exponent(f["energy"], f["alpha"], ctx.generator(2))
+            for phi, f in found.items()}
     _law_rows(rep, found, fits, statistical=not ctx.quick)
     linear = _linear_rows(rep, n, ctx)
     _figures(rep, n, found, fits, linear, ctx)

@@ -51,13 +51,14 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     """Drive B networks from theta0 (B, P) (or (P,)) to critical points of any index.
 
     steps: at most this many iterations (each: one Hessian or cg_iters Hessian-vector product
-    pairs, and one gradient at the candidate). grad_tol: a network converges when ||grad L|| <=
-    grad_tol (default sqrt(eps) of the dtype: 1.5e-8 float64, 3.5e-4 float32) and then stops.
-    damping: the initial mu (module docstring). flat_tol: the gradient-flat test (class docstring). solver: "dense",
-    "cg" or "auto" (dense for P <= DENSE_SOLVER_MAX_P). cg_iters: CG iterations per step (default
-    min(P, 50)). A network also stops when its damping exceeds MU_MAX (stalled). The final index
-    and the gradient-flat test take three dense Hessians and eigendecompositions per network. Ctrl-C stops within the kernels'
-    ~1 s.
+    pairs, and the gradients at the candidates). grad_tol: a network converges when
+    ||grad L|| <= grad_tol (default sqrt(eps) of the dtype: 1.5e-8 float64, 3.5e-4 float32) and
+    then stops. damping: the initial mu (module docstring). flat_tol: the gradient-flat test
+    (``CriticalPointSearch``). solver: "dense", "cg" or "auto" (dense for P <=
+    DENSE_SOLVER_MAX_P). cg_iters: CG iterations per step (default min(P, 50)). A network also
+    stops when its damping exceeds MU_MAX (stalled). The final index and the gradient-flat test
+    take three dense Hessians and eigendecompositions per network, for every solver (so B P^2
+    must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C stops within the kernels' ~1 s.
 
     Returns ``CriticalPointSearch``.
     """
@@ -72,10 +73,10 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
         raise ValueError(f"solver must be 'auto', 'dense' or 'cg', got {solver!r}")
     dense = solver == "dense" or (solver == "auto" and P <= DENSE_SOLVER_MAX_P)
     cg_iters = min(P, 50) if cg_iters is None else _count(cg_iters, "cg_iters", low=1)
-    if dense and B * P * P * theta.element_size() > HESSIAN_MAX_BYTES:
-        raise MemoryError(f"the dense solver needs {B} Hessians of {P} x {P} "
-                          f"({B * P * P * theta.element_size() / 2**30:.1f} GiB) above "
-                          f"HESSIAN_MAX_BYTES; use solver='cg' or fewer networks")
+    if B * P * P * theta.element_size() > HESSIAN_MAX_BYTES:
+        raise MemoryError(f"the final index needs {B} dense Hessians of {P} x {P} "
+                          f"({B * P * P * theta.element_size() / 2**30:.1f} GiB), above "
+                          f"HESSIAN_MAX_BYTES: search fewer networks per call")
 
     L, g = value_and_grad(model, theta, data)
     mu = theta.new_full((B,), damping)
@@ -106,8 +107,8 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     converged = gnorm <= grad_tol
     norm2 = dense_eigh(hessian(model, theta, data), vectors=False).abs().amax(1)  # ||H||_2
     flat = ~converged & (Hg.norm(dim=1) <= flat_tol * norm2 * gnorm)
-    out = CriticalPointSearch(theta, L, _energy(L, data, model), gnorm, converged, found.index, flat,
-                              taken)
+    out = CriticalPointSearch(theta, L, _energy(L, data, model), gnorm, converged, found.index,
+                              flat, taken)
     if inp.single:
         out = CriticalPointSearch(*(t[0] if isinstance(t, torch.Tensor) else
                                     IndexResult(*(u[0] for u in t)) for t in out))
@@ -124,11 +125,12 @@ def _dense_step(model, theta, data, g, mu):
     coef = lam * q / (lam ** 2 + (trials * s)[..., None])                # (K, b, P)
     cand = theta - (V @ coef[..., None])[..., 0]
     K, b, P = cand.shape
-    cand = torch.where(torch.isfinite(cand), cand, theta)
+    finite = torch.isfinite(cand).all(-1)
+    cand = torch.where(finite[..., None], cand, theta)     # a non-finite step stays put (rejected)
     tiled = data.models(torch.arange(b, device=theta.device).repeat(K))  # K copies of the batch
     Lc, gc = value_and_grad(model, cand.reshape(K * b, P), tiled)
     Lc, gc = Lc.reshape(K, b), gc.reshape(K, b, P)
-    norm = gc.norm(dim=2)
+    norm = torch.nan_to_num(gc.norm(dim=2), nan=math.inf)
     best = norm.argmin(0)
     pick = torch.arange(b, device=theta.device)
     ok = norm[best, pick] < g.norm(dim=1)

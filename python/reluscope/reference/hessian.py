@@ -149,8 +149,8 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
     """``reluscope.hessian.critical_points`` with the dense solver, written plainly one network
     at a time on torch.func Hessians and gradients (``hessian``, ``value_and_grad`` here): for each
     trial damping mu_k = mu * TRIALS[k], delta_k = -(H^2 + mu_k s I)^-1 H g with
-    s = ||H g||^2 / ||g||^2 (from torch.linalg.eigh of the torch.func Hessian); the candidate with the
-    smallest gradient norm is taken if it is below ||g||, mu <- mu_k, else mu <- 10^4 mu; stop at
+    s = ||H g||^2 / ||g||^2 (from torch.linalg.eigh of the torch.func Hessian); the candidate with
+    the smallest gradient norm is taken if it is below ||g||, mu <- mu_k, else mu <- 10^4 mu; stop at
     ||g|| <= grad_tol or mu > MU_MAX. The index: eigenvalues below -tol, tol the rounding band
     2 P eps ||H||_2 (not the engine's ``classify`` band, which adds the Hessian's change over the
     Newton step). solver: only the dense step is implemented here ("auto" and "dense");
