@@ -6,7 +6,7 @@ i.i.d. N(0, 1) (memorisation), m samples. phi = parameters per constraint = 2 n^
 Energy eps = mean over samples and outputs of (1/2)(y - t)^2 (``CriticalPointSearch.energy``).
 Index alpha = negative Hessian eigenvalues / P (points whose index the computation does not resolve
 are dropped). Critical points: the finder from points along SGD trajectories (early snapshots
-carry high energies). n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
+carry high energies) and from Levenberg-Marquardt descents (minima). n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
 finder's dense steps at P = 512 would take hours; the random-matrix statements are large-P limits,
 so at P = 32 they are compared, not forced.
 
