@@ -204,3 +204,17 @@ def test_models_selects_the_per_model_fields_and_keeps_the_shared_ones():
     labels = torch.randint(0, 3, (4, 5), generator=g)
     d = rs.Data(X3, labels, loss="cross_entropy").models(rows)
     assert torch.equal(d.T, labels[rows]) and d.loss == "cross_entropy"
+
+
+def test_models_follows_the_stored_layout_of_t():
+    """T (B, N) beside X (B, N, d) is one output per model (stored (B, N, 1)) and is indexed;
+    T (N, d_out) beside per-model X is shared and kept; labels (B, N) are indexed."""
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(3, 4, 2, generator=g)
+    one = rs.Data(X, torch.randn(3, 4, generator=g))
+    assert one.T.shape == (3, 4, 1)
+    assert torch.equal(one.models(torch.tensor([2, 0])).T, one.T[[2, 0]])
+    shared = rs.Data(X, torch.randn(4, 5, generator=g))
+    assert shared.models(torch.tensor([1])).T is shared.T
+    labels = rs.Data(X, torch.randint(0, 2, (3, 4), generator=g), loss="cross_entropy")
+    assert torch.equal(labels.models(torch.tensor([1])).T, labels.T[[1]])

@@ -148,8 +148,7 @@ class Data:
         """The data of the networks ``rows`` ((k,) int64) of a batch: the per-model fields (X
         (B, N, d), T (B, N, ...), weights (B, N)) indexed by rows, the shared ones kept."""
         X, T, w = self.X, self.T, self.w
-        per_model_T = T.dim() == 3 or (T.dim() == 2 and X.dim() == 3 and tuple(T.shape) == tuple(
-            X.shape[:2])) or (self.has_labels and T.dim() == 2)
+        per_model_T = T.dim() == (3 if T.is_floating_point() else 2)   # T as stored (post-init)
         return Data(X[rows] if X.dim() == 3 else X, T[rows] if per_model_T else T,
                     weights=w[rows] if w.dim() == 2 else w, importance=self.imp, loss=self.loss)
 
