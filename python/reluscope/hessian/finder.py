@@ -56,9 +56,9 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     then stops. damping: the initial mu (module docstring). flat_tol: the gradient-flat test
     (``CriticalPointSearch``). solver: "dense", "cg" or "auto" (dense for P <=
     DENSE_SOLVER_MAX_P). cg_iters: CG iterations per step (default min(P, 50)). A network also
-    stops when its damping exceeds MU_MAX (stalled). The final index and the gradient-flat test
-    take three dense Hessians and eigendecompositions per network, for every solver (so B P^2
-    must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C stops within the kernels' ~1 s.
+    stops when its damping exceeds MU_MAX (stalled). The final index takes two dense Hessians and
+    eigendecompositions per network and the gradient-flat test one more per unconverged network,
+    for every solver (so B P^2 must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C stops within the kernels' ~1 s.
 
     Returns ``CriticalPointSearch``.
     """
@@ -103,10 +103,14 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
 
     gnorm = g.norm(dim=1)
     found = classify(model, theta, data, grad_tol=math.inf)
-    Hg = hvp(model, theta, data, g)
     converged = gnorm <= grad_tol
-    norm2 = dense_eigh(hessian(model, theta, data), vectors=False).abs().amax(1)  # ||H||_2
-    flat = ~converged & (Hg.norm(dim=1) <= flat_tol * norm2 * gnorm)
+    flat = torch.zeros_like(converged)
+    rows = (~converged).nonzero()[:, 0]      # the gradient-flat test, for the others only
+    if len(rows):
+        sub = data if len(rows) == B else data.models(rows)
+        th, gr = theta[rows], g[rows]
+        norm2 = dense_eigh(hessian(model, th, sub), vectors=False).abs().amax(1)  # ||H||_2
+        flat[rows] = hvp(model, th, sub, gr).norm(dim=1) <= flat_tol * norm2 * gnorm[rows]
     out = CriticalPointSearch(theta, L, _energy(L, data, model), gnorm, converged, found.index,
                               flat, taken)
     if inp.single:
