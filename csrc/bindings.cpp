@@ -16,6 +16,7 @@ namespace nb = nanobind;
 namespace rs {
 void bind_model(nb::module_& m);
 void bind_hessian(nb::module_& m);
+void bind_jacobian(nb::module_& m);
 void bind_regions(nb::module_& m);
 void bind_hypercube(nb::module_& m);
 void bind_certify(nb::module_& m);
@@ -75,6 +76,7 @@ NB_MODULE(_core, m) {
         "Blocks, threads per block and stride of a grid-stride launch (common/launch.h).");
   rs::bind_model(m);
   rs::bind_hessian(m);
+  rs::bind_jacobian(m);
   rs::bind_regions(m);
   rs::bind_hypercube(m);
   rs::bind_certify(m);

@@ -113,7 +113,8 @@ def test_only_the_driver_modules_call_the_extension():
     assert callers == {
         "reluscope.models.base", "reluscope.models.mlp", "reluscope.forward", "reluscope.info",
         "reluscope._ops", "reluscope.data", "reluscope.hessian._autograd",
-        "reluscope.hessian._kernel", "reluscope.certify._kernel", "reluscope.hypercube._sweeps",
+        "reluscope.hessian._kernel", "reluscope.hessian.tangent_kernel",
+        "reluscope.certify._kernel", "reluscope.hypercube._sweeps",
         "reluscope.regions.segments",
         "reluscope.regions.slices", "reluscope.regions.patterns", "reluscope.benchmarks.forward",
     }

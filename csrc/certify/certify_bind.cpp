@@ -25,6 +25,10 @@ static void certify_enclose(const NetSpec& net, const Array& theta, const Array&
   RS_CHECK(loss != LOSS_CROSS_ENTROPY || net.d_out >= 2,
            "the cross-entropy needs at least two outputs");
   RS_CHECK(net.n_layers >= 1, "the network has no layers");
+  for (int l = 0; l < net.n_layers; ++l)
+    RS_CHECK(!layer_scaled(net.layer[l]),
+             "certify takes the standard parameterisation only (an NTK-parameterised layer's "
+             "1/sqrt(fan-in) is not enclosed)");
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});

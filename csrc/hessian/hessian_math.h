@@ -6,7 +6,8 @@
 // backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
 // acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
-// add into the same slots.
+// add into the same slots. A layer of the NTK parameterisation (w_scale != 1, net_spec.h) reads
+// its weights scaled and scales what it adds into its weight slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
 // i.e. computes J^T (d2l/dy2) J v. The loss l and its derivatives in y: loss_math.h. In mode grad
 // with A.dx set, the tile also hands each sample's input gradient to acc.store_input_grad(k, lanes).
@@ -139,12 +140,16 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         }
       }
       if (A.mode == HESS_GRAD) {
+        const T sc = T(Ly.w_scale);  // d z / d theta_W = w_scale a
         for (int j = 0; j < Ly.out; ++j) {
           const T* dj = row(lay.del + h + j);
           for (int k = 0; k < Ly.in; ++k) {
             const T* in = row(lay.a[l] + k);
             T val[L];
             RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i];
+            if (layer_scaled(Ly)) {
+              RS_SIMD for (int i = 0; i < L; ++i) val[i] *= sc;
+            }
             acc.add(gbase + layer_weight_index(Ly, j, k), val);
           }
           if (Ly.b_off >= 0) acc.add(gbase + Ly.b_off + j, dj);
@@ -221,6 +226,10 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           if (full && l > 0) {
             const T* rin = row(lay.ra + lay.h[l - 1] + k);
             RS_SIMD for (int i = 0; i < L; ++i) val[i] += dj[i] * rin[i];
+          }
+          if (layer_scaled(Ly)) {
+            const T sc = T(Ly.w_scale);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] *= sc;
           }
           acc.add(base + layer_weight_index(Ly, j, k), val);
         }

@@ -5,6 +5,7 @@
 #include <nanobind/stl/optional.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <tuple>
 #include <vector>
@@ -16,8 +17,8 @@
 
 namespace rs {
 
-// (w_off, b_off, in, out, transposed, act) per layer: reluscope.models' Layer tuples.
-using LayerTuple = std::tuple<int64_t, int64_t, int32_t, int32_t, bool, int32_t>;
+// (w_off, b_off, in, out, transposed, act, ntk) per layer: reluscope.models' Layer tuples.
+using LayerTuple = std::tuple<int64_t, int64_t, int32_t, int32_t, bool, int32_t, bool>;
 
 static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_params,
                              double slope) {
@@ -30,11 +31,12 @@ static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_pa
   net.slope = slope;
   for (size_t l = 0; l < layers.size(); ++l) {
     LayerSpec& L = net.layer[l];
-    bool transposed;
-    std::tie(L.w_off, L.b_off, L.in, L.out, transposed, L.act) = layers[l];
+    bool transposed, ntk;
+    std::tie(L.w_off, L.b_off, L.in, L.out, transposed, L.act, ntk) = layers[l];
     L.w_sj = transposed ? 1 : L.in;
     L.w_sk = transposed ? L.out : 1;
     RS_CHECK(L.in > 0 && L.out > 0, "layer ", l, " has a non-positive width");
+    L.w_scale = ntk ? 1.0 / std::sqrt(double(L.in)) : 1.0;
     RS_CHECK(L.act >= 0 && L.act < kNumActivations, "layer ", l, " has unknown activation code ",
              L.act);
     RS_CHECK(L.w_off >= 0 && L.w_off + int64_t(L.in) * L.out <= n_params, "layer ", l,

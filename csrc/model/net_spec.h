@@ -2,7 +2,9 @@
 // A network is a stack of dense layers z = W a + b, a' = act(z). Layer l reads its weight matrix
 // from theta[w_off ...] (row-major out x in, or — when `transposed` — the stored in x out matrix
 // read transposed, which is how TMS ties W and W^T), its bias from theta[b_off ...] (b_off < 0: no
-// bias), and applies its own activation (an MLP's last layer is identity, TMS's is relu).
+// bias), and applies its own activation (an MLP's last layer is identity, TMS's is relu). A layer of
+// the NTK parameterisation reads its weights times w_scale = 1/sqrt(in): z = W a / sqrt(in) + b
+// (layer_weight applies it; the weight slots of a gradient get the same factor).
 // Plain data, passed by value to CUDA kernels (kernel parameter space, 4 KiB).
 #pragma once
 #include <cstdint>
@@ -22,6 +24,7 @@ struct LayerSpec {
   int32_t w_sj = 0;  // theta stride of W(j, k) in j: `in`, or 1 when transposed
   int32_t w_sk = 0;  // ... and in k: 1, or `out` when transposed
   int32_t act = 0;
+  double w_scale = 1.0;  // 1, or 1/sqrt(in) in the NTK parameterisation
 };
 
 struct NetSpec {
@@ -34,7 +37,7 @@ struct NetSpec {
   LayerSpec layer[kMaxLayers];
 };
 // CUDA kernels take NetSpec inside their argument structs, by value (4 KiB of parameters).
-static_assert(sizeof(NetSpec) <= 2688, "NetSpec must leave room in a CUDA kernel's parameters");
+static_assert(sizeof(NetSpec) <= 3200, "NetSpec must leave room in a CUDA kernel's parameters");
 
 // Index into theta of W(j, k), the weight from input k to output j of layer L (strides, not a
 // branch on `transposed`, so the lane loops around it stay simple); tied weights accumulate.
@@ -42,10 +45,15 @@ RS_HD int64_t layer_weight_index(const LayerSpec& L, int j, int k) {
   return L.w_off + int64_t(j) * L.w_sj + int64_t(k) * L.w_sk;
 }
 
+// The weight W(j, k) as the layer applies it: theta's entry times w_scale (a product with 1 is
+// exact, so the standard parameterisation keeps its bits).
 template <typename T>
 RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
-  return theta[layer_weight_index(L, j, k)];
+  return theta[layer_weight_index(L, j, k)] * T(L.w_scale);
 }
+
+// Whether a layer scales its weights (the NTK parameterisation).
+RS_HD bool layer_scaled(const LayerSpec& L) { return L.w_scale != 1.0; }
 
 // Activation patterns (region counter): one bit per neuron of every hidden layer whose activation
 // has a kink, in layer order, packed into 64-bit words (at least one word).

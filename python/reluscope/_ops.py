@@ -49,17 +49,16 @@ def spec_of(layers: Sequence[int], n_params: int, slope: float) -> _core.NetSpec
     key = (tuple(layers), n_params, slope)
     spec = _SPECS.get(key)
     if spec is None:
-        rows = [layer._replace(transposed=bool(layer.transposed)) for layer in layers_of(layers)]
-        spec = _SPECS[key] = _core.NetSpec(rows, n_params, slope)
+        spec = _SPECS[key] = _core.NetSpec(layers_of(layers), n_params, slope)
     return spec
 
 
 def layers_of(flat_layers: Sequence[int]) -> list[Layer]:
     """Inverse of Model.flat_layers."""
     width = len(Layer._fields)
-    return [Layer(*flat_layers[i:i + width])._replace(
-        activation=_core.Activation(flat_layers[i + width - 1]))
-        for i in range(0, len(flat_layers), width)]
+    rows = [Layer(*flat_layers[i:i + width]) for i in range(0, len(flat_layers), width)]
+    return [r._replace(activation=_core.Activation(r.activation), transposed=bool(r.transposed),
+                       ntk=bool(r.ntk)) for r in rows]
 
 
 class LayerModel(NamedTuple):

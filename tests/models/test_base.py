@@ -23,6 +23,7 @@ def test_layer_table_and_net_spec():
     assert (spec.n_layers, spec.d_in, spec.d_out, spec.max_width, spec.n_params) == \
         (2, 3, 2, 4, net.num_params)
     assert len(net.flat_layers) == 2 * len(Layer._fields)
+    assert not net.layers[0].ntk and rs.MLP([3, 4, 2], parameterization="ntk").layers[1].ntk
 
 
 def test_pattern_layout_counts_the_neurons_with_a_kink():
@@ -34,11 +35,11 @@ def test_pattern_layout_counts_the_neurons_with_a_kink():
 
 def test_net_spec_rejects_inconsistent_tables():
     with pytest.raises(ValueError, match="outside theta"):
-        _core.NetSpec([(0, -1, 3, 4, False, 0)], 5, 0.01)
+        _core.NetSpec([(0, -1, 3, 4, False, 0, False)], 5, 0.01)
     with pytest.raises(ValueError, match="does not match"):
-        _core.NetSpec([(0, -1, 2, 2, False, 0), (4, -1, 3, 1, False, 0)], 7, 0.01)
+        _core.NetSpec([(0, -1, 2, 2, False, 0, False), (4, -1, 3, 1, False, 0, False)], 7, 0.01)
     with pytest.raises(ValueError, match="activation code"):
-        _core.NetSpec([(0, -1, 1, 1, False, 99)], 1, 0.01)
+        _core.NetSpec([(0, -1, 1, 1, False, 99, False)], 1, 0.01)
 
 
 @pytest.mark.parametrize("scheme", ["he", "lecun", "normal"])
@@ -62,3 +63,33 @@ def test_init_errors_and_non_models():
 
     with pytest.raises(TypeError, match="reluscope.MLP or reluscope.TMS"):
         check_model(torch.nn.Linear(2, 1))
+
+
+@pytest.mark.parametrize("parameterization", ["standard", "ntk"])
+def test_init_variances_C_W_and_C_b(parameterization):
+    """init(C_W=, C_b=): the weights as the layers apply them have variance C_W / fan_in (theta's
+    entries: C_W / fan_in standard, C_W in the NTK parameterisation), biases C_b; "he" is C_W = 2.
+    Sample variances of 200 x 40 x 30 draws within 5 standard errors (sd of a sample variance:
+    var sqrt(2 / n))."""
+    net = rs.MLP([30, 40, 1], parameterization=parameterization)
+    g = torch.Generator().manual_seed(0)
+    for kw, C_W in (({"C_W": 1.7, "C_b": 0.3}, 1.7), ({"scheme": "he", "bias_std": 0.3 ** 0.5}, 2.0)):
+        theta = net.init(200, generator=g, dtype=torch.float64, **kw)
+        (W, b), _ = net.unflatten(theta)
+        want = C_W if parameterization == "ntk" else C_W / 30
+        n = W.numel()
+        assert abs(W.var().item() - want) <= 5 * want * (2 / n) ** 0.5
+        assert abs(b.var().item() - 0.3) <= 5 * 0.3 * (2 / b.numel()) ** 0.5
+
+
+def test_init_C_W_errors():
+    net = rs.MLP([2, 3, 1])
+    with pytest.raises(ValueError, match="scheme or C_W"):
+        net.init(1, scheme="he", C_W=2.0)
+    with pytest.raises(ValueError, match="bias_std or C_b"):
+        net.init(1, bias_std=0.1, C_b=0.1)
+    for bad in (-1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="C_W"):
+            net.init(1, C_W=bad)
+        with pytest.raises(ValueError, match="C_b"):
+            net.init(1, C_b=bad)

@@ -87,3 +87,79 @@ def test_constructor_errors():
     # "incompatible function arguments"
     with pytest.raises(ValueError, match="widths must be at most 2147483647.*got 2147483648"):
         rs.MLP([2, 2 ** 31, 1])
+
+
+class _HandNTK(nn.Module):
+    """A hand-written NTK-parameterised tanh MLP: z = W a / sqrt(fan_in) + b."""
+
+    def __init__(self, params):
+        super().__init__()
+        self.params = params
+
+    def forward(self, x):
+        for l, (W, b) in enumerate(self.params):
+            x = x @ W.T / W.shape[1] ** 0.5 + b
+            if l < len(self.params) - 1:
+                x = torch.tanh(x)
+        return x
+
+
+def test_ntk_parameterisation_equals_a_hand_written_torch_model():
+    """MLP(..., parameterization="ntk"): forward, loss gradient and Hessian-vector products (fused
+    kernels) equal torch autograd through the hand-written model, float64 to 1e-12."""
+    f64 = torch.float64
+    net = rs.MLP([3, 5, 4, 2], "tanh", parameterization="ntk")
+    g = torch.Generator().manual_seed(0)
+    theta = net.init(1, generator=g, dtype=f64, C_W=1.5, C_b=0.2)[0]
+    X, T = torch.randn(9, 3, generator=g, dtype=f64), torch.randn(9, 2, generator=g, dtype=f64)
+    v = torch.randn(net.num_params, generator=g, dtype=f64)
+
+    def hand_loss(th):
+        params = [(W[0], b[0]) for W, b in net.unflatten(th[None])]
+        return ((_HandNTK(params)(X) - T) ** 2).sum(1).mean()   # Data's mse, weights 1/N
+
+    with torch.no_grad():
+        y = _HandNTK([(W[0], b[0]) for W, b in net.unflatten(theta[None])])(X)
+    torch.testing.assert_close(rs.forward(net, theta, X), y, rtol=1e-12, atol=1e-12)
+    data = rs.Data(X, T)
+    L, G = rs.hessian.value_and_grad(net, theta, data)
+    torch.testing.assert_close(L, hand_loss(theta), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(G, torch.func.grad(hand_loss)(theta), rtol=1e-12, atol=1e-12)
+    Hv = torch.func.jvp(torch.func.grad(hand_loss), (theta,), (v,))[1]
+    torch.testing.assert_close(rs.hessian.hvp(net, theta, data, v), Hv, rtol=1e-11, atol=1e-12)
+
+
+def test_ntk_parameterisation_is_the_standard_one_reparameterised():
+    """The NTK network at theta is the standard network at D theta (D: 1/sqrt(fan_in) on each W):
+    the same outputs and the same linear regions (relu, exact 1-D count); gradients relate by
+    D (g_ntk = D g_std at D theta); the kernels' kink flags agree."""
+    f64 = torch.float64
+    ntk = rs.MLP([2, 6, 5, 1], "relu", parameterization="ntk")
+    std = rs.MLP([2, 6, 5, 1], "relu")
+    g = torch.Generator().manual_seed(1)
+    theta = ntk.init(4, generator=g, dtype=f64, bias_std=0.5)
+    D = torch.ones(ntk.num_params, dtype=f64)
+    for layer in ntk.layers:
+        D[layer.w_off:layer.w_off + layer.d_in * layer.d_out] = layer.d_in ** -0.5
+    X = torch.randn(30, 2, generator=g, dtype=f64)
+    torch.testing.assert_close(rs.forward(ntk, theta, X), rs.forward(std, theta * D, X),
+                               rtol=1e-13, atol=1e-13)
+    a, b = torch.tensor([[-2.0, -1.0]], dtype=f64), torch.tensor([[2.0, 1.5]], dtype=f64)
+    counts = rs.regions.count_1d(ntk, theta, a, b)
+    assert counts.min() > 1 and torch.equal(counts, rs.regions.count_1d(std, theta * D, a, b))
+    data = rs.Data(X, torch.randn(30, 1, generator=g, dtype=f64))
+    torch.testing.assert_close(rs.hessian.value_and_grad(ntk, theta, data)[1],
+                               D * rs.hessian.value_and_grad(std, theta * D, data)[1],
+                               rtol=1e-12, atol=1e-13)
+    assert torch.equal(rs.hessian.kinks(ntk, theta, data), rs.hessian.kinks(std, theta * D, data))
+
+
+def test_ntk_parameterisation_identity_and_errors():
+    net = rs.MLP([2, 3, 1], parameterization="ntk")
+    assert net != rs.MLP([2, 3, 1]) and hash(net) != hash(rs.MLP([2, 3, 1]))
+    assert "ntk" in repr(net) and "parameterization" not in repr(rs.MLP([2, 3, 1]))
+    assert all(layer.ntk for layer in net.layers)
+    with pytest.raises(ValueError, match="parameterization"):
+        rs.MLP([2, 3, 1], parameterization="mup")
+    with pytest.raises(ValueError, match="standard parameterisation"):
+        net.to_modules(net.init(1))

@@ -41,6 +41,8 @@ class Layer(NamedTuple):
     d_out: int
     transposed: bool               #: W is stored d_in x d_out and read transposed (tied weights)
     activation: _core.Activation
+    #: NTK parameterisation: the layer applies W / sqrt(d_in) (z = W a / sqrt(d_in) + b)
+    ntk: bool = False
 
 
 class Model:
@@ -92,21 +94,50 @@ class Model:
 
     def init(self, B: int, generator: Optional[torch.Generator] = None,
              scheme: Optional[str] = None, dtype: torch.dtype = torch.float32, device="cpu",
-             bias_std: float = 0.0, std: float = 1.0) -> torch.Tensor:
-        """Random theta (B, P). Every weight matrix ~ N(0, s^2) with s^2 = 2/fan_in ("he"),
-        1/fan_in ("lecun") or std^2 ("normal"); biases ~ N(0, bias_std^2) (zero by default).
-        The default scheme is the model's ``default_init``."""
-        scheme = self.default_init if scheme is None else scheme
-        if scheme not in INIT_SCHEMES:
-            raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+             bias_std: float = 0.0, std: float = 1.0, *, C_W: Optional[float] = None,
+             C_b: Optional[float] = None) -> torch.Tensor:
+        """Random theta (B, P): weights and biases independent centred Gaussians.
+
+        The weight matrices W_l as the layers apply them (in the NTK parameterisation W_l /
+        sqrt(fan_in) — ``MLP``) have variance C_W / fan_in: C_W = 2 ("he"), 1 ("lecun") or the
+        given ``C_W`` (the variance choices of the deep-learning-theory notes: ReLU is critical
+        at C_W = 2, tanh at C_W = 1); "normal" draws every theta weight entry ~ N(0, std^2)
+        instead (std = 1 in the NTK parameterisation is neural-tangents' unit-variance init).
+        Biases ~ N(0, C_b) (``C_b``) or N(0, bias_std^2) (zero by default). The default scheme is
+        the model's ``default_init``; giving C_W with a scheme, or C_b with a bias_std, is an
+        error.
+        """
+        if C_W is not None:
+            if scheme is not None:
+                raise ValueError("give either scheme or C_W, not both")
+            C_W = _nonnegative(C_W, "C_W")
+        else:
+            scheme = self.default_init if scheme is None else scheme
+            if scheme not in INIT_SCHEMES:
+                raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+        if C_b is not None:
+            if bias_std != 0.0:
+                raise ValueError("give either bias_std or C_b, not both")
+            bias_std = math.sqrt(_nonnegative(C_b, "C_b"))
+        ntk = any(layer.ntk for layer in self.layers)
         parts = []
         for kind, shape, fan_in in self.weight_blocks():
-            s = bias_std if kind == "bias" else {"he": math.sqrt(2.0 / fan_in),
-                                                 "lecun": math.sqrt(1.0 / fan_in),
-                                                 "normal": std}[scheme]
+            if kind == "bias":
+                s = bias_std
+            elif scheme == "normal":
+                s = std
+            else:  # the applied weight's variance C_W / fan_in
+                c = C_W if C_W is not None else {"he": 2.0, "lecun": 1.0}[scheme]
+                s = math.sqrt(c if ntk else c / fan_in)
             draw = torch.randn(B, *shape, generator=generator, dtype=dtype) * s
             parts.append(draw.reshape(B, math.prod(shape)))
         return torch.cat(parts, dim=1).to(device)
+
+
+def _nonnegative(x, name: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
+    return float(x)
 
 
 def check_model(model, name: str = "model") -> Model:

@@ -2,7 +2,8 @@
 ``torch.nn.Sequential`` models.
 
 Layout of a theta row for widths [d0, ..., dL]: for l = 1..L, W_l (d_l x d_{l-1}, row-major) then
-b_l (d_l,) when ``bias``. Hidden layers apply the activation, the last layer is linear.
+b_l (d_l,) when ``bias``. Hidden layers apply the activation, the last layer is linear. In the NTK
+parameterisation every layer applies W_l / sqrt(d_{l-1}).
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from torch import nn
 from .._ext import _core
 from .base import Layer, Model, activation_code, check_layer_widths, check_widths
 
+#: The parameterisations of ``MLP``.
+PARAMETERIZATIONS = ("standard", "ntk")
+
 
 class MLP(Model):
     """Fully connected network: widths [d0, ..., dL], activation on hidden layers, linear output.
@@ -23,10 +27,18 @@ class MLP(Model):
         activation: one of ``reluscope.ACTIVATIONS``.
         bias: whether every layer has a bias.
         slope: negative slope of ``leaky_relu`` (ignored otherwise).
+        parameterization: "standard" (z_l = W_l a_{l-1} + b_l) or "ntk" (z_l = W_l a_{l-1} /
+            sqrt(d_{l-1}) + b_l, as neural-tangents' ``Dense(parameterization="ntk")``): the same
+            functions, with gradients (and so NTKs, Hessians, training dynamics) in the
+            parameters theta of that parameterisation. Every engine honours it, except
+            ``reluscope.certify`` (standard only: a clear error).
     """
 
     def __init__(self, widths: Sequence[int], activation: str = "relu", bias: bool = True,
-                 slope: float = 0.01):
+                 slope: float = 0.01, parameterization: str = "standard"):
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, "
+                             f"got {parameterization!r}")
         widths = check_widths(widths)
         check_layer_widths(widths)
         if len(widths) - 1 > _core.max_layers:  # the kernels' NetSpec holds a fixed table
@@ -37,23 +49,30 @@ class MLP(Model):
         self.activation = activation
         self.bias = bool(bias)
         self.slope = float(slope)
+        self.parameterization = parameterization
+        ntk = parameterization == "ntk"
         layers, off = [], 0
         for l, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:])):
             b_off = off + d_in * d_out if self.bias else -1
             last = l == len(widths) - 2
-            layers.append(Layer(off, b_off, d_in, d_out, False, linear if last else hidden))
+            layers.append(Layer(off, b_off, d_in, d_out, False, linear if last else hidden, ntk))
             off += d_in * d_out + (d_out if self.bias else 0)
         self.layers = tuple(layers)
 
     def __repr__(self) -> str:
-        return f"MLP(widths={self.widths}, activation={self.activation!r}, bias={self.bias})"
+        extra = (f", parameterization={self.parameterization!r}"
+                 if self.parameterization != "standard" else "")
+        return (f"MLP(widths={self.widths}, activation={self.activation!r}, "
+                f"bias={self.bias}{extra})")
+
+    def _key(self) -> tuple:
+        return (tuple(self.widths), self.activation, self.bias, self.slope, self.parameterization)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, MLP) and (self.widths, self.activation, self.bias, self.slope) == (
-            other.widths, other.activation, other.bias, other.slope)
+        return isinstance(other, MLP) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((tuple(self.widths), self.activation, self.bias, self.slope))
+        return hash(self._key())
 
     @property
     def num_params(self) -> int:
@@ -129,7 +148,12 @@ class MLP(Model):
         return net, theta
 
     def to_modules(self, theta: torch.Tensor) -> list[nn.Sequential]:
-        """The B networks of theta as nn.Sequential models (inverse of from_modules)."""
+        """The B networks of theta as nn.Sequential models (inverse of from_modules); standard
+        parameterisation only (an nn.Linear has no 1/sqrt(fan-in) factor)."""
+        if self.parameterization != "standard":
+            raise ValueError("to_modules takes the standard parameterisation: nn.Linear has no "
+                             "1/sqrt(fan-in) factor (build MLP(..., parameterization='standard') "
+                             "with W / sqrt(fan-in))")
         act = _ACT_MODULES.get(self.activation)
         if act is None:
             raise ValueError(f"activation {self.activation!r} has no torch.nn module")

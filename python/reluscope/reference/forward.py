@@ -1,6 +1,8 @@
 """Reference batched forward pass, written with plain torch ops (differentiable, any device)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..models import Model
@@ -8,11 +10,14 @@ from .activations import activation_fn
 
 
 def layer_weights(model: Model, theta: torch.Tensor):
-    """Yield (W (B, out, in), b (B, out) or None, activation name) per layer of model."""
+    """Yield (W (B, out, in), b (B, out) or None, activation name) per layer of model: W as the
+    layer applies it (NTK parameterisation: theta's block / sqrt(in))."""
     for layer in model.layers:
         flat = theta[:, layer.w_off:layer.w_off + layer.d_in * layer.d_out]
         W = (flat.unflatten(1, (layer.d_in, layer.d_out)).transpose(1, 2) if layer.transposed
              else flat.unflatten(1, (layer.d_out, layer.d_in)))
+        if layer.ntk:
+            W = W / math.sqrt(layer.d_in)
         b = theta[:, layer.b_off:layer.b_off + layer.d_out] if layer.b_off >= 0 else None
         yield W, b, layer.activation.name
 

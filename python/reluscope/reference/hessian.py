@@ -17,7 +17,8 @@ from ..data import Data
 from .forward import forward
 
 # the engine's calls; sample_losses and product_sum are helpers of the custom ops
-__all__ = ["critical_points", "gauss_newton", "gnvp", "hessian", "hvp", "loss", "value_and_grad"]
+__all__ = ["critical_points", "gauss_newton", "gnvp", "hessian", "hvp", "jacobian", "loss", "ntk",
+           "value_and_grad"]
 
 
 def sample_losses(y: torch.Tensor, T: torch.Tensor, w: torch.Tensor, imp: torch.Tensor,
@@ -206,3 +207,27 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
         torch.tensor([bool(r[4]) for r in rows]),
         IndexResult(*(torch.cat([getattr(i, f) for i in idx]) for f in IndexResult._fields)),
         torch.tensor([r[6] for r in rows]), torch.tensor([r[7] for r in rows]))
+
+
+def jacobian(model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``reluscope.hessian.jacobian`` by torch.func: vmap over networks of jacrev of one network's
+    outputs (N, d_out) -> (B, N, d_out, P) (one network, theta (P,): (N, d_out, P))."""
+    from torch.func import jacrev
+
+    single = theta.dim() == 1
+    th = theta[None] if single else theta
+
+    def outputs(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return forward(model, t[None], x)[0]
+
+    J = vmap(jacrev(outputs), in_dims=(0, 0 if X.dim() == 3 else None))(th, X)
+    return J[0] if single else J
+
+
+def ntk(model, theta: torch.Tensor, X1: torch.Tensor, X2: Optional[torch.Tensor] = None, *,
+        trace: bool = False) -> torch.Tensor:
+    """``reluscope.hessian.ntk``: torch.func's empirical-NTK recipe, the vmap(jacrev) Jacobians
+    contracted with einsum."""
+    J1 = jacobian(model, theta, X1)
+    J2 = J1 if X2 is None else jacobian(model, theta, X2)
+    return torch.einsum("...nip,...mip->...nm" if trace else "...nip,...mjp->...nmij", J1, J2)
