@@ -1,6 +1,8 @@
 // Batched Jacobians of B networks' outputs in their parameters, J[b, n, o, :] = d y_o(x_n) / d
-// theta_b, and Jacobian-vector products J u (the outputs' directional derivatives), one fused
-// pass per call (hessian/jacobian_math.h). The Python layer allocates the outputs (the Jacobian
+// theta_b, Jacobian-vector products J u (the outputs' directional derivatives), and the per-layer
+// factors of J (mode features: J's block of layer l is w_scale delta^l_o a^{l-1 T} and delta^l_o,
+// so an NTK factorises as sum_l (w_scale^2 <a, a'> + [bias]) <delta_o, delta'_o'> at O(width) per
+// pair instead of O(P)), one fused pass per call (hessian/jacobian_math.h). The Python layer allocates the outputs (the Jacobian
 // zero-filled: tied weights add into shared slots) and, on CUDA, the workspace jac_workspace says.
 #pragma once
 #include <cstdint>
@@ -14,7 +16,17 @@ namespace rs {
 enum JacMode : int32_t {
   JAC_FULL = 0,  // out (B, N, d_out, P): the Jacobian
   JAC_JVP = 1,   // out (B, N, d_out, K): J u_k for K directions u (B, K, P) or (K, P)
+  JAC_FEATURES = 2,  // out (B, N, F): per layer l, a^{l-1} (in values) then delta^l_o = d y_o /
+                     // d z^l for o < d_out (d_out x out values), at jac_feature_offset(net, l)
 };
+
+// Offset of layer l's features in a sample's row of mode features (l = n_layers: the row's
+// length F = sum_l (in_l + d_out out_l)); delta^l_o starts at offset + in_l + o out_l.
+RS_HD int64_t jac_feature_offset(const NetSpec& net, int l) {
+  int64_t off = 0;
+  for (int m = 0; m < l; ++m) off += net.layer[m].in + int64_t(net.d_out) * net.layer[m].out;
+  return off;
+}
 
 // Launch facts of the CUDA launcher: one thread per (network, sample) pair, grid-stride over the
 // pairs with at most kJacCudaMaxThreads threads, each owning jac_layout(net).rows scratch values.
@@ -56,7 +68,8 @@ struct JacArgs {
   const T* theta = nullptr;  // (B, P)
   const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
   const T* u = nullptr;      // mode jvp: (B, K, P), or (K, P) when !u_per_net
-  T* out = nullptr;          // mode full: (B, N, d_out, P), zero on entry; jvp: (B, N, d_out, K)
+  T* out = nullptr;          // mode full: (B, N, d_out, P), zero on entry; jvp: (B, N, d_out, K);
+                             // features: (B, N, F)
   int64_t B = 0, N = 0, K = 0;
   int32_t mode = JAC_FULL;
   bool x_per_net = false, u_per_net = true;

@@ -1,6 +1,9 @@
 // Python bindings of the Jacobian kernel: the JacMode enum, the CUDA workspace rule
 // (_core.jac_workspace) and the kernel entry point _core.jac for both modes.
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/vector.h>
+
+#include <vector>
 
 #include "common/ndarray.h"
 #include "hessian/jacobian.h"
@@ -11,7 +14,7 @@ static void jac(const NetSpec& net, const Array& theta, const Array& x, const Op
                 const Array& out, int32_t mode, const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &out}, stream);
   check_same_device(theta, {&u});
-  RS_CHECK(mode == JAC_FULL || mode == JAC_JVP, "unknown mode ", mode);
+  RS_CHECK(mode == JAC_FULL || mode == JAC_JVP || mode == JAC_FEATURES, "unknown mode ", mode);
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});
@@ -25,7 +28,8 @@ static void jac(const NetSpec& net, const Array& theta, const Array& x, const Op
     if (u_per_net) check_shape(*u, "u", {B, K, P}); else check_shape(*u, "u", {K, P});
   }
   if (mode == JAC_FULL) check_shape(out, "out", {B, N, net.d_out, P});
-  else check_shape(out, "out", {B, N, net.d_out, K});
+  else if (mode == JAC_JVP) check_shape(out, "out", {B, N, net.d_out, K});
+  else check_shape(out, "out", {B, N, jac_feature_offset(net, net.n_layers)});
   dispatch_float(theta, [&](auto tag) {
     using T = decltype(tag);
     JacArgs<T> a;
@@ -52,14 +56,24 @@ static void jac(const NetSpec& net, const Array& theta, const Array& x, const Op
 void bind_jacobian(nb::module_& m) {
   nb::enum_<JacMode>(m, "JacMode", nb::is_arithmetic(), "What _core.jac computes.")
       .value("full", JAC_FULL)
-      .value("jvp", JAC_JVP);
+      .value("jvp", JAC_JVP)
+      .value("features", JAC_FEATURES);
   m.def("jac_workspace", &jac_workspace, nb::arg("net"), nb::arg("B"), nb::arg("N"),
         nb::arg("cuda"), nb::arg("elem_size"), nb::arg("max_workspace_bytes") = -1,
         "Scratch values a _core.jac call needs (0 on the CPU).");
+  m.def("jac_feature_offsets",
+        [](const NetSpec& net) {
+          std::vector<int64_t> off(size_t(net.n_layers) + 1);
+          for (int l = 0; l <= net.n_layers; ++l) off[size_t(l)] = jac_feature_offset(net, l);
+          return off;
+        },
+        nb::arg("net"),
+        "Offsets of each layer's features in a row of mode features, then the row length F.");
   m.def("jac", &jac, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("u").none(),
         nb::arg("out"), nb::arg("mode"), nb::arg("workspace").none(), nb::arg("stream"),
         "mode full: out (B, N, d_out, P) += d y / d theta (zero it first); mode jvp: "
-        "out (B, N, d_out, K) = J u_k. float32/float64, CPU or CUDA.");
+        "out (B, N, d_out, K) = J u_k; mode features: out (B, N, F), each layer's input and "
+        "backward vectors. float32/float64, CPU or CUDA.");
 }
 
 }  // namespace rs

@@ -6,8 +6,10 @@
 //     handing d y_o / d W_jk = w_scale g_j a_k and d y_o / d b_j = g_j to st.add(o, slot, lanes)
 //     (tied weights add into shared slots);
 //   mode jvp: for each direction u_k one R-forward, Rz = w_scale (U a + W Ra) + u_b,
-//     Ra = sigma' Rz, handing the outputs' Ra to st.set(o, k, lanes).
-// Cost per sample: O(P) forward + O(d_out P) (full) or O(K P) (jvp) multiply-adds.
+//     Ra = sigma' Rz, handing the outputs' Ra to st.set(o, k, lanes);
+//   mode features: the same backward passes, handing each layer's input a^{l-1} and each
+//     delta^l_o (rows, not their outer products) to st.feature(index, lanes).
+// Cost per sample: O(P) forward + O(d_out P) (full, features) or O(K P) (jvp) multiply-adds.
 // Scratch: rows of JacLayout, row r / lane i at s[r * stride + i].
 #pragma once
 #include <cstdint>
@@ -73,6 +75,13 @@ RS_HD void jac_tile(const JacArgs<T>& A, const T* theta, const T* u, T* s, int64
     return;
   }
 
+  const bool features = A.mode == JAC_FEATURES;
+  if (features) {
+    for (int l = 0; l < nl; ++l) {
+      const int64_t off = jac_feature_offset(net, l);
+      for (int k = 0; k < net.layer[l].in; ++k) st.feature(off + k, row(lay.a[l] + k));
+    }
+  }
   for (int o = 0; o < net.d_out; ++o) {
     {  // g of the output layer: e_o sigma'
       T* g = block(nl - 1);
@@ -91,7 +100,11 @@ RS_HD void jac_tile(const JacArgs<T>& A, const T* theta, const T* u, T* s, int64
       const LayerSpec& Ly = net.layer[l];
       const T* cur = block(l);
       const T sc = T(Ly.w_scale);
-      for (int j = 0; j < Ly.out; ++j) {
+      if (features) {
+        const int64_t off = jac_feature_offset(net, l) + Ly.in + int64_t(o) * Ly.out;
+        for (int j = 0; j < Ly.out; ++j) st.feature(off + j, cur + j * stride);
+      }
+      for (int j = 0; j < Ly.out && !features; ++j) {
         const T* gj = cur + j * stride;
         for (int k = 0; k < Ly.in; ++k) {
           const T* in = row(lay.a[l] + k);

@@ -28,23 +28,25 @@ CASES = [(act, par, per) for act in ACTIVATIONS for par in ("standard", "ntk")
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act,par,per_model", CASES)
-def test_jacobian_and_ntk_match_torch_func(act, par, per_model, dtype, device):
-    """Jacobian, NTK (full and traced, X2 = X1 and X2 != X1) and NTK-vector products equal the
-    vmap(jacrev) reference: float64 to 1e-12 relative (elementwise tolerance: the Jacobian is a
-    product of O(depth) factors per entry), float32 to 1e-5; the NTK sums P products: the
-    reduction tolerance."""
+def test_jacobian_and_ntk_match_torch_func(act, par, per_model, dtype, device, monkeypatch):
+    """Jacobian, NTK (full and traced, X2 = X1 and X2 != X1, by the per-layer factors and by the
+    Jacobians) and NTK-vector products equal the vmap(jacrev) reference: float64 to 1e-12
+    relative (elementwise tolerance: the Jacobian is a product of O(depth) factors per entry),
+    float32 to 1e-5; the NTK sums P products: the reduction tolerance."""
     net = MLP([3, 5, 4, 2], act, parameterization=par)
     theta, X = problem(net, 3, 11, dtype, per_model, device=device)
     _, X2 = problem(net, 3, 6, dtype, per_model, seed=1, device=device)
     J = hessian.jacobian(net, theta, X)
     assert J.shape == (3, 11, 2, net.num_params)
     assert_matches_reference(J, reference.jacobian(net, theta.cpu(), X.cpu()))
-    for x2 in (None, X2):
-        for trace in (False, True):
-            got = hessian.ntk(net, theta, X, x2, trace=trace)
-            want = reference.ntk(net, theta.cpu(), X.cpu(), None if x2 is None else x2.cpu(),
-                                 trace=trace)
-            assert_matches_reference(got, want, kind="reduction")
+    for factored in (True, False):
+        monkeypatch.setattr(tangent_kernel, "_factorises", lambda model: factored)
+        for x2 in (None, X2):
+            for trace in (False, True):
+                got = hessian.ntk(net, theta, X, x2, trace=trace)
+                want = reference.ntk(net, theta.cpu(), X.cpu(),
+                                     None if x2 is None else x2.cpu(), trace=trace)
+                assert_matches_reference(got, want, kind="reduction")
     V = torch.randn(3, 6, 2, generator=torch.Generator().manual_seed(3), dtype=dtype)
     full = reference.ntk(net, theta.cpu(), X.cpu(), X2.cpu())
     assert_matches_reference(hessian.ntk_vp(net, theta, X, V.to(device), X2=X2),
@@ -54,10 +56,32 @@ def test_jacobian_and_ntk_match_torch_func(act, par, per_model, dtype, device):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tied_weights_add_into_shared_slots(bias, dtype):
-    """TMS y = relu(W^T W x + b): each weight enters twice; the Jacobian sums both."""
+    """TMS y = relu(W^T W x + b): each weight enters twice; the Jacobian sums both, and the NTK
+    (which does not factorise over layers then) contracts the full Jacobians."""
     net = TMS(5, 2, bias=bias)
     theta, X = problem(net, 4, 9, dtype)
     assert_matches_reference(hessian.jacobian(net, theta, X), reference.jacobian(net, theta, X))
+    for trace in (False, True):
+        assert_matches_reference(hessian.ntk(net, theta, X, trace=trace),
+                                 reference.ntk(net, theta, X, trace=trace), kind="reduction")
+
+
+@pytest.mark.parametrize("par", ["standard", "ntk"])
+def test_layer_factored_ntk_equals_the_jacobian_contraction(par, monkeypatch):
+    """The MLP path (per-layer features) against the generic one (J J'^T), float64 to 1e-12,
+    with and without bias, several outputs, X2 != X1, traced and not."""
+    for bias in (True, False):
+        net = MLP([3, 6, 5, 3], "softplus", bias=bias, parameterization=par)
+        theta, X = problem(net, 2, 7, f64)
+        _, X2 = problem(net, 2, 4, f64, seed=1)
+        with monkeypatch.context() as m:
+            m.setattr(tangent_kernel, "_factorises", lambda model: True)
+            fast = [hessian.ntk(net, theta, X, X2, trace=t) for t in (False, True)]
+        with monkeypatch.context() as m:
+            m.setattr(tangent_kernel, "_factorises", lambda model: False)
+            slow = [hessian.ntk(net, theta, X, X2, trace=t) for t in (False, True)]
+        for a, b in zip(fast, slow):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("isa", CPU_ISAS)
@@ -109,7 +133,11 @@ def test_ntk_nonzero_eigenvalues_are_the_gauss_newton_ones():
 
 def test_one_network_and_the_chunked_ntk(monkeypatch):
     """theta (P,) drops the network dimension; NTK_CHUNK_BYTES forcing one network per chunk
-    gives the values of one chunk (to round-off: the batched product's blocking may differ)."""
+    gives the values of one chunk (to round-off: the batched product's blocking may differ);
+    the path choice: a wide MLP factorises, a narrow one and TMS contract Jacobians."""
+    assert tangent_kernel._factorises(MLP([8, 128, 128, 1]))
+    assert not tangent_kernel._factorises(MLP([2, 64, 1]))
+    assert not tangent_kernel._factorises(TMS(40, 30))
     net = MLP([2, 4, 3], "relu")
     theta, X = problem(net, 3, 7, f64)
     one = hessian.jacobian(net, theta[1], X)

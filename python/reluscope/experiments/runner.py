@@ -15,7 +15,7 @@ from .report import Report
 #: Experiment name -> module.
 EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
                "localization": "localization", "regions": "regions", "llc": "llc",
-               "critical-points": "critical_points"}
+               "critical-points": "critical_points", "ntk": "ntk"}
 
 
 @dataclass

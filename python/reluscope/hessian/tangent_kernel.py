@@ -22,8 +22,10 @@ from .operators import HESSIAN_MAX_BYTES
 
 __all__ = ["jacobian", "ntk", "ntk_vp"]
 
-#: ``ntk`` forms the Jacobians of this many bytes at a time (networks in chunks).
-NTK_CHUNK_BYTES = 1 << 28
+#: ``ntk`` works on chunks of networks whose Jacobians (or per-layer features) and kernel
+#: temporaries take about this many bytes (small enough for the elementwise passes to stay in
+#: cache-sized pieces).
+NTK_CHUNK_BYTES = 1 << 25
 
 
 def jacobian(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -47,29 +49,30 @@ def ntk(model: Model, theta: torch.Tensor, X1: torch.Tensor, X2: Optional[torch.
     Returns (B, N1, N2, d_out, d_out), Theta[b, n, m, i, j] = sum_p J[b, n, i, p] J'[b, m, j, p]
     with J on X1 and J' on X2 (X2 = None: X1); ``trace``: (B, N1, N2), the trace over outputs
     sum_i Theta[b, n, m, i, i]. One network (theta (P,)): no B dimension. X1, X2: (N, d_in) shared
-    or (B, N, d_in) per network. The Jacobians come from the fused kernel a chunk of networks at a
-    time (``NTK_CHUNK_BYTES``), contracted by a batched matrix product: O(B N P d_out (1 + N2
-    d_out)) time. ValueError when the result would exceed ``HESSIAN_MAX_BYTES`` (``ntk_vp``
+    or (B, N, d_in) per network. For an MLP the kernel factorises over layers: the fused kernel
+    returns each layer's input a^{l-1} and backward vectors delta^l_o per sample (d y_o / d W^l =
+    s_l delta^l_o a^{l-1 T}), and Theta = sum_l (s_l^2 <a, a'> + [bias]) <delta_o, delta'_o'> by
+    batched matrix products, O(B N1 N2 d_out^2 sum_l width_l) time instead of O(B N1 N2 d_out^2
+    P); tied weights (TMS) contract the full Jacobians. A chunk of networks at a time
+    (``NTK_CHUNK_BYTES``). ValueError when the result would exceed ``HESSIAN_MAX_BYTES`` (``ntk_vp``
     multiplies by Theta without forming it)."""
     theta, X1, single = _inputs(model, theta, X1)
     X2 = X1 if X2 is None else _inputs(model, theta, X2, name="X2")[1]
     B, P = theta.shape
     d, N1, N2 = model.d_out, X1.shape[-2], X2.shape[-2]
     _fits(B * N1 * N2 * (1 if trace else d * d), theta, "the kernel")
-    per_net = (N1 + (0 if X2 is X1 else N2)) * d * P * theta.element_size()
+    factored = _factorises(model)
+    width = _core.jac_feature_offsets(model.spec)[-1] if factored else d * P
+    per_net = ((N1 + (0 if X2 is X1 else N2)) * width +
+               (2 if factored else 1) * N1 * N2 * (1 if trace else d * d)) * theta.element_size()
     chunk = max(1, NTK_CHUNK_BYTES // max(per_net, 1))
+    pair = _factored_ntk if factored else _jacobian_ntk
     out = []
     for b0 in range(0, B, chunk):
         rows = slice(b0, min(B, b0 + chunk))
         x1 = X1[rows] if X1.dim() == 3 else X1
-        J1 = _jac(model, theta[rows], x1)
-        J2 = J1 if X2 is X1 else _jac(model, theta[rows], X2[rows] if X2.dim() == 3 else X2)
-        if trace:   # sum_i J1[:, :, i] J2[:, :, i]^T
-            out.append(torch.matmul(J1.transpose(1, 2), J2.permute(0, 2, 3, 1)).sum(1))
-        else:
-            b = J1.shape[0]
-            K = torch.bmm(J1.reshape(b, N1 * d, P), J2.reshape(b, N2 * d, P).mT)
-            out.append(K.reshape(b, N1, d, N2, d).permute(0, 1, 3, 2, 4))
+        x2 = None if X2 is X1 else (X2[rows] if X2.dim() == 3 else X2)
+        out.append(pair(model, theta[rows], x1, x2, trace))
     res = torch.cat(out).contiguous()
     return res[0] if single else res
 
@@ -100,6 +103,66 @@ def ntk_vp(model: Model, theta: torch.Tensor, X: torch.Tensor, V: torch.Tensor, 
                     int(_core.Loss.linear), _kernel.Mode.grad).grad         # J'^T V: (B, P)
     out = _run(model, theta, X, u[:, None].contiguous(), _core.JacMode.jvp)[..., 0]
     return out[0] if single else out
+
+
+#: The fixed cost of one batched product or elementwise pass over the kernel, in multiply-adds
+#: per kernel entry (``_factorises``): a product with a short inner dimension runs far below the
+#: machine's rate (measured on 2 EPYC cores: a (256 x 2)(2 x 256) product takes as long as one
+#: with an inner dimension of ~40).
+PASS_COST = 64
+
+
+def _factorises(model: Model) -> bool:
+    """Whether the NTK is taken through the per-layer factors (``_factored_ntk``): every parameter
+    belongs to one layer (no tied weights), and its cost per kernel entry, sum_l (in_l + d_out^2
+    out_l + 2 PASS_COST d_out^2), is below the Jacobians' d_out^2 P (wide layers; a [2, 64, 1]
+    net contracts its Jacobians)."""
+    if any(layer.transposed for layer in model.layers):
+        return False
+    d2 = model.d_out ** 2
+    factored = sum(layer.d_in + d2 * layer.d_out + 2 * PASS_COST * d2 for layer in model.layers)
+    return factored < d2 * model.num_params
+
+
+def _factored_ntk(model: Model, theta: torch.Tensor, X1: torch.Tensor,
+                  X2: Optional[torch.Tensor], trace: bool) -> torch.Tensor:
+    """Theta = sum_l (s_l^2 <a^{l-1}, a'^{l-1}> + [bias]) <delta^l_o, delta'^l_o'> from the
+    kernel's per-layer features (s_l = 1 / sqrt(fan_in) in the NTK parameterisation, else 1):
+    d y_o / d W^l = s_l delta^l_o a^{l-1 T}, d y_o / d b^l = delta^l_o. O(N1 N2 d_out^2 width)
+    per network instead of O(N1 N2 d_out^2 P)."""
+    F1 = _run(model, theta, X1, None, _core.JacMode.features)
+    F2 = F1 if X2 is None else _run(model, theta, X2, None, _core.JacMode.features)
+    b, N1, N2, d = F1.shape[0], F1.shape[1], F2.shape[1], model.d_out
+    offsets = _core.jac_feature_offsets(model.spec)
+    out = F1.new_zeros((b, N1, N2) if trace else (b, N1, d, N2, d))
+    for layer, off in zip(model.layers, offsets):
+        n_in, n_out = layer.d_in, layer.d_out
+        G = torch.bmm(F1[..., off:off + n_in], F2[..., off:off + n_in].mT)
+        if layer.ntk:
+            G.div_(n_in)
+        if layer.b_off >= 0:
+            G.add_(1)
+        D1 = F1[..., off + n_in:off + n_in + d * n_out].reshape(b, N1, d, n_out)
+        D2 = F2[..., off + n_in:off + n_in + d * n_out].reshape(b, N2, d, n_out)
+        if trace:
+            E = torch.matmul(D1.transpose(1, 2), D2.permute(0, 2, 3, 1)).sum(1)
+            out.addcmul_(G, E)
+        else:
+            E = torch.bmm(D1.reshape(b, N1 * d, n_out), D2.reshape(b, N2 * d, n_out).mT)
+            out.addcmul_(G[:, :, None, :, None], E.reshape(b, N1, d, N2, d))
+    return out if trace else out.permute(0, 1, 3, 2, 4)
+
+
+def _jacobian_ntk(model: Model, theta: torch.Tensor, X1: torch.Tensor,
+                  X2: Optional[torch.Tensor], trace: bool) -> torch.Tensor:
+    """Theta = J J'^T from the Jacobians (any model, tied weights included)."""
+    J1 = _jac(model, theta, X1)
+    J2 = J1 if X2 is None else _jac(model, theta, X2)
+    b, N1, d, P = J1.shape
+    if trace:   # sum_i J1[:, :, i] J2[:, :, i]^T
+        return torch.matmul(J1.transpose(1, 2), J2.permute(0, 2, 3, 1)).sum(1)
+    K = torch.bmm(J1.reshape(b, N1 * d, P), J2.reshape(b, J2.shape[1] * d, P).mT)
+    return K.reshape(b, N1, d, J2.shape[1], d).permute(0, 1, 3, 2, 4)
 
 
 def _inputs(model: Model, theta, X, name: str = "X"):
@@ -136,11 +199,15 @@ def _jac(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 
 def _run(model: Model, theta: torch.Tensor, X: torch.Tensor, u: Optional[torch.Tensor],
          mode) -> torch.Tensor:
-    """One _core.jac call: mode full -> (B, N, d_out, P); jvp -> (B, N, d_out, K)."""
+    """One _core.jac call: mode full -> (B, N, d_out, P); jvp -> (B, N, d_out, K); features ->
+    (B, N, F)."""
     B, P = theta.shape
     N = X.shape[-2]
-    last = P if mode == _core.JacMode.full else u.shape[-2]
-    out = torch.zeros(B, N, model.d_out, last, dtype=theta.dtype, device=theta.device)
+    if mode == _core.JacMode.features:
+        shape = (B, N, _core.jac_feature_offsets(model.spec)[-1])
+    else:
+        shape = (B, N, model.d_out, P if mode == _core.JacMode.full else u.shape[-2])
+    out = torch.zeros(shape, dtype=theta.dtype, device=theta.device)
     words = _core.jac_workspace(model.spec, B, N, theta.is_cuda, theta.element_size())
     workspace = (torch.empty(words, dtype=theta.dtype, device=theta.device) if words else None)
     _core.jac(model.spec, theta, X, u, out, mode, workspace, cuda_stream(theta))

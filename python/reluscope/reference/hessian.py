@@ -210,17 +210,19 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
 
 
 def jacobian(model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """``reluscope.hessian.jacobian`` by torch.func: vmap over networks of jacrev of one network's
-    outputs (N, d_out) -> (B, N, d_out, P) (one network, theta (P,): (N, d_out, P))."""
+    """``reluscope.hessian.jacobian`` by torch.func's empirical-NTK recipe: vmap over networks of
+    vmap over samples of jacrev of one sample's outputs (d_out,) -> (B, N, d_out, P) (one
+    network, theta (P,): (N, d_out, P))."""
     from torch.func import jacrev
 
     single = theta.dim() == 1
     th = theta[None] if single else theta
 
     def outputs(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return forward(model, t[None], x)[0]
+        return forward(model, t[None], x[None])[0, 0]
 
-    J = vmap(jacrev(outputs), in_dims=(0, 0 if X.dim() == 3 else None))(th, X)
+    per_sample = vmap(jacrev(outputs), in_dims=(None, 0))
+    J = vmap(per_sample, in_dims=(0, 0 if X.dim() == 3 else None))(th, X)
     return J[0] if single else J
 
 
