@@ -112,6 +112,7 @@ def test_only_the_driver_modules_call_the_extension():
                if uses_core(path) and name != "reluscope._ext"}
     assert callers == {
         "reluscope.models.base", "reluscope.models.mlp", "reluscope.forward", "reluscope.info",
+        "reluscope.layer_stats",
         "reluscope._ops", "reluscope.data", "reluscope.hessian._autograd",
         "reluscope.hessian._kernel", "reluscope.hessian.tangent_kernel",
         "reluscope.certify._kernel", "reluscope.hypercube._sweeps",
@@ -120,7 +121,7 @@ def test_only_the_driver_modules_call_the_extension():
     }
 
 
-PAIRS = [(rs.forward, reference.forward)] + \
+PAIRS = [(rs.forward, reference.forward), (rs.layer_moments, reference.layer_moments)] + \
     [(getattr(hessian, n), getattr(reference.hessian, n)) for n in reference.hessian.__all__] + \
     [(getattr(hypercube, n), getattr(reference.hypercube, n)) for n in reference.hypercube.__all__] + \
     [(getattr(regions, n), getattr(reference.regions, n))

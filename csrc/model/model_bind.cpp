@@ -13,6 +13,7 @@
 #include "common/ndarray.h"
 #include "model/activation.h"
 #include "model/forward.h"
+#include "model/moments.h"
 #include "model/net_spec.h"
 
 namespace rs {
@@ -78,6 +79,33 @@ static void forward(const NetSpec& net, const Array& theta, const Array& x, cons
   });
 }
 
+static void layer_moments(const NetSpec& net, const Array& theta, const Array& xy,
+                          const Array& out, const OptArray& workspace, std::uintptr_t stream) {
+  const DeviceContext ctx = context_of(theta, {&xy, &out}, stream);
+  RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
+  const int64_t B = int64_t(theta.shape(0));
+  check_shape(theta, "theta", {B, net.n_params});
+  const bool per_net = xy.ndim() == 3;
+  const int64_t N = int64_t(xy.shape(per_net ? 1 : 0));
+  if (per_net) check_shape(xy, "XY", {B, N, 2 * int64_t(net.d_in)});
+  else check_shape(xy, "XY", {N, 2 * int64_t(net.d_in)});
+  check_shape(out, "out", {B, N, net.n_layers, kMoments});
+  dispatch_float(theta, [&](auto tag) {
+    using T = decltype(tag);
+    MomentArgs<T> a{net, data_as<T>(theta, "theta"), data_as<T>(xy, "XY"), data_as<T>(out, "out"),
+                    B, N, per_net};
+    on_device(ctx, [&] { moments_cpu(a); },
+              [&](auto) {
+                RS_CHECK(workspace.has_value(), "the CUDA moment kernel needs a workspace");
+                check_same_device(theta, *workspace);
+                a.workspace = data_as<T>(workspace, "workspace");
+                a.workspace_threads = int64_t(workspace->size()) / (4 * int64_t(net.max_width));
+                RS_CHECK(a.workspace_threads > 0, "the workspace is too small");
+                moments_cuda(a, ctx);
+              });
+  });
+}
+
 void bind_model(nb::module_& m) {
   nb::enum_<Activation>(m, "Activation", nb::is_arithmetic(),
                         "Activation functions; the names are the strings reluscope.MLP takes.")
@@ -117,6 +145,14 @@ void bind_model(nb::module_& m) {
   m.def("forward", &forward, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("out"),
         nb::arg("workspace").none(), nb::arg("stream"),
         "out[b, n] = net(theta[b]; x[n] or x[b, n]); float32/float64, CPU or CUDA.");
+  m.attr("moment_count") = kMoments;
+  m.def("moment_workspace", &moment_workspace, nb::arg("net"), nb::arg("B"), nb::arg("N"),
+        nb::arg("cuda"), nb::arg("elem_size"),
+        "Scratch values the layer-moment kernel needs (0 on the CPU).");
+  m.def("layer_moments", &layer_moments, nb::arg("net"), nb::arg("theta"), nb::arg("xy"),
+        nb::arg("out"), nb::arg("workspace").none(), nb::arg("stream"),
+        "out[b, n, l] = the sums over layer l's neurons of z_x^2, z_y^2, z_x z_y, z_x^4, z_y^4, "
+        "z_x^2 z_y^2 (xy[n] = (x_n, y_n)); float32/float64, CPU or CUDA.");
 }
 
 }  // namespace rs

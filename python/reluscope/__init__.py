@@ -6,11 +6,13 @@ from .data import Data
 from ._version import __version__
 from .forward import forward
 from .info import config, show_config
+from .layer_stats import LayerMoments, layer_moments
 from .hessian import tms_population_hessian
 from .models import (ACTIVATIONS, KINKED, MLP, PIECEWISE_LINEAR, TMS, Model, tms_population,
                      tms_quadrature)
 
-__all__ = ["ACTIVATIONS", "Data", "KINKED", "MLP", "Model", "PIECEWISE_LINEAR", "TMS",
-           "__version__", "certify", "config", "forward", "hessian", "hypercube", "reference",
+__all__ = ["ACTIVATIONS", "Data", "KINKED", "LayerMoments", "MLP", "Model", "PIECEWISE_LINEAR",
+           "TMS", "__version__", "certify", "config", "forward", "hessian", "hypercube",
+           "layer_moments", "reference",
            "regions", "show_config", "slt", "theory", "tms_population", "tms_population_hessian",
            "tms_quadrature"]

@@ -8,6 +8,6 @@ gauss_newton}(model, theta, data[, V])``; ``hypercube.{f, mass, delta, moments}`
 ``certify.{enclose, critical_points}`` (mpmath interval arithmetic at high precision, not torch).
 """
 from . import certify, hessian, hypercube, regions, slt
-from .forward import forward
+from .forward import forward, layer_moments
 
-__all__ = ["certify", "forward", "hessian", "hypercube", "regions", "slt"]
+__all__ = ["certify", "forward", "hessian", "hypercube", "layer_moments", "regions", "slt"]

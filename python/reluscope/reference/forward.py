@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -31,3 +32,26 @@ def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
             z = z + b[:, None, :]
         a = activation_fn(act, model.slope)(z)
     return a
+
+
+def layer_moments(model: Model, theta: torch.Tensor, X: torch.Tensor,
+                  Y: Optional[torch.Tensor] = None):
+    """``reluscope.layer_moments`` with plain torch ops: every layer's pre-activations at X and Y
+    (materialised), their products averaged over the neurons."""
+    from ..layer_stats import LayerMoments
+
+    single = theta.dim() == 1
+    th = theta[None] if single else theta
+    Y = X if Y is None else Y
+    a, b = (t.expand(th.shape[0], *t.shape) if t.dim() == 2 else t for t in (X, Y))
+    rows = []
+    for W, bias, act in layer_weights(model, th):
+        za, zb = torch.matmul(a, W.mT), torch.matmul(b, W.mT)
+        if bias is not None:
+            za, zb = za + bias[:, None], zb + bias[:, None]
+        rows.append(torch.stack([(za ** 2).mean(-1), (zb ** 2).mean(-1), (za * zb).mean(-1),
+                                 (za ** 4).mean(-1), (zb ** 4).mean(-1),
+                                 (za ** 2 * zb ** 2).mean(-1)], -1))
+        a, b = activation_fn(act, model.slope)(za), activation_fn(act, model.slope)(zb)
+    out = torch.stack(rows, 2)                       # (B, N, L, 6)
+    return LayerMoments(*(out[0] if single else out).unbind(-1))
