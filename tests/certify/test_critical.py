@@ -268,3 +268,14 @@ def test_critical_points_errors():
         critical_points(net, theta, (data.X, data.T))
     single = critical_points(net, theta[0], data)
     assert single.verdict.dim() == 0 and single.loss.shape == (2,)
+
+
+def test_the_ntk_parameterisation_is_refused_not_enclosed():
+    """certify's interval kernel encloses the standard parameterisation only: an NTK-
+    parameterised MLP is a clear error, never a proof about a different function."""
+    from reluscope.certify import critical_points
+
+    net = MLP([2, 2, 1], "tanh", parameterization="ntk")
+    data = Data(torch.randn(5, 2, dtype=F64), torch.randn(5, 1, dtype=F64))
+    with pytest.raises(ValueError, match="standard parameterisation"):
+        critical_points(net, net.init(2, dtype=F64), data)

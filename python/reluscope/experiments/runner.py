@@ -15,7 +15,8 @@ from .report import Report
 #: Experiment name -> module.
 EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
                "localization": "localization", "regions": "regions", "llc": "llc",
-               "critical-points": "critical_points", "ntk": "ntk"}
+               "critical-points": "critical_points", "ntk": "ntk",
+               "criticality": "criticality"}
 
 
 @dataclass
