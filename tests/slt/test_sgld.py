@@ -236,3 +236,11 @@ def test_per_model_weights_are_refused_with_their_shape():
     theta, data = random_problem(net, 2, 5, torch.float64, weighted="per_model")
     with pytest.raises(ValueError, match=r"per-model weights \(2, 5\)"):
         slt.sgld(net, theta, data, n_beta=10.0, draws=2)
+
+
+def test_ntk_parameterisation_matches_the_reference():
+    """The NTK parameterisation reaches sgld through the fused gradient kernel (w_scale): the
+    chains equal the torch.func reference's, whose forward applies W / sqrt(fan_in)."""
+    net = MLP([3, 4, 2], "tanh", parameterization="ntk")
+    theta, data = random_problem(net, 3, 12, torch.float64)
+    same_chains(net, theta, data, draws=20, batch_size=5)

@@ -22,6 +22,9 @@ Rows (Bonferroni z-bounds at family-wise level 1e-3 over the layers compared):
   2 mean_{2n} - mean_n removes the 1/n term and is compared (O(1/n^2) neglected: stated);
 - every configuration: the correlation rho^l = K^l(x, y) / sqrt(K^l(x, x) K^l(y, y)) of each
   network (bounded, so its mean is well behaved), Richardson-extrapolated, against the maps';
+- tanh: the fluctuations n Var K^l(x, x) = 2 (K^l)^2 + V^l + O(1/n) with the four-point vertex's
+  recursion (``theory.four_point_vertex``), Richardson-extrapolated over the two widths (one pair
+  per network: independent samples; SE of each variance from its fourth moment);
 - relu at criticality: E[S^2] / E[S]^2 of the layer's sum of squares equals (1 + 2/n) prod (1 +
   5/n) exactly (``theory.relu_norm_ratio``): the finite-width four-point vertex, 5 (l - 1) / n to
   first order;
@@ -70,6 +73,7 @@ def run(ctx) -> None:
     comparisons = len(CONFIGS) * depth
     bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * comparisons))
     _mean_rows(rep, measured, exact, n1, n2, bound)
+    _tanh_vertex_row(rep, measured, n1, n2, depth)
     _vertex_row(rep, ctx, size, X, Y)
     _map_rows(rep)
     rep.data["layers"] = {f"{a} C_W={w} C_b={b}": {
@@ -166,6 +170,31 @@ def _rho(m) -> torch.Tensor:
     the map's rho is K12 / K)."""
     xx, xy, _ = m
     return xy / xx
+
+
+def _tanh_vertex_row(rep, measured, n1, n2, depth) -> None:
+    rows = [k for k, c in enumerate(CONFIGS) if c[0] == "tanh"]
+    bound = NormalDist().inv_cdf(1 - 1e-3 / (2 * len(rows) * (depth - 1)))
+    worst, notes = 0.0, []
+    for k in rows:
+        act, C_W, C_b = CONFIGS[k]
+        K, V = theory.four_point_vertex(act, C_W, C_b, C_W + C_b, depth)
+        est = []
+        for n in (n1, n2):
+            x = measured[k][n][0][:, 0]                       # one pair per network: (B, depth)
+            B = x.shape[0]
+            var = x.var(0)
+            m4 = ((x - x.mean(0)) ** 4).mean(0)
+            se = torch.sqrt((m4 - var ** 2 * (B - 3) / (B - 1)).clamp(min=0) / B)
+            est.append((n * var, n * se))
+        (v1, s1), (v2, s2) = est
+        z = ((2 * v2 - v1 - (2 * K ** 2 + V)) / torch.sqrt(4 * s2 ** 2 + s1 ** 2))[1:]
+        worst = max(worst, float(z.abs().max()))
+        notes.append(f"({C_W}, {C_b}): layer {depth} n Var = {float(2 * v2[-1] - v1[-1]):.3g} vs "
+                     f"{float(2 * K[-1] ** 2 + V[-1]):.3g}")
+    rep.check("tanh: Richardson n Var K^l(x,x) vs 2 K^2 + V (four-point vertex), max |z|", worst,
+              bound, kind="le",
+              note="layers 2..depth (layer 1 is Gaussian: 2K^2 exactly); " + "; ".join(notes))
 
 
 def _vertex_row(rep, ctx, size, X, Y) -> None:

@@ -9,11 +9,11 @@ correlation maps for every activation, susceptibilities, fixed points, correlati
 large-depth law at criticality, and ReLU's exact finite-width norm fluctuations."""
 from .hessian_spectrum import (critical_energy, critical_energy_from_edge, density,
                                negative_fraction, sample_hessian, spectrum_edges)
-from .criticality import (correlation_length, correlation_map, fixed_point, relu_norm_ratio,
-                          susceptibilities, tanh_depth_law, variance_map)
+from .criticality import (correlation_length, correlation_map, fixed_point, four_point_vertex,
+                          relu_norm_ratio, susceptibilities, tanh_depth_law, variance_map)
 from .ntk import relu_kernels, relu_ntk_variance
 
 __all__ = ["correlation_length", "correlation_map", "critical_energy", "critical_energy_from_edge",
-           "density", "fixed_point", "negative_fraction", "relu_kernels", "relu_ntk_variance",
+           "density", "fixed_point", "four_point_vertex", "negative_fraction", "relu_kernels", "relu_ntk_variance",
            "relu_norm_ratio", "sample_hessian", "spectrum_edges", "susceptibilities",
            "tanh_depth_law", "variance_map"]

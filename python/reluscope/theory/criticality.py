@@ -31,6 +31,11 @@ independent across layers, E R = n/2, E R^2 = n^2/4 + 5n/4. Hence exactly, at an
 whose first-order part (2 + 5 (l - 1)) / n is the four-point vertex V^l / (n (K^l)^2) of Roberts,
 Yaida and Hanin (V^{l+1} = chi_par^2 V^l + C_W^2 Var(sigma(z)^2) = V^l + 5 K^2 at ReLU
 criticality) plus the Gaussian 2/n.
+
+Any activation, equal widths n, to leading order in 1/n (``four_point_vertex``): with
+Cov(z_i^2, z_j^2) = V^l / n (i != j) and V^1 = 0 (the first layer is Gaussian),
+V^{l+1} = chi_par(K^l)^2 V^l + C_W^2 (E sigma(z)^4 - (E sigma(z)^2)^2), z ~ N(0, K^l); the
+empirical K^l = (1/n) sum_i (z_i^l)^2 then has n Var(K^l) = 2 (K^l)^2 + V^l + O(1/n).
 """
 from __future__ import annotations
 
@@ -42,8 +47,8 @@ import torch
 
 from ..reference.activations import activation_fn
 
-__all__ = ["correlation_length", "correlation_map", "fixed_point", "relu_norm_ratio",
-           "susceptibilities", "tanh_depth_law", "variance_map"]
+__all__ = ["correlation_length", "correlation_map", "fixed_point", "four_point_vertex",
+           "relu_norm_ratio", "susceptibilities", "tanh_depth_law", "variance_map"]
 
 #: Quadrature points of the 1-D and 2-D rules (module docstring).
 POINTS_1D, POINTS_2D = 4001, 801
@@ -144,6 +149,31 @@ def correlation_length(activation: str, C_W: float, C_b: float = 0.0, K0: float 
     if chi > 1:
         raise ValueError(f"chi_perp(K*) = {chi:.4g} > 1: correlations do not converge to 1")
     return math.inf if chi == 1 else -1.0 / math.log(chi)
+
+
+def four_point_vertex(activation: str, C_W: float, C_b: float, K1: float, depth: int,
+                      slope: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K^l, V^l) for l = 1..depth from K^1 = K1 (module docstring's recursion, leading order in
+    1/width); expectations by the 1-D rule (relu in closed form: E relu^4 = 3K^2/2)."""
+    K = torch.tensor(float(K1), dtype=torch.float64)
+    V = torch.zeros((), dtype=torch.float64)
+    Ks, Vs = [], []
+    for _ in range(depth):
+        Ks.append(K)
+        Vs.append(V)
+        if activation == "relu":
+            s2, s4 = K / 2, 3 * K ** 2 / 2
+        elif activation == "identity":
+            s2, s4 = K, 3 * K ** 2
+        else:
+            g, w = _gh()
+            a = _sigma(activation, slope)(K.sqrt() * g)
+            s2, s4 = (w * a ** 2).sum(), (w * a ** 4).sum()
+        chi = susceptibilities(K, activation, C_W, slope)[0] if activation != "identity" else \
+            torch.tensor(C_W, dtype=torch.float64)
+        V = chi ** 2 * V + C_W ** 2 * (s4 - s2 ** 2)
+        K = C_b + C_W * s2
+    return torch.stack(Ks), torch.stack(Vs)
 
 
 def tanh_depth_law(layer: torch.Tensor, c: float = 0.0) -> torch.Tensor:
