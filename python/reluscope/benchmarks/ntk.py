@@ -13,8 +13,8 @@ from .harness import Result, median_times
 
 def run(device: str, quick: bool) -> Iterator[Result]:
     N = 256
-    cases = [([2, 64, 1], 100 if quick else 1000, 100 if quick else 1000),
-             ([8, 128, 128, 1], 10 if quick else 100, 2 if quick else 10)]
+    cases = [([2, 64, 1], 50 if quick else 1000, 50 if quick else 1000),
+             ([8, 128, 128, 1], 4 if quick else 100, 1 if quick else 10)]
     for dtype in (torch.float64, torch.float32):
         for widths, B, few in cases:
             g = torch.Generator().manual_seed(0)

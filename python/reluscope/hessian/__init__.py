@@ -20,12 +20,14 @@ Modules: ``products`` (one kernel pass per call), ``operators`` (the three curva
 linear operators), ``spectrum`` (eigenvalues, index, trace of any operator), ``training`` (fit,
 Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approximate critical point),
 ``finder`` (critical points of any index: Levenberg-Marquardt on grad L, gradient-flat flags),
+``dynamics`` (full-batch gradient descent with per-network step sizes and exact sharpness),
 ``tangent_kernel`` (Jacobians of the outputs in theta, empirical NTKs and NTK-vector products),
 ``population`` (the TMS population Hessian).
 """
 from ..data import Data
 from ._kernel import KinkWarning
 from .critical import CriticalPoints, classify
+from .dynamics import GDTrace, gd
 from .finder import CriticalPointSearch, critical_points, training_starts
 from .tangent_kernel import jacobian, ntk, ntk_vp
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
@@ -37,8 +39,10 @@ from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_ei
 from .training import FitHistory, fit, levenberg_marquardt
 
 __all__ = ["BatchedLinearOperator", "CriticalPointSearch", "CriticalPoints", "DENSE_MAX_P",
-           "Data", "DenseOperator", "EigResult", "FitHistory", "GaussNewton", "HESSIAN_MAX_BYTES",
+           "Data", "DenseOperator", "EigResult", "FitHistory", "GDTrace", "GaussNewton",
+           "HESSIAN_MAX_BYTES",
            "Hessian", "IndexResult", "KinkWarning", "Residual", "classify", "critical_points",
-           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gnvp", "hessian", "hvp", "index",
+           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gd", "gnvp", "hessian", "hvp",
+           "index",
            "jacobian", "kinks", "levenberg_marquardt", "loss", "ntk", "ntk_vp", "resolution",
            "tms_population_hessian", "trace", "training_starts", "value_and_grad"]

@@ -17,8 +17,8 @@ from ..data import Data
 from .forward import forward
 
 # the engine's calls; sample_losses and product_sum are helpers of the custom ops
-__all__ = ["critical_points", "gauss_newton", "gnvp", "hessian", "hvp", "jacobian", "loss", "ntk",
-           "value_and_grad"]
+__all__ = ["critical_points", "gauss_newton", "gd", "gnvp", "hessian", "hvp", "jacobian", "loss",
+           "ntk", "value_and_grad"]
 
 
 def sample_losses(y: torch.Tensor, T: torch.Tensor, w: torch.Tensor, imp: torch.Tensor,
@@ -233,3 +233,58 @@ def ntk(model, theta: torch.Tensor, X1: torch.Tensor, X2: Optional[torch.Tensor]
     J1 = jacobian(model, theta, X1)
     J2 = J1 if X2 is None else jacobian(model, theta, X2)
     return torch.einsum("...nip,...mip->...nm" if trace else "...nip,...mjp->...nmij", J1, J2)
+
+
+def gd(model, theta: torch.Tensor, data: Data, *, lr, steps: int, every: int = 1,
+       momentum: float = 0.0, track=("sharpness",), max_loss: float = float("inf"),
+       method: str = "auto", progress: bool = False):
+    """``reluscope.hessian.gd`` written plainly, one network at a time: torch.func losses and
+    gradients (``value_and_grad`` here), v <- momentum v + g, theta <- theta - lr v; sharpness by
+    torch.linalg.eigvalsh of the torch.func Hessian (``hessian`` here; of ``gauss_newton`` for
+    gn_sharpness) at the recorded steps. method and progress are accepted and unused. Returns
+    ``GDTrace``."""
+    import math
+
+    from .._trajectory import GDTrace
+
+    single = theta.dim() == 1
+    th0 = theta[None] if single else theta
+    B = th0.shape[0]
+    rates = lr.expand(B) if isinstance(lr, torch.Tensor) else torch.full((B,), float(lr))
+    recorded = list(range(0, steps + 1, every))
+    if recorded[-1] != steps:
+        recorded.append(steps)
+    names = ("loss", "grad_norm", "param_norm", *track)
+    out = {n: torch.full((B, len(recorded)), math.nan, dtype=th0.dtype) for n in names}
+    final, div_at = [], []
+    for b in range(B):
+        d = data.models(torch.tensor([b]))
+        th, v, at = th0[b:b + 1].clone(), torch.zeros_like(th0[b:b + 1]), -1
+        for step in range(steps + 1):
+            L, g = value_and_grad(model, th, d)
+            if not (bool(torch.isfinite(L).all()) and bool(torch.isfinite(g).all())
+                    and float(L[0]) <= max_loss):
+                at = step
+                break
+            if step in recorded:
+                c = recorded.index(step)
+                out["loss"][b, c], out["grad_norm"][b, c] = L[0], g[0].norm()
+                out["param_norm"][b, c] = th[0].norm()
+                if "sharpness" in track:
+                    out["sharpness"][b, c] = torch.linalg.eigvalsh(hessian(model, th, d)[0])[-1]
+                if "gn_sharpness" in track:
+                    out["gn_sharpness"][b, c] = torch.linalg.eigvalsh(
+                        gauss_newton(model, th, d)[0])[-1]
+            if step == steps:
+                break
+            v = momentum * v + g if momentum else g
+            th = th - float(rates[b]) * v
+        final.append(th[0])
+        div_at.append(at)
+    at = torch.tensor(div_at)
+    res = GDTrace(torch.stack(final), torch.tensor(recorded), out["loss"], out["grad_norm"],
+                  out["param_norm"], out.get("sharpness"), out.get("gn_sharpness"), at >= 0, at)
+    if single:
+        res = GDTrace(*(t[0] if isinstance(t, torch.Tensor) and n != "steps" else t
+                        for n, t in zip(GDTrace._fields, res)))
+    return res

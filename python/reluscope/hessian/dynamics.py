@@ -1,0 +1,117 @@
+"""Full-batch gradient descent for B networks at once with exact curvature tracking (``gd``): the
+workload of Edge-of-Stability and catapult studies, an eta-grid x seeds as one batch."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence, Union
+
+import torch
+
+from .._trajectory import TRACKABLE, GDTrace
+from ..data import Data
+from ..models.base import Model
+from ..progress import Progress
+from . import _kernel
+from .operators import GaussNewton, Hessian
+from .spectrum import extreme_eigs
+
+__all__ = ["GDTrace", "gd"]
+
+def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.Tensor],
+       steps: int, every: int = 1, momentum: float = 0.0,
+       track: Sequence[str] = ("sharpness",), max_loss: float = math.inf,
+       method: str = "auto", progress: bool = False) -> GDTrace:
+    """Full-batch gradient descent, v <- momentum v + grad L(theta), theta <- theta - lr v (heavy
+    ball; plain GD at momentum 0), for B networks with a per-network step size.
+
+    theta: (B, P) or (P,); lr: a number or (B,) tensor (an eta grid x seeds is one batch); steps:
+    the number of updates; every: record every `every` steps (and at the last). track: any of
+    "sharpness" (the largest algebraic eigenvalue of the Hessian: exact dense for P <=
+    DENSE_MAX_P, batched Lanczos above — ``extreme_eigs``' method) and "gn_sharpness" (the
+    Gauss-Newton matrix's). A network whose loss is non-finite or above max_loss is flagged
+    diverged at that step and frozen; the others go on. Cost per step: one fused gradient pass;
+    per record: one top eigenvalue per tracked operator (dense: O(N P^2 + P^3) per network).
+    Every loss, both dtypes, CPU and CUDA. Not differentiable. Returns ``GDTrace``."""
+    inp = _kernel.check_inputs(model, theta, data)
+    theta = inp.theta.detach().clone()
+    B, P = theta.shape
+    steps, every = _count(steps, "steps", 0), _count(every, "every", 1)
+    track = tuple(track)
+    bad = [t for t in track if t not in TRACKABLE]
+    if bad:
+        raise ValueError(f"track takes {TRACKABLE}, got {bad}")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or \
+            not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if isinstance(max_loss, bool) or not isinstance(max_loss, numbers.Real) or \
+            math.isnan(max_loss):
+        raise ValueError(f"max_loss must be a number, got {max_loss!r}")
+    eta = _rates(lr, theta)
+    velocity = torch.zeros_like(theta)
+    alive = torch.ones(B, dtype=torch.bool, device=theta.device)
+    diverged_at = torch.full((B,), -1, dtype=torch.int64, device=theta.device)
+    recorded = [s for s in range(0, steps + 1, every)]
+    if recorded[-1] != steps:
+        recorded.append(steps)
+    T = len(recorded)
+    nan = theta.new_full((B, T), math.nan)
+    out = {name: nan.clone() for name in ("loss", "grad_norm", "param_norm", *track)}
+    bar = Progress(steps, "gd", enabled=progress)
+    col = 0
+    for step in range(steps + 1):
+        sums = _kernel.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
+                           _kernel.Mode.grad)
+        L, g = sums.loss, sums.grad
+        blown = alive & (~torch.isfinite(L) | (L > max_loss) | ~torch.isfinite(g).all(1))
+        diverged_at = torch.where(blown, step, diverged_at)
+        alive &= ~blown
+        if col < T and recorded[col] == step:
+            rows = alive.nonzero()[:, 0]
+            out["loss"][rows, col] = L[rows]
+            out["grad_norm"][rows, col] = g[rows].norm(dim=1)
+            out["param_norm"][rows, col] = theta[rows].norm(dim=1)
+            if len(rows):
+                sub = data if len(rows) == B else data.models(rows)
+                for name, op in (("sharpness", Hessian), ("gn_sharpness", GaussNewton)):
+                    if name in track:
+                        top = extreme_eigs(op(model, theta[rows], sub), k=1, which="largest",
+                                           method=method).values[:, 0]
+                        out[name][rows, col] = top
+            col += 1
+        if step == steps:
+            break
+        velocity = momentum * velocity + g if momentum else g
+        theta = torch.where(alive[:, None], theta - eta[:, None] * velocity, theta)
+        bar.update(1, f"{int(alive.sum())} of {B} running")
+    diverged = diverged_at >= 0
+    trace = GDTrace(theta, torch.tensor(recorded), out["loss"], out["grad_norm"],
+                    out["param_norm"], out.get("sharpness"), out.get("gn_sharpness"), diverged,
+                    diverged_at)
+    if inp.single:
+        trace = GDTrace(*(t[0] if isinstance(t, torch.Tensor) and name != "steps" else t
+                          for name, t in zip(GDTrace._fields, trace)))
+    return trace
+
+
+def _rates(lr, theta: torch.Tensor) -> torch.Tensor:
+    """lr as a (B,) tensor of positive finite step sizes in theta's dtype and device."""
+    B = theta.shape[0]
+    if isinstance(lr, torch.Tensor):
+        if lr.dim() > 1 or (lr.dim() == 1 and lr.shape[0] != B):
+            raise ValueError(f"lr must be a number or a ({B},) tensor, got shape "
+                             f"{tuple(lr.shape)}")
+        eta = lr.to(dtype=theta.dtype, device=theta.device).expand(B).clone()
+    elif isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        eta = theta.new_full((B,), float(lr))
+    else:
+        raise ValueError(f"lr must be a number or a ({B},) tensor, got {lr!r}")
+    if not bool((torch.isfinite(eta) & (eta > 0)).all()):
+        raise ValueError("lr must be positive and finite")
+    return eta
+
+
+def _count(x, name: str, low: int) -> int:
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {x!r}")
+    return int(x)
