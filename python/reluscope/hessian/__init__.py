@@ -27,6 +27,7 @@ Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approxim
 from ..data import Data
 from ._kernel import KinkWarning
 from .critical import CriticalPoints, classify
+from .density import SpectralDensity, spectral_density
 from .dynamics import GDTrace, gd
 from .finder import CriticalPointSearch, critical_points, training_starts
 from .tangent_kernel import jacobian, ntk, ntk_vp
@@ -40,9 +41,8 @@ from .training import FitHistory, fit, levenberg_marquardt
 
 __all__ = ["BatchedLinearOperator", "CriticalPointSearch", "CriticalPoints", "DENSE_MAX_P",
            "Data", "DenseOperator", "EigResult", "FitHistory", "GDTrace", "GaussNewton",
-           "HESSIAN_MAX_BYTES",
-           "Hessian", "IndexResult", "KinkWarning", "Residual", "classify", "critical_points",
-           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gd", "gnvp", "hessian", "hvp",
-           "index",
-           "jacobian", "kinks", "levenberg_marquardt", "loss", "ntk", "ntk_vp", "resolution",
+           "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "KinkWarning", "Residual",
+           "SpectralDensity", "classify", "critical_points", "eigvalsh", "extreme_eigs", "fit",
+           "gauss_newton", "gd", "gnvp", "hessian", "hvp", "index", "jacobian", "kinks",
+           "levenberg_marquardt", "loss", "ntk", "ntk_vp", "resolution", "spectral_density",
            "tms_population_hessian", "trace", "training_starts", "value_and_grad"]
