@@ -1,7 +1,7 @@
 """Microbenchmarks: every kernel timed beside its torch reference in the same run.
 
 Each suite is a module here (``forward``, ``hessian``, ``autograd``, ``slt``, ``hypercube``,
-``regions``, ``certify``, ``cpu_sharing``) with ``run(device, quick)`` yielding each ``Result`` as it is
+``regions``, ``certify``, ``critical_points``, ``ntk``, ``gd``, ``moments``, ``cpu_sharing``) with ``run(device, quick)`` yielding each ``Result`` as it is
 measured (the runner prints a line per case); ``harness`` times and reports; ``runner`` has
 ``main``.
 """

@@ -13,7 +13,7 @@ from .harness import Result, fmt_time, print_table, write_json
 #: Suite name -> module under reluscope.benchmarks.
 SUITES = {"forward": "forward", "hessian": "hessian", "autograd": "autograd", "slt": "slt",
           "hypercube": "hypercube", "regions": "regions", "certify": "certify",
-          "critical-points": "critical_points", "ntk": "ntk", "gd": "gd",
+          "critical-points": "critical_points", "ntk": "ntk", "gd": "gd", "moments": "moments",
           "cpu_sharing": "cpu_sharing"}
 
 
