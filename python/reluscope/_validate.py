@@ -3,6 +3,7 @@ kernel, and raise TypeError/ValueError naming the offending argument and its sha
 device."""
 from __future__ import annotations
 
+import numbers
 import sys
 from typing import Optional
 
@@ -128,6 +129,13 @@ def same_dtype_device(ref: torch.Tensor, ref_name: str, **others: torch.Tensor |
             raise TypeError(f"{name} is {t.dtype} but {ref_name} is {ref.dtype}; pass one dtype")
         if t.device != ref.device:
             raise ValueError(f"{name} is on {t.device} but {ref_name} is on {ref.device}")
+
+
+def check_count(x, name: str, low: int = 0) -> int:
+    """x as an int >= low (ValueError otherwise, naming x; bools and 2.0 are not ints)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {x!r}")
+    return int(x)
 
 
 def check_ndim(x: torch.Tensor, name: str, allowed: tuple[int, ...], what: str) -> None:

@@ -9,6 +9,7 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from .._validate import check_count
 from .operators import BatchedLinearOperator
 from .spectrum import _check_operator
 
@@ -46,9 +47,9 @@ def spectral_density(op: BatchedLinearOperator, *, probes: int = 8, steps: int =
     B K m P. A run that meets an invariant subspace early (beta ~ 0) leaves zero-weight nodes."""
     _check_operator(op)
     B, P, _ = op.shape
-    K = _count(probes, "probes")
-    m = min(_count(steps, "steps"), P)
-    points = _count(points, "points")
+    K = check_count(probes, "probes", 1)
+    m = min(check_count(steps, "steps", 1), P)
+    points = check_count(points, "points", 1)
     dtype, device = op.dtype, op.device
     signs = torch.randint(0, 2, (B, K, P), generator=generator).to(dtype=dtype, device=device)
     v = (2 * signs - 1) / math.sqrt(P)                       # unit Rademacher probes
@@ -94,9 +95,3 @@ def spectral_density(op: BatchedLinearOperator, *, probes: int = 8, steps: int =
     gauss = torch.exp(-0.5 * ((grid - nodes[..., None]) / s) ** 2) / (s * math.sqrt(2 * math.pi))
     density = (weights[..., None] * gauss).sum(2).mean(1)
     return SpectralDensity(grid, density, nodes, weights, v, width)
-
-
-def _count(x, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {x!r}")
-    return int(x)

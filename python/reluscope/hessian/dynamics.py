@@ -9,6 +9,7 @@ from typing import Sequence, Union
 import torch
 
 from .._trajectory import TRACKABLE, GDTrace
+from .._validate import check_count
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
@@ -36,7 +37,7 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     inp = _kernel.check_inputs(model, theta, data)
     theta = inp.theta.detach().clone()
     B, P = theta.shape
-    steps, every = _count(steps, "steps", 0), _count(every, "every", 1)
+    steps, every = check_count(steps, "steps", 0), check_count(every, "every", 1)
     track = tuple(track)
     bad = [t for t in track if t not in TRACKABLE]
     if bad:
@@ -109,9 +110,3 @@ def _rates(lr, theta: torch.Tensor) -> torch.Tensor:
     if not bool((torch.isfinite(eta) & (eta > 0)).all()):
         raise ValueError("lr must be positive and finite")
     return eta
-
-
-def _count(x, name: str, low: int) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {x!r}")
-    return int(x)

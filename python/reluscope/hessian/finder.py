@@ -28,6 +28,7 @@ from typing import Optional
 import torch
 
 from .._critical_search import MU_MAX, TRIALS, CriticalPointSearch, IndexResult
+from .._validate import check_count
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
@@ -65,14 +66,14 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     inp = _kernel.check_inputs(model, theta0, data)
     theta = inp.theta.detach().clone()
     B, P = theta.shape
-    steps = _count(steps, "steps")
+    steps = check_count(steps, "steps")
     grad_tol = math.sqrt(torch.finfo(theta.dtype).eps) if grad_tol is None else \
         _positive(grad_tol, "grad_tol")
     damping, flat_tol = _positive(damping, "damping"), _positive(flat_tol, "flat_tol")
     if solver not in ("auto", "dense", "cg"):
         raise ValueError(f"solver must be 'auto', 'dense' or 'cg', got {solver!r}")
     dense = solver == "dense" or (solver == "auto" and P <= DENSE_SOLVER_MAX_P)
-    cg_iters = min(P, 50) if cg_iters is None else _count(cg_iters, "cg_iters", low=1)
+    cg_iters = min(P, 50) if cg_iters is None else check_count(cg_iters, "cg_iters", low=1)
     if B * P * P * theta.element_size() > HESSIAN_MAX_BYTES:
         raise MemoryError(f"the final index needs {B} dense Hessians of {P} x {P} "
                           f"({B * P * P * theta.element_size() / 2**30:.1f} GiB), above "
@@ -194,7 +195,8 @@ def training_starts(model: Model, theta0: torch.Tensor, data: Data, *, snapshots
     ``every`` steps, ``snapshots`` times. Returns (snapshots, B, P) (index [k, b]: network b after
     (k + 1) every steps; one network: (snapshots, P)). The optimizer restarts at each snapshot
     (no state carried: exact for plain SGD)."""
-    snapshots, every = _count(snapshots, "snapshots", low=1), _count(every, "every", low=1)
+    snapshots = check_count(snapshots, "snapshots", low=1)
+    every = check_count(every, "every", low=1)
     theta, out = theta0, []
     for _ in range(snapshots):
         theta, _ = fit(model, theta, data, optimizer=optimizer, lr=lr, steps=every,
@@ -203,10 +205,6 @@ def training_starts(model: Model, theta0: torch.Tensor, data: Data, *, snapshots
     return torch.stack(out)
 
 
-def _count(x, name: str, low: int = 0) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {x!r}")
-    return int(x)
 
 
 def _positive(x, name: str) -> float:
