@@ -16,7 +16,7 @@ from .report import Report
 EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
                "localization": "localization", "regions": "regions", "llc": "llc",
                "critical-points": "critical_points", "ntk": "ntk",
-               "criticality": "criticality"}
+               "criticality": "criticality", "catapult": "catapult"}
 
 
 @dataclass

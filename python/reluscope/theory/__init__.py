@@ -11,9 +11,10 @@ from .hessian_spectrum import (critical_energy, critical_energy_from_edge, densi
                                negative_fraction, sample_hessian, spectrum_edges)
 from .criticality import (correlation_length, correlation_map, fixed_point, four_point_vertex,
                           relu_norm_ratio, susceptibilities, tanh_depth_law, variance_map)
+from .catapult import uv_dynamics, uv_phase, uv_step
 from .ntk import relu_kernels, relu_ntk_variance
 
 __all__ = ["correlation_length", "correlation_map", "critical_energy", "critical_energy_from_edge",
            "density", "fixed_point", "four_point_vertex", "negative_fraction", "relu_kernels", "relu_ntk_variance",
            "relu_norm_ratio", "sample_hessian", "spectrum_edges", "susceptibilities",
-           "tanh_depth_law", "variance_map"]
+           "tanh_depth_law", "uv_dynamics", "uv_phase", "uv_step", "variance_map"]
