@@ -82,6 +82,33 @@ def test_init_variances_C_W_and_C_b(parameterization):
         assert abs(b.var().item() - 0.3) <= 5 * 0.3 * (2 / b.numel()) ** 0.5
 
 
+@pytest.mark.parametrize("parameterization", ["standard", "ntk"])
+def test_init_torch_scheme_is_nn_linear_default(parameterization):
+    """scheme="torch": weights and biases as the layers apply them ~ U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), nn.Linear's reset_parameters (kaiming_uniform_(a=sqrt(5)) has that bound).
+    Checked: the bound, the range filled (max within 1 %), the variance k^2 / 3 within 5 standard
+    errors (Var of a sample variance of U(-k, k): (k^4 / 5 - k^4 / 9) / n), for both layers of a
+    [30, 40, 1] MLP and for TMS's bias (fan-in n_hidden)."""
+    net = rs.MLP([30, 40, 1], "tanh", parameterization=parameterization)
+    theta = net.init(300, generator=torch.Generator().manual_seed(0), scheme="torch",
+                     dtype=torch.float64)
+    for layer, ((W, b), fan_in) in enumerate(zip(net.unflatten(theta), (30, 40))):
+        applied = W / fan_in ** 0.5 if parameterization == "ntk" else W
+        k = 1 / fan_in ** 0.5
+        lin = torch.nn.Linear(fan_in, 1)
+        assert float(lin.weight.abs().max()) <= k  # torch's own bound, the same k
+        for x in (applied, b):
+            assert float(x.abs().max()) <= k and float(x.abs().max()) >= 0.99 * k
+            se = (k ** 4 * (1 / 5 - 1 / 9) / x.numel()) ** 0.5
+            assert abs(x.var().item() - k * k / 3) <= 5 * se
+    tms = rs.TMS(6, 3)
+    b = tms.unflatten(tms.init(2000, generator=torch.Generator().manual_seed(1),
+                               scheme="torch", dtype=torch.float64))[1]
+    assert float(b.abs().max()) <= 3 ** -0.5 and float(b.abs().max()) >= 0.99 * 3 ** -0.5
+    with pytest.raises(ValueError, match="scheme='torch' draws the biases"):
+        net.init(1, scheme="torch", bias_std=0.1)
+
+
 def test_init_C_W_errors():
     net = rs.MLP([2, 3, 1])
     with pytest.raises(ValueError, match="scheme or C_W"):

@@ -22,7 +22,7 @@ PIECEWISE_LINEAR: tuple[str, ...] = tuple(
 #: Activations with a kink at 0: one activation-pattern bit per neuron.
 KINKED: tuple[str, ...] = tuple(a.name for a in _core.Activation if _core.activation_has_kink(a))
 
-INIT_SCHEMES = ("he", "lecun", "normal")
+INIT_SCHEMES = ("he", "lecun", "normal", "torch")
 
 
 def activation_code(name: str) -> _core.Activation:
@@ -88,21 +88,24 @@ class Model:
                              f"got {tuple(theta.shape)}")
 
     def weight_blocks(self) -> list[tuple[str, tuple[int, ...], int]]:
-        """The parameter blocks of one theta row in order: ("weight", shape, fan_in) or
-        ("bias", shape, 0)."""
+        """The parameter blocks of one theta row in order: (kind, shape, fan_in), kind "weight"
+        or "bias", fan_in that of the layer the block belongs to."""
         raise NotImplementedError
 
     def init(self, B: int, generator: Optional[torch.Generator] = None,
              scheme: Optional[str] = None, dtype: torch.dtype = torch.float32, device="cpu",
              bias_std: float = 0.0, std: float = 1.0, *, C_W: Optional[float] = None,
              C_b: Optional[float] = None) -> torch.Tensor:
-        """Random theta (B, P): weights and biases independent centred Gaussians.
+        """Random theta (B, P): weights and biases independent centred Gaussians (uniform for
+        ``scheme="torch"``).
 
         The weight matrices W_l as the layers apply them (in the NTK parameterisation W_l /
         sqrt(fan_in) — ``MLP``) have variance C_W / fan_in: C_W = 2 ("he"), 1 ("lecun") or the
         given ``C_W`` (the variance choices of the deep-learning-theory notes: ReLU is critical
         at C_W = 2, tanh at C_W = 1); "normal" draws every theta weight entry ~ N(0, std^2)
-        instead (std = 1 in the NTK parameterisation is neural-tangents' unit-variance init).
+        instead (std = 1 in the NTK parameterisation is neural-tangents' unit-variance init);
+        "torch" is ``nn.Linear``'s default: applied weights and biases ~ U(-1/sqrt(fan_in),
+        1/sqrt(fan_in)) (weight variance 1 / (3 fan_in)), bias_std and C_b not used.
         Biases ~ N(0, C_b) (``C_b``) or N(0, bias_std^2) (zero by default). The default scheme is
         the model's ``default_init``; giving C_W with a scheme, or C_b with a bias_std, is an
         error.
@@ -119,9 +122,16 @@ class Model:
             if bias_std != 0.0:
                 raise ValueError("give either bias_std or C_b, not both")
             bias_std = math.sqrt(_nonnegative(C_b, "C_b"))
+        if scheme == "torch" and (bias_std != 0.0 or C_b is not None):
+            raise ValueError("scheme='torch' draws the biases itself: give no bias_std or C_b")
         ntk = any(layer.ntk for layer in self.layers)
         parts = []
         for kind, shape, fan_in in self.weight_blocks():
+            if scheme == "torch":  # U(-k, k) as applied; theta holds W sqrt(fan_in) under NTK
+                k = 1.0 if ntk and kind == "weight" else 1 / math.sqrt(fan_in)
+                draw = (2 * torch.rand(B, *shape, generator=generator, dtype=dtype) - 1) * k
+                parts.append(draw.reshape(B, math.prod(shape)))
+                continue
             if kind == "bias":
                 s = bias_std
             elif scheme == "normal":

@@ -88,7 +88,7 @@ class MLP(Model):
         for layer in self.layers:
             blocks.append(("weight", (layer.d_out, layer.d_in), layer.d_in))
             if self.bias:
-                blocks.append(("bias", (layer.d_out,), 0))
+                blocks.append(("bias", (layer.d_out,), layer.d_in))
         return blocks
 
     def unflatten(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, Optional[torch.Tensor]]]:

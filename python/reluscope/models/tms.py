@@ -61,7 +61,7 @@ class TMS(Model):
 
     def weight_blocks(self):
         blocks = [("weight", (self.n_hidden, self.n_features), self.n_features)]
-        return blocks + ([("bias", (self.n_features,), 0)] if self.bias else [])
+        return blocks + ([("bias", (self.n_features,), self.n_hidden)] if self.bias else [])
 
     def unflatten(self, theta: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """theta (B, P) -> (W (B, n_hidden, n_features), b (B, n_features) or None), as views."""
