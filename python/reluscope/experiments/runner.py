@@ -16,7 +16,8 @@ from .report import Report
 EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
                "localization": "localization", "regions": "regions", "llc": "llc",
                "critical-points": "critical_points", "ntk": "ntk",
-               "criticality": "criticality", "catapult": "catapult"}
+               "criticality": "criticality", "catapult": "catapult",
+               "edge-of-stability": "edge_of_stability"}
 
 
 @dataclass
