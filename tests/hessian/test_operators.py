@@ -108,3 +108,67 @@ def test_spectra_of_a_hessian_at_a_kink_warn_once(name, options):
         getattr(hessian, name)(hessian.Hessian(tms, theta[:1], data), **options)
     with pytest.warns(hessian.KinkWarning):
         getattr(hessian, name)(hessian.Residual(tms, theta, data), **options)
+
+
+@pytest.mark.parametrize("per_model", [False, True])
+def test_network_b_alone(per_model):
+    """network(b) is operator b of the batch on its own, for the kernel operators (a batch of one
+    built from theta[b] and network b's data) and the dense and generic ones."""
+    net = MLP([3, 5, 2], "tanh")
+    theta, data = random_problem(net, 4, 17, F64, per_model=per_model, weighted=True)
+    V = torch.randn(1, 3, net.num_params, dtype=F64)
+    for kind in (hessian.Hessian, hessian.GaussNewton, hessian.Residual):
+        op = kind(net, theta, data)
+        full = op.matmat(V.expand(4, -1, -1).contiguous())
+        for b in (0, 2, -1):
+            one = op.network(b)
+            assert one.shape == (1, net.num_params, net.num_params)
+            assert torch.allclose(one.matmat(V), full[b:b + 1], rtol=1e-12, atol=1e-12)
+    A = torch.randn(4, 6, 6, dtype=F64)
+    dense = hessian.DenseOperator(A)
+    assert torch.equal(dense.network(1).A, A[1:2])
+    generic = hessian.BatchedLinearOperator.network(dense, 3)   # the zero-padding form
+    W = torch.randn(1, 2, 6, dtype=F64)
+    assert torch.allclose(generic.matmat(W), W @ A[3:4].transpose(1, 2), rtol=0, atol=1e-14)
+    for bad in (4, -5, 1.0, True, "0"):
+        with pytest.raises(ValueError, match="network index"):
+            dense.network(bad)
+
+
+def test_to_scipy_eigsh_and_cg():
+    """to_scipy(b): scipy's eigsh finds network b's largest Hessian and Gauss-Newton eigenvalues
+    (those of the dense matrix to 1e-9 relative), cg solves (G_b + I) x = r, and the operator
+    has the numpy dtype, shape and symmetric rmatvec scipy expects."""
+    sla = pytest.importorskip("scipy.sparse.linalg")
+    import numpy as np
+
+    net = MLP([3, 8, 2], "tanh")
+    theta, data = random_problem(net, 3, 25, F64)
+    P = net.num_params
+    for kind in (hessian.Hessian, hessian.GaussNewton, hessian.Residual):
+        op = kind(net, theta, data)
+        dense = torch.linalg.eigvalsh(op.to_dense())
+        for b in (0, 2):
+            A = op.to_scipy(b)
+            assert A.shape == (P, P) and A.dtype == np.float64
+            top = sla.eigsh(A, k=2, which="LA", return_eigenvectors=False, tol=1e-12)
+            assert np.allclose(np.sort(top), dense[b, -2:].numpy(), rtol=1e-9, atol=1e-12)
+            x = np.random.default_rng(b).standard_normal(P)
+            assert np.allclose(A.rmatvec(x), A.matvec(x), rtol=0, atol=0)
+    G = hessian.GaussNewton(net, theta, data)
+    A = G.to_scipy(1)
+    M = sla.LinearOperator((P, P), matvec=lambda x: A.matvec(x) + x, dtype=np.float64)
+    r = np.ones(P)
+    x, info = sla.cg(M, r, rtol=1e-12, maxiter=10 * P)
+    Gd = G.to_dense()[1].numpy()
+    assert info == 0 and np.allclose(Gd @ x + x, r, rtol=0, atol=1e-9)
+    f32 = hessian.Hessian(net, theta.float(), data.replace(dtype=torch.float32)).to_scipy(0)
+    assert f32.dtype == np.float32 and f32.matvec(np.ones(P, np.float32)).dtype == np.float32
+
+
+def test_to_scipy_without_scipy(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.sparse.linalg", None)
+    with pytest.raises(ImportError, match="pip install scipy"):
+        hessian.DenseOperator(torch.eye(3, dtype=F64)[None]).to_scipy()

@@ -5,8 +5,13 @@ them. The spectral algorithms (``reluscope.hessian.spectrum``) take any of them.
 - ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T (d2l/dy2) J_n (PSD).
 - ``Residual``: the rest, H1 = H - H0 (the sigma'' and residual terms).
 - ``DenseOperator``: explicit matrices (B, P, P), e.g. to compare an algorithm with eigh.
+
+Every operator gives network b's alone (``network(b)``) and, for scipy's eigsh / cg / lobpcg,
+a ``scipy.sparse.linalg.LinearOperator`` of it (``to_scipy(b)``; scipy is optional).
 """
 from __future__ import annotations
+
+import numbers
 
 import torch
 
@@ -78,6 +83,54 @@ class BatchedLinearOperator:
         """The diagonals (B, P), from the unit-vector products (only the diagonal is kept)."""
         return self._unit_products(diagonal_only=True)
 
+    def _check_network(self, b) -> int:
+        B = self.shape[0]
+        if isinstance(b, bool) or not isinstance(b, numbers.Integral) or not -B <= b < B:
+            raise ValueError(f"b must be an integer network index in [0, {B}), got {b!r}")
+        return int(b) % B
+
+    def network(self, b: int) -> "BatchedLinearOperator":
+        """Network b's operator alone (B = 1). This generic form applies the whole batch with
+        zero directions elsewhere; the engine's operators restrict the batch instead."""
+        return _OneNetwork(self, self._check_network(b))
+
+    def to_scipy(self, b: int = 0):
+        """Network b's P x P operator as a ``scipy.sparse.linalg.LinearOperator`` (numpy in and
+        out, in the operator's dtype; symmetric, so rmatvec = matvec), for scipy's eigsh, cg,
+        lobpcg... Each product is one call of ``network(b)`` on the operator's device. Needs
+        scipy (ImportError with the install line otherwise)."""
+        try:
+            from scipy.sparse.linalg import LinearOperator
+        except ImportError:
+            raise ImportError("to_scipy needs scipy: pip install scipy") from None
+        one = self.network(b)
+        P = self.shape[1]
+
+        def matmat(X):
+            V = torch.as_tensor(X, dtype=self.dtype).to(self.device).reshape(P, -1)
+            return one.matmat(V.T.contiguous()[None])[0].T.cpu().numpy()
+
+        def matvec(x):
+            return matmat(x)[:, 0]
+
+        numpy_dtype = torch.empty((), dtype=self.dtype).numpy().dtype
+        return LinearOperator((P, P), matvec=matvec, rmatvec=matvec, matmat=matmat,
+                              rmatmat=matmat, dtype=numpy_dtype)
+
+
+class _OneNetwork(BatchedLinearOperator):
+    """Network b of a batched operator as a batch of one (zero directions for the others)."""
+
+    def __init__(self, op: BatchedLinearOperator, b: int):
+        self.op, self.b = op, b
+        P = op.shape[1]
+        self.shape, self.dtype, self.device = (1, P, P), op.dtype, op.device
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        full = V.new_zeros((self.op.shape[0],) + tuple(V.shape[1:]))
+        full[self.b] = V[0]
+        return self.op.matmat(full)[self.b:self.b + 1]
+
 
 class DenseOperator(BatchedLinearOperator):
     """Explicit symmetric matrices A (B, P, P) as an operator."""
@@ -90,6 +143,10 @@ class DenseOperator(BatchedLinearOperator):
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         return V @ self.A.transpose(1, 2)
+
+    def network(self, b: int) -> "DenseOperator":
+        b = self._check_network(b)
+        return DenseOperator(self.A[b:b + 1])
 
     def to_dense(self) -> torch.Tensor:
         return 0.5 * (self.A + self.A.transpose(1, 2))
@@ -127,6 +184,11 @@ class _KernelOperator(BatchedLinearOperator):
 
     def directions_per_call(self) -> int:
         return _kernel.plan(self.model.spec, self.theta, self.data.N, self.mode).max_directions
+
+    def network(self, b: int) -> "_KernelOperator":
+        b = self._check_network(b)
+        rows = torch.tensor([b], device=self.theta.device)
+        return type(self)(self.model, self.theta[b:b + 1], self.data.models(rows))
 
 
 class Hessian(_KernelOperator):
@@ -171,6 +233,7 @@ class Residual(BatchedLinearOperator):
     """The residual parts H1 = H - H0 (two kernel calls per product)."""
 
     def __init__(self, model: Model, theta: torch.Tensor, data: Data):
+        self.model, self.data = model, data
         self.hessian = Hessian(model, theta, data)
         self.gauss_newton = GaussNewton(model, theta, data)
         self.single = self.hessian.single
@@ -190,3 +253,8 @@ class Residual(BatchedLinearOperator):
 
     def directions_per_call(self) -> int:
         return self.hessian.directions_per_call()
+
+    def network(self, b: int) -> "Residual":
+        b = self._check_network(b)
+        rows = torch.tensor([b], device=self.hessian.theta.device)
+        return Residual(self.model, self.hessian.theta[b:b + 1], self.data.models(rows))
