@@ -84,6 +84,34 @@ def test_lanczos_sharpness_on_a_larger_net_and_one_network():
     torch.testing.assert_close(one.sharpness, dense.sharpness[0], rtol=1e-12, atol=0)
 
 
+def test_unconverged_lanczos_is_never_recorded(monkeypatch):
+    """A network whose Lanczos did not converge is redone densely (P <= DENSE_MAX_P: the dense
+    value recorded), else recorded as NaN with a RuntimeWarning."""
+    from reluscope.hessian import dynamics, spectrum
+
+    net = MLP([4, 30, 3], "tanh")
+    theta, data = random_problem(net, 3, 20, f64)
+    dense = hessian.gd(net, theta, data, lr=0.1, steps=1, method="dense")
+    real = dynamics.extreme_eigs
+
+    def flaky(op, **kw):   # network 1's Lanczos "fails"; its value is garbage
+        r = real(op, **kw)
+        if kw.get("method") == "lanczos" and op.shape[0] == 3:
+            conv, values = r.converged.clone(), r.values.clone()
+            conv[1], values[1] = False, values[1] + 1.0
+            r = r._replace(values=values, converged=conv)
+        return r
+
+    monkeypatch.setattr(dynamics, "extreme_eigs", flaky)
+    r = hessian.gd(net, theta, data, lr=0.1, steps=1, method="lanczos")
+    torch.testing.assert_close(r.sharpness, dense.sharpness, rtol=1e-12, atol=0)
+    monkeypatch.setattr(dynamics, "DENSE_MAX_P", 100)
+    with pytest.warns(RuntimeWarning, match="did not converge for 1 network"):
+        r = hessian.gd(net, theta, data, lr=0.1, steps=1, method="lanczos")
+    assert torch.isnan(r.sharpness[1]).all() and torch.isfinite(r.sharpness[[0, 2]]).all()
+    assert spectrum.DENSE_MAX_P == 512
+
+
 def test_float32_and_tied_weights():
     net = TMS(5, 2)
     theta, data = random_problem(net, 2, 30, torch.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Sequence, Union
 
 import torch
@@ -15,7 +16,7 @@ from ..models.base import Model
 from ..progress import Progress
 from . import _kernel
 from .operators import GaussNewton, Hessian
-from .spectrum import extreme_eigs
+from .spectrum import DENSE_MAX_P, extreme_eigs
 
 __all__ = ["GDTrace", "gd"]
 
@@ -28,9 +29,12 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
 
     theta: (B, P) or (P,); lr: a number or (B,) tensor (an eta grid x seeds is one batch); steps:
     the number of updates; every: record every `every` steps (and at the last). track: any of
-    "sharpness" (the largest algebraic eigenvalue of the Hessian: exact dense for P <=
-    DENSE_MAX_P, batched Lanczos above — ``extreme_eigs``' method) and "gn_sharpness" (the
-    Gauss-Newton matrix's). A network whose loss is non-finite or above max_loss is flagged
+    "sharpness" (the largest algebraic eigenvalue of the Hessian) and "gn_sharpness" (the
+    Gauss-Newton matrix's). method "auto": dense eigvalsh for P <= DENSE_MAX_P, batched
+    Lanczos (``extreme_eigs``: residual below 1e-8 ||A||, which bounds the eigenvalue's error;
+    seen at round-off) above; "dense" / "lanczos" force one. A network whose Lanczos did not converge is
+    redone densely when P <= DENSE_MAX_P, else recorded as NaN with a RuntimeWarning — never an
+    unconverged value. A network whose loss is non-finite or above max_loss is flagged
     diverged at that step and frozen; the others go on. Cost per step: one fused gradient pass;
     per record: one top eigenvalue per tracked operator (dense: O(N P^2 + P^3) per network).
     Every loss, both dtypes, CPU and CUDA. Not differentiable. Returns ``GDTrace``."""
@@ -76,9 +80,7 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
                 sub = data if len(rows) == B else data.models(rows)
                 for name, op in (("sharpness", Hessian), ("gn_sharpness", GaussNewton)):
                     if name in track:
-                        top = extreme_eigs(op(model, theta[rows], sub), k=1, which="largest",
-                                           method=method).values[:, 0]
-                        out[name][rows, col] = top
+                        out[name][rows, col] = _top(op(model, theta[rows], sub), method, step)
             col += 1
         if step == steps:
             break
@@ -93,6 +95,25 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
         trace = GDTrace(*(t[0] if isinstance(t, torch.Tensor) and name != "steps" else t
                           for name, t in zip(GDTrace._fields, trace)))
     return trace
+
+
+def _top(op, method: str, step: int) -> torch.Tensor:
+    """The largest eigenvalue (B,) of op by the docstring's rule."""
+    P = op.shape[1]
+    r = extreme_eigs(op, k=1, which="largest", method=method)
+    top = r.values[:, 0].clone()
+    if bool(r.converged.all()):
+        return top
+    bad = (~r.converged).nonzero()[:, 0]
+    if P <= DENSE_MAX_P:
+        top[bad] = torch.stack([extreme_eigs(op.network(b), k=1, which="largest",
+                                             method="dense").values[0, 0] for b in bad.tolist()])
+        return top
+    top[bad] = math.nan
+    warnings.warn(f"gd: Lanczos did not converge for {len(bad)} network(s) at step {step} "
+                  f"(P = {P} is too large for the dense fallback): their sharpness is NaN there",
+                  RuntimeWarning, stacklevel=3)
+    return top
 
 
 def _rates(lr, theta: torch.Tensor) -> torch.Tensor:
