@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._ext import _core, cuda_stream
+from ._ext import _core
 from ._ops import (LayerModel, below_autograd, define, eager, forward_mode, layers_of,
                    model_args, saved_primals, spec_of, tangent_of)
 from ._validate import as_float_tensor, check_ndim, same_dtype_device
@@ -59,14 +59,7 @@ def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 # ---- implementations ---------------------------------------------------------------------------
 def _forward_impl(theta: Tensor, X: Tensor, layers: list[int], n_params: int,
                   slope: float) -> Tensor:
-    spec = spec_of(layers, n_params, slope)
-    theta, X = theta.contiguous(), X.contiguous()
-    B, N = theta.shape[0], X.shape[-2]
-    out = torch.empty(B, N, spec.d_out, dtype=theta.dtype, device=theta.device)
-    size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
-    workspace = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
-    _core.forward(spec, theta, X, out, workspace, cuda_stream(theta))
-    return out
+    return _kernel.outputs(spec_of(layers, n_params, slope), theta, X)
 
 
 def _vjp_impl(theta: Tensor, X: Tensor, G: Tensor, layers: list[int], n_params: int,

@@ -22,27 +22,31 @@ Levenberg-Marquardt), ``critical`` (minimum / saddle / unresolved at an approxim
 ``finder`` (critical points of any index: Levenberg-Marquardt on grad L, gradient-flat flags),
 ``dynamics`` (full-batch gradient descent with per-network step sizes and exact sharpness),
 ``tangent_kernel`` (Jacobians of the outputs in theta, empirical NTKs and NTK-vector products),
+``class_structure`` (Papyan's class / cross-class / within-class parts of the cross-entropy
+Gauss-Newton matrix), ``density`` (stochastic Lanczos quadrature spectral densities),
 ``population`` (the TMS population Hessian).
 """
 from ..data import Data
 from ._kernel import KinkWarning
+from .class_structure import ClassDecomposition, class_decomposition
 from .critical import CriticalPoints, classify
 from .density import SpectralDensity, spectral_density
 from .dynamics import GDTrace, gd
 from .finder import CriticalPointSearch, critical_points, training_starts
 from .tangent_kernel import jacobian, ntk, ntk_vp
-from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator, GaussNewton,
-                        Hessian, Residual)
+from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator,
+                        FactorOperator, GaussNewton, Hessian, Residual)
 from .population import tms_population_hessian
 from .products import gauss_newton, gnvp, hessian, hvp, kinks, loss, value_and_grad
 from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_eigs, index,
                        resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
 
-__all__ = ["BatchedLinearOperator", "CriticalPointSearch", "CriticalPoints", "DENSE_MAX_P",
-           "Data", "DenseOperator", "EigResult", "FitHistory", "GDTrace", "GaussNewton",
-           "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "KinkWarning", "Residual",
-           "SpectralDensity", "classify", "critical_points", "eigvalsh", "extreme_eigs", "fit",
-           "gauss_newton", "gd", "gnvp", "hessian", "hvp", "index", "jacobian", "kinks",
-           "levenberg_marquardt", "loss", "ntk", "ntk_vp", "resolution", "spectral_density",
-           "tms_population_hessian", "trace", "training_starts", "value_and_grad"]
+__all__ = ["BatchedLinearOperator", "ClassDecomposition", "CriticalPointSearch", "CriticalPoints",
+           "DENSE_MAX_P", "Data", "DenseOperator", "EigResult", "FactorOperator", "FitHistory",
+           "GDTrace", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "KinkWarning",
+           "Residual", "SpectralDensity", "class_decomposition", "classify", "critical_points",
+           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gd", "gnvp", "hessian", "hvp",
+           "index", "jacobian", "kinks", "levenberg_marquardt", "loss", "ntk", "ntk_vp",
+           "resolution", "spectral_density", "tms_population_hessian", "trace", "training_starts",
+           "value_and_grad"]

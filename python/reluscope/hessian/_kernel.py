@@ -126,6 +126,17 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     return Sums(out[:, 0], counts, grad, products, dxs)
 
 
+def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """The networks' outputs (B, N, d_out): one forward pass (``reluscope.forward``'s kernel)."""
+    theta, X = theta.contiguous(), X.contiguous()
+    B, N = theta.shape[0], X.shape[-2]
+    out = torch.empty(B, N, spec.d_out, dtype=theta.dtype, device=theta.device)
+    size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
+    workspace = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
+    _core.forward(spec, theta, X, out, workspace, cuda_stream(theta))
+    return out
+
+
 def kink_counts(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
                 w: torch.Tensor, imp: torch.Tensor, loss: int) -> torch.Tensor:
     """(B,) int64: per model, the samples with non-zero weight on a kink that moves with theta

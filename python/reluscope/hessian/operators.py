@@ -5,6 +5,7 @@ them. The spectral algorithms (``reluscope.hessian.spectrum``) take any of them.
 - ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T (d2l/dy2) J_n (PSD).
 - ``Residual``: the rest, H1 = H - H0 (the sigma'' and residual terms).
 - ``DenseOperator``: explicit matrices (B, P, P), e.g. to compare an algorithm with eigh.
+- ``FactorOperator``: F^T F from R vectors per network (low rank; ``class_decomposition``).
 
 Every operator gives network b's alone (``network(b)``) and, for scipy's eigsh / cg / lobpcg,
 a ``scipy.sparse.linalg.LinearOperator`` of it (``to_scipy(b)``; scipy is optional).
@@ -20,7 +21,7 @@ from ..data import Data
 from ..models.base import Model
 from . import _kernel
 
-__all__ = ["BatchedLinearOperator", "DenseOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
+__all__ = ["BatchedLinearOperator", "DenseOperator", "FactorOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
            "Residual"]
 
 
@@ -153,6 +154,36 @@ class DenseOperator(BatchedLinearOperator):
 
     def diagonal(self) -> torch.Tensor:
         return self.A.diagonal(dim1=1, dim2=2)
+
+
+class FactorOperator(BatchedLinearOperator):
+    """A_b = F_b^T F_b from R vectors per operator, F (B, R, P): positive semi-definite, rank <=
+    R. Products O(R P) per direction; ``eigvalsh`` from the R x R Gram matrices F F^T when R < P
+    (the same nonzero eigenvalues), memory O(B R P)."""
+
+    def __init__(self, vectors: torch.Tensor):
+        if vectors.dim() != 3:
+            raise ValueError(f"vectors must be (B, R, P), got {tuple(vectors.shape)}")
+        self.vectors = vectors
+        B, _, P = vectors.shape
+        self.shape, self.dtype, self.device = (B, P, P), vectors.dtype, vectors.device
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return (V @ self.vectors.transpose(1, 2)) @ self.vectors
+
+    def network(self, b: int) -> "FactorOperator":
+        b = self._check_network(b)
+        return FactorOperator(self.vectors[b:b + 1])
+
+    def to_dense(self) -> torch.Tensor:
+        return self.vectors.transpose(1, 2) @ self.vectors
+
+    def eigvalsh(self) -> torch.Tensor:
+        """(B, min(R, P)) ascending: the largest min(R, P) eigenvalues of each A_b (the others
+        are 0)."""
+        F = self.vectors
+        small = F @ F.transpose(1, 2) if F.shape[1] < F.shape[2] else self.to_dense()
+        return torch.linalg.eigvalsh(0.5 * (small + small.transpose(1, 2)))
 
 
 class _KernelOperator(BatchedLinearOperator):
