@@ -17,7 +17,7 @@ EXPERIMENTS = {"tms": "tms", "teacher-student": "teacher_student",
                "localization": "localization", "regions": "regions", "llc": "llc",
                "critical-points": "critical_points", "ntk": "ntk",
                "criticality": "criticality", "catapult": "catapult",
-               "edge-of-stability": "edge_of_stability"}
+               "edge-of-stability": "edge_of_stability", "outliers": "outliers"}
 
 
 @dataclass
