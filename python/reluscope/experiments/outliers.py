@@ -19,7 +19,9 @@ bulk edge the class structure does not explain. How many to expect:
   - "about as many outliers as classes" (Sagun et al.): C (reported).
 The share of the top-k eigenvalue mass of G (k = the measured outlier count) carried by each
 part, tr(U_k^T G_part U_k) / sum_{j <= k} lambda_j, the four summing to 1 exactly, says which
-part makes the outliers (Papyan: the class means). H - G (the residual term) is what makes H
+part makes the outliers (Papyan: the class means); the same share of the mean-Jacobian term
+Jbar^T (sum_i w_i (diag p_i - p_i p_i^T)) Jbar measures how far the clustering assumption behind
+C - 1 carries the outliers. H - G (the residual term) is what makes H
 indefinite: H's lowest eigenvalue is negative while G is positive semi-definite.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ import statistics
 
 import torch
 
-from .. import MLP, Data, hessian
+from .. import MLP, Data, forward, hessian
 from ..progress import track
 
 F64 = torch.float64
@@ -70,12 +72,26 @@ def _spectra(ctx, C: int, seeds: int) -> dict:
     edge = torch.linalg.eigvalsh(parts[3])[:, -1]
     count = (eh > edge[:, None]).sum(1)
     ranks = torch.linalg.matrix_rank(G - parts[3], hermitian=True)
+    mean_part = _mean_jacobian_part(net, theta, data).cpu()
     shares = torch.stack([torch.stack([
         torch.einsum("pk,pq,qk->", U[b, :, -k:], Gp[b], U[b, :, -k:]) / eg[b, -k:].sum()
-        for Gp in parts]) for b, k in enumerate(count.clamp(min=1).tolist())])
+        for Gp in parts + [mean_part]]) for b, k in enumerate(count.clamp(min=1).tolist())])
+    mean_rank = torch.linalg.matrix_rank(mean_part, hermitian=True)
     gap = float(((G - G_engine).abs().amax((1, 2)) / G_engine.abs().amax((1, 2))).max())
     return dict(eh=eh, eg=eg, edge=edge, count=count, ranks=ranks, shares=shares, gap=gap,
+                mean_rank=mean_rank,
                 G_min=eg[:, 0], H_min=eh[:, 0], P=net.num_params)
+
+
+def _mean_jacobian_part(net, theta, data) -> torch.Tensor:
+    """Jbar^T (sum_i w_i (diag p_i - p_i p_i^T)) Jbar (B, P, P), Jbar = sum_i w_i J_i: the
+    Gauss-Newton matrix if every sample's logit gradients were their mean (rank <= C - 1)."""
+    J = hessian.jacobian(net, theta, data.X)                    # (B, N, C, P)
+    p = torch.softmax(forward(net, theta, data.X), -1)         # (B, N, C)
+    w = data.w
+    Jbar = torch.einsum("n,bncp->bcp", w, J)
+    A = torch.einsum("n,bnc->bc", w, p).diag_embed() - torch.einsum("n,bnc,bnd->bcd", w, p, p)
+    return Jbar.transpose(1, 2) @ A @ Jbar
 
 
 def _exact_rows(rep, spectra: dict) -> None:
@@ -85,12 +101,15 @@ def _exact_rows(rep, spectra: dict) -> None:
     over = sum(int((s["count"] > s["ranks"]).sum()) for s in spectra.values())
     rep.check("Weyl: outlier count <= rank(G - G_within) <= C^2, networks violating it", over, 0,
               kind="eq", note="a theorem: a code check")
-    shares = torch.cat([s["shares"].sum(1) for s in spectra.values()])
+    shares = torch.cat([s["shares"][:, :4].sum(1) for s in spectra.values()])
     rep.check("shares of the four parts sum to 1, max deviation",
               float((shares - 1).abs().max()), 0.0, 1e-10)
     lo = min(float(s["G_min"].min() / s["eg"][:, -1].max()) for s in spectra.values())
     rep.check("G positive semi-definite: lowest eigenvalue / top, over all networks", lo,
               -1e-12, kind="ge", note="round-off only")
+    over = sum(int((s["mean_rank"] > C - 1).sum()) for C, s in spectra.items())
+    rep.check("mean-Jacobian term has rank <= C - 1, networks violating it", over, 0, kind="eq",
+              note="diag p - p p^T annihilates the all-ones vector: a code check")
     neg = sum(int((s["H_min"] < 0).sum()) for s in spectra.values())
     total = sum(len(s["H_min"]) for s in spectra.values())
     rep.check("H indefinite (a negative eigenvalue: the residual term H - G)", neg, total,
@@ -106,7 +125,8 @@ def _count_rows(rep, C: int, s: dict) -> None:
                   f"(logit-gradient clustering), C = {C} (Sagun et al.), <= C^2 = {C * C}")
     med = s["shares"].median(0).values.tolist()
     rep.info(f"C={C}: share of the outliers' eigenvalue mass per part (median)",
-             ", ".join(f"{p} {m:.2f}" for p, m in zip(PARTS, med)))
+             ", ".join(f"{p} {m:.2f}" for p, m in zip(PARTS, med)),
+             note=f"the mean-Jacobian term (not a part; the C - 1 mechanism): {med[4]:.2f}")
 
 
 def _figure(rep, spectra: dict) -> None:
