@@ -72,15 +72,16 @@ def test_linear_regression_is_exact_and_diverges_beyond_two_over_lambda():
 
 
 def test_lanczos_sharpness_on_a_larger_net_and_one_network():
-    """P above DENSE_MAX_P takes batched Lanczos: its top eigenvalue equals the dense one; one
-    network (theta (P,)) drops the B dimension."""
+    """P above DENSE_MAX_P takes batched Lanczos (warm-started from the previous record's
+    eigenvector): its top eigenvalue equals the dense one at every record; one network
+    (theta (P,)) drops the B dimension."""
     net = MLP([4, 30, 3], "tanh")
     theta, data = random_problem(net, 2, 20, f64)
-    lanczos = hessian.gd(net, theta, data, lr=0.1, steps=2, every=2, method="lanczos")
-    dense = hessian.gd(net, theta, data, lr=0.1, steps=2, every=2, method="dense")
+    lanczos = hessian.gd(net, theta, data, lr=0.1, steps=6, every=2, method="lanczos")
+    dense = hessian.gd(net, theta, data, lr=0.1, steps=6, every=2, method="dense")
     torch.testing.assert_close(lanczos.sharpness, dense.sharpness, rtol=1e-8, atol=1e-10)
-    one = hessian.gd(net, theta[0], data, lr=0.1, steps=2, every=2)
-    assert one.loss.shape == (2,) and one.theta.shape == (net.num_params,)
+    one = hessian.gd(net, theta[0], data, lr=0.1, steps=6, every=2)
+    assert one.loss.shape == (4,) and one.theta.shape == (net.num_params,)
     torch.testing.assert_close(one.sharpness, dense.sharpness[0], rtol=1e-12, atol=0)
 
 

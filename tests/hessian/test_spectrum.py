@@ -179,6 +179,42 @@ def test_lanczos_that_runs_out_of_steps_says_not_converged():
     assert not r.converged.any() and (r.residuals > 1e-3).any()
 
 
+def test_lanczos_warm_start():
+    """v0 starts the first run: from the exact top eigenvectors it stops at its first test
+    (n = 2 products) where random starts need more, with the same values; its checks still
+    start at random (the value is right even from a start orthogonal to the answer); zero rows
+    start at random; bad v0 is a clear error."""
+    lam = torch.cat([torch.linspace(-1, 1, 198), torch.tensor([1.02, 3.0])]).to(F64)
+    A = spectrum_matrix(lam, B=2).to(F64)
+    top = torch.linalg.eigh(A)[1][:, :, -1]
+    op = hessian.DenseOperator(A)
+    calls = []
+    real = op.matmat
+    op.matmat = lambda V: calls.append(V.shape[1]) or real(V)
+    g = torch.Generator().manual_seed(0)
+    warm = spectrum.extreme_eigs(op, k=1, which="largest", method="lanczos", v0=top.clone(),
+                                 generator=g)
+    first_warm = len(calls)
+    calls.clear()
+    cold = spectrum.extreme_eigs(op, k=1, which="largest", method="lanczos", generator=g)
+    assert warm.converged.all() and cold.converged.all()
+    torch.testing.assert_close(warm.values, cold.values, rtol=1e-12, atol=0)
+    torch.testing.assert_close(warm.values[:, 0], torch.full((2,), 3.0, dtype=F64), rtol=1e-12,
+                               atol=0)
+    assert first_warm < len(calls)
+    ortho = torch.linalg.eigh(A)[1][:, :, 0]     # the bottom eigenvector: no top component
+    v0 = torch.stack([ortho[0], torch.zeros(200, dtype=F64)])
+    r = spectrum.extreme_eigs(op, k=1, which="largest", method="lanczos", v0=v0, generator=g)
+    torch.testing.assert_close(r.values[:, 0], torch.full((2,), 3.0, dtype=F64), rtol=1e-12,
+                               atol=0)
+    for bad in (torch.ones(2, 199, dtype=F64), torch.ones(2, 200), [1.0] * 200):
+        with pytest.raises(ValueError, match="v0 must be"):
+            spectrum.extreme_eigs(op, k=1, method="lanczos", v0=bad)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        spectrum.extreme_eigs(op, k=1, method="lanczos", v0=torch.full((2, 200), torch.nan,
+                                                                       dtype=F64))
+
+
 def test_lanczos_max_iter_below_the_wanted_count_is_a_clear_error():
     A = spectrum_matrix(torch.linspace(-1, 1, 20), B=2)
     with pytest.raises(ValueError, match="max_iter must be >= 3"):

@@ -25,13 +25,16 @@ class _Side(NamedTuple):
 
 
 def lanczos(op: BatchedLinearOperator, k: int, which: str, m: int, tol: float,
-            generator: Optional[torch.Generator], progress: bool):
-    """A Lanczos run for the k wanted pairs at each end, then checks from fresh start vectors
-    against the locked pairs (see ``extreme_eigs``). Returns values (B, wanted), vectors
-    (B, wanted, P), true residuals (B, wanted) and converged (B,)."""
+            generator: Optional[torch.Generator], progress: bool,
+            start: Optional[torch.Tensor] = None):
+    """A Lanczos run for the k wanted pairs at each end (from ``start`` (B, P) where given: a
+    warm start), then checks from fresh random vectors against the locked pairs (see
+    ``extreme_eigs``). Returns values (B, wanted), vectors (B, wanted, P), true residuals
+    (B, wanted) and converged (B,)."""
     B, P, _ = op.shape
     ends = ("smallest", "largest") if which == "both" else (which,)
-    first = _run(op, m, k, k, ends, tol, generator, None, Progress(m, "lanczos", progress))
+    first = _run(op, m, k, k, ends, tol, generator, None, Progress(m, "lanczos", progress),
+                 start)
     sides = [_Side(v, x) for v, x in zip(first.values, first.vectors)]
     gap = tol * first.scale
     converged, active = first.ok.clone(), first.ok.clone()
@@ -90,10 +93,10 @@ def _merge(side: _Side, found: _Run, i: int, end: str, gap: torch.Tensor, active
 
 def _run(op: BatchedLinearOperator, m: int, k: int, need: int, ends: tuple, tol: float,
          generator: Optional[torch.Generator], locked: Optional[torch.Tensor],
-         bar: Progress) -> _Run:
+         bar: Progress, start: Optional[torch.Tensor] = None) -> _Run:
     """Batched Lanczos with full reorthogonalisation (twice), at most m steps, on the operator
     restricted to the orthogonal complement of ``locked`` (B, L, P) orthonormal vectors (None:
-    the whole space; m <= P - L). Stops when the `need` most extreme Ritz pairs at every end
+    the whole space; m <= P - L), from ``start`` (B, P) where given (rows of norm 0: random). Stops when the `need` most extreme Ritz pairs at every end
     have residual bounds |beta_n s_n| <= tol max|Ritz value| for every operator; returns the k
     most extreme at every end. An invariant subspace restarts the model's basis with a random
     vector orthogonal to it."""
@@ -120,6 +123,10 @@ def _run(op: BatchedLinearOperator, m: int, k: int, need: int, ends: tuple, tol:
         return r / torch.linalg.vector_norm(r, dim=1, keepdim=True)
 
     Q[:, 0] = random_unit(slice(None), 0)
+    if start is not None:
+        norm = torch.linalg.vector_norm(start, dim=1)
+        given = norm > 0
+        Q[given, 0] = start[given] / norm[given, None]
     for j in range(m):
         bar.update()
         q = Q[:, j]
@@ -138,7 +145,8 @@ def _run(op: BatchedLinearOperator, m: int, k: int, need: int, ends: tuple, tol:
                 beta[dead, j] = 0
             Q[:, j + 1] = nxt
         n = j + 1
-        if n == m or (n >= need * len(ends) and n % 10 == 0):
+        # the stopping test: at n = 2, 4, 8 (a warm start can be done early), then every 10
+        if n == m or (n >= need * len(ends) and (n % 10 == 0 or n in (2, 4, 8))):
             theta, S = torch.linalg.eigh(_tridiagonal(alpha[:, :n], beta[:, :n]))
             scale = theta.abs().amax(1).clamp_min(tiny)
             met = (beta[:, n - 1, None] * S[:, n - 1]).abs() <= tol * scale[:, None]

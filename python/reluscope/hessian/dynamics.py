@@ -32,8 +32,9 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     "sharpness" (the largest algebraic eigenvalue of the Hessian) and "gn_sharpness" (the
     Gauss-Newton matrix's). method "auto": dense eigvalsh for P <= DENSE_MAX_P, batched
     Lanczos (``extreme_eigs``: residual below 1e-8 ||A||, which bounds the eigenvalue's error;
-    seen at round-off) above; "dense" / "lanczos" force one. A network whose Lanczos did not converge is
-    redone densely when P <= DENSE_MAX_P, else recorded as NaN with a RuntimeWarning — never an
+    seen at round-off) above, each record's first Lanczos run warm-started from the previous
+    record's eigenvector (its checks start at random: the guarantee is unchanged); "dense" /
+    "lanczos" force one. A network whose Lanczos did not converge is redone densely when P <= DENSE_MAX_P, else recorded as NaN with a RuntimeWarning — never an
     unconverged value. A network whose loss is non-finite or above max_loss is flagged
     diverged at that step and frozen; the others go on. Cost per step: one fused gradient pass;
     per record: one top eigenvalue per tracked operator (dense: O(N P^2 + P^3) per network).
@@ -63,6 +64,9 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     nan = theta.new_full((B, T), math.nan)
     out = {name: nan.clone() for name in ("loss", "grad_norm", "param_norm", *track)}
     bar = Progress(steps, "gd", enabled=progress)
+    lanczos = method == "lanczos" or (method == "auto" and P > DENSE_MAX_P)
+    # each tracked operator's last top eigenvectors, the next record's Lanczos start
+    start = {name: torch.zeros_like(theta) for name in track} if lanczos else {}
     col = 0
     for step in range(steps + 1):
         sums = _kernel.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
@@ -80,7 +84,11 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
                 sub = data if len(rows) == B else data.models(rows)
                 for name, op in (("sharpness", Hessian), ("gn_sharpness", GaussNewton)):
                     if name in track:
-                        out[name][rows, col] = _top(op(model, theta[rows], sub), method, step)
+                        v0 = start[name][rows] if lanczos else None
+                        top, vec = _top(op(model, theta[rows], sub), lanczos, step, v0)
+                        out[name][rows, col] = top
+                        if lanczos:
+                            start[name][rows] = vec
             col += 1
         if step == steps:
             break
@@ -97,23 +105,26 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     return trace
 
 
-def _top(op, method: str, step: int) -> torch.Tensor:
-    """The largest eigenvalue (B,) of op by the docstring's rule."""
+def _top(op, lanczos: bool, step: int, v0):
+    """The largest eigenvalue (B,) of op by the docstring's rule, and (Lanczos) its eigenvectors
+    (B, P) (zero rows where not converged), the next record's start."""
     P = op.shape[1]
-    r = extreme_eigs(op, k=1, which="largest", method=method)
-    top = r.values[:, 0].clone()
+    if not lanczos:
+        return extreme_eigs(op, k=1, which="largest", method="dense").values[:, 0], None
+    r = extreme_eigs(op, k=1, which="largest", method="lanczos", return_vectors=True, v0=v0)
+    top, vec = r.values[:, 0].clone(), r.vectors[:, 0] * r.converged[:, None]
     if bool(r.converged.all()):
-        return top
+        return top, vec
     bad = (~r.converged).nonzero()[:, 0]
     if P <= DENSE_MAX_P:
         top[bad] = torch.stack([extreme_eigs(op.network(b), k=1, which="largest",
                                              method="dense").values[0, 0] for b in bad.tolist()])
-        return top
+        return top, vec
     top[bad] = math.nan
     warnings.warn(f"gd: Lanczos did not converge for {len(bad)} network(s) at step {step} "
                   f"(P = {P} is too large for the dense fallback): their sharpness is NaN there",
                   RuntimeWarning, stacklevel=3)
-    return top
+    return top, vec
 
 
 def _rates(lr, theta: torch.Tensor) -> torch.Tensor:

@@ -150,7 +150,8 @@ def trace(op: BatchedLinearOperator, *, n_probes: Optional[int] = None,
 def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smallest",
                  return_vectors: bool = False, method: str = "auto",
                  max_iter: Optional[int] = None, tol: Optional[float] = None,
-                 generator: Optional[torch.Generator] = None, progress: bool = False) -> EigResult:
+                 generator: Optional[torch.Generator] = None, progress: bool = False,
+                 v0: Optional[torch.Tensor] = None) -> EigResult:
     """The k smallest / largest eigenpairs of every operator ("both": 2k values, the k smallest
     then the k largest, ascending within each group), as ``EigResult`` (values, vectors,
     residuals, converged).
@@ -175,6 +176,9 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
       ‖A v - lambda v‖ (one more product with the k vectors); converged is False where a run
       or a check did not converge within max_iter steps, or a residual is above tol ‖A‖.
     - "auto": dense when P <= DENSE_MAX_P, else Lanczos.
+    v0: (B, P) start vectors of the first Lanczos run (a warm start, e.g. the previous step's
+    eigenvector; rows of zeros start at random); the checks still start at random, so the
+    guarantee above is unchanged. Ignored by "dense".
     progress: a progress bar of the Lanczos steps on stderr (``reluscope.progress``).
     """
     _check_operator(op)
@@ -191,6 +195,14 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
     wanted = 2 * k if which == "both" else k
     if wanted > P:
         raise ValueError(f"k={k} with which={which!r} asks for more eigenvalues than P={P}")
+    if v0 is not None:
+        if not isinstance(v0, torch.Tensor) or v0.shape != (B, P) or v0.dtype != op.dtype \
+                or v0.device != op.device:
+            raise ValueError(f"v0 must be a ({B}, {P}) tensor of the operator's dtype and "
+                             f"device ({op.dtype}, {op.device}), got "
+                             f"{getattr(v0, 'shape', type(v0).__name__)}")
+        if not bool(torch.isfinite(v0).all()):
+            raise ValueError("v0 has NaN or inf entries")
     if method == "dense" or (method == "auto" and P <= DENSE_MAX_P):
         return _dense(op, k, which, return_vectors)
     if max_iter is not None and max_iter < wanted:
@@ -199,7 +211,7 @@ def extreme_eigs(op: BatchedLinearOperator, *, k: int = 1, which: str = "smalles
     if tol is None:
         tol = 1e-8 if op.dtype == torch.float64 else 1e-4
     m = min(P, max_iter if max_iter is not None else max(100, 10 * k))
-    values, vectors, res, converged = lanczos(op, k, which, m, tol, generator, progress)
+    values, vectors, res, converged = lanczos(op, k, which, m, tol, generator, progress, v0)
     return EigResult(values, vectors if return_vectors else None, res, converged)
 
 
