@@ -217,7 +217,9 @@ def _real_dtype(v) -> bool:
 
 
 def _gather(t: Tensor, idx: Tensor, rows: int) -> Tensor:
-    """Rows of samples t[idx]: t (N, k) shared or (rows, N, k) per chain -> (rows, m, k)."""
+    """Rows of samples t[idx]: t (N, k) shared or (rows, N, k) per chain -> (rows, m, k), by
+    index_select / gather (advanced indexing took 2-5x longer here, far more on a busy CPU)."""
+    m = idx.shape[1]
     if t.dim() == 2:
-        return t[idx]
-    return t[torch.arange(rows, device=t.device)[:, None], idx]
+        return t.index_select(0, idx.reshape(-1)).view(rows, m, t.shape[1])
+    return torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[2]))
