@@ -82,33 +82,32 @@ inline void check_groups(int64_t groups, int n, int c) {
   RS_CHECK(groups == ((int64_t(1) << (n - 1)) >> c),
            "the CUDA sweep needs one group per chunk (groups = 2^(n-1-c))");
 }
+
+// Launches one of the kernels above over `threads` grid-stride threads.
+template <typename T>
+void launch(void (*kernel)(HcBruteArgs<T>), int64_t threads, const HcBruteArgs<T>& a,
+            const DeviceContext& ctx) {
+  check_groups(a.groups, a.W.n, a.W.c);
+  CudaDeviceGuard guard(ctx.device_id);
+  const GridStride g = grid_stride(threads, threads, kBlock);
+  kernel<<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
+  RS_CUDA_CHECK_LAUNCH();
+}
 }  // namespace
 
 template <typename T>
 void hc_brute_f_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
-  check_groups(a.groups, a.W.n, a.W.c);
-  CudaDeviceGuard guard(ctx.device_id);
-  const GridStride g = grid_stride(a.groups * a.B, a.groups * a.B, kBlock);
-  hc_brute_f_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
-  RS_CUDA_CHECK_LAUNCH();
+  launch(hc_brute_f_kernel<T>, a.groups * a.B, a, ctx);
 }
 
 template <typename T>
 void hc_brute_delta_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
-  check_groups(a.groups, a.W.n, a.W.c);
-  CudaDeviceGuard guard(ctx.device_id);
-  const GridStride g = grid_stride(a.groups * a.B, a.groups * a.B, kBlock);
-  hc_brute_delta_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
-  RS_CUDA_CHECK_LAUNCH();
+  launch(hc_brute_delta_kernel<T>, a.groups * a.B, a, ctx);
 }
 
 template <typename T>
 void hc_log_partition_cuda(const HcBruteArgs<T>& a, const DeviceContext& ctx) {
-  check_groups(a.groups, a.W.n, a.W.c);
-  CudaDeviceGuard guard(ctx.device_id);
-  const GridStride g = grid_stride(a.groups, a.groups, kBlock);
-  hc_log_partition_kernel<T><<<unsigned(g.blocks), g.block, 0, as_stream(ctx.stream)>>>(a);
-  RS_CUDA_CHECK_LAUNCH();
+  launch(hc_log_partition_kernel<T>, a.groups, a, ctx);
 }
 
 #define RS_INSTANTIATE(T)                                                               \

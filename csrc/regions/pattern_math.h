@@ -10,7 +10,6 @@
 #include "model/forward_math.h"
 #include "model/lanes.h"
 #include "model/net_spec.h"
-#include "regions/segment_math.h"
 
 namespace rs {
 

@@ -32,6 +32,7 @@ discretisation, mixing) and not the finite-n bias; and the theory's limits (test
 """
 import math
 
+import pytest
 import torch
 
 from reluscope import MLP, TMS, Data, forward, hessian, slt, tms_quadrature
@@ -116,3 +117,26 @@ def test_rmsprop_from_an_exact_minimum():
     exact = float(slt.gaussian_llc(eigs, n_beta, gamma))
     assert not result.diverged.any()
     assert abs(float(result.llc.mean()) - exact) < 0.25 * exact
+
+
+def test_signature_shows_sgld_keywords():
+    """help(llc) lists sgld's keywords with sgld's defaults; an unknown one is a TypeError."""
+    import inspect
+
+    params = inspect.signature(slt.llc).parameters
+    sg = inspect.signature(slt.sgld).parameters
+    for name in ("chains", "draws", "step_size", "n_beta", "gamma", "batch_size", "generator"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert params[name].default == sg[name].default
+    assert "chains" in pydoc_text(slt.llc)
+    net = MLP([1, 1], "identity")
+    with pytest.raises(TypeError, match="chain"):
+        slt.llc(net, net.init(1, dtype=torch.float64),
+                Data(torch.ones(2, 1, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64)),
+                chain=3)
+
+
+def pydoc_text(obj) -> str:
+    import pydoc
+
+    return pydoc.render_doc(obj, renderer=pydoc.plaintext)

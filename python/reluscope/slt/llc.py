@@ -1,6 +1,8 @@
 """``llc``: the local learning coefficient of B models at once, from ``sgld``'s chains."""
 from __future__ import annotations
 
+import inspect
+
 from .._langevin import LLCResult, estimate
 from ..data import Data
 from ..models.base import Model
@@ -21,3 +23,7 @@ def llc(model: Model, theta_star, data: Data, **options) -> LLCResult:
     ``sgld``) gets chain_llc NaN, and its model llc NaN and diverged True: never averaged over.
     """
     return estimate(sgld(model, theta_star, data, **options))
+
+
+# help(llc) and inspect show sgld's keywords and defaults (one definition of them: sgld's)
+llc.__signature__ = inspect.signature(sgld).replace(return_annotation=LLCResult)
