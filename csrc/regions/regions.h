@@ -11,6 +11,8 @@
 namespace rs {
 
 enum RegionMerge : int32_t { MERGE_ACTIVATION = 0, MERGE_LINEAR = 1 };
+// count_1d's per-item status on CUDA (SegmentArgs::overflow; _core.SegmentStatus in Python).
+enum SegmentStatus : uint8_t { SEGMENT_OK = 0, SEGMENT_OVER_CAPACITY = 1, SEGMENT_OFFSETS_MISMATCH = 2 };
 
 // count_1d: for each network b and segment s, pieces of t -> net(theta_b; a + t (b - a)), t in [0,1].
 template <typename T>
@@ -30,8 +32,9 @@ struct SegmentArgs {
   int64_t capacity = 0;
   unsigned char* workspace = nullptr;
   int64_t workspace_items = 0;  // work items the workspace holds at once
-  uint8_t* overflow = nullptr;  // (B, S): 1 where the capacity was too small (count is invalid),
-                                // 2 where the fill pass's offsets did not match the count
+  uint8_t* overflow = nullptr;  // (B, S) SegmentStatus: SEGMENT_OVER_CAPACITY where the capacity
+                                // was too small (count is invalid), SEGMENT_OFFSETS_MISMATCH where
+                                // the fill pass's offsets did not match the count
 };
 
 template <typename T>

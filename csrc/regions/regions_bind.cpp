@@ -167,6 +167,11 @@ void bind_regions(nb::module_& m) {
                          "Which neighbouring pieces count_1d merges.")
       .value("activation", MERGE_ACTIVATION)
       .value("linear", MERGE_LINEAR);
+  nb::enum_<SegmentStatus>(m, "SegmentStatus", nb::is_arithmetic(),
+                           "count_1d's per-item status on CUDA (the overflow buffer).")
+      .value("ok", SEGMENT_OK)
+      .value("over_capacity", SEGMENT_OVER_CAPACITY)
+      .value("offsets_mismatch", SEGMENT_OFFSETS_MISMATCH);
   nb::class_<SegmentPlan>(m, "SegmentPlan", "CUDA launch plan of count_1d.")
       .def_ro("capacity", &SegmentPlan::capacity)
       .def_ro("workspace_bytes", &SegmentPlan::workspace_bytes);

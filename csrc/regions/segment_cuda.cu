@@ -1,6 +1,7 @@
 // CUDA launcher of count_1d: one thread per (network, segment) work item, grid-stride over the
 // B*S items (common/launch.h) with at most `workspace_items` threads, each owning a FixedStore of
-// `capacity` points in the workspace. An item whose points do not fit sets overflow[i] = 1 and leaves counts[i] invalid;
+// `capacity` points in the workspace. An item whose points do not fit sets overflow[i] =
+// SEGMENT_OVER_CAPACITY and leaves counts[i] invalid;
 // the Python layer recounts those items on the CPU (never a silent truncation).
 #include "common/cuda_utils.cuh"
 #include "common/launch.h"
@@ -21,7 +22,7 @@ __global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes, int64_t str
     int64_t n;
     int h;
     if (!segment_pieces(net, a.theta + b * net.n_params, a.xa + x_off, a.xb + x_off, st, n, h)) {
-      a.overflow[i] = 1;
+      a.overflow[i] = SEGMENT_OVER_CAPACITY;
       a.counts[i] = 0;
       continue;
     }
@@ -30,7 +31,7 @@ __global__ void segment_kernel(SegmentArgs<T> a, int64_t item_bytes, int64_t str
     const bool fits = breakpoint_slice(a, i, out, room);
     const int64_t count = segment_count(st, h, n, net.d_out, a.merge, out, room);
     const bool mismatch = a.bp_offsets != nullptr && (!fits || count != room + 1);
-    a.overflow[i] = mismatch ? 2 : 0;
+    a.overflow[i] = mismatch ? SEGMENT_OFFSETS_MISMATCH : SEGMENT_OK;
     a.counts[i] = count;
   }
 }

@@ -114,6 +114,12 @@ def test_degenerate_coincident_and_touching_neurons():
     assert torch.equal(bp.counts, reference.regions.count_1d(net, theta, a, b))
 
 
+def test_segment_status_enum():
+    """count_1d's CUDA status codes come from C++ (_core.SegmentStatus), read by name in Python."""
+    assert [s.name for s in _core.SegmentStatus] == ["ok", "over_capacity", "offsets_mismatch"]
+    assert int(_core.SegmentStatus.ok) == 0   # the kernel writes ok on success: a zeroed buffer
+
+
 def test_segment_plan():
     spec = MLP([2, 16, 1]).spec
     cpu = _core.segment_plan(spec, 10, 3, False, 8, 0)

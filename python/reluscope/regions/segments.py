@@ -114,9 +114,9 @@ def _kernel_pass(model, theta, a, b, merge, counts=None, offsets=None, values=No
                           values, ws, overflow, plan.capacity, cuda_stream(theta))
     if overflow is None or not bool(overflow.any()):
         return counts, None
-    if bool((overflow == 2).any()):
+    if bool((overflow == int(_core.SegmentStatus.offsets_mismatch)).any()):
         raise RuntimeError("count_1d: the fill pass found offsets that do not match its counts")
-    over = overflow.bool()
+    over = overflow == int(_core.SegmentStatus.over_capacity)
     warnings.warn(f"count_1d: {int(over.sum())} segment(s) have more than {plan.capacity} "
                   "points; counting those on the CPU", RuntimeWarning, stacklevel=3)
     return counts, over
