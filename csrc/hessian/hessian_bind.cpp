@@ -4,6 +4,7 @@
 
 #include "common/ndarray.h"
 #include "hessian/hessian.h"
+#include "hessian/hessian_flops.h"
 
 namespace rs {
 
@@ -89,6 +90,9 @@ void bind_hessian(nb::module_& m) {
       .def_ro("products_offset", &HessPlan::products_offset)
       .def_ro("workspace", &HessPlan::workspace)
       .def_ro("max_directions", &HessPlan::max_directions);
+  m.def("hess_flops", &hess_flops, nb::arg("net"), nb::arg("mode"), nb::arg("K"),
+        "Floating-point operations per sample of a _core.hess call (hessian_flops.h: 2 x the "
+        "multiply-adds of the matrix products), for the benchmark's roofline.");
   m.def("hess_plan", &hess_plan, nb::arg("net"), nb::arg("B"), nb::arg("N"), nb::arg("K"),
         nb::arg("mode"), nb::arg("cuda"), nb::arg("elem_size"),
         nb::arg("max_workspace_bytes") = -1,

@@ -8,6 +8,7 @@ import torch
 from .. import MLP, forward, reference
 from .._ext import _core
 from .harness import Result, compare, median_time
+from .roofline import annotate, hess_flops
 
 
 def run(device: str, quick: bool) -> Iterator[Result]:
@@ -19,11 +20,12 @@ def run(device: str, quick: bool) -> Iterator[Result]:
             net = MLP(widths, "relu")
             theta = net.init(B, generator=g, dtype=dtype, bias_std=0.1).to(device)
             X = torch.randn(n_grid, widths[0], generator=g, dtype=dtype).to(device)
-            yield compare("forward", f"mlp{widths} B={B} N={n_grid}",
-                          lambda: forward(net, theta, X),
-                          lambda: reference.forward(net, theta, X), device, dtype,
-                          {"widths": widths, "B": B, "N": n_grid},
-                          repeats=3 if quick else 7)
+            yield annotate(compare("forward", f"mlp{widths} B={B} N={n_grid}",
+                                   lambda: forward(net, theta, X),
+                                   lambda: reference.forward(net, theta, X), device, dtype,
+                                   {"widths": widths, "B": B, "N": n_grid},
+                                   repeats=3 if quick else 7),
+                           hess_flops(net, "loss", n_grid, B), dtype)
     yield _overhead(device)
 
 

@@ -1,10 +1,11 @@
 """Hessian-engine benchmarks, kernel vs the torch.func reference in the same run:
 (a) one HVP per model, B=1000 students [2,5,1] on the 1681-point grid; (b) their full Hessians;
-(c) B=100 [16,64,64,1] relu, K=8 HVPs per model (achieved FLOP/s in extra); (d) TMS n=20, m=5,
-B=1000, N=4096, one HVP per model; (e) "train then classify": extreme_eigs k=1 on (a).
-``quick``: every B ten times smaller (the case names say the B used) and 3 repeats instead of 5:
-2.8 min instead of 17.5 min on this project's 2-core CPU shared with other jobs (load ~6; the
-torch.func references of (c) and (d) take most of it)."""
+(c) B=100 [16,64,64,1] relu, K=8 HVPs per model; (d) TMS n=20, m=5, B=1000, N=4096, one HVP per
+model; (e) "train then classify": extreme_eigs k=1 on (a); (f) value_and_grad on (a)'s networks.
+(a)-(d) and (f) carry the roofline columns (``roofline``: achieved GFLOP/s and % of the measured
+peak). ``quick``: every B ten times smaller (the case names say the B used) and 3 repeats instead
+of 5: 2.8 min instead of 17.5 min on this project's 2-core CPU shared with other jobs (load ~6;
+the torch.func references of (c) and (d) take most of it)."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -15,17 +16,12 @@ from .. import MLP, TMS, Data
 from .. import hessian as H
 from ..reference import hessian as R
 from .harness import Result, compare
+from .roofline import annotate, hess_flops
 
 
 def _grid(dtype, device):
     g = torch.linspace(-5, 5, 41, dtype=dtype)
     return torch.cartesian_prod(g, g).to(device)
-
-
-def _hvp_flops(widths, N, B, K):
-    """Multiply-adds x 2 of forward + backward + K (R-forward + R-backward), per sample."""
-    W = sum(i * o for i, o in zip(widths[:-1], widths[1:]))
-    return 2 * B * N * (2 * W + K * 5 * W)
 
 
 def run(device: str, quick: bool) -> Iterator[Result]:
@@ -41,10 +37,15 @@ def run(device: str, quick: bool) -> Iterator[Result]:
             data = Data(X, T)
             V = torch.randn(B, net.num_params, generator=g, dtype=dtype).to(device)
             sizes = {"widths": [2, 5, 1], "act": act, "B": B, "N": X.shape[0]}
-            yield compare("hessian", f"(a) hvp {act} [2,5,1] B={B} N=1681",
-                          lambda: H.hvp(net, theta, data, V),
-                          lambda: R.hvp(net, theta, data, V), device, dtype, sizes,
-                          repeats=reps)
+            N = X.shape[0]
+            yield annotate(compare("hessian", f"(a) hvp {act} [2,5,1] B={B} N=1681",
+                                   lambda: H.hvp(net, theta, data, V),
+                                   lambda: R.hvp(net, theta, data, V), device, dtype, sizes,
+                                   repeats=reps), hess_flops(net, "hvp", N, B, 1), dtype)
+            yield annotate(compare("hessian", f"(f) value_and_grad {act} [2,5,1] B={B} N=1681",
+                                   lambda: H.value_and_grad(net, theta, data),
+                                   lambda: R.value_and_grad(net, theta, data), device, dtype,
+                                   sizes, repeats=reps), hess_flops(net, "grad", N, B), dtype)
             # the reference full Hessian materialises (B, P, N, 5) tangents: time it on B/10
             # models and scale by 10 (it is linear in B), said so in extra
             sub = theta[:B // 10]
@@ -53,7 +54,7 @@ def run(device: str, quick: bool) -> Iterator[Result]:
                         lambda: R.hessian(net, sub, data), device, dtype, sizes, repeats=reps,
                         extra={"reference": f"timed on B={B // 10}, x10"})
             r.reference_s *= 10
-            yield r
+            yield annotate(r, hess_flops(net, "hvp", N, B, net.num_params), dtype)
             if act == "sigmoid":
                 yield compare("hessian", f"(e) extreme_eigs k=1 [2,5,1] B={B}",
                               lambda: H.extreme_eigs(H.Hessian(net, theta, data), k=1),
@@ -72,8 +73,7 @@ def run(device: str, quick: bool) -> Iterator[Result]:
         r = compare("hessian", f"(c) hvp K=8 relu [16,64,64,1] B={B} N=1681",
                     lambda: H.hvp(net, theta, data, V), lambda: R.hvp(net, theta, data, V),
                     device, dtype, {"widths": widths, "B": B, "N": N, "K": K}, repeats=reps)
-        r.extra["GFLOP/s"] = _hvp_flops(widths, N, B, K) / r.ours_s / 1e9
-        yield r
+        yield annotate(r, hess_flops(net, "hvp", N, B, K), dtype)
         tms = TMS(20, 5)
         B, N = 1000 // scale, 4096
         theta = tms.init(B, generator=g, dtype=dtype).to(device)
@@ -81,7 +81,8 @@ def run(device: str, quick: bool) -> Iterator[Result]:
               (torch.rand(N, 20, generator=g, dtype=dtype) > 0.9)).to(device)
         data = Data(Xt, Xt)
         V = torch.randn(B, tms.num_params, generator=g, dtype=dtype).to(device)
-        yield compare("hessian", f"(d) hvp TMS n=20 m=5 B={B} N=4096",
-                      lambda: H.hvp(tms, theta, data, V),
-                      lambda: R.hvp(tms, theta, data, V), device, dtype,
-                      {"n": 20, "m": 5, "B": B, "N": N}, repeats=reps)
+        yield annotate(compare("hessian", f"(d) hvp TMS n=20 m=5 B={B} N=4096",
+                               lambda: H.hvp(tms, theta, data, V),
+                               lambda: R.hvp(tms, theta, data, V), device, dtype,
+                               {"n": 20, "m": 5, "B": B, "N": N}, repeats=reps),
+                       hess_flops(tms, "hvp", N, B, 1), dtype)

@@ -1,0 +1,64 @@
+"""reluscope.benchmarks.roofline: the operation count against a count written out from the math
+header's loops, the peak microbenchmark's sanity, and the columns it adds."""
+import pytest
+import torch
+
+from reluscope import MLP, TMS
+from reluscope._ext import _core
+from reluscope.benchmarks import roofline
+from reluscope.benchmarks.harness import Result
+
+
+def macs_by_hand(widths, mode, K):
+    """hessian_math.h's matrix products, layer by layer (l = 0 has no incoming R terms)."""
+    total = 0
+    for l, (i, o) in enumerate(zip(widths[:-1], widths[1:])):
+        M = i * o
+        total += M                                   # z = W a
+        if mode == "loss":
+            continue
+        full = mode != "gnvp"
+        if full and l > 0:
+            total += M                               # W^T delta
+        if mode == "grad":
+            total += M                               # delta a^T
+        if mode in ("hvp", "gnvp"):
+            fwd = M + (M if l > 0 else 0)             # V a + W Ra
+            dW = M + (M if full and l > 0 else 0)     # R delta a^T + delta Ra^T
+            back = 0 if l == 0 else M + (M if full else 0)  # W^T R delta + V^T delta
+            total += K * (fwd + dW + back)
+    return 2 * total
+
+
+@pytest.mark.parametrize("mode", ["loss", "grad", "hvp", "gnvp"])
+@pytest.mark.parametrize("widths", [[2, 5, 1], [16, 64, 64, 1], [3, 1]])
+def test_operation_count(widths, mode):
+    spec = MLP(widths).spec
+    for K in (0, 1, 8):
+        got = _core.hess_flops(spec, getattr(_core.HessMode, mode), K)
+        assert got == macs_by_hand(widths, mode, K)
+    assert roofline.hess_flops(MLP(widths), mode, 10, 3, 2) == 30 * macs_by_hand(widths, mode, 2)
+
+
+def test_tied_weights_count_both_layers():
+    tms = TMS(5, 2)   # W (2 x 5) used twice: encoder and decoder, 10 weights each
+    assert _core.hess_flops(tms.spec, _core.HessMode.loss, 0) == 2 * (10 + 10)
+
+
+def test_peak_is_positive_and_scales_with_work():
+    flops, seconds = _core.cpu_peak(8, 1000)
+    big, big_s = _core.cpu_peak(8, 100000)
+    assert flops > 0 and seconds > 0 and big == 100 * flops
+    assert big / big_s > 0.1e9       # any CPU this runs on does 0.1 GFLOP/s
+    assert roofline.peak_gflops(torch.float32) > 0
+    for bad in ((2, 10), (8, 0)):
+        with pytest.raises(ValueError):
+            _core.cpu_peak(*bad)
+
+
+def test_annotate_adds_the_columns_on_cpu_only(monkeypatch):
+    monkeypatch.setattr(roofline, "peak_gflops", lambda dtype: 50.0)
+    r = roofline.annotate(Result("s", "c", "cpu", "float64", {}, 0.5, 1.0), 10e9, torch.float64)
+    assert r.extra == {"GFLOP/s": 20.0, "peak GFLOP/s": 50.0, "% of peak": 40.0}
+    g = roofline.annotate(Result("s", "c", "cuda", "float64", {}, 0.5, 1.0), 10e9, torch.float64)
+    assert g.extra == {}
