@@ -58,3 +58,38 @@ def test_cuda_probe_runs_a_kernel_or_raises_cleanly():
     else:
         with pytest.raises(RuntimeError):
             _core.cuda_probe(0)
+
+
+def test_every_enum_has_one_validity_check():
+    """The first code past each C++ enum (and -1) is refused by its one check (valid_loss,
+    valid_hess_mode, valid_jac_mode, valid_merge, the activation count), so a new entry only
+    moves the count."""
+    import pytest
+    import torch
+
+    from reluscope import MLP
+
+    f64 = torch.float64
+    net = MLP([2, 3, 1], "tanh")
+    spec, theta = net.spec, net.init(1, dtype=f64)
+    X, T = torch.zeros(4, 2, dtype=f64), torch.zeros(4, 1, dtype=f64)
+    w, imp = torch.full((4,), 0.25, dtype=f64), torch.ones(1, dtype=f64)
+    part = torch.zeros(1, 1, 2, dtype=f64)
+    n_losses, n_modes = len(_core.Loss.__members__), len(_core.HessMode.__members__)
+    for bad in (-1, n_losses):
+        with pytest.raises(ValueError, match="unknown loss"):
+            _core.hess(spec, theta, X, T, w, imp, None, part, 0, bad, False, None, None, 0)
+    for bad in (-1, n_modes):
+        with pytest.raises(ValueError, match="unknown mode"):
+            _core.hess_plan(spec, 1, 4, 0, bad, False, 8)
+    for bad in (-1, len(_core.JacMode.__members__)):
+        with pytest.raises(ValueError, match="unknown mode"):
+            _core.jac(spec, theta, X, None, torch.zeros(1, 4, 1, 13, dtype=f64), bad, None, 0)
+    counts = torch.empty(1, 1, dtype=torch.int64)
+    a, b = -torch.ones(1, 2, dtype=f64), torch.ones(1, 2, dtype=f64)
+    for bad in (-1, len(_core.RegionMerge.__members__)):
+        with pytest.raises(ValueError, match="unknown merge"):
+            _core.region_segments(spec, theta, a, b, counts, bad, None, None, None, None, 0, 0)
+    with pytest.raises(ValueError, match="activation code"):
+        _core.NetSpec([(0, -1, 1, 1, False, len(_core.Activation.__members__), False)], 1, 0.01)
+    _core.hess(spec, theta, X, T, w, imp, None, part, 0, n_losses - 1, False, None, None, 0)

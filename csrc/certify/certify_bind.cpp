@@ -20,7 +20,7 @@ static void certify_enclose(const NetSpec& net, const Array& theta, const Array&
       context_of(theta, {&radius, &x, &t, &w, &imp, &out_loss, &out_grad, &out_hess, &out_flags},
                  stream);
   check_same_device(theta, {&workspace});
-  RS_CHECK(loss >= LOSS_MSE && loss <= LOSS_BCE_WITH_LOGITS, "unknown loss ", loss,
+  RS_CHECK(valid_loss(loss) && loss != LOSS_LINEAR, "unknown loss ", loss,
            " (certify takes mse, cross_entropy, bce_with_logits)");
   RS_CHECK(loss != LOSS_CROSS_ENTROPY || net.d_out >= 2,
            "the cross-entropy needs at least two outputs");

@@ -22,7 +22,9 @@ enum HessMode : int32_t {
   HESS_GRAD = 1,   // loss and gradient
   HESS_HVP = 2,    // K Hessian-vector products (full Pearlmutter R-backward)
   HESS_GNVP = 3,   // K Gauss-Newton-vector products (sigma'' and residual cross terms dropped)
+  HESS_MODE_COUNT  // one past the last mode
 };
+inline bool valid_hess_mode(int32_t mode) { return mode >= 0 && mode < HESS_MODE_COUNT; }
 
 // The first values of every row of `part`: the loss, then the count of samples on a moving kink.
 inline constexpr int64_t kHessLossSlot = 0;

@@ -14,8 +14,8 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
                  const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &imp, &part}, stream);
   check_same_device(theta, {&v, &dx});
-  RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
-  RS_CHECK(loss >= LOSS_MSE && loss <= LOSS_LINEAR, "unknown loss ", loss);
+  RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);
+  RS_CHECK(valid_loss(loss), "unknown loss ", loss);
   RS_CHECK(loss != LOSS_CROSS_ENTROPY || net.d_out >= 2,
            "the cross-entropy needs at least two outputs");
   RS_CHECK(!dx || mode == HESS_GRAD, "input gradients dx are computed in mode grad only");

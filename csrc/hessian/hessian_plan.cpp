@@ -28,7 +28,7 @@ int64_t chunks_for(int64_t B, int64_t N, bool cuda) {
 
 HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
                    int64_t elem_size, int64_t max_workspace_bytes) {
-  RS_CHECK(mode >= HESS_LOSS && mode <= HESS_GNVP, "unknown mode ", mode);
+  RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);
   RS_CHECK(B >= 0 && N >= 0 && K >= 0, "negative sizes B=", B, " N=", N, " K=", K);
   RS_CHECK(elem_size == 4 || elem_size == 8, "elem_size must be 4 or 8, got ", elem_size);
   const int64_t P = net.n_params;

@@ -18,7 +18,9 @@ enum JacMode : int32_t {
   JAC_JVP = 1,   // out (B, N, d_out, K): J u_k for K directions u (B, K, P) or (K, P)
   JAC_FEATURES = 2,  // out (B, N, F): per layer l, a^{l-1} (in values) then delta^l_o = d y_o /
                      // d z^l for o < d_out (d_out x out values), at jac_feature_offset(net, l)
+  JAC_MODE_COUNT  // one past the last mode
 };
+inline bool valid_jac_mode(int32_t mode) { return mode >= 0 && mode < JAC_MODE_COUNT; }
 
 // Offset of layer l's features in a sample's row of mode features (l = n_layers: the row's
 // length F = sum_l (in_l + d_out out_l)); delta^l_o starts at offset + in_l + o out_l.

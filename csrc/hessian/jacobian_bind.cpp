@@ -14,7 +14,7 @@ static void jac(const NetSpec& net, const Array& theta, const Array& x, const Op
                 const Array& out, int32_t mode, const OptArray& workspace, std::uintptr_t stream) {
   const DeviceContext ctx = context_of(theta, {&x, &out}, stream);
   check_same_device(theta, {&u});
-  RS_CHECK(mode == JAC_FULL || mode == JAC_JVP || mode == JAC_FEATURES, "unknown mode ", mode);
+  RS_CHECK(valid_jac_mode(mode), "unknown mode ", mode);
   RS_CHECK(theta.ndim() == 2, "theta must be (B, P)");
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});

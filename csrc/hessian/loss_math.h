@@ -27,7 +27,9 @@ enum HessLoss : int32_t {
   LOSS_CROSS_ENTROPY = 1,
   LOSS_BCE_WITH_LOGITS = 2,
   LOSS_LINEAR = 3,
+  LOSS_COUNT  // one past the last loss: a new loss is an entry above it and a branch below
 };
+RS_HD bool valid_loss(int32_t kind) { return kind >= 0 && kind < LOSS_COUNT; }
 
 // y(j), t(j), g(j), curv(j): lane rows of output j; w, ws: lane rows; imp: (d_out,); loss[L] is
 // added to. curv(j) receives d2l/dy_j^2 (diagonal losses) or p_j (cross_entropy, with w s in ws).

@@ -19,8 +19,9 @@ enum Activation : int32_t {
   ACT_SOFTPLUS = 5,
   ACT_ERF = 6,
   ACT_QUADRATIC = 7,
+  ACT_COUNT  // one past the last activation: a new one is an entry above it and its math branches
 };
-inline constexpr int32_t kNumActivations = 8;
+inline constexpr int32_t kNumActivations = ACT_COUNT;
 
 // Piecewise-linear activations: their networks are piecewise linear (the region counter takes only
 // these) and their sigma'' is 0 wherever it is defined.

@@ -10,7 +10,8 @@
 
 namespace rs {
 
-enum RegionMerge : int32_t { MERGE_ACTIVATION = 0, MERGE_LINEAR = 1 };
+enum RegionMerge : int32_t { MERGE_ACTIVATION = 0, MERGE_LINEAR = 1, MERGE_COUNT };
+inline bool valid_merge(int32_t merge) { return merge >= 0 && merge < MERGE_COUNT; }
 // count_1d's per-item status on CUDA (SegmentArgs::overflow; _core.SegmentStatus in Python).
 enum SegmentStatus : uint8_t { SEGMENT_OK = 0, SEGMENT_OVER_CAPACITY = 1, SEGMENT_OFFSETS_MISMATCH = 2 };
 

@@ -31,7 +31,7 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
   if (per_net) check_shape(xa, "a", {B, S, net.d_in}); else check_shape(xa, "a", {S, net.d_in});
   if (per_net) check_shape(xb, "b", {B, S, net.d_in}); else check_shape(xb, "b", {S, net.d_in});
   check_shape(counts, "counts", {B, S});
-  RS_CHECK(merge == MERGE_ACTIVATION || merge == MERGE_LINEAR, "unknown merge code ", merge);
+  RS_CHECK(valid_merge(merge), "unknown merge code ", merge);
   RS_CHECK(bp_offsets.has_value() == bp_values.has_value(), "pass both breakpoint arrays or none");
   if (bp_offsets) {
     check_shape(*bp_offsets, "offsets", {B * S + 1});
