@@ -114,10 +114,11 @@ def test_only_the_driver_modules_call_the_extension():
         "reluscope.models.base", "reluscope.models.mlp", "reluscope.forward", "reluscope.info",
         "reluscope.layer_stats",
         "reluscope._ops", "reluscope.data", "reluscope.hessian._autograd",
-        "reluscope.hessian._kernel", "reluscope.hessian.tangent_kernel",
+        "reluscope._fused", "reluscope.hessian.tangent_kernel",
         "reluscope.certify._kernel", "reluscope.hypercube._sweeps",
         "reluscope.regions.segments",
         "reluscope.regions.slices", "reluscope.regions.patterns", "reluscope.benchmarks.forward",
+        "reluscope.benchmarks.roofline",
     }
 
 

@@ -17,7 +17,7 @@ from ._ext import _core
 from ._ops import (LayerModel, below_autograd, define, eager, forward_mode, layers_of,
                    model_args, saved_primals, spec_of, tangent_of)
 from ._validate import as_float_tensor, check_ndim, same_dtype_device
-from .hessian import _kernel
+from . import _fused
 from .hessian._autograd import hess_products
 from .models.base import Model, check_model
 from .reference.forward import forward as reference_forward
@@ -59,7 +59,7 @@ def forward(model: Model, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 # ---- implementations ---------------------------------------------------------------------------
 def _forward_impl(theta: Tensor, X: Tensor, layers: list[int], n_params: int,
                   slope: float) -> Tensor:
-    return _kernel.outputs(spec_of(layers, n_params, slope), theta, X)
+    return _fused.outputs(spec_of(layers, n_params, slope), theta, X)
 
 
 def _vjp_impl(theta: Tensor, X: Tensor, G: Tensor, layers: list[int], n_params: int,
@@ -68,9 +68,9 @@ def _vjp_impl(theta: Tensor, X: Tensor, G: Tensor, layers: list[int], n_params: 
     need_x)."""
     spec = spec_of(layers, n_params, slope)
     ones_w, ones_imp = theta.new_ones(X.shape[-2]), theta.new_ones(spec.d_out)
-    sums = _kernel.run(spec, theta, X, G, ones_w, ones_imp, int(_core.Loss.linear),
-                       _kernel.Mode.grad, dx=need_x)
-    return sums.grad.clone(), (sums.dx if need_x else theta.new_empty(theta.shape[0], 0, 0))
+    sums = _fused.run(spec, theta, X, G, ones_w, ones_imp, int(_core.Loss.linear),
+                       _fused.Mode.grad, dx=need_x)
+    return sums.grad, (sums.dx if need_x else theta.new_empty(theta.shape[0], 0, 0))
 
 
 def _forward_fake(theta, X, layers, n_params, slope):
@@ -168,7 +168,7 @@ class _ForwardVJP(torch.autograd.Function):
         if d_theta is not None:
             ones_w, ones_imp = theta.new_ones(X.shape[-2]), theta.new_ones(G.shape[-1])
             hv = hess_products(theta, X, G, ones_w, ones_imp, d_theta[:, None], *ctx.model,
-                               int(_core.Loss.linear), int(_kernel.Mode.hvp))[:, 0]
+                               int(_core.Loss.linear), int(_fused.Mode.hvp))[:, 0]
             dt = hv if dt is None else dt + hv
         return dt, (dx if dx is not None else theta.new_zeros(theta.shape[0], 0, 0))
 

@@ -9,7 +9,7 @@ import torch
 
 from reluscope import ACTIVATIONS, MLP, TMS, Data, hessian
 from reluscope.data import LOSSES
-from reluscope.hessian import _kernel
+from reluscope import _fused
 from reluscope.reference import hessian as reference
 from tests.utils import DEVICES, DTYPES, assert_matches_reference, jvp_ways, random_problem
 
@@ -71,7 +71,7 @@ def test_products_are_differentiable_in_v_and_theta(mode):
     shared = torch.randn(3, net.num_params, dtype=torch.float64, requires_grad=True)
     args = (theta.detach(), data.X, data.T, data.w, data.imp)
     model = (net.flat_layers, net.num_params, net.slope, int(data.loss_code))
-    code = int(getattr(_kernel.Mode, mode))
+    code = int(getattr(_fused.Mode, mode))
     op = torch.ops.reluscope.hess_products
     assert torch.autograd.gradcheck(lambda v: op(*args, v, *model, code), (shared,))
 
@@ -158,8 +158,8 @@ def test_vmapped_directions_are_one_pass_with_more_directions(monkeypatch):
     net, theta, data = problem()
     Vs = torch.randn(5, 2, 3, net.num_params, dtype=torch.float64)
     calls = []
-    run = _kernel.run
-    monkeypatch.setattr(_kernel, "run", lambda *a, **k: calls.append(
+    run = _fused.run
+    monkeypatch.setattr(_fused, "run", lambda *a, **k: calls.append(
         (a[1].shape[0], a[8].shape)) or run(*a, **k))
     torch.func.vmap(lambda v: hessian.hvp(net, theta, data, v))(Vs)
     assert calls == [(2, (2, 15, net.num_params))]
@@ -207,16 +207,16 @@ def test_backward_reuses_the_gradient_pass(monkeypatch):
     """loss + backward is one gradient pass; double backward adds one Hessian-vector pass."""
     net, theta, data = problem()
     modes = []
-    run = _kernel.run
-    monkeypatch.setattr(_kernel, "run", lambda *a, **k: modes.append(a[7]) or run(*a, **k))
+    run = _fused.run
+    monkeypatch.setattr(_fused, "run", lambda *a, **k: modes.append(a[7]) or run(*a, **k))
     t = theta.clone().requires_grad_()
     hessian.loss(net, t, data).sum().backward()
-    assert modes == [_kernel.Mode.grad]
+    assert modes == [_fused.Mode.grad]
     modes.clear()
     g, = torch.autograd.grad(hessian.loss(net, t, data).sum(), t, create_graph=True)
     v = torch.randn_like(t)
     hv, = torch.autograd.grad(g, t, v)
-    assert modes == [_kernel.Mode.grad, _kernel.Mode.hvp]
+    assert modes == [_fused.Mode.grad, _fused.Mode.hvp]
     assert torch.equal(hv, hessian.hvp(net, theta, data, v))
 
 

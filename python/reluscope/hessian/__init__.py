@@ -27,7 +27,7 @@ Gauss-Newton matrix), ``density`` (stochastic Lanczos quadrature spectral densit
 ``population`` (the TMS population Hessian).
 """
 from ..data import Data
-from ._kernel import KinkWarning
+from .._fused import KinkWarning
 from .class_structure import ClassDecomposition, class_decomposition
 from .critical import CriticalPoints, classify
 from .density import SpectralDensity, spectral_density

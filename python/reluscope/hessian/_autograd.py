@@ -27,8 +27,8 @@ from .._ext import _core
 from .._ops import (LayerModel, below_autograd, define, eager, forward_mode, layers_of,
                     refuse_tangents, saved_primals, spec_of)
 from ..reference.hessian import product_sum
-from . import _kernel
-from ._kernel import Mode
+from .. import _fused
+from .._fused import Mode
 
 _LOSS_NAMES = {int(v): v.name for v in _core.Loss}
 _ROLES = ("net", ("net_or_shared", 2), ("net_or_shared", 2), ("net_or_shared", 1), "shared")
@@ -39,21 +39,21 @@ _NO_MODEL_GRADS = (None,) * 4  # layers, n_params, slope, loss
 def _loss_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, layers: list[int],
                n_params: int, slope: float, loss: int) -> Tensor:
     spec = spec_of(layers, n_params, slope)
-    return _kernel.run(spec, theta, X, T, w, imp, loss, Mode.loss).loss.clone()
+    return _fused.run(spec, theta, X, T, w, imp, loss, Mode.loss).loss
 
 
 def _grad_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, layers: list[int],
                n_params: int, slope: float, loss: int) -> tuple[Tensor, Tensor]:
     spec = spec_of(layers, n_params, slope)
-    sums = _kernel.run(spec, theta, X, T, w, imp, loss, Mode.grad)
-    return sums.loss.clone(), sums.grad.clone()
+    sums = _fused.run(spec, theta, X, T, w, imp, loss, Mode.grad)
+    return sums.loss, sums.grad
 
 
 def _products_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, V: Tensor,
                    layers: list[int], n_params: int, slope: float, loss: int,
                    mode: int) -> Tensor:
     spec = spec_of(layers, n_params, slope)
-    return _kernel.run(spec, theta, X, T, w, imp, loss, Mode(mode), V).products.clone()
+    return _fused.run(spec, theta, X, T, w, imp, loss, Mode(mode), V).products
 
 
 # ---- fake implementations (torch.compile) ------------------------------------------------------

@@ -30,7 +30,7 @@ import torch
 
 from ..data import Data
 from ..models.base import Model, check_model
-from . import _kernel
+from .. import _fused
 from .operators import FactorOperator
 from .tangent_kernel import jacobian
 
@@ -74,7 +74,7 @@ def class_decomposition(model: Model, theta: torch.Tensor, data: Data) -> ClassD
     if single:
         J = J[None]
     th = theta[None] if single else theta
-    p = torch.softmax(_kernel.outputs(model.spec, th, data.X), -1)   # (B, N, C)
+    p = torch.softmax(_fused.outputs(model.spec, th, data.X), -1)   # (B, N, C)
     Y = data.targets(C)
     Y = Y.expand(J.shape[0], -1, -1) if Y.dim() == 2 else Y    # (B, N, C) one-hot
     w = data.w.expand(J.shape[0], -1) if data.w.dim() == 1 else data.w

@@ -10,7 +10,7 @@ import torch
 
 from ..data import Data
 from ..models.base import Model
-from . import _kernel
+from .. import _fused
 from .operators import Hessian
 from .products import value_and_grad
 from .spectrum import IndexResult, dense_eigh, resolution
@@ -63,7 +63,7 @@ def classify(model: Model, theta: torch.Tensor, data: Data, *, grad_tol: float) 
     change measured at one point); a verdict that is a proof needs rigorous enclosures over a
     region around theta, which this function does not compute.
     """
-    inp = _kernel.check_inputs(model, theta, data)
+    inp = _fused.check_inputs(model, theta, data)
     if isinstance(grad_tol, bool) or not isinstance(grad_tol, numbers.Real):
         raise TypeError(f"grad_tol must be a number, got {type(grad_tol).__name__}")
     if not grad_tol >= 0:

@@ -14,7 +14,7 @@ from .._validate import check_count
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
-from . import _kernel
+from .. import _fused
 from .operators import GaussNewton, Hessian
 from .spectrum import DENSE_MAX_P, extreme_eigs
 
@@ -39,7 +39,7 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     diverged at that step and frozen; the others go on. Cost per step: one fused gradient pass;
     per record: one top eigenvalue per tracked operator (dense: O(N P^2 + P^3) per network).
     Every loss, both dtypes, CPU and CUDA. Not differentiable. Returns ``GDTrace``."""
-    inp = _kernel.check_inputs(model, theta, data)
+    inp = _fused.check_inputs(model, theta, data)
     theta = inp.theta.detach().clone()
     B, P = theta.shape
     steps, every = check_count(steps, "steps", 0), check_count(every, "every", 1)
@@ -69,8 +69,8 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     start = {name: torch.zeros_like(theta) for name in track} if lanczos else {}
     col = 0
     for step in range(steps + 1):
-        sums = _kernel.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                           _kernel.Mode.grad)
+        sums = _fused.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
+                           _fused.Mode.grad)
         L, g = sums.loss, sums.grad
         blown = alive & (~torch.isfinite(L) | (L > max_loss) | ~torch.isfinite(g).all(1))
         diverged_at = torch.where(blown, step, diverged_at)

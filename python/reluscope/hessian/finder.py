@@ -32,7 +32,7 @@ from .._validate import check_count
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
-from . import _kernel
+from .. import _fused
 from .operators import HESSIAN_MAX_BYTES
 from .products import hessian, hvp, value_and_grad
 from .critical import classify
@@ -63,7 +63,7 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
 
     Returns ``CriticalPointSearch``.
     """
-    inp = _kernel.check_inputs(model, theta0, data)
+    inp = _fused.check_inputs(model, theta0, data)
     theta = inp.theta.detach().clone()
     B, P = theta.shape
     steps = check_count(steps, "steps")

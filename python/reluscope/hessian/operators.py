@@ -19,7 +19,7 @@ import torch
 from .._validate import HESSIAN_MAX_BYTES
 from ..data import Data
 from ..models.base import Model
-from . import _kernel
+from .. import _fused
 
 __all__ = ["BatchedLinearOperator", "DenseOperator", "FactorOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
            "Residual"]
@@ -190,10 +190,10 @@ class _KernelOperator(BatchedLinearOperator):
     """Products from the fused kernel in one mode, for B models at theta on data (theta (P,) is
     one model, B = 1, with ``single`` set)."""
 
-    mode: _kernel.Mode
+    mode: _fused.Mode
 
     def __init__(self, model: Model, theta: torch.Tensor, data: Data):
-        self.inputs = _kernel.check_inputs(model, theta, data)
+        self.inputs = _fused.check_inputs(model, theta, data)
         self.theta, self.single = self.inputs.theta, self.inputs.single
         self.model, self.data = model, data
         B, P = self.theta.shape
@@ -201,11 +201,11 @@ class _KernelOperator(BatchedLinearOperator):
 
     def _run(self, V: torch.Tensor) -> torch.Tensor:
         i = self.inputs
-        return _kernel.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
+        return _fused.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
                            V, kinks=False).products
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        V = _kernel.check_directions(self.theta, V)
+        V = _fused.check_directions(self.theta, V)
         if V.dim() != 3:
             raise ValueError(f"matmat takes V (B, K, P), got {tuple(V.shape)}")
         return self._run(V)
@@ -214,7 +214,7 @@ class _KernelOperator(BatchedLinearOperator):
         return self._run(E)
 
     def directions_per_call(self) -> int:
-        return _kernel.plan(self.model.spec, self.theta, self.data.N, self.mode).max_directions
+        return _fused.plan(self.model.spec, self.theta, self.data.N, self.mode).max_directions
 
     def network(self, b: int) -> "_KernelOperator":
         b = self._check_network(b)
@@ -228,7 +228,7 @@ class Hessian(_KernelOperator):
     the piecewise-smooth loss; models with a sample on a kink that moves with theta have none
     (``on_kink``): their products use relu'(0) = 0 and come with a ``KinkWarning``."""
 
-    mode = _kernel.Mode.hvp
+    mode = _fused.Mode.hvp
 
     @property
     def kinks(self) -> torch.Tensor:
@@ -236,7 +236,7 @@ class Hessian(_KernelOperator):
         (``hessian.kinks``); one forward pass, on first use."""
         if not hasattr(self, "_kinks"):
             i = self.inputs
-            self._kinks = _kernel.kink_counts(self.model.spec, i.theta, i.X, i.T, i.w, i.imp,
+            self._kinks = _fused.kink_counts(self.model.spec, i.theta, i.X, i.T, i.w, i.imp,
                                               i.loss)
         return self._kinks
 
@@ -249,7 +249,7 @@ class Hessian(_KernelOperator):
         if not getattr(self, "_warned", False):  # checked once per operator, at its first product
             self._warned = True
             if bool(self.kinks.any()):
-                _kernel.warn_kinks(self.kinks)
+                _fused.warn_kinks(self.kinks)
         return super()._run(V)
 
 
@@ -257,7 +257,7 @@ class GaussNewton(_KernelOperator):
     """The Gauss-Newton parts H0_b = sum_n J_n^T (d2l/dy2) J_n (sigma'' and residual terms
     dropped): positive semi-definite."""
 
-    mode = _kernel.Mode.gnvp
+    mode = _fused.Mode.gnvp
 
 
 class Residual(BatchedLinearOperator):

@@ -8,7 +8,7 @@ import torch
 
 from ..models.tms import TMS
 from ..models.tms_population import hessian_exists, kink_line_term, tms_population
-from ._kernel import KinkWarning
+from .._fused import KinkWarning
 from .operators import Hessian
 
 __all__ = ["tms_population_hessian"]

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import torch
 
+from .. import _fused
 from .._ops import model_args
 from ..data import Data
 from ..models.base import Model
-from . import _autograd, _kernel
+from . import _autograd
 from .operators import GaussNewton, Hessian
 
 __all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "kinks", "loss", "value_and_grad"]
 
 
-def _call_args(inp: _kernel.Inputs) -> tuple:
+def _call_args(inp: _fused.Inputs) -> tuple:
     return (inp.theta, inp.X, inp.T, inp.w, inp.imp, *model_args(inp.model), inp.loss)
 
 
@@ -37,7 +38,7 @@ def loss(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     Differentiable in theta: where theta requires grad, the call runs the gradient pass (the
     cost of ``value_and_grad``) and its backward costs no kernel call; the gradient's own
     backward (double backward) is one Hessian-vector pass."""
-    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
+    inp = _fused.check_inputs(model, theta, data, differentiable=True)
     out = _autograd.loss_values(*_call_args(inp))
     return out[0] if inp.single else out
 
@@ -45,7 +46,7 @@ def loss(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
 def value_and_grad(model: Model, theta: torch.Tensor,
                    data: Data) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss (B,) and gradient (B, P) in one fused pass (one model: () and (P,))."""
-    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
+    inp = _fused.check_inputs(model, theta, data, differentiable=True)
     L, G = _autograd.loss_and_grad(*_call_args(inp))
     return (L[0], G[0]) if inp.single else (L, G)
 
@@ -64,15 +65,15 @@ def kinks(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     below their kink). Decided in float64 whatever theta's dtype (the bound is then ~1e-13 of the
     pre-activation's scale). One forward pass of the fused kernel plus one pass of |W| (its
     flags: csrc/model/kink_math.h)."""
-    inp = _kernel.check_inputs(model, theta, data)
-    out = _kernel.kink_counts(inp.model.spec, inp.theta, inp.X, inp.T, inp.w, inp.imp, inp.loss)
+    inp = _fused.check_inputs(model, theta, data)
+    out = _fused.kink_counts(inp.model.spec, inp.theta, inp.X, inp.T, inp.w, inp.imp, inp.loss)
     return out[0] if inp.single else out
 
 
 def _products(model: Model, theta: torch.Tensor, data: Data, V,
-              mode: _kernel.Mode) -> torch.Tensor:
-    inp = _kernel.check_inputs(model, theta, data, differentiable=True)
-    V3 = _kernel.check_directions(inp.theta, V, inp.single)
+              mode: _fused.Mode) -> torch.Tensor:
+    inp = _fused.check_inputs(model, theta, data, differentiable=True)
+    V3 = _fused.check_directions(inp.theta, V, inp.single)
     one = V3.dim() == 2  # (B, P): one direction per model
     args = _call_args(inp)
     out = _autograd.products(*args[:5], V3[:, None] if one else V3, *args[5:], int(mode))
@@ -85,14 +86,14 @@ def hvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch
     R-backward per vector). V (B, P) or (B, K, P) -> same shape. For ReLU nets this is the Hessian
     of the piecewise-smooth loss; where a sample sits on a kink that moves with theta it does not
     exist: the products use relu'(0) = 0 and a ``KinkWarning`` says so (``kinks``)."""
-    return _products(model, theta, data, V, _kernel.Mode.hvp)
+    return _products(model, theta, data, V, _fused.Mode.hvp)
 
 
 def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torch.Tensor:
     """Gauss-Newton products H0 v = sum_n J_n^T (d2l/dy2) J_n v (sigma'' and residual terms
     dropped; d2l/dy2 = diag(2 w_n I) for mse, w_n (diag p - p p^T) for the cross-entropy).
     V (B, P) or (B, K, P) -> same shape. The residual part is hvp - gnvp."""
-    return _products(model, theta, data, V, _kernel.Mode.gnvp)
+    return _products(model, theta, data, V, _fused.Mode.gnvp)
 
 
 def hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:

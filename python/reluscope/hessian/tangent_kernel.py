@@ -17,7 +17,7 @@ import torch
 from .._ext import _core, cuda_stream
 from .._validate import as_float_tensor, check_finite, check_ndim, same_dtype_device
 from ..models.base import Model, check_model
-from . import _kernel
+from .. import _fused
 from .operators import HESSIAN_MAX_BYTES
 
 __all__ = ["jacobian", "ntk", "ntk_vp"]
@@ -99,8 +99,8 @@ def ntk_vp(model: Model, theta: torch.Tensor, X: torch.Tensor, V: torch.Tensor, 
     check_finite(V, "V")
     ones_w = theta.new_ones(N2)
     ones_i = theta.new_ones(d)
-    u = _kernel.run(model.spec, theta, X2, V.contiguous(), ones_w, ones_i,
-                    int(_core.Loss.linear), _kernel.Mode.grad).grad         # J'^T V: (B, P)
+    u = _fused.run(model.spec, theta, X2, V.contiguous(), ones_w, ones_i,
+                    int(_core.Loss.linear), _fused.Mode.grad).grad         # J'^T V: (B, P)
     out = _run(model, theta, X, u[:, None].contiguous(), _core.JacMode.jvp)[..., 0]
     return out[0] if single else out
 

@@ -10,7 +10,7 @@ import torch
 from ..data import Data
 from ..models.base import Model
 from ..progress import Progress
-from . import _kernel
+from .. import _fused
 from .operators import GaussNewton
 from .products import value_and_grad
 
@@ -45,7 +45,7 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
         (theta after `steps` steps (B, P), or (P,) for one model, FitHistory). A model whose
         loss becomes NaN keeps NaN; the others are unaffected.
     """
-    inp = _kernel.check_inputs(model, theta, data)
+    inp = _fused.check_inputs(model, theta, data)
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
     if steps < 0:
@@ -60,10 +60,10 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
     losses, norms, logged = [], [], []
     with torch.no_grad():
         for step in range(steps + 1):
-            sums = _kernel.run(spec, param, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                               _kernel.Mode.grad)
+            sums = _fused.run(spec, param, inp.X, inp.T, inp.w, inp.imp, inp.loss,
+                               _fused.Mode.grad)
             if step % log_every == 0 or step == steps:
-                losses.append(sums.loss.clone())
+                losses.append(sums.loss)
                 norms.append(torch.linalg.vector_norm(sums.grad, dim=1))
                 logged.append(step)
             if step == steps:
@@ -96,7 +96,7 @@ def levenberg_marquardt(model: Model, theta: torch.Tensor, data: Data, *, steps:
     Returns:
         (theta (B, P), FitHistory logged at every step).
     """
-    inp = _kernel.check_inputs(model, theta, data)
+    inp = _fused.check_inputs(model, theta, data)
     theta = inp.theta.detach().clone()
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")

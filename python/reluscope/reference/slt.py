@@ -4,6 +4,7 @@ gradients of the reference loss (``reference.hessian.sample_losses`` over
 ``reluscope.slt`` (``reluscope._langevin``), so the two agree step for step under one generator."""
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Optional
 
@@ -106,3 +107,6 @@ def sgld(model, theta_star, data: Data, *, chains: int = 4, draws: int = 200, bu
 def llc(model, theta_star, data: Data, **options) -> LLCResult:
     """``reluscope.slt.llc`` from the reference chains."""
     return estimate(sgld(model, theta_star, data, **options))
+
+
+llc.__signature__ = inspect.signature(sgld).replace(return_annotation=LLCResult)  # as slt.llc

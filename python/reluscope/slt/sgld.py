@@ -16,7 +16,7 @@ from torch import Tensor
 from .._langevin import (SGLDResult, minibatch, minibatch_loss_factor, noise,
                          past_stability_limit, ran_away, runaway_bounds)
 from ..data import Data
-from ..hessian import _kernel
+from .. import _fused
 from ..models.base import Model
 from ..progress import Progress
 
@@ -86,7 +86,7 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
 
     Cost per step: one gradient pass over B C chains x (batch_size or N) samples.
     """
-    inp = _kernel.check_inputs(model, theta_star, data)
+    inp = _fused.check_inputs(model, theta_star, data)
     if inp.w.dim() == 2:
         raise ValueError(f"sgld takes sample weights shared by the models, (N,); this data has "
                          f"per-model weights {tuple(inp.w.shape)}")
@@ -124,8 +124,8 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     losses, dists, kept = [], [], []
     diverged = torch.zeros(rows, dtype=torch.bool, device=theta.device)
     bar = Progress(burn_in + draws, "sgld", enabled=progress)
-    init_loss = _kernel.run(model.spec, theta0, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                            _kernel.Mode.loss).loss.clone()
+    init_loss = _fused.run(model.spec, theta0, inp.X, inp.T, inp.w, inp.imp, inp.loss,
+                            _fused.Mode.loss).loss
     bounds = runaway_bounds(*(v.repeat_interleave(C) for v in (init_loss, nb, gam)), P,
                             minibatch_loss_factor(inp.w, full))
     with torch.no_grad():
@@ -136,12 +136,12 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                 idx = minibatch(generator, inp.w, rows, batch_size)
                 Xb, wb = _gather(X, idx, rows), w_mb
                 Tb = Xb if T is X else _gather(T, idx, rows)  # autoencoders (TMS): one gather
-            sums = _kernel.run(model.spec, theta, Xb, Tb, wb, inp.imp, inp.loss,
-                               _kernel.Mode.grad)
+            sums = _fused.run(model.spec, theta, Xb, Tb, wb, inp.imp, inp.loss,
+                               _fused.Mode.grad)
             dist = torch.linalg.vector_norm(theta - star, dim=1)
             diverged |= ran_away(sums.loss, dist, bounds) | ~torch.isfinite(theta).all(1)
             if step >= burn_in:
-                losses.append(sums.loss.clone())
+                losses.append(sums.loss)
                 dists.append(dist)
                 if theta_every and (step - burn_in + 1) % theta_every == 0:
                     kept.append(theta.clone())

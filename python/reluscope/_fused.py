@@ -1,10 +1,11 @@
-"""The one driver of the fused Hessian kernel (csrc/hessian): validates inputs, reads the launch
-plan from C++ (``_core.hess_plan``), allocates exactly what it says, calls ``_core.hess`` and
-returns the loss, gradient, products (and input gradients) summed over the partial sums (data
-chunks; on CUDA one per warp, so results are the same bits every call), with the kernel's count
-of samples on a moving kink. Every other module of ``reluscope.hessian`` (and
-``reluscope.forward``'s backward) reaches the kernel through here; every Hessian product does, so
-this is where a Hessian evaluated at a kink raises its ``KinkWarning``."""
+"""The one driver of the fused Hessian kernel (csrc/hessian), below every engine that uses it
+(``reluscope.hessian``, ``reluscope.forward``'s backward, ``reluscope.slt``): validates inputs,
+reads the launch plan from C++ (``_core.hess_plan``), allocates exactly what it says, calls
+``_core.hess`` and returns the loss, gradient, products (and input gradients) summed over the
+partial sums (data chunks; on CUDA one per warp, so results are the same bits every call) as
+tensors of their own (no caller clones), with the kernel's count of samples on a moving kink.
+Every Hessian product comes through here, so this is where a Hessian evaluated at a kink raises
+its ``KinkWarning``."""
 from __future__ import annotations
 
 import os
@@ -14,10 +15,10 @@ from typing import NamedTuple, Optional
 
 import torch
 
-from .._ext import _core, cuda_stream
-from .._validate import as_float_tensor, check_data, check_finite, same_dtype_device
-from ..data import Data
-from ..models.base import Model, check_model
+from ._ext import _core, cuda_stream
+from ._validate import as_float_tensor, check_data, check_finite, same_dtype_device
+from .data import Data
+from .models.base import Model, check_model
 
 Mode = _core.HessMode
 
@@ -116,14 +117,15 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, fused, dxs, workspace,
                cuda_stream(theta))
     out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
-    grad = out[:, p.grad_offset:p.grad_offset + P] if mode == Mode.grad else None
-    products = (out[:, p.products_offset:p.products_offset + K * P].view(B, K, P)
+    # owned tensors (each its own storage, not views of the partial sums): no caller clones
+    grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None
+    products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     counts = (out[:, p.kinks_offset].round().long() if fused else
               kink_counts(spec, theta, X, T, w, imp, loss) if kinks else None)
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
-    return Sums(out[:, 0], counts, grad, products, dxs)
+    return Sums(out[:, 0].clone(), counts, grad, products, dxs)
 
 
 def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""reluscope.hessian._kernel and the C++ launch plan it reads (_core.hess_plan)."""
+"""reluscope._fused (the fused kernel driver) and the C++ launch plan it reads (_core.hess_plan)."""
 import functools
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 from reluscope import MLP, TMS
 from reluscope import hessian
 from reluscope._ext import _core
-from reluscope.hessian import _kernel
+from reluscope import _fused
 from tests.hessian.test_products import matches_reference
 from tests.utils import DTYPES, random_problem
 
@@ -50,7 +50,7 @@ def test_chunked_cpu_sums_equal_one_chunk():
     the whole data (to rounding)."""
     net = MLP([2, 5, 1], "tanh")
     theta, data = random_problem(net, 1, 3000, torch.float64)
-    assert _kernel.plan(net.spec, theta, data.N, Mode.loss).chunks > 1
+    assert _fused.plan(net.spec, theta, data.N, Mode.loss).chunks > 1
     split = hessian.loss(net, theta, data)
     whole = hessian.loss(net, theta.expand(64, -1).contiguous(), data)
     torch.testing.assert_close(split.expand(64), whole, rtol=1e-14, atol=0)
