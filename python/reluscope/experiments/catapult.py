@@ -187,7 +187,8 @@ def _mlp_runs(ctx, activation: str, hidden: tuple, seeds: int, steps: int) -> di
     tr = hessian.gd(net, theta.to(ctx.device), data, lr=eta, steps=steps, every=1, track=())
     loss = tr.loss.cpu()
     return dict(c=c, eta=eta, loss=loss, diverged=tr.diverged.cpu(),
-                lam_final=_ntk_top(net, tr.theta, X, ctx, ~tr.diverged.cpu()), phase=_phase(loss, tr.diverged))
+                lam_final=_ntk_top(net, tr.theta, X, ctx, ~tr.diverged.cpu()),
+                phase=_phase(loss, tr.diverged))
 
 
 def _mlp_rows(rep, runs: dict) -> None:

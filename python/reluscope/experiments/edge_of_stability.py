@@ -66,8 +66,8 @@ def _tasks(quick: bool) -> dict:
 def _chebyshev(degree: int, n: int = 20) -> Data:
     """n points evenly spaced in [-1, 1], targets T_degree(x)."""
     X = torch.linspace(-1, 1, n, dtype=F64)[:, None]
-    return Data(X, torch.cos(degree * torch.arccos(X)), weights=torch.full((n,), 0.5 / n,
-                                                                          dtype=F64))
+    return Data(X, torch.cos(degree * torch.arccos(X)),
+                weights=torch.full((n,), 0.5 / n, dtype=F64))
 
 
 def _spiral(n: int, classes: int) -> Data:

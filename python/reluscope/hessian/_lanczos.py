@@ -96,9 +96,10 @@ def _run(op: BatchedLinearOperator, m: int, k: int, need: int, ends: tuple, tol:
          bar: Progress, start: Optional[torch.Tensor] = None) -> _Run:
     """Batched Lanczos with full reorthogonalisation (twice), at most m steps, on the operator
     restricted to the orthogonal complement of ``locked`` (B, L, P) orthonormal vectors (None:
-    the whole space; m <= P - L), from ``start`` (B, P) where given (rows of norm 0: random). Stops when the `need` most extreme Ritz pairs at every end
-    have residual bounds |beta_n s_n| <= tol max|Ritz value| for every operator; returns the k
-    most extreme at every end. An invariant subspace restarts the model's basis with a random
+    the whole space; m <= P - L), from ``start`` (B, P) where given (rows of norm 0: random).
+    Stops when the `need` most extreme Ritz pairs at every end have residual bounds
+    |beta_n s_n| <= tol max|Ritz value| for every operator; returns the k most extreme at every
+    end. An invariant subspace restarts the model's basis with a random
     vector orthogonal to it."""
     B, P, _ = op.shape
     opts = dict(dtype=op.dtype, device=op.device)

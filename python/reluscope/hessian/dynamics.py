@@ -34,9 +34,10 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     Lanczos (``extreme_eigs``: residual below 1e-8 ||A||, which bounds the eigenvalue's error;
     seen at round-off) above, each record's first Lanczos run warm-started from the previous
     record's eigenvector (its checks start at random: the guarantee is unchanged); "dense" /
-    "lanczos" force one. A network whose Lanczos did not converge is redone densely when P <= DENSE_MAX_P, else recorded as NaN with a RuntimeWarning — never an
-    unconverged value. A network whose loss is non-finite or above max_loss is flagged
-    diverged at that step and frozen; the others go on. Cost per step: one fused gradient pass;
+    "lanczos" force one. A network whose Lanczos did not converge is redone densely when
+    P <= DENSE_MAX_P, else recorded as NaN with a RuntimeWarning — never an unconverged value.
+    A network whose loss is non-finite or above max_loss is flagged diverged at that step and
+    frozen; the others go on. Cost per step: one fused gradient pass;
     per record: one top eigenvalue per tracked operator (dense: O(N P^2 + P^3) per network).
     Every loss, both dtypes, CPU and CUDA. Not differentiable. Returns ``GDTrace``."""
     inp = _fused.check_inputs(model, theta, data)
@@ -70,7 +71,7 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     col = 0
     for step in range(steps + 1):
         sums = _fused.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                           _fused.Mode.grad)
+                          _fused.Mode.grad)
         L, g = sums.loss, sums.grad
         blown = alive & (~torch.isfinite(L) | (L > max_loss) | ~torch.isfinite(g).all(1))
         diverged_at = torch.where(blown, step, diverged_at)

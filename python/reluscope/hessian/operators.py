@@ -21,8 +21,8 @@ from ..data import Data
 from ..models.base import Model
 from .. import _fused
 
-__all__ = ["BatchedLinearOperator", "DenseOperator", "FactorOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian",
-           "Residual"]
+__all__ = ["BatchedLinearOperator", "DenseOperator", "FactorOperator", "GaussNewton",
+           "HESSIAN_MAX_BYTES", "Hessian", "Residual"]
 
 
 
@@ -202,7 +202,7 @@ class _KernelOperator(BatchedLinearOperator):
     def _run(self, V: torch.Tensor) -> torch.Tensor:
         i = self.inputs
         return _fused.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
-                           V, kinks=False).products
+                          V, kinks=False).products
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _fused.check_directions(self.theta, V)
@@ -237,7 +237,7 @@ class Hessian(_KernelOperator):
         if not hasattr(self, "_kinks"):
             i = self.inputs
             self._kinks = _fused.kink_counts(self.model.spec, i.theta, i.X, i.T, i.w, i.imp,
-                                              i.loss)
+                                             i.loss)
         return self._kinks
 
     @property

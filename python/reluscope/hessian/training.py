@@ -61,7 +61,7 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
     with torch.no_grad():
         for step in range(steps + 1):
             sums = _fused.run(spec, param, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                               _fused.Mode.grad)
+                              _fused.Mode.grad)
             if step % log_every == 0 or step == steps:
                 losses.append(sums.loss)
                 norms.append(torch.linalg.vector_norm(sums.grad, dim=1))

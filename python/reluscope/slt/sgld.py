@@ -125,7 +125,7 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     diverged = torch.zeros(rows, dtype=torch.bool, device=theta.device)
     bar = Progress(burn_in + draws, "sgld", enabled=progress)
     init_loss = _fused.run(model.spec, theta0, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                            _fused.Mode.loss).loss
+                           _fused.Mode.loss).loss
     bounds = runaway_bounds(*(v.repeat_interleave(C) for v in (init_loss, nb, gam)), P,
                             minibatch_loss_factor(inp.w, full))
     with torch.no_grad():
@@ -137,7 +137,7 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                 Xb, wb = _gather(X, idx, rows), w_mb
                 Tb = Xb if T is X else _gather(T, idx, rows)  # autoencoders (TMS): one gather
             sums = _fused.run(model.spec, theta, Xb, Tb, wb, inp.imp, inp.loss,
-                               _fused.Mode.grad)
+                              _fused.Mode.grad)
             dist = torch.linalg.vector_norm(theta - star, dim=1)
             diverged |= ran_away(sums.loss, dist, bounds) | ~torch.isfinite(theta).all(1)
             if step >= burn_in:

@@ -15,6 +15,7 @@ from .catapult import uv_dynamics, uv_phase, uv_step
 from .ntk import relu_kernels, relu_ntk_variance
 
 __all__ = ["correlation_length", "correlation_map", "critical_energy", "critical_energy_from_edge",
-           "density", "fixed_point", "four_point_vertex", "negative_fraction", "relu_kernels", "relu_ntk_variance",
-           "relu_norm_ratio", "sample_hessian", "spectrum_edges", "susceptibilities",
-           "tanh_depth_law", "uv_dynamics", "uv_phase", "uv_step", "variance_map"]
+           "density", "fixed_point", "four_point_vertex", "negative_fraction", "relu_kernels",
+           "relu_norm_ratio", "relu_ntk_variance", "sample_hessian", "spectrum_edges",
+           "susceptibilities", "tanh_depth_law", "uv_dynamics", "uv_phase", "uv_step",
+           "variance_map"]
