@@ -8,6 +8,9 @@ import torch
 
 #: A network stops when its damping exceeds this: no step lowers ||g|| any more (stalled).
 MU_MAX = 1e12
+#: with ``patience`` k, a network stops (stalled) when its ||g|| after a step is above this
+#: fraction of its ||g|| k steps before.
+STALL_FACTOR = 0.5
 #: the dense solver's trial dampings per step, relative to the current mu.
 TRIALS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 

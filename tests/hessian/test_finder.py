@@ -127,6 +127,29 @@ def test_agrees_with_the_reference_finder_step_for_step():
         assert ours.steps.tolist() == ref.steps.tolist()
 
 
+def test_patience_stops_stalled_searches_as_the_reference_does():
+    """patience k: a search stops when ||g|| after a step is above half its value k steps before.
+    The engine stops each network at the same step as the reference (which applies the rule
+    plainly, one network at a time) and at the same point; some networks stop that way here
+    (neither converged nor at the step limit), and a network the rule does not stop follows the
+    same path as without patience."""
+    net = rs.MLP([2, 3, 2], "tanh")
+    g = torch.Generator().manual_seed(4)
+    data = rs.Data(torch.randn(15, 2, dtype=f64, generator=g),
+                   torch.randn(15, 2, dtype=f64, generator=g))
+    start = net.init(6, generator=g, dtype=f64)
+    ours = hessian.critical_points(net, start, data, steps=10, patience=2)
+    ref = reference.hessian.critical_points(net, start, data, steps=10, patience=2)
+    assert ours.steps.tolist() == ref.steps.tolist()
+    torch.testing.assert_close(ours.theta, ref.theta, rtol=0, atol=1e-10)
+    stalled = ~ours.converged & (ours.steps < 10)
+    assert stalled.any()
+    free = hessian.critical_points(net, start, data, steps=10)
+    kept = ~stalled
+    torch.testing.assert_close(ours.theta[kept], free.theta[kept], rtol=0, atol=1e-10)
+    assert (free.steps[stalled] > ours.steps[stalled]).all()
+
+
 def test_float32_and_per_model_data():
     """float32 (default grad_tol sqrt(eps) = 3.5e-4) and per-model data (B, N, d): the origin of
     the tanh line for two networks on different data."""
@@ -161,7 +184,7 @@ def test_errors():
     for kw, msg in [({"steps": -1}, "steps"), ({"steps": 1.5}, "steps"),
                     ({"grad_tol": 0.0}, "grad_tol"), ({"damping": math.nan}, "damping"),
                     ({"flat_tol": -1.0}, "flat_tol"), ({"solver": "qr"}, "solver"),
-                    ({"cg_iters": 0}, "cg_iters")]:
+                    ({"cg_iters": 0}, "cg_iters"), ({"patience": 0}, "patience")]:
         with pytest.raises(ValueError, match=msg):
             hessian.critical_points(net, th, data, **kw)
     with pytest.raises(ValueError):

@@ -27,7 +27,7 @@ from typing import Optional
 
 import torch
 
-from .._critical_search import MU_MAX, TRIALS, CriticalPointSearch, IndexResult
+from .._critical_search import MU_MAX, STALL_FACTOR, TRIALS, CriticalPointSearch, IndexResult
 from .._validate import check_count
 from ..data import Data
 from ..models.base import Model
@@ -48,6 +48,7 @@ DENSE_SOLVER_MAX_P = 1024
 def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: int = 100,
                     grad_tol: Optional[float] = None, damping: float = 1e-3,
                     flat_tol: float = 1e-4, solver: str = "auto", cg_iters: Optional[int] = None,
+                    patience: Optional[int] = None,
                     progress: bool = False) -> CriticalPointSearch:
     """Drive B networks from theta0 (B, P) (or (P,)) to critical points of any index.
 
@@ -57,7 +58,10 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     then stops. damping: the initial mu (module docstring). flat_tol: the gradient-flat test
     (``CriticalPointSearch``). solver: "dense", "cg" or "auto" (dense for P <=
     DENSE_SOLVER_MAX_P). cg_iters: CG iterations per step (default min(P, 50)). A network also
-    stops when its damping exceeds MU_MAX (stalled). The final index takes two dense Hessians and
+    stops when its damping exceeds MU_MAX (stalled), and, with ``patience`` k, when after a step
+    its ||g|| is above STALL_FACTOR (1/2) times its ||g|| k steps before: searches that creep
+    towards a gradient-flat region or a degenerate point stop early, so a fixed budget of steps
+    serves more starts (default None: no such stop). The final index takes two dense Hessians and
     eigendecompositions per network and the gradient-flat test one more per unconverged network,
     for every solver (so B P^2 must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C stops within the kernels' ~1 s.
 
@@ -74,6 +78,7 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
         raise ValueError(f"solver must be 'auto', 'dense' or 'cg', got {solver!r}")
     dense = solver == "dense" or (solver == "auto" and P <= DENSE_SOLVER_MAX_P)
     cg_iters = min(P, 50) if cg_iters is None else check_count(cg_iters, "cg_iters", low=1)
+    patience = None if patience is None else check_count(patience, "patience", low=1)
     if B * P * P * theta.element_size() > HESSIAN_MAX_BYTES:
         raise MemoryError(f"the final index needs {B} dense Hessians of {P} x {P} "
                           f"({B * P * P * theta.element_size() / 2**30:.1f} GiB), above "
@@ -83,8 +88,9 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     mu = theta.new_full((B,), damping)
     taken = torch.zeros(B, dtype=torch.int64, device=theta.device)
     active = g.norm(dim=1) > grad_tol
+    history = [g.norm(dim=1)]      # ||g|| after each step, for patience
     bar = Progress(steps, "critical_points", enabled=progress)
-    for _ in range(steps):
+    for k in range(1, steps + 1):
         rows = active.nonzero()[:, 0]
         if not len(rows):
             break
@@ -99,7 +105,10 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
         g[rows] = torch.where(ok[:, None], gc, gr)
         mu[rows] = m_new.clamp(min=1e-15)
         taken[rows] += 1
-        active[rows] = (g[rows].norm(dim=1) > grad_tol) & (mu[rows] <= MU_MAX)
+        history.append(g.norm(dim=1))
+        active[rows] = (history[k][rows] > grad_tol) & (mu[rows] <= MU_MAX)
+        if patience is not None and k >= patience:
+            active &= history[k] <= STALL_FACTOR * history[k - patience]
         bar.update(1, f"{int(active.sum())} of {B} searching")
 
     gnorm = g.norm(dim=1)

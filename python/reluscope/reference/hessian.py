@@ -146,19 +146,20 @@ def product_sum(model, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor, w:
 def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100,
                     grad_tol: Optional[float] = None, damping: float = 1e-3,
                     flat_tol: float = 1e-4, solver: str = "auto", cg_iters: Optional[int] = None,
-                    progress: bool = False):
+                    patience: Optional[int] = None, progress: bool = False):
     """``reluscope.hessian.critical_points`` with the dense solver, written plainly one network
     at a time on torch.func Hessians and gradients (``hessian``, ``value_and_grad`` here): for each
     trial damping mu_k = mu * TRIALS[k], delta_k = -(H^2 + mu_k s I)^-1 H g with
     s = ||H g||^2 / ||g||^2 (from torch.linalg.eigh of the torch.func Hessian); the candidate with
     the smallest gradient norm is taken if it is below ||g||, mu <- mu_k, else mu <- 10^4 mu; stop at
-    ||g|| <= grad_tol or mu > MU_MAX. The index: eigenvalues below -tol, tol the rounding band
+    ||g|| <= grad_tol or mu > MU_MAX or (with patience k, after k or more steps) when ||g|| is above
+    STALL_FACTOR times its value k steps before. The index: eigenvalues below -tol, tol the rounding band
     2 P eps ||H||_2 (not the engine's ``classify`` band, which adds the Hessian's change over the
     Newton step). solver: only the dense step is implemented here ("auto" and "dense");
     cg_iters and progress are accepted and unused. Returns ``CriticalPointSearch``."""
     import math
 
-    from .._critical_search import MU_MAX, TRIALS, CriticalPointSearch, IndexResult
+    from .._critical_search import MU_MAX, STALL_FACTOR, TRIALS, CriticalPointSearch, IndexResult
 
     if solver not in ("auto", "dense"):
         raise ValueError(f"the reference implements the dense solver only, got solver={solver!r}")
@@ -170,8 +171,12 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
         d = data.models(torch.tensor([b]))
         th, mu, taken = theta0[b:b + 1].clone(), damping, 0
         L, g = value_and_grad(model, th, d)
+        norms = [g.norm()]
         for _ in range(steps):
             if g.norm() <= tol or mu > MU_MAX:
+                break
+            if patience is not None and taken >= patience and \
+                    norms[taken] > STALL_FACTOR * norms[taken - patience]:
                 break
             H = hessian(model, th, d)[0]
             lam, V = torch.linalg.eigh(H)
@@ -188,6 +193,7 @@ def critical_points(model, theta0: torch.Tensor, data: Data, *, steps: int = 100
             else:
                 mu *= 1e4
             taken += 1
+            norms.append(g.norm())
         H = hessian(model, th, d)[0]
         ev = torch.linalg.eigvalsh(H)[None]
         gn = g.norm()
