@@ -3,11 +3,12 @@
 // j+1 coordinates = merge(sorted_j - w_j, sorted_j + w_j), O(2^h) in all, no sort). Then:
 //  f:     two-pointer sweeps give, for every vertex a of one half, G(a) = sum of p over the other
 //         half's vertices b with s_a + s_b >= 0 (tie rule applied), c[a] = p(a) G(a); summing
-//         c[a] x_i(a) in the same sequential pass gives that half's coordinates of f, sum c the
-//         mass. Probabilities travel with the sums through the merges: all access is sequential.
+//         c[a] by each byte of a's vertex index in the same sequential pass (tables in L1) gives
+//         that half's coordinates of f, sum c the mass. Probabilities travel with the sums
+//         through the merges: all access is sequential.
 //  delta: one two-pointer sweep finds min |s_a + s_b|.
 // Time O(2^(n/2) n) per w (generation and sweeps are linear in the half size, the coordinate
-// sums O(h) per vertex). Memory per thread 20 bytes (2^hA + 2^hB) (hc_mitm_thread_bytes): the
+// sums O(h / 8) per vertex). Memory per thread 20 bytes (2^hA + 2^hB) (hc_mitm_thread_bytes): the
 // merges run in place, into buffers allocated once per thread and call and never zero-filled.
 // Every loop over 2^h entries checks for a stop each kStopBlock entries, so Ctrl-C stops a call
 // within milliseconds of work (at n = 50 one merge step takes up to a second or two).
@@ -111,14 +112,18 @@ bool sorted_sums(const T* w, const T* q, int h, SortedSums<T>& s) {
 
 // For every vertex a of half A (in A's sorted order): c = p(a) * sum of p(b) over the vertices b
 // of half B with s_a + s_b >= 0 under the tie rule; accumulates out[j] += sum_a c x_j(a) for the
-// h_A coordinates of A (sequential pass, O(h_A) per vertex) and returns sum_a c.
+// h_A coordinates of A and returns sum_a c. The coordinate sums go through tables: c is added to
+// entry (byte t of a's vertex index) of table t, ceil(h_A / 8) L1-resident adds per vertex
+// instead of h_A; sum_a c [bit j of a] is then the sum of table j / 8 over the entries with bit
+// j % 8 set (O(256 h_A) once).
 template <typename T>
 double side_sums(const SortedSums<T>& A, const SortedSums<T>& Bs, int hA, T tol, T tie,
                  double* out) {
   const size_t na = A.size, nb = Bs.size;
+  const int bytes = (hA + 7) / 8;
   size_t ji = nb, je = nb;    // B entries [ji, nb) satisfy s_b >= -s_a - tol; [je, nb) s_b > -s_a + tol
   double gi = 0, ge = 0, total = 0;
-  double pos[32] = {0};       // sum of c over the vertices with x_j = +1
+  double table[4][256] = {};  // h_A <= 26 (n <= 52): 4 bytes of the index
   for (size_t i = 0; i < na; ++i) {  // s_a ascending: both thresholds descend
     if (i % kStopBlock == 0 && stop_requested()) break;
     const T sa = A.v[i];
@@ -127,9 +132,14 @@ double side_sums(const SortedSums<T>& A, const SortedSums<T>& Bs, int hA, T tol,
     const double c = double(A.p[i]) * (ge + double(tie) * (gi - ge));
     const uint32_t k = A.k[i];
     total += c;
-    for (int j = 0; j < hA; ++j) pos[j] += c * double((k >> j) & 1u);
+    for (int t = 0; t < bytes; ++t) table[t][(k >> (8 * t)) & 255u] += c;
   }
-  for (int j = 0; j < hA; ++j) out[j] += 2 * pos[j] - total;
+  for (int j = 0; j < hA; ++j) {
+    const double* row = table[j / 8];
+    double pos = 0;           // sum of c over the vertices with x_j = +1
+    for (int v = 0; v < 256; ++v) pos += ((v >> (j % 8)) & 1) ? row[v] : 0.0;
+    out[j] += 2 * pos - total;
+  }
   return total;
 }
 
