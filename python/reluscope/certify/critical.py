@@ -91,7 +91,7 @@ def critical_points(model: Model, theta: torch.Tensor, data: Data, *, max_tries:
         with warnings.catch_warnings():  # kinks: the interval passes flag them (Reason.kink)
             warnings.simplefilter("ignore", hessian.KinkWarning)
             g = hessian.value_and_grad(model, th, data64)[1]
-            return g, hessian.hessian(model, th, data64)
+            return g, hessian.dense_hessian(model, th, data64)
 
     def enc(r, rows):
         sub = data if len(rows) == th.shape[0] else data.models(rows)

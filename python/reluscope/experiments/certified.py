@@ -46,7 +46,7 @@ def polish(net, theta: torch.Tensor, data, steps: int = 4) -> torch.Tensor:
     converges to saddles too, so no class is favoured."""
     for _ in range(steps):
         g = hessian.value_and_grad(net, theta, data)[1]
-        H = hessian.hessian(net, theta, data)
+        H = hessian.dense_hessian(net, theta, data)
         step = torch.linalg.solve_ex(H, g[..., None])[0][..., 0]
         cand = theta - torch.where(torch.isfinite(step), step, torch.zeros_like(step))
         better = (hessian.value_and_grad(net, cand, data)[1].norm(dim=1) < g.norm(dim=1))

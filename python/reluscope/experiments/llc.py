@@ -43,7 +43,7 @@ def _sigmoid_net(ctx, chains, draws):
     data = Data(X, T, device=ctx.device)
     theta, _ = hessian.levenberg_marquardt(net, teacher.expand(4, -1).to(ctx.device), data,
                                            steps=100)
-    eigs = torch.linalg.eigvalsh(hessian.hessian(net, theta, data))
+    eigs = torch.linalg.eigvalsh(hessian.dense_hessian(net, theta, data))
     eps = 0.1 / (n_beta * float(eigs.max()))
     run = slt.llc(net, theta, data, chains=chains, draws=draws, burn_in=1000, step_size=eps,
                   n_beta=n_beta, gamma=1.0, generator=g)

@@ -63,7 +63,7 @@ def _spectra(ctx, C: int, seeds: int) -> dict:
     net = MLP([D, HIDDEN, C], "tanh")
     theta = net.init(seeds, generator=g, dtype=F64, scheme="lecun").to(ctx.device)
     theta = hessian.gd(net, theta, data, lr=LR, steps=STEPS, every=STEPS, track=()).theta
-    H = hessian.hessian(net, theta, data).cpu()
+    H = hessian.dense_hessian(net, theta, data).cpu()
     parts = [op.to_dense().cpu() for op in hessian.class_decomposition(net, theta, data)]
     G_engine = hessian.GaussNewton(net, theta, data).to_dense().cpu()
     G = sum(parts)

@@ -9,7 +9,7 @@ splits as H = H0 + H1: H0 = sum_n w_n J_n^T (d^2 l / dy^2) J_n is the Gauss-Newt
 part (``Residual``). ``loss``, ``value_and_grad``, ``hvp`` and ``gnvp`` are differentiable
 (``_autograd``); the rest raises when theta requires grad.
 
-ReLU and leaky ReLU have sigma'' = 0 almost everywhere: ``hvp`` and ``hessian`` give the Hessian of
+ReLU and leaky ReLU have sigma'' = 0 almost everywhere: ``hvp`` and ``dense_hessian`` give the Hessian of
 the piecewise-smooth loss. Where a sample with non-zero weight sits exactly on a kink that moves
 with theta the loss is not twice differentiable: the kernel flags it on every pass (``kinks``,
 ``Hessian(...).on_kink``) and Hessian products there come with a ``KinkWarning`` (they use
@@ -37,7 +37,8 @@ from .tangent_kernel import jacobian, ntk, ntk_vp
 from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator,
                         FactorOperator, GaussNewton, Hessian, Residual)
 from .population import tms_population_hessian
-from .products import gauss_newton, gnvp, hessian, hvp, kinks, loss, value_and_grad
+from .products import (dense_hessian, gauss_newton, gnvp, hessian, hvp, kinks, loss,
+                       value_and_grad)
 from .spectrum import (DENSE_MAX_P, EigResult, IndexResult, eigvalsh, extreme_eigs, index,
                        resolution, trace)
 from .training import FitHistory, fit, levenberg_marquardt
@@ -46,7 +47,7 @@ __all__ = ["BatchedLinearOperator", "ClassDecomposition", "CriticalPointSearch",
            "DENSE_MAX_P", "Data", "DenseOperator", "EigResult", "FactorOperator", "FitHistory",
            "GDTrace", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "IndexResult", "KinkWarning",
            "Residual", "SpectralDensity", "class_decomposition", "classify", "critical_points",
-           "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gd", "gnvp", "hessian", "hvp",
+           "dense_hessian", "eigvalsh", "extreme_eigs", "fit", "gauss_newton", "gd", "gnvp", "hessian", "hvp",
            "index", "jacobian", "kinks", "levenberg_marquardt", "loss", "ntk", "ntk_vp",
            "resolution", "spectral_density", "tms_population_hessian", "trace", "training_starts",
            "value_and_grad"]

@@ -34,7 +34,7 @@ from ..models.base import Model
 from ..progress import Progress
 from .. import _fused
 from .operators import HESSIAN_MAX_BYTES
-from .products import hessian, hvp, value_and_grad
+from .products import dense_hessian, hvp, value_and_grad
 from .critical import classify
 from .spectrum import dense_eigh
 from .training import fit
@@ -119,7 +119,7 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     if len(rows):
         sub = data if len(rows) == B else data.models(rows)
         th, gr = theta[rows], g[rows]
-        norm2 = dense_eigh(hessian(model, th, sub), vectors=False).abs().amax(1)  # ||H||_2
+        norm2 = dense_eigh(dense_hessian(model, th, sub), vectors=False).abs().amax(1)  # ||H||_2
         flat[rows] = hvp(model, th, sub, gr).norm(dim=1) <= flat_tol * norm2 * gnorm[rows]
     out = CriticalPointSearch(theta, L, _energy(L, data, model), gnorm, converged, found.index,
                               flat, taken)
@@ -132,7 +132,7 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
 def _dense_step(model, theta, data, g, mu):
     """The dense solver's step (module docstring): (candidate (b, P), its loss, its gradient, the
     new mu, whether the candidate is taken)."""
-    lam, V = dense_eigh(hessian(model, theta, data))
+    lam, V = dense_eigh(dense_hessian(model, theta, data))
     q = (V.mT @ g[..., None])[..., 0]
     s = _scale((lam * q).norm(dim=1), g)
     trials = mu[None, :] * torch.tensor(TRIALS, dtype=mu.dtype, device=mu.device)[:, None]

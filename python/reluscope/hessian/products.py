@@ -25,7 +25,8 @@ from ..models.base import Model
 from . import _autograd
 from .operators import GaussNewton, Hessian
 
-__all__ = ["gauss_newton", "gnvp", "hessian", "hvp", "kinks", "loss", "value_and_grad"]
+__all__ = ["dense_hessian", "gauss_newton", "gnvp", "hessian", "hvp", "kinks", "loss",
+           "value_and_grad"]
 
 
 def _call_args(inp: _fused.Inputs) -> tuple:
@@ -96,11 +97,16 @@ def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torc
     return _products(model, theta, data, V, _fused.Mode.gnvp)
 
 
-def hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
+def dense_hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     """Full Hessians (B, P, P), symmetric (HVPs with the P unit vectors, symmetrised); one model:
     (P, P). Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable.
-    At a kink (``kinks``) a ``KinkWarning``, as for ``hvp``."""
+    At a kink (``kinks``) a ``KinkWarning``, as for ``hvp``. Also ``hessian.hessian`` (the
+    earlier name, kept)."""
     return _dense(Hessian(model, theta, data))
+
+
+#: the earlier name of ``dense_hessian``.
+hessian = dense_hessian
 
 
 def gauss_newton(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:

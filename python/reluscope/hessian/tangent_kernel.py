@@ -210,5 +210,6 @@ def _run(model: Model, theta: torch.Tensor, X: torch.Tensor, u: Optional[torch.T
     out = torch.zeros(shape, dtype=theta.dtype, device=theta.device)
     words = _core.jac_workspace(model.spec, B, N, theta.is_cuda, theta.element_size())
     workspace = (torch.empty(words, dtype=theta.dtype, device=theta.device) if words else None)
-    _core.jac(model.spec, theta, X, u, out, mode, workspace, cuda_stream(theta))
+    _core.jac(model.spec, theta, X, u=u, out=out, mode=mode, workspace=workspace,
+              stream=cuda_stream(theta))
     return out
