@@ -26,6 +26,8 @@ def test_quick_run_passes_and_writes_outputs(name, tmp_path):
     assert all(row["status"] != "FAIL" for row in record["rows"])
     assert "| check | ours | reference |" in (out / "report.md").read_text()
     assert record["figures"] and all((out / f).stat().st_size > 1000 for f in record["figures"])
+    assert all((out / f).with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"   # vector beside it
+               for f in record["figures"])
     assert "PASS" in r.stdout
 
 

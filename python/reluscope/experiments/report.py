@@ -73,8 +73,11 @@ class Report:
         self.sections.append(markdown)
 
     def figure(self, fig, name: str, caption: str) -> str:
+        """Saves fig as name (a .png, for the report and the README) and beside it as a PDF
+        (vector, for a paper); returns the PNG's path."""
         path = os.path.join(self.dir, name)
         fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(os.path.splitext(path)[0] + ".pdf", bbox_inches="tight")
         import matplotlib.pyplot as plt
 
         plt.close(fig)
