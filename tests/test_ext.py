@@ -78,18 +78,18 @@ def test_every_enum_has_one_validity_check():
     n_losses, n_modes = len(_core.Loss.__members__), len(_core.HessMode.__members__)
     for bad in (-1, n_losses):
         with pytest.raises(ValueError, match="unknown loss"):
-            _core.hess(spec, theta, X, T, w, imp, None, part, 0, bad, False, None, None, 0)
+            _core.hess(spec, theta, X, T, w, imp, part=part, mode=0, loss=bad)
     for bad in (-1, n_modes):
         with pytest.raises(ValueError, match="unknown mode"):
             _core.hess_plan(spec, 1, 4, 0, bad, False, 8)
     for bad in (-1, len(_core.JacMode.__members__)):
         with pytest.raises(ValueError, match="unknown mode"):
-            _core.jac(spec, theta, X, None, torch.zeros(1, 4, 1, 13, dtype=f64), bad, None, 0)
+            _core.jac(spec, theta, X, out=torch.zeros(1, 4, 1, 13, dtype=f64), mode=bad)
     counts = torch.empty(1, 1, dtype=torch.int64)
     a, b = -torch.ones(1, 2, dtype=f64), torch.ones(1, 2, dtype=f64)
     for bad in (-1, len(_core.RegionMerge.__members__)):
         with pytest.raises(ValueError, match="unknown merge"):
-            _core.region_segments(spec, theta, a, b, counts, bad, None, None, None, None, 0, 0)
+            _core.region_segments(spec, theta, a, b, counts, bad)
     with pytest.raises(ValueError, match="activation code"):
         _core.NetSpec([(0, -1, 1, 1, False, len(_core.Activation.__members__), False)], 1, 0.01)
-    _core.hess(spec, theta, X, T, w, imp, None, part, 0, n_losses - 1, False, None, None, 0)
+    _core.hess(spec, theta, X, T, w, imp, part=part, mode=0, loss=n_losses - 1)

@@ -177,11 +177,11 @@ def test_extension_rejects_what_python_would_have_fixed():
     theta, X = net.init(2), torch.randn(4, 2)
     out = torch.empty(2, 4, 1)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _core.forward(net.spec, theta, X.t().contiguous().t(), out, None, 0)
+        _core.forward(net.spec, theta, X.t().contiguous().t(), out)
     with pytest.raises(ValueError, match="wrong dtype"):
-        _core.forward(net.spec, theta, X.double(), out, None, 0)
+        _core.forward(net.spec, theta, X.double(), out)
     with pytest.raises(ValueError, match="out has size"):
-        _core.forward(net.spec, theta, X, torch.empty(2, 5, 1), None, 0)
+        _core.forward(net.spec, theta, X, torch.empty(2, 5, 1))
 
 
 def test_torch_compile_traces_the_custom_op():

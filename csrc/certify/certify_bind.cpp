@@ -88,7 +88,7 @@ void bind_certify(nb::module_& m) {
   m.def("certify_enclose", &certify_enclose, nb::arg("net"), nb::arg("theta"), nb::arg("radius"),
         nb::arg("x"), nb::arg("t"), nb::arg("w"), nb::arg("importance"), nb::arg("loss"),
         nb::arg("out_loss"), nb::arg("out_grad"), nb::arg("out_hess"), nb::arg("out_flags"),
-        nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
+        nb::kw_only(), nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
         nb::arg("grad_at_centre") = false,
         "Interval enclosures (float64, last dim [lo, hi]) of the loss (B, 2), gradient (B, P, 2) "
         "and Hessian (B, P, P, 2) of B networks over the boxes theta_b + [-r_b, r_b]^P, and flags "

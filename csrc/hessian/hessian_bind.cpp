@@ -98,9 +98,10 @@ void bind_hessian(nb::module_& m) {
         nb::arg("max_workspace_bytes") = -1,
         "Chunks, output layout and CUDA workspace of a _core.hess call.");
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
-        nb::arg("importance"), nb::arg("v").none(), nb::arg("part"), nb::arg("mode"),
-        nb::arg("loss"), nb::arg("kinks"), nb::arg("dx").none(), nb::arg("workspace").none(),
-        nb::arg("stream"),
+        nb::arg("importance"), nb::kw_only(), nb::arg("v").none() = nb::none(), nb::arg("part"),
+        nb::arg("mode"), nb::arg("loss"), nb::arg("kinks") = false,
+        nb::arg("dx").none() = nb::none(), nb::arg("workspace").none() = nb::none(),
+        nb::arg("stream") = 0,
         "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of a weighted loss, "
         "laid out as hess_plan says (with kinks, the samples on a moving kink); in mode grad also "
         "each sample's input gradient into dx (B, N, d_in) when given.");

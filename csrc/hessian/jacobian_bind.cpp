@@ -69,8 +69,9 @@ void bind_jacobian(nb::module_& m) {
         },
         nb::arg("net"),
         "Offsets of each layer's features in a row of mode features, then the row length F.");
-  m.def("jac", &jac, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("u").none(),
-        nb::arg("out"), nb::arg("mode"), nb::arg("workspace").none(), nb::arg("stream"),
+  m.def("jac", &jac, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::kw_only(),
+        nb::arg("u").none() = nb::none(), nb::arg("out"), nb::arg("mode"),
+        nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
         "mode full: out (B, N, d_out, P) += d y / d theta (zero it first); mode jvp: "
         "out (B, N, d_out, K) = J u_k; mode features: out (B, N, F), each layer's input and "
         "backward vectors. float32/float64, CPU or CUDA.");

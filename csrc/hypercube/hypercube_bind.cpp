@@ -216,12 +216,13 @@ void bind_hypercube(nb::module_& m) {
            nb::arg("lo").none(), nb::arg("lo_lin").none(), nb::arg("hi").none(),
            nb::arg("J").none(), nb::arg("h").none(), nb::arg("table").none());
   m.def("hc_brute_f", &brute_f, nb::arg("weights"), nb::arg("H"), nb::arg("L"), nb::arg("tol"),
-        nb::arg("tie"), nb::arg("out"), nb::arg("stream"),
+        nb::arg("tie"), nb::arg("out"), nb::kw_only(), nb::arg("stream") = 0,
         "Brute-force partial sums out[g, b] = [f (n), mass] over chunk group g.");
   m.def("hc_brute_delta", &brute_delta, nb::arg("n"), nb::arg("c"), nb::arg("H"), nb::arg("L"),
-        nb::arg("out_val"), nb::arg("out_idx"), nb::arg("stream"),
+        nb::arg("out_val"), nb::arg("out_idx"), nb::kw_only(), nb::arg("stream") = 0,
         "Brute-force min |<w,x>| per chunk group, with the minimising pair index.");
-  m.def("hc_log_partition", &log_partition, nb::arg("weights"), nb::arg("out"), nb::arg("stream"),
+  m.def("hc_log_partition", &log_partition, nb::arg("weights"), nb::arg("out"), nb::kw_only(),
+        nb::arg("stream") = 0,
         "Ising log-partition partials out[g] = (max energy m, sum exp(E - m)).");
   m.def("hc_mitm_f", &mitm_f, nb::arg("w"), nb::arg("q"), nb::arg("hA"),
         nb::arg("tol"), nb::arg("tie"), nb::arg("out"),

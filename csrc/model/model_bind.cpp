@@ -143,14 +143,15 @@ void bind_model(nb::module_& m) {
         "Scratch values the forward / pattern kernel needs for `items` (network, sample) pairs "
         "(0 on the CPU).");
   m.def("forward", &forward, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("out"),
-        nb::arg("workspace").none(), nb::arg("stream"),
+        nb::kw_only(), nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
         "out[b, n] = net(theta[b]; x[n] or x[b, n]); float32/float64, CPU or CUDA.");
   m.attr("moment_count") = kMoments;
   m.def("moment_workspace", &moment_workspace, nb::arg("net"), nb::arg("B"), nb::arg("N"),
         nb::arg("cuda"), nb::arg("elem_size"),
         "Scratch values the layer-moment kernel needs (0 on the CPU).");
   m.def("layer_moments", &layer_moments, nb::arg("net"), nb::arg("theta"), nb::arg("xy"),
-        nb::arg("out"), nb::arg("workspace").none(), nb::arg("stream"),
+        nb::arg("out"), nb::kw_only(), nb::arg("workspace").none() = nb::none(),
+        nb::arg("stream") = 0,
         "out[b, n, l] = the sums over layer l's neurons of z_x^2, z_y^2, z_x z_y, z_x^4, z_y^4, "
         "z_x^2 z_y^2 (xy[n] = (x_n, y_n)); float32/float64, CPU or CUDA.");
 }

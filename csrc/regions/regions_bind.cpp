@@ -65,8 +65,10 @@ static void segments(const NetSpec& net, const Array& theta, const Array& xa, co
   });
 }
 
+using Bounds = std::tuple<double, double, double, double>;
+
 static void polygons(const NetSpec& net, const Array& theta, const Array& origin, const Array& u,
-                     const Array& v, std::tuple<double, double, double, double> bounds,
+                     const Array& v, Bounds bounds,
                      const Array& counts, const OptArray& n_vertices,
                      const OptArray& region_offsets, const OptArray& vertex_base,
                      const OptArray& vertices, const OptArray& vertex_offsets,
@@ -185,19 +187,39 @@ void bind_regions(nb::module_& m) {
         nb::arg("capacity"), nb::arg("elem_size"),
         "Work items a count_1d workspace of that size serves at once.");
   m.def("region_segments", &segments, nb::arg("net"), nb::arg("theta"), nb::arg("a"), nb::arg("b"),
-        nb::arg("counts"), nb::arg("merge"), nb::arg("offsets").none(), nb::arg("values").none(),
-        nb::arg("workspace").none(), nb::arg("overflow").none(), nb::arg("capacity"),
-        nb::arg("stream"),
+        nb::arg("counts"), nb::arg("merge"), nb::kw_only(), nb::arg("offsets").none() = nb::none(),
+        nb::arg("values").none() = nb::none(), nb::arg("workspace").none() = nb::none(),
+        nb::arg("overflow").none() = nb::none(), nb::arg("capacity") = 0, nb::arg("stream") = 0,
         "Pieces of each network on each segment -> counts (B, S); with offsets/values, also "
         "fills the breakpoints.");
-  m.def("region_polygons", &polygons, nb::arg("net"), nb::arg("theta"), nb::arg("origin"),
-        nb::arg("u"), nb::arg("v"), nb::arg("bounds"), nb::arg("counts"),
-        nb::arg("n_vertices").none(), nb::arg("region_offsets").none(),
-        nb::arg("vertex_base").none(), nb::arg("vertices").none(),
-        nb::arg("vertex_offsets").none(), nb::arg("patterns").none(),
-        "Regions of each network on a 2-D slice (CPU): count pass, or fill pass with offsets.");
+  m.def(
+      "region_polygon_counts",
+      [](const NetSpec& net, const Array& theta, const Array& origin, const Array& u,
+         const Array& v, Bounds bounds, const Array& counts, const OptArray& n_vertices) {
+        polygons(net, theta, origin, u, v, bounds, counts, n_vertices, {}, {}, {}, {}, {});
+      },
+      nb::arg("net"), nb::arg("theta"), nb::arg("origin"), nb::arg("u"), nb::arg("v"),
+      nb::arg("bounds"), nb::arg("counts"), nb::kw_only(),
+      nb::arg("n_vertices").none() = nb::none(),
+      "The count pass of a 2-D slice (CPU): regions of each network -> counts (B,), and their "
+      "vertices -> n_vertices (B,) when given.");
+  m.def(
+      "region_polygon_fill",
+      [](const NetSpec& net, const Array& theta, const Array& origin, const Array& u,
+         const Array& v, Bounds bounds, const Array& counts, const Array& region_offsets,
+         const Array& vertex_base, const Array& vertices, const Array& vertex_offsets,
+         const Array& patterns) {
+        polygons(net, theta, origin, u, v, bounds, counts, {}, region_offsets, vertex_base,
+                 vertices, vertex_offsets, patterns);
+      },
+      nb::arg("net"), nb::arg("theta"), nb::arg("origin"), nb::arg("u"), nb::arg("v"),
+      nb::arg("bounds"), nb::arg("counts"), nb::arg("region_offsets"), nb::arg("vertex_base"),
+      nb::arg("vertices"), nb::arg("vertex_offsets"), nb::arg("patterns"),
+      "The fill pass of a 2-D slice (CPU): with the offsets the count pass gives, each region's "
+      "vertices and activation pattern.");
   m.def("region_patterns", &patterns, nb::arg("net"), nb::arg("theta"), nb::arg("x"),
-        nb::arg("words"), nb::arg("workspace").none(), nb::arg("stream"),
+        nb::arg("words"), nb::kw_only(), nb::arg("workspace").none() = nb::none(),
+        nb::arg("stream") = 0,
         "Packed activation bits (B, N, net.pattern_words) int64.");
   m.def("region_unique_rows", &unique_rows, nb::arg("words"), nb::arg("counts"),
         "counts[b] = distinct rows of words[b] (CPU).");

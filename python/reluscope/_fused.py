@@ -114,8 +114,8 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
-    _core.hess(spec, theta, X, T, w, imp, V, part, mode, loss, fused, dxs, workspace,
-               cuda_stream(theta))
+    _core.hess(spec, theta, X, T, w, imp, v=V, part=part, mode=mode, loss=loss, kinks=fused,
+               dx=dxs, workspace=workspace, stream=cuda_stream(theta))
     out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     # owned tensors (each its own storage, not views of the partial sums): no caller clones
     grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None
@@ -135,7 +135,7 @@ def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.
     out = torch.empty(B, N, spec.d_out, dtype=theta.dtype, device=theta.device)
     size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
     workspace = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
-    _core.forward(spec, theta, X, out, workspace, cuda_stream(theta))
+    _core.forward(spec, theta, X, out, workspace=workspace, stream=cuda_stream(theta))
     return out
 
 

@@ -65,7 +65,8 @@ def layer_moments(model: Model, theta: torch.Tensor, X: torch.Tensor,
     out = torch.empty(B, N, nl, _core.moment_count, dtype=theta.dtype, device=theta.device)
     words = _core.moment_workspace(model.spec, B, N, theta.is_cuda, theta.element_size())
     workspace = torch.empty(words, dtype=theta.dtype, device=theta.device) if words else None
-    _core.layer_moments(model.spec, theta.contiguous(), xy, out, workspace, cuda_stream(theta))
+    _core.layer_moments(model.spec, theta.contiguous(), xy, out, workspace=workspace,
+                        stream=cuda_stream(theta))
     widths = torch.tensor([layer.d_out for layer in model.layers], dtype=theta.dtype,
                           device=theta.device)
     means = out / widths[:, None]

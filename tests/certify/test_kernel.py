@@ -403,7 +403,9 @@ def test_core_checks():
     r = torch.zeros(2, **F64)
     call = lambda *a, **k: _core.certify_enclose(model.spec, *a, **k)  # noqa: E731
     call(theta, r, data.X, T, w, imp, 0, *out())  # fine
-    call(theta, r, data.X, T, w, imp, 0, *out(), None, 0, True)  # grad_at_centre, positional
+    call(theta, r, data.X, T, w, imp, 0, *out(), grad_at_centre=True)
+    with pytest.raises(TypeError):   # the options are keyword-only
+        call(theta, r, data.X, T, w, imp, 0, *out(), None, 0, True)
     with pytest.raises(ValueError, match="wrong dtype"):
         call(theta.float(), r, data.X, T, w, imp, 0, *out())
     with pytest.raises(ValueError, match="out_hess"):

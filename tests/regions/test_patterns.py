@@ -70,8 +70,7 @@ def test_words_buffer_must_hold_every_pattern_bit():
     X = torch.randn(5, 3, dtype=F64)
     for words in (1, 4):
         with pytest.raises(ValueError, match="words has size"):
-            _core.region_patterns(net.spec, theta, X, torch.empty(2, 5, words, dtype=torch.int64),
-                                  None, 0)
+            _core.region_patterns(net.spec, theta, X, torch.empty(2, 5, words, dtype=torch.int64))
 
 
 def test_linear_network_has_one_pattern():

@@ -207,15 +207,15 @@ def test_the_fill_pass_checks_its_buffer_against_the_offsets():
     net, theta, _ = nets([2, 8, 1], "relu", F64, B=2)
     a, b = -torch.ones(1, 2, dtype=F64), torch.ones(1, 2, dtype=F64)
     counts = torch.empty(2, 1, dtype=torch.int64)
-    _core.region_segments(net.spec, theta, a, b, counts, 0, None, None, None, None, 0, 0)
+    _core.region_segments(net.spec, theta, a, b, counts, 0)
     good = torch.cat([torch.zeros(1, dtype=torch.int64), (counts.reshape(-1) - 1).cumsum(0)])
     for offsets, size in ((torch.tensor([0, 1, 2]), 2), (good, int(good[-1]) - 1)):
         with pytest.raises(ValueError, match="do not match"):
-            _core.region_segments(net.spec, theta, a, b, counts, 0, offsets,
-                                  torch.empty(size, dtype=F64), None, None, 0, 0)
+            _core.region_segments(net.spec, theta, a, b, counts, 0, offsets=offsets,
+                                  values=torch.empty(size, dtype=F64))
     one = MLP([2, 3, 1], "identity")
     c1 = torch.ones(1, 1, dtype=torch.int64)
     _core.region_segments(one.spec, one.init(1, dtype=F64), a, b, c1, 0,
-                          torch.zeros(2, dtype=torch.int64), torch.empty(0, dtype=F64), None,
-                          None, 0, 0)
+                          offsets=torch.zeros(2, dtype=torch.int64),
+                          values=torch.empty(0, dtype=F64))
     assert int(c1) == 1

@@ -132,16 +132,15 @@ def test_the_binding_checks_every_buffer_it_writes():
     e = torch.eye(2, dtype=F64)
     i64 = dict(dtype=torch.int64)
     with pytest.raises(ValueError, match="n_vertices"):
-        _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1),
-                              torch.empty(2, **i64), torch.empty(1, **i64), None, None, None,
-                              None, None)
+        _core.region_polygon_counts(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1),
+                                    torch.empty(2, **i64), n_vertices=torch.empty(1, **i64))
     counts, nv = torch.empty(2, **i64), torch.empty(2, **i64)
-    _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts, nv, None,
-                          None, None, None, None)
+    _core.region_polygon_counts(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts,
+                                n_vertices=nv)
     ro = torch.cat([torch.zeros(1, **i64), counts.cumsum(0)])
     vb = torch.cat([torch.zeros(1, **i64), nv.cumsum(0)])
     R, V = int(ro[-1]), int(vb[-1])
     with pytest.raises(ValueError, match="vertices"):
-        _core.region_polygons(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts, None, ro,
-                              vb, torch.empty(V - 1, 2, dtype=F64), torch.empty(R + 1, **i64),
+        _core.region_polygon_fill(net.spec, theta, e[0], e[0], e[1], (-1, 1, -1, 1), counts, ro,
+                                  vb, torch.empty(V - 1, 2, dtype=F64), torch.empty(R + 1, **i64),
                               torch.empty(R, net.spec.pattern_words, **i64))

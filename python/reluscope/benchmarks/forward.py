@@ -38,7 +38,7 @@ def _overhead(device: str) -> Result:
     out = torch.empty(1, 1, 1, device=device)
     spec = net.spec
     inner = 2000 if device == "cpu" else 200
-    bare = median_time(lambda: _core.forward(spec, theta, X, out, None, 0), "cpu", inner=inner) \
+    bare = median_time(lambda: _core.forward(spec, theta, X, out), "cpu", inner=inner) \
         if device == "cpu" else None
     r = compare("forward", "per-call overhead B=1 N=1", lambda: forward(net, theta, X),
                 lambda: reference.forward(net, theta, X), device, torch.float32,

@@ -72,7 +72,8 @@ def enclose(model: Model, theta, data: Data, radius, *, grad_at_centre: bool = F
     plan = _core.certify_plan(model.spec, B, X.shape[-2], theta.is_cuda)
     workspace = torch.empty(plan.workspace, device=dev, **f64) if plan.workspace else None
     _core.certify_enclose(model.spec, theta, r, X, T, w, imp, int(data.loss_code), loss, grad,
-                          hess, flags, workspace, cuda_stream(theta), grad_at_centre)
+                          hess, flags, workspace=workspace, stream=cuda_stream(theta),
+                          grad_at_centre=grad_at_centre)
     return Enclosure(loss, grad, hess, flags)
 
 

@@ -83,7 +83,7 @@ def log_partition_parts(p: Ising, dtype, device: torch.device) -> tuple[float, f
         plan = _brute_plan(p.n, 1, device, 2)
         out = torch.empty(plan.groups, 2, dtype=torch.float64, device=device)
         _core.hc_log_partition(_weight_tables(p, plan.chunk_bits, dtype, device), out,
-                               cuda_stream(out))
+                               stream=cuda_stream(out))
         m, s = out[:, 0], out[:, 1]
         M = m.max()
         cache[key] = (M.item(), torch.log((s * torch.exp(m - M)).sum()).item())
@@ -100,7 +100,8 @@ def brute_sums(w: torch.Tensor, p: Weights, tol: torch.Tensor, tie: float) -> to
     for b in range(0, B, plan.batch):
         H, L = _half_tables(w[b:b + plan.batch], plan.chunk_bits)
         out = torch.empty(plan.groups, H.shape[0], n + 1, dtype=torch.float64, device=w.device)
-        _core.hc_brute_f(W, H, L, tol[b:b + plan.batch].contiguous(), tie, out, cuda_stream(w))
+        _core.hc_brute_f(W, H, L, tol[b:b + plan.batch].contiguous(), tie, out,
+                         stream=cuda_stream(w))
         parts.append(out.sum(0))
     return torch.cat(parts)
 
@@ -114,7 +115,7 @@ def brute_delta_index(w: torch.Tensor) -> torch.Tensor:
         H, L = _half_tables(w[b:b + plan.batch], plan.chunk_bits)
         val = torch.empty(plan.groups, H.shape[0], dtype=w.dtype, device=w.device)
         idx = torch.empty(plan.groups, H.shape[0], dtype=torch.int64, device=w.device)
-        _core.hc_brute_delta(n, plan.chunk_bits, H, L, val, idx, cuda_stream(w))
+        _core.hc_brute_delta(n, plan.chunk_bits, H, L, val, idx, stream=cuda_stream(w))
         g = val.argmin(0)  # first group on ties: the smallest pair index
         parts.append(idx.gather(0, g[None])[0])
     return torch.cat(parts)

@@ -34,7 +34,7 @@ def activation_words(model: MLP, theta: torch.Tensor, X: torch.Tensor) -> torch.
     words = torch.empty(B, N, spec.pattern_words, dtype=torch.int64, device=theta.device)
     size = _core.lane_workspace(spec, B * N, theta.is_cuda, theta.element_size())
     ws = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
-    _core.region_patterns(spec, theta, X, words, ws, cuda_stream(theta))
+    _core.region_patterns(spec, theta, X, words, workspace=ws, stream=cuda_stream(theta))
     return words[0] if single else words
 
 

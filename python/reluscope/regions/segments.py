@@ -110,8 +110,9 @@ def _kernel_pass(model, theta, a, b, merge, counts=None, offsets=None, values=No
         overflow = torch.empty(B, S, dtype=torch.uint8, device=dev)
     if counts is None:
         counts = torch.empty(B, S, dtype=torch.int64, device=dev)
-    _core.region_segments(model.spec, theta, a, b, counts, _core.RegionMerge[merge], offsets,
-                          values, ws, overflow, plan.capacity, cuda_stream(theta))
+    _core.region_segments(model.spec, theta, a, b, counts, _core.RegionMerge[merge],
+                          offsets=offsets, values=values, workspace=ws, overflow=overflow,
+                          capacity=plan.capacity, stream=cuda_stream(theta))
     if overflow is None or not bool(overflow.any()):
         return counts, None
     if bool((overflow == int(_core.SegmentStatus.offsets_mismatch)).any()):

@@ -104,8 +104,7 @@ def count_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.Ten
     theta = check_model_theta(model, theta)
     (theta_c, origin, u, v), _ = _check(model, theta, origin, u, v, bounds)
     counts = torch.empty(theta_c.shape[0], dtype=torch.int64)
-    _core.region_polygons(model.spec, theta_c, origin, u, v, _UNIT, counts, None, None, None,
-                          None, None, None)
+    _core.region_polygon_counts(model.spec, theta_c, origin, u, v, _UNIT, counts)
     counts = counts.to(theta.device)
     return counts[0] if single else counts
 
@@ -120,8 +119,8 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
     B, spec = theta_c.shape[0], model.spec
     counts = torch.empty(B, dtype=torch.int64)
     n_vertices = torch.empty(B, dtype=torch.int64)
-    _core.region_polygons(spec, theta_c, origin, u, v, _UNIT, counts, n_vertices, None, None,
-                          None, None, None)
+    _core.region_polygon_counts(spec, theta_c, origin, u, v, _UNIT, counts,
+                                n_vertices=n_vertices)
     region_offsets = torch.zeros(B + 1, dtype=torch.int64)
     torch.cumsum(counts, 0, out=region_offsets[1:])
     vertex_base = torch.zeros(B + 1, dtype=torch.int64)
@@ -131,8 +130,8 @@ def polygons_2d(model: MLP, theta: torch.Tensor, origin: torch.Tensor, u: torch.
     vertex_offsets = torch.empty(R + 1, dtype=torch.int64)
     vertex_offsets[R] = V
     words = torch.empty(R, spec.pattern_words, dtype=torch.int64)
-    _core.region_polygons(spec, theta_c, origin, u, v, _UNIT, counts, None, region_offsets,
-                          vertex_base, vertices, vertex_offsets, words)
+    _core.region_polygon_fill(spec, theta_c, origin, u, v, _UNIT, counts, region_offsets,
+                              vertex_base, vertices, vertex_offsets, words)
     vertices = centre + half * vertices  # back to the caller's (s, t)
     dev = theta.device
     out = Polygons(counts.to(dev), vertices.to(dev, theta.dtype), vertex_offsets.to(dev),
