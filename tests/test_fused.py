@@ -72,3 +72,66 @@ def test_cuda_task_loop_and_small_workspace(dtype, monkeypatch):
     tms = TMS(6, 2)
     matches_reference(tms, *random_problem(tms, 3, 300, dtype, device="cuda"),
                       [torch.randn(3, tms.num_params, dtype=dtype)], factor=10)
+
+
+def _gathered(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """t's rows rows[b] for each network b: t (D, k) shared or (B, D, k) per network."""
+    if t.dim() == 2:
+        return t[rows]
+    return torch.gather(t, 1, rows[..., None].expand(-1, -1, t.shape[2]))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per_model", [False, True])
+def test_rows_read_in_place_equal_the_gathered_minibatch(per_model, dtype, device):
+    """rows (B, m): the kernel reads the samples rows[b] of X and T in place. Every mode (loss,
+    gradient with input gradients, hvp with its kink count) gives the same bits as the call on
+    the gathered copies X[rows], T[rows] (the same samples in the same order), with weights per
+    minibatch sample shared or per network, and with repeated rows and fewer or more samples
+    than the data has."""
+    net = MLP([3, 6, 2], "relu")
+    theta, data = random_problem(net, 5, 40, dtype, per_model=per_model, device=device)
+    inp = _fused.check_inputs(net, theta, data)
+    g = torch.Generator().manual_seed(1)
+    V = torch.randn(5, 2, net.num_params, generator=g, dtype=dtype).to(device)
+    for m in (7, 33, 100):
+        rows = torch.randint(40, (5, m), generator=g).to(device)
+        for w in (torch.rand(m, generator=g, dtype=dtype).to(device),
+                  torch.rand(5, m, generator=g, dtype=dtype).to(device)):
+            Xg, Tg = _gathered(inp.X, rows), _gathered(inp.T, rows)
+            for mode, extra in ((Mode.loss, {}), (Mode.grad, {"dx": True}),
+                                (Mode.hvp, {"V": V, "kinks": dtype == torch.float64})):
+                ours = _fused.run(net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss, mode,
+                                  rows=rows, **extra)
+                want = _fused.run(net.spec, theta, Xg, Tg, w, inp.imp, inp.loss, mode, **extra)
+                for a, b in zip(ours, want):
+                    assert (a is None) == (b is None) and (a is None or torch.equal(a, b))
+
+
+def test_rows_errors():
+    """A row outside the data, a row table of the wrong shape or dtype, and float32 kink counts
+    of a minibatch are errors, never a read past X."""
+    net = MLP([3, 6, 2], "relu")
+    theta, data = random_problem(net, 2, 10, torch.float32)
+    inp = _fused.check_inputs(net, theta, data)
+    w = torch.ones(4)
+    run = functools.partial(_fused.run, net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss,
+                            Mode.grad)
+    for bad in (10, -1):
+        rows = torch.zeros(2, 4, dtype=torch.int64)
+        rows[1, 3] = bad
+        with pytest.raises(ValueError, match="outside the 10 rows"):
+            run(rows=rows)
+    with pytest.raises(ValueError, match="rows has size|rows must be"):
+        run(rows=torch.zeros(3, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="rows must be"):
+        run(rows=torch.zeros(8, dtype=torch.int64))
+    with pytest.raises(ValueError, match="wrong dtype"):
+        run(rows=torch.zeros(2, 4, dtype=torch.int32))
+    with pytest.raises(ValueError, match="weights"):
+        _fused.run(net.spec, theta, inp.X, inp.T, torch.ones(5), inp.imp, inp.loss, Mode.grad,
+                   rows=torch.zeros(2, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="float64 only"):
+        _fused.run(net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss, Mode.hvp,
+                   V=torch.ones(2, 1, net.num_params), rows=torch.zeros(2, 4, dtype=torch.int64))

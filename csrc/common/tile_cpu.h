@@ -38,15 +38,22 @@ inline void load_lanes(T* dst, const T* src, int64_t n, int64_t n1, T pad) {
 }
 
 // Lanes [n, n + L) of column k of row-major samples (src = &samples[0][k], rows `stride` apart,
-// rows [0, n1) valid) into dst; lanes past n1 get `pad`. Reads the samples in place: no
-// transposed copy (for per-network data that copy costs more than the kernel on small nets).
+// samples [0, n1) valid) into dst; lanes past n1 get `pad`. Sample i is row i, or row rows[i]
+// when rows is given (a minibatch read in place). Reads the samples in place: no transposed copy
+// (for per-network data that copy costs more than the kernel on small nets).
 template <int L, typename T>
 inline void load_lanes_strided(T* dst, const T* src, int64_t stride, int64_t n, int64_t n1,
-                               T pad) {
-  if (n + L <= n1) {
-    for (int i = 0; i < L; ++i) dst[i] = src[(n + i) * stride];
+                               T pad, const int64_t* rows = nullptr) {
+  if (rows == nullptr) {
+    if (n + L <= n1) {
+      for (int i = 0; i < L; ++i) dst[i] = src[(n + i) * stride];
+    } else {
+      for (int i = 0; i < L; ++i) dst[i] = n + i < n1 ? src[(n + i) * stride] : pad;
+    }
+  } else if (n + L <= n1) {
+    for (int i = 0; i < L; ++i) dst[i] = src[rows[n + i] * stride];
   } else {
-    for (int i = 0; i < L; ++i) dst[i] = n + i < n1 ? src[(n + i) * stride] : pad;
+    for (int i = 0; i < L; ++i) dst[i] = n + i < n1 ? src[rows[n + i] * stride] : pad;
   }
 }
 

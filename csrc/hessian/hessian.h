@@ -108,8 +108,11 @@ struct HessArgs {
   NetSpec net;
   HessLayout lay;
   const T* theta = nullptr;  // (B, P)
-  const T* x = nullptr;      // (N, d_in) or (B, N, d_in) when x_per_net
-  const T* t = nullptr;      // (N, d_out) or (B, N, d_out) when t_per_net
+  const T* x = nullptr;      // (D, d_in) or (B, D, d_in) when x_per_net
+  const T* t = nullptr;      // (D, d_out) or (B, D, d_out) when t_per_net
+  const int64_t* rows = nullptr;  // (B, N): sample n of network b is row rows[b, n] of its x, t
+                                  // (0 <= row < D: a minibatch read in place); null: row n, D = N
+  int64_t D = 0;             // rows of x and t (per network)
   const T* w = nullptr;      // (N,) sample weights, or (B, N) when w_per_net
   const T* imp = nullptr;    // (d_out,) output importance I
   const T* v = nullptr;      // (B, K, P), or (K, P) shared when !v_per_net; null when K == 0

@@ -11,9 +11,9 @@ namespace rs {
 static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
                  const Array& w, const Array& imp, const OptArray& v, const Array& part,
                  int32_t mode, int32_t loss, bool kinks, const OptArray& dx,
-                 const OptArray& workspace, std::uintptr_t stream) {
+                 const OptArray& workspace, std::uintptr_t stream, const OptArray& rows) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &imp, &part}, stream);
-  check_same_device(theta, {&v, &dx});
+  check_same_device(theta, {&v, &dx, &rows});
   RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);
   RS_CHECK(valid_loss(loss), "unknown loss ", loss);
   RS_CHECK(loss != LOSS_CROSS_ENTROPY || net.d_out >= 2,
@@ -23,9 +23,21 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   const int64_t B = int64_t(theta.shape(0)), P = net.n_params;
   check_shape(theta, "theta", {B, P});
   const bool x_per_net = x.ndim() == 3, t_per_net = t.ndim() == 3, w_per_net = w.ndim() == 2;
-  const int64_t N = int64_t(x.shape(x_per_net ? 1 : 0));
-  if (x_per_net) check_shape(x, "X", {B, N, net.d_in}); else check_shape(x, "X", {N, net.d_in});
-  if (t_per_net) check_shape(t, "T", {B, N, net.d_out}); else check_shape(t, "T", {N, net.d_out});
+  const int64_t D = int64_t(x.shape(x_per_net ? 1 : 0));  // data rows per network
+  if (x_per_net) check_shape(x, "X", {B, D, net.d_in}); else check_shape(x, "X", {D, net.d_in});
+  if (t_per_net) check_shape(t, "T", {B, D, net.d_out}); else check_shape(t, "T", {D, net.d_out});
+  // samples: the D rows, or with rows (B, N) int64 the rows it names (a minibatch read in place)
+  RS_CHECK(!rows || rows->ndim() == 2, "rows must be (B, N) int64");
+  const int64_t N = rows ? int64_t(rows->shape(1)) : D;
+  if (rows) {
+    check_shape(*rows, "rows", {B, N});
+    if (!ctx.cuda) {  // on CUDA the caller checks (reluscope._fused.run): no host copy here
+      const int64_t* r = data_as<int64_t>(rows, "rows");
+      for (int64_t i = 0; i < B * N; ++i)
+        RS_CHECK(r[i] >= 0 && r[i] < D, "rows holds ", r[i], ", outside the ", D,
+                 " rows of the data");
+    }
+  }
   if (w_per_net) check_shape(w, "weights", {B, N}); else check_shape(w, "weights", {N});
   check_shape(imp, "importance", {net.d_out});
   if (dx) check_shape(*dx, "dx", {B, N, net.d_in});
@@ -53,6 +65,8 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.imp = data_as<T>(imp, "importance");
     a.dx = data_as<T>(dx, "dx");
     a.v = data_as<T>(v, "V");
+    a.rows = data_as<int64_t>(rows, "rows");
+    a.D = D;
     a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss; a.kinks = kinks;
     a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.w_per_net = w_per_net;
     a.v_per_net = v_per_net;
@@ -101,10 +115,12 @@ void bind_hessian(nb::module_& m) {
         nb::arg("importance"), nb::kw_only(), nb::arg("v").none() = nb::none(), nb::arg("part"),
         nb::arg("mode"), nb::arg("loss"), nb::arg("kinks") = false,
         nb::arg("dx").none() = nb::none(), nb::arg("workspace").none() = nb::none(),
-        nb::arg("stream") = 0,
+        nb::arg("stream") = 0, nb::arg("rows").none() = nb::none(),
         "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of a weighted loss, "
         "laid out as hess_plan says (with kinks, the samples on a moving kink); in mode grad also "
-        "each sample's input gradient into dx (B, N, d_in) when given.");
+        "each sample's input gradient into dx (B, N, d_in) when given. rows (B, N) int64: sample "
+        "n of network b is row rows[b, n] of x and t (a minibatch read in place; weights per "
+        "sample n); without it the samples are the rows.");
 }
 
 }  // namespace rs

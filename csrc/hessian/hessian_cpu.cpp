@@ -67,8 +67,10 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
   for (int64_t task = begin; task < end && !stop_requested(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
-    const T* x = a.x + (a.x_per_net ? b * N * net.d_in : 0);
-    const T* t = a.t + (a.t_per_net ? b * N * net.d_out : 0);
+    const T* x = a.x + (a.x_per_net ? b * a.D * net.d_in : 0);
+    const T* t = a.t + (a.t_per_net ? b * a.D * net.d_out : 0);
+    const int64_t* rows = a.rows ? a.rows + b * N : nullptr;
+    const int64_t pad_row = rows ? rows[n0] : n0;   // padding lanes repeat sample n0
     const T* w = a.w + (a.w_per_net ? b * N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
@@ -79,10 +81,10 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
       load_lanes<kL>(s + a.lay.w_row * kL, w, n, n1, T(0));
       for (int j = 0; j < net.d_out; ++j)
         load_lanes_strided<kL>(s + (a.lay.t_row + j) * kL, t + j, net.d_out, n, n1,
-                               t[n0 * net.d_out + j]);
+                               t[pad_row * net.d_out + j], rows);
       for (int k = 0; k < net.d_in; ++k)
         load_lanes_strided<kL>(s + (a.lay.a[0] + k) * kL, x + k, net.d_in, n, n1,
-                               x[n0 * net.d_in + k]);
+                               x[pad_row * net.d_in + k], rows);
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
       if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
       hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);

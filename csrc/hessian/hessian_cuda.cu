@@ -41,8 +41,8 @@ __global__ void hess_kernel(HessArgs<T> a) {
   for (int64_t task = blockIdx.x; task < a.B * a.C; task += gridDim.x) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = a.N * c / a.C, n1 = a.N * (c + 1) / a.C;
-    const T* x = a.x + (a.x_per_net ? b * a.N * net.d_in : 0);
-    const T* t = a.t + (a.t_per_net ? b * a.N * net.d_out : 0);
+    const T* x = a.x + (a.x_per_net ? b * a.D * net.d_in : 0);
+    const T* t = a.t + (a.t_per_net ? b * a.D * net.d_out : 0);
     const T* w = a.w + (a.w_per_net ? b * a.N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     WarpAcc<T> acc{a.part + (task * kHessCudaWarps + threadIdx.x / 32) * len, true};
@@ -54,10 +54,11 @@ __global__ void hess_kernel(HessArgs<T> a) {
       const bool valid = n + threadIdx.x < n1;
       acc.valid = valid;
       const int64_t m = valid ? n + threadIdx.x : n0;
+      const int64_t r = a.rows ? a.rows[b * a.N + m] : m;   // its row of x and t
       if (a.dx) acc.dx = a.dx + (b * a.N + m) * net.d_in;
       s[a.lay.w_row * threads] = valid ? w[m] : T(0);
-      for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[m * net.d_out + j];
-      for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[m * net.d_in + k];
+      for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[r * net.d_out + j];
+      for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[r * net.d_in + k];
       hess_tile<1, 0>(a, a.theta + b * P, v, s, threads, acc);
     }
   }

@@ -97,25 +97,34 @@ def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 
 def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
         w: torch.Tensor, imp: torch.Tensor, loss: int, mode: Mode,
         V: Optional[torch.Tensor] = None, dx: bool = False,
-        kinks: Optional[bool] = None) -> Sums:
+        kinks: Optional[bool] = None, rows: Optional[torch.Tensor] = None) -> Sums:
     """One kernel call on validated inputs. In modes hvp and gnvp V is (B, K, P), or (K, P)
     shared by all models; dx (mode grad) also returns each sample's input gradient. kinks: count
     the samples on a moving kink (``kink_counts``; default: in mode hvp, which then warns where
-    there are any; else ``Sums.kinks`` is None)."""
+    there are any; else ``Sums.kinks`` is None). rows (B, N) int64: the samples of network b are
+    the rows rows[b] of X and T (a minibatch, read in place by the kernel: no gathered copy), w
+    then weighs those N samples; ValueError for a row outside X."""
     theta, X, T = theta.contiguous(), X.contiguous(), T.contiguous()
     V = None if V is None else V.contiguous()
     B, P = theta.shape
-    N = X.shape[-2]
+    N = X.shape[-2] if rows is None else rows.shape[-1]
     K = 0 if V is None else V.shape[-2]
     kinks = mode == Mode.hvp if kinks is None else kinks
     fused = kinks and theta.dtype == torch.float64
+    if rows is not None:
+        rows = rows.contiguous()
+        if kinks and not fused:
+            raise ValueError("kink counts of a minibatch (rows) are taken in float64 only")
+        if rows.is_cuda and rows.numel() and not bool(
+                ((rows >= 0) & (rows < X.shape[-2])).all()):   # the CPU binding checks itself
+            raise ValueError(f"rows holds a value outside the {X.shape[-2]} rows of the data")
     p = plan(spec, theta, N, mode, K)
     part = torch.zeros(B, p.partials, p.length, dtype=theta.dtype, device=theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
     _core.hess(spec, theta, X, T, w, imp, v=V, part=part, mode=mode, loss=loss, kinks=fused,
-               dx=dxs, workspace=workspace, stream=cuda_stream(theta))
+               dx=dxs, workspace=workspace, stream=cuda_stream(theta), rows=rows)
     out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     # owned tensors (each its own storage, not views of the partial sums): no caller clones
     grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None

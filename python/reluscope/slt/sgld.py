@@ -130,14 +130,10 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
                             minibatch_loss_factor(inp.w, full))
     with torch.no_grad():
         for step in range(burn_in + draws):
-            if full:
-                Xb, Tb, wb = X, T, inp.w
-            else:
-                idx = minibatch(generator, inp.w, rows, batch_size)
-                Xb, wb = _gather(X, idx, rows), w_mb
-                Tb = Xb if T is X else _gather(T, idx, rows)  # autoencoders (TMS): one gather
-            sums = _fused.run(model.spec, theta, Xb, Tb, wb, inp.imp, inp.loss,
-                              _fused.Mode.grad)
+            # a minibatch: the kernel reads the drawn rows of X and T in place (no gathered copy)
+            idx = None if full else minibatch(generator, inp.w, rows, batch_size)
+            sums = _fused.run(model.spec, theta, X, T, inp.w if full else w_mb, inp.imp,
+                              inp.loss, _fused.Mode.grad, rows=idx)
             dist = torch.linalg.vector_norm(theta - star, dim=1)
             diverged |= ran_away(sums.loss, dist, bounds) | ~torch.isfinite(theta).all(1)
             if step >= burn_in:
@@ -214,12 +210,3 @@ def _real_dtype(v) -> bool:
     if isinstance(v, Tensor):
         return not (v.dtype == torch.bool or v.is_complex())
     return v.dtype.kind in "iuf"
-
-
-def _gather(t: Tensor, idx: Tensor, rows: int) -> Tensor:
-    """Rows of samples t[idx]: t (N, k) shared or (rows, N, k) per chain -> (rows, m, k), by
-    index_select / gather (advanced indexing took 2-5x longer here, far more on a busy CPU)."""
-    m = idx.shape[1]
-    if t.dim() == 2:
-        return t.index_select(0, idx.reshape(-1)).view(rows, m, t.shape[1])
-    return torch.gather(t, 1, idx[..., None].expand(-1, -1, t.shape[2]))
