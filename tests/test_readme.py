@@ -1,9 +1,22 @@
-"""Files that must agree: the README's quick start and .ci/run; the README's examples and the
-package."""
+"""Files that must agree: the README's quick start and .ci/run; the examples of the README and of
+the docs pages and the package; the links between them."""
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def section(page: str, heading: str) -> str:
+    """The text of the "## heading..." section of a markdown page (README.md, docs/*.md)."""
+    return (ROOT / page).read_text().split("## " + heading, 1)[1].split("\n## ", 1)[0]
+
+
+def test_links_between_the_pages_resolve():
+    """Every relative link and image of the README and the docs pages names a file that exists."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name}: {target}"
 
 
 def quick_start_commands() -> list[str]:
@@ -25,23 +38,22 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_loss_convention_is_the_data_docstring():
-    """The loss convention is written once, in ``Data``'s docstring; the README quotes it."""
+    """The loss convention is written once, in ``Data``'s docstring; the engines page quotes it."""
     import inspect
 
     from reluscope import Data
 
     doc = inspect.cleandoc(Data.__doc__)
     block = doc[doc.index("The loss of model b"):].strip()
-    assert f"```\n{block}\n```" in (ROOT / "README.md").read_text()
+    assert f"```\n{block}\n```" in (ROOT / "docs" / "engines.md").read_text()
 
 
-def test_readme_torch_examples_run():
-    """The README's gradient-norm penalty and classification spectrum examples, as written."""
+def test_torch_page_examples_run():
+    """The torch page's gradient-norm penalty and classification spectrum examples, as written."""
     import torch
 
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Inside torch", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)\n```", section("docs/torch.md", "Inside torch"),
+                        flags=re.S)
     assert len(blocks) == 2
     scope: dict = {}
     exec(blocks[0], scope)
@@ -52,11 +64,10 @@ def test_readme_torch_examples_run():
     assert (G[:, 0] > -1e-10).all()  # the Gauss-Newton matrix is PSD
 
 
-def test_readme_own_sweep_task_runs(tmp_path, monkeypatch):
-    """The README's example of a user's own sweep task, as written (local engine)."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Scaling out", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+def test_scaling_page_own_sweep_task_runs(tmp_path, monkeypatch):
+    """The scaling page's example of a user's own sweep task, as written (local engine)."""
+    blocks = re.findall(r"```python\n(.*?)\n```", section("docs/scaling.md", "Scaling out"),
+                        flags=re.S)
     assert len(blocks) == 1
     monkeypatch.chdir(tmp_path)
     scope: dict = {"__name__": "readme_example"}
@@ -65,8 +76,8 @@ def test_readme_own_sweep_task_runs(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "index" / "manifest.json").exists()
 
 
-def test_readme_certify_example_runs_and_says_what_it_prints():
-    """The README's certified-critical-points example, as written, and the values its comments
+def test_certify_example_runs_and_says_what_it_prints():
+    """The engines page's certified-critical-points example, as written, and the values its comments
     state: the teacher a certified minimum with those enclosures, a width-3 student's minimum split
     into a proved saddle of the width-4 student, the split-neuron student matched by structure and
     not point-certified."""
@@ -74,9 +85,8 @@ def test_readme_certify_example_runs_and_says_what_it_prints():
 
     from reluscope import certify
 
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Certified critical points", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)\n```", section, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)\n```",
+                        section("docs/engines.md", "Certified critical points"), flags=re.S)
     assert len(blocks) == 1
     lines = blocks[0].splitlines()
     scope: dict = {}

@@ -1,5 +1,5 @@
 """The sweeps of ``reluscope sweep``, each a task ``(shard, device, **params) -> columns`` with
-all randomness from ``shard.seed``. Write your own the same way (README, "Scaling out")."""
+all randomness from ``shard.seed``. Write your own the same way (docs/scaling.md)."""
 from __future__ import annotations
 
 from typing import Sequence
