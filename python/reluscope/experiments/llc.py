@@ -47,7 +47,7 @@ def _sigmoid_net(ctx, chains, draws):
     eps = 0.1 / (n_beta * float(eigs.max()))
     run = slt.llc(net, theta, data, chains=chains, draws=draws, burn_in=1000, step_size=eps,
                   n_beta=n_beta, gamma=1.0, generator=g)
-    return float(run.llc.mean()), 1.5, float(eigs.min())
+    return float(run.llc.mean()), 1.5, float(eigs.min()), run
 
 
 def _minimal_singular(ctx, chains, draws):
@@ -102,50 +102,61 @@ def run(ctx) -> None:
              "every row's models and chains in one batched run; llc = mean over models.")
     points = []
 
-    est, lam, _ = _linear_regression(ctx, chains, draws)
+    est, lam, run = _linear_regression(ctx, chains, draws)
     rep.check("linear regression, d = 3: llc vs d/2", est, lam, 0.05, kind="rel",
               note="regular; n beta = N/log N = 145, gamma = 1")
-    points.append(("linear regression", lam, est))
-    est, lam, smallest = _sigmoid_net(ctx, chains, draws)
+    points.append(("linear regression", lam, est, _se(run)))
+    est, lam, smallest, run = _sigmoid_net(ctx, chains, draws)
     rep.check("sigmoid net [2, 1, 1]: llc vs d/2", est, lam, 0.08, kind="rel",
               note=f"non-degenerate minimum (smallest Hessian eigenvalue {smallest:.3f}); "
                    "n beta = 1e4")
-    points.append(("sigmoid [2,1,1]", lam, est))
-    est, exact, _ = _minimal_singular(ctx, chains, draws)
+    points.append(("sigmoid [2,1,1]", lam, est, _se(run)))
+    est, exact, run = _minimal_singular(ctx, chains, draws)
     rep.check("y = w2 w1 x at 0: llc vs its exact value at n beta", est, exact, 0.03,
               note="lambda = 1/2 only as n -> inf (1/log n corrections)")
-    points.append(("w2 w1 x", exact, est))
+    points.append(("w2 w1 x", exact, est, _se(run)))
     for widths, rank in (([2, 2, 2], 0), ([2, 2, 2], 1), ([3, 2, 3], 1)):
-        est, lam, _ = _deep_linear(ctx, widths, rank, chains, draws)
+        est, lam, run = _deep_linear(ctx, widths, rank, chains, draws)
         rep.check(f"deep linear {widths}, rank {rank}: llc vs Aoyagi", est, lam, 0.12, kind="rel",
                   note="n beta = 1e4; finite-n bias of singular models")
-        points.append((f"DLN {widths} r={rank}", lam, est))
+        points.append((f"DLN {widths} r={rank}", lam, est, _se(run)))
     tms_runs = []
     for s in ((0.5,) if ctx.quick else (0.2, 0.5, 0.8)):
         est, lam, run_s = _tms_two_in_one(ctx, s, chains, draws)
         rep.check(f"TMS 2 in 1, s = {s}: llc at the minimum (1/√2, 1/√2) vs d/2", est, lam, 0.1,
                   kind="rel", note="non-degenerate minimum: regular")
-        points.append((f"TMS 2in1 s={s}", lam, est))
+        points.append((f"TMS 2in1 s={s}", lam, est, _se(run_s)))
         tms_runs.append((s, run_s))
     for c in ((5,) if ctx.quick else (5, 6)):
         est, grad, index, _ = _k_gon(ctx, c, 0.9, chains, draws)
         rep.info(f"TMS {c}-gon in 2 dims, s = 0.9: llc", est,
                  note=f"gradient norm {grad:.1e}, Hessian index {index}; no closed form here")
-    rep.data["points"] = [{"case": n, "theory": t, "estimate": e} for n, t, e in points]
+    rep.data["points"] = [{"case": n, "theory": t, "estimate": e, "standard_error": se}
+                          for n, t, e, se in points]
     _figure(rep, points, tms_runs)
+
+
+def _se(run) -> float:
+    """The standard error of a row's estimate: its models are copies of one problem, so every
+    chain's llc is an independent draw of the same estimator (diverged chains, NaN, left out)."""
+    c = run.chain_llc.flatten().double()
+    c = c[~torch.isnan(c)]
+    return float(c.std() / math.sqrt(len(c)))
 
 
 def _figure(rep, points, tms_runs) -> None:
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    theory = [t for _, t, _ in points]
-    a.plot([0, max(theory) * 1.1], [0, max(theory) * 1.1], "k:", lw=1)
-    for name, t, e in points:
-        a.plot(t, e, "o")
-        a.annotate(name, (t, e), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    a.set(xlabel="theory (exact at the n beta used where noted)", ylabel="llc estimate",
-          title="estimates vs theory")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    theory = [t for _, t, _, _ in points]
+    a.plot([0, max(theory) * 1.1], [0, max(theory) * 1.1], "k:", lw=1, label="estimate = theory")
+    markers = "osD^v<>ph*"
+    for i, (name, t, e, se) in enumerate(points):   # a legend, not labels: several share a point
+        a.errorbar(t, e, yerr=2 * se, fmt=markers[i % len(markers)], ms=5, capsize=3,
+                   color=f"C{i % 10}", label=name)
+    a.legend(fontsize=7, loc="upper left")
+    a.set(xlabel="theory (exact at the n beta used where noted)",
+          ylabel="llc estimate (± 2 standard errors)", title="estimates vs theory")
     for s, run_s in tms_runs:
         trace = run_s.sgld.loss_trace[0].cpu()
         b.plot((trace - run_s.init_loss[0].cpu()).mean(0) * float(run_s.sgld.n_beta[0]),
@@ -153,5 +164,6 @@ def _figure(rep, points, tms_runs) -> None:
     b.set(xlabel="draw", ylabel="n beta (L - L*) (mean over chains)",
           title="TMS 2 in 1: loss traces (model 0)")
     b.legend()
-    rep.figure(fig, "llc.png", "LLC estimates against exact values; TMS loss traces.")
+    rep.figure(fig, "llc.png", "LLC estimates (± 2 standard errors over the chains) against "
+               "exact values; TMS loss traces.")
     plt.close(fig)
