@@ -111,7 +111,8 @@ def test_only_the_driver_modules_call_the_extension():
     callers = {name for name, path in modules().items()
                if uses_core(path) and name != "reluscope._ext"}
     assert callers == {
-        "reluscope.models.base", "reluscope.models.mlp", "reluscope.forward", "reluscope.info",
+        "reluscope.models.base", "reluscope.models.mlp", "reluscope.models.spec", "reluscope.forward",
+        "reluscope.info",
         "reluscope.layer_stats",
         "reluscope._ops", "reluscope.data", "reluscope.hessian._autograd",
         "reluscope._fused", "reluscope.hessian.tangent_kernel",

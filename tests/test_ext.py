@@ -91,5 +91,5 @@ def test_every_enum_has_one_validity_check():
         with pytest.raises(ValueError, match="unknown merge"):
             _core.region_segments(spec, theta, a, b, counts, bad)
     with pytest.raises(ValueError, match="activation code"):
-        _core.NetSpec([(0, -1, 1, 1, False, len(_core.Activation.__members__), False)], 1, 0.01)
+        _core.NetSpec([0, -1, 1, 1, 0, len(_core.Activation.__members__), 0], 1, 0.01)
     _core.hess(spec, theta, X, T, w, imp, part=part, mode=0, loss=n_losses - 1)

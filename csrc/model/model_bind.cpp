@@ -1,13 +1,12 @@
 // Python bindings of the model description (the Activation enum and its properties, NetSpec), the
 // workspace rule of the sample-parallel CUDA kernels and the batched forward kernel.
-#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 #include <nanobind/stl/optional.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
-#include <tuple>
 #include <vector>
 
 #include "common/ndarray.h"
@@ -18,28 +17,39 @@
 
 namespace rs {
 
-// (w_off, b_off, in, out, transposed, act, ntk) per layer: reluscope.models' Layer tuples.
-using LayerTuple = std::tuple<int64_t, int64_t, int32_t, int32_t, bool, int32_t, bool>;
+// A layer table row: w_off, b_off, d_in, d_out, transposed, activation, ntk (reluscope's
+// models.base.Layer, whose fields Python checks against this count).
+constexpr size_t kLayerFields = 7;
 
-static NetSpec make_net_spec(const std::vector<LayerTuple>& layers, int64_t n_params,
-                             double slope) {
-  RS_CHECK(!layers.empty(), "a network needs at least one layer");
-  RS_CHECK(layers.size() <= size_t(kMaxLayers), "at most ", kMaxLayers, " layers are supported, got ",
-           layers.size());
+// The one encoding of an architecture: the layer table flattened to ints (Model.flat_layers,
+// also how the torch custom ops receive it), parsed and checked here.
+static NetSpec make_net_spec(const std::vector<int64_t>& flat, int64_t n_params, double slope) {
+  RS_CHECK(!flat.empty() && flat.size() % kLayerFields == 0, "the layer table must be rows of ",
+           kLayerFields, " ints (w_off, b_off, d_in, d_out, transposed, activation, ntk), got ",
+           flat.size(), " ints");
+  const size_t n_layers = flat.size() / kLayerFields;
+  RS_CHECK(n_layers <= size_t(kMaxLayers), "at most ", kMaxLayers, " layers are supported, got ",
+           n_layers);
   NetSpec net;
-  net.n_layers = static_cast<int32_t>(layers.size());
+  net.n_layers = static_cast<int32_t>(n_layers);
   net.n_params = n_params;
   net.slope = slope;
-  for (size_t l = 0; l < layers.size(); ++l) {
+  for (size_t l = 0; l < n_layers; ++l) {
     LayerSpec& L = net.layer[l];
-    bool transposed, ntk;
-    std::tie(L.w_off, L.b_off, L.in, L.out, transposed, L.act, ntk) = layers[l];
+    const int64_t* row = flat.data() + l * kLayerFields;
+    RS_CHECK(row[2] > 0 && row[3] > 0 && row[2] <= INT32_MAX && row[3] <= INT32_MAX, "layer ", l,
+             " has a width outside [1, 2^31)");
+    L.w_off = row[0];
+    L.b_off = row[1];
+    L.in = static_cast<int32_t>(row[2]);
+    L.out = static_cast<int32_t>(row[3]);
+    const bool transposed = row[4] != 0, ntk = row[6] != 0;
+    RS_CHECK(row[5] >= 0 && row[5] < kNumActivations, "layer ", l, " has unknown activation code ",
+             row[5]);
+    L.act = static_cast<int32_t>(row[5]);
     L.w_sj = transposed ? 1 : L.in;
     L.w_sk = transposed ? L.out : 1;
-    RS_CHECK(L.in > 0 && L.out > 0, "layer ", l, " has a non-positive width");
     L.w_scale = ntk ? 1.0 / std::sqrt(double(L.in)) : 1.0;
-    RS_CHECK(L.act >= 0 && L.act < kNumActivations, "layer ", l, " has unknown activation code ",
-             L.act);
     RS_CHECK(L.w_off >= 0 && L.w_off + int64_t(L.in) * L.out <= n_params, "layer ", l,
              " weights fall outside theta");
     RS_CHECK(L.b_off < 0 || L.b_off + L.out <= n_params, "layer ", l, " bias falls outside theta");
@@ -126,7 +136,8 @@ void bind_model(nb::module_& m) {
         "The activation has a kink at 0: one activation-pattern bit per neuron.");
   nb::class_<NetSpec>(m, "NetSpec",
                       "Compiled description of an architecture (built by reluscope.MLP / TMS).")
-      .def(nb::new_(&make_net_spec), nb::arg("layers"), nb::arg("n_params"), nb::arg("slope"))
+      .def(nb::new_(&make_net_spec), nb::arg("flat_layers"), nb::arg("n_params"),
+           nb::arg("slope"))
       .def_ro("n_layers", &NetSpec::n_layers)
       .def_ro("d_in", &NetSpec::d_in)
       .def_ro("d_out", &NetSpec::d_out)
@@ -146,6 +157,7 @@ void bind_model(nb::module_& m) {
         nb::kw_only(), nb::arg("workspace").none() = nb::none(), nb::arg("stream") = 0,
         "out[b, n] = net(theta[b]; x[n] or x[b, n]); float32/float64, CPU or CUDA.");
   m.attr("moment_count") = kMoments;
+  m.attr("layer_fields") = kLayerFields;
   m.def("moment_workspace", &moment_workspace, nb::arg("net"), nb::arg("B"), nb::arg("N"),
         nb::arg("cuda"), nb::arg("elem_size"),
         "Scratch values the layer-moment kernel needs (0 on the CPU).");

@@ -15,7 +15,6 @@ torch.func.grad, so either way a tangent would be silently lost. At the kernel, 
 op, and eager mode, torch.func and AOTAutograd all run the same rules."""
 from __future__ import annotations
 
-import atexit
 from contextlib import contextmanager
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -26,12 +25,7 @@ from torch._functorch.utils import enable_single_level_autograd_function
 from ._ext import _core
 from ._validate import tangent_error
 from .models.base import Layer, Model
-
-_SPECS: dict = {}
-# The cache holds nanobind objects: emptied before the interpreter tears the extension down, so
-# nanobind finds no live instance at exit.
-atexit.register(_SPECS.clear)
-
+from .models.spec import spec_of  # noqa: F401  (the custom ops' route to a NetSpec, re-exported)
 
 class ModelArgs(NamedTuple):
     """A model as a custom op receives it."""
@@ -42,15 +36,6 @@ class ModelArgs(NamedTuple):
 
 def model_args(model: Model) -> ModelArgs:
     return ModelArgs(model.flat_layers, model.num_params, float(model.slope))
-
-
-def spec_of(layers: Sequence[int], n_params: int, slope: float) -> _core.NetSpec:
-    """The NetSpec of a flattened layer table (built once per table)."""
-    key = (tuple(layers), n_params, slope)
-    spec = _SPECS.get(key)
-    if spec is None:
-        spec = _SPECS[key] = _core.NetSpec(layers_of(layers), n_params, slope)
-    return spec
 
 
 def layers_of(flat_layers: Sequence[int]) -> list[Layer]:

@@ -34,12 +34,29 @@ def test_pattern_layout_counts_the_neurons_with_a_kink():
 
 
 def test_net_spec_rejects_inconsistent_tables():
+    """The one encoding (the flattened layer table) is checked in C++: rows of layer_fields
+    ints, the Layer tuple's fields in order."""
+    assert len(rs.models.base.Layer._fields) == _core.layer_fields
     with pytest.raises(ValueError, match="outside theta"):
-        _core.NetSpec([(0, -1, 3, 4, False, 0, False)], 5, 0.01)
+        _core.NetSpec([0, -1, 3, 4, 0, 0, 0], 5, 0.01)
     with pytest.raises(ValueError, match="does not match"):
-        _core.NetSpec([(0, -1, 2, 2, False, 0, False), (4, -1, 3, 1, False, 0, False)], 7, 0.01)
+        _core.NetSpec([0, -1, 2, 2, 0, 0, 0, 4, -1, 3, 1, 0, 0, 0], 7, 0.01)
     with pytest.raises(ValueError, match="activation code"):
-        _core.NetSpec([(0, -1, 1, 1, False, 99, False)], 1, 0.01)
+        _core.NetSpec([0, -1, 1, 1, 0, 99, 0], 1, 0.01)
+    for bad in ([], [0, -1, 1, 1, 0, 0]):
+        with pytest.raises(ValueError, match="rows of 7 ints"):
+            _core.NetSpec(bad, 1, 0.01)
+    with pytest.raises(ValueError, match="width"):
+        _core.NetSpec([0, -1, 0, 1, 0, 0, 0], 1, 0.01)
+
+
+def test_one_net_spec_per_architecture():
+    """Models of one architecture share one compiled NetSpec (one cache, models.spec), and the
+    custom ops' route (a flattened table) reaches the same object."""
+    a, b = rs.MLP([2, 5, 1], "tanh"), rs.MLP([2, 5, 1], "tanh")
+    assert a.spec is b.spec
+    assert rs._ops.spec_of(a.flat_layers, a.num_params, float(a.slope)) is a.spec
+    assert rs.MLP([2, 5, 1], "relu").spec is not a.spec
 
 
 @pytest.mark.parametrize("scheme", ["he", "lecun", "normal"])

@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional, Sequence
 import torch
 
 from .._ext import _core
+from .spec import spec_of
 
 #: Activation names, in the order of the kernels' codes (``reluscope._core.Activation``).
 ACTIVATIONS: tuple[str, ...] = tuple(a.name for a in _core.Activation)
@@ -72,9 +73,10 @@ class Model:
 
     @property
     def spec(self) -> _core.NetSpec:
-        """The compiled description handed to the kernels (built once per model)."""
+        """The compiled description handed to the kernels (``models.spec``: one encoding, one
+        cache; looked up once per model)."""
         if self._spec is None:
-            self._spec = _core.NetSpec(list(self.layers), self.num_params, float(self.slope))
+            self._spec = spec_of(self.flat_layers, self.num_params, float(self.slope))
         return self._spec
 
     @property
