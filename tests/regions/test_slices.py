@@ -77,6 +77,22 @@ def test_polygons_tile_the_rectangle_with_distinct_patterns():
         assert len({tuple(p.tolist()) for p in P.patterns[r0:r1]}) == r1 - r0
 
 
+def test_a_corner_region_of_side_1e_6_is_counted():
+    """Lines s = -1 + 1e-6 and t = -1 + 1e-6 cut the square [-1, 1]^2 into four regions, one a
+    corner square of area 1e-12: far above rounding (its sides are 1e-6), so the kernel and the
+    reference both count 4 (the reference once dropped pieces below 1e-12 of the rectangle's
+    area and counted 3: the fuzz harness found such a region of a random network)."""
+    net = MLP([2, 2, 1], "relu")
+    d = 1 - 1e-6
+    # W1 = I, b1 = (d, d): z = (s + d, t + d); then W2, b2
+    theta = torch.tensor([[1.0, 0.0, 0.0, 1.0, d, d, 1.0, 1.0, 0.0]], dtype=F64)
+    e = torch.eye(2, dtype=F64)
+    origin = torch.zeros(2, dtype=F64)
+    assert regions.count_2d(net, theta, origin, e[0], e[1]).item() == 4
+    assert reference.regions.count_2d(net, theta, origin, e[0], e[1]).item() == 4
+    assert int(regions.polygons_2d(net, theta, origin, e[0], e[1]).counts) == 4
+
+
 def test_coincident_lines_count_once():
     c2 = regions.count_2d(MLP([2, 2, 1]), torch.tensor([[1.0, 0, 2.0, 0, -0.3, -0.6, 1, 1, 0]],
                                                        dtype=F64),

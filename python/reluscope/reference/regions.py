@@ -96,7 +96,11 @@ def _clip(poly: torch.Tensor, z: torch.Tensor, sign: float) -> torch.Tensor:
 def _slice(layers, slope, origin, u, v, bounds):
     lo1, hi1, lo2, hi2 = bounds
     rect = torch.tensor([[lo1, lo2], [hi1, lo2], [hi1, hi2], [lo1, hi2]], dtype=_F64)
-    min_area = 1e-12 * (hi1 - lo1) * (hi2 - lo2)
+    # the kernel's rule (csrc/regions/polygon_math.h): values within 64 eps of their scale are 0, a
+    # piece of area <= eps^2 x the rectangle's is a sliver. (It was 1e-9 and 1e-12 here: that
+    # dropped genuine regions of area ~1e-12, triangles with 1e-6 sides, which the kernel keeps.)
+    eps = torch.finfo(_F64).eps
+    min_area = eps * eps * (hi1 - lo1) * (hi2 - lo2)
     # polygon: (vertices (k, 2), alpha (w,), G (w, 2), pattern list): a(s, t) = alpha + G (s, t)
     polys = [(rect, origin, torch.stack([u, v], 1), [])]
     for W, bias, split, leaky in layers[:-1]:
@@ -109,7 +113,7 @@ def _slice(layers, slope, origin, u, v, bounds):
                     nxt = []
                     for p in pieces:
                         z = c[j] + p @ M[j]
-                        tol = 1e-9 * (c[j].abs() + M[j].abs().sum() * p.abs().max())
+                        tol = 64 * eps * (c[j].abs() + M[j].abs().sum() * p.abs().max())
                         z = torch.where(z.abs() <= tol, torch.zeros_like(z), z)
                         if z.max() > 0 and z.min() < 0:
                             nxt += [q for q in (_clip(p, z, 1.0), _clip(p, z, -1.0))
