@@ -132,6 +132,9 @@ def test_rows_errors():
     with pytest.raises(ValueError, match="weights"):
         _fused.run(net.spec, theta, inp.X, inp.T, torch.ones(5), inp.imp, inp.loss, Mode.grad,
                    rows=torch.zeros(2, 4, dtype=torch.int64))
+    empty = _fused.run(net.spec, theta, inp.X, inp.T, torch.ones(0), inp.imp, inp.loss,
+                       Mode.grad, rows=torch.zeros(2, 0, dtype=torch.int64))   # no sample
+    assert (empty.loss == 0).all() and (empty.grad == 0).all()
     with pytest.raises(ValueError, match="float64 only"):
         _fused.run(net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss, Mode.hvp,
                    V=torch.ones(2, 1, net.num_params), rows=torch.zeros(2, 4, dtype=torch.int64))

@@ -70,7 +70,8 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
     const T* x = a.x + (a.x_per_net ? b * a.D * net.d_in : 0);
     const T* t = a.t + (a.t_per_net ? b * a.D * net.d_out : 0);
     const int64_t* rows = a.rows ? a.rows + b * N : nullptr;
-    const int64_t pad_row = rows ? rows[n0] : n0;   // padding lanes repeat sample n0
+    // padding lanes repeat sample n0 (no row is read when the chunk holds no sample)
+    const int64_t pad_row = rows && n1 > n0 ? rows[n0] : n0;
     const T* w = a.w + (a.w_per_net ? b * N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
