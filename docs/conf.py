@@ -1,7 +1,7 @@
 """Sphinx configuration of reluscope's documentation site (``docs/``): MyST pages, the API from
 the docstrings (autodoc + napoleon) and an executed example gallery (sphinx-gallery). Build:
 ``python -m sphinx -W --keep-going -b html docs docs/_build/html``."""
-import reluscope   # the installed package (pip install ".[docs]"), or PYTHONPATH=python in a dev tree
+import reluscope   # the installed package (pip install ".[docs]"); in a dev tree PYTHONPATH=python
 
 project = "reluscope"
 author = "the reluscope developers"

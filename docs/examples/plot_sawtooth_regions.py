@@ -18,7 +18,8 @@ for depth in (1, 2, 4):
     net = rs.MLP([2] + [16] * depth + [1], "relu")
     theta = net.init(1000, dtype=torch.float64, generator=gen)
     counts = regions.count_1d(net, theta, a, b)[:, 0]
-    ax.hist(counts.numpy(), bins=30, alpha=0.6, label=f"depth {depth}, mean {counts.double().mean():.1f}")
+    ax.hist(counts.numpy(), bins=30, alpha=0.6,
+            label=f"depth {depth}, mean {counts.double().mean():.1f}")
 ax.set_xlabel("linear pieces on the segment [-1, 1]^2 diagonal")
 ax.set_ylabel("networks")
 ax.legend()

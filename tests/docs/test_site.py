@@ -2,6 +2,7 @@
 internal link of the built pages resolves, and the index, an API page and a gallery page render
 in a real headless browser (Debian's chromium and chromium-driver, driven by Selenium) with their
 images and no console errors. Screenshots go to docs/_build/screenshots/ (not committed)."""
+import os
 import re
 import shutil
 import subprocess
@@ -25,14 +26,9 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q",
                         "-b", "html", str(DOCS), str(out)], capture_output=True, text=True,
-                       timeout=600, env={"MPLBACKEND": "Agg", **_env()})
+                       timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
-
-
-def _env() -> dict:
-    import os
-    return dict(os.environ)
 
 
 def test_site_builds_and_every_internal_link_resolves(site):
