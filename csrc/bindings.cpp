@@ -21,6 +21,7 @@ void bind_regions(nb::module_& m);
 void bind_hypercube(nb::module_& m);
 void bind_certify(nb::module_& m);
 void bind_peak(nb::module_& m);
+void bind_linalg(nb::module_& m);
 }  // namespace rs
 
 #ifndef RELUSCOPE_CUDA_ARCHS
@@ -82,4 +83,5 @@ NB_MODULE(_core, m) {
   rs::bind_hypercube(m);
   rs::bind_certify(m);
   rs::bind_peak(m);
+  rs::bind_linalg(m);
 }

@@ -115,7 +115,7 @@ def test_only_the_driver_modules_call_the_extension():
         "reluscope.info",
         "reluscope.layer_stats",
         "reluscope._ops", "reluscope.data", "reluscope.hessian._autograd",
-        "reluscope._fused", "reluscope.hessian.tangent_kernel",
+        "reluscope._fused", "reluscope.hessian.tangent_kernel", "reluscope.hessian.spectrum",
         "reluscope.certify._kernel", "reluscope.hypercube._sweeps",
         "reluscope.regions.segments",
         "reluscope.regions.slices", "reluscope.regions.patterns", "reluscope.benchmarks.forward",

@@ -1,9 +1,11 @@
 """reluscope.hessian.spectrum on every kind of operator: dense eigenvalues, Lanczos, index, trace."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from reluscope import MLP, Data
-from reluscope import hessian
+from reluscope import _core, hessian
 from reluscope.hessian import spectrum
 from tests.utils import assert_matches_reference, random_problem
 
@@ -18,10 +20,12 @@ def test_dense_spectrum_index_and_trace():
     ev = torch.linalg.eigvalsh(Hs)
     assert_matches_reference(spectrum.eigvalsh(H), ev, kind="reduction")
     idx = spectrum.index(H)
-    tol = 2 * net.num_params * torch.finfo(F64).eps * ev.abs().amax(1)
-    assert torch.equal(idx.tol, tol) and torch.equal(spectrum.resolution(ev), tol)
-    assert torch.equal(idx.negative, (ev < -tol[:, None]).sum(1))
-    assert torch.equal(idx.unresolved, (ev.abs() <= tol[:, None]).sum(1))
+    ours = spectrum.eigvalsh(H)
+    tol = 2 * net.num_params * torch.finfo(F64).eps * ours.abs().amax(1)
+    assert torch.equal(idx.tol, tol) and torch.equal(spectrum.resolution(ours), tol)
+    assert torch.equal(idx.negative, (ours < -tol[:, None]).sum(1))
+    assert torch.equal(idx.unresolved, (ours.abs() <= tol[:, None]).sum(1))
+    assert torch.equal(idx.negative, (ev < -tol[:, None]).sum(1))  # no eigenvalue near the band
     assert_matches_reference(spectrum.trace(H), Hs.diagonal(dim1=1, dim2=2).sum(1),
                              kind="reduction")
     g = torch.Generator().manual_seed(2)
@@ -226,15 +230,22 @@ def test_lanczos_max_iter_below_the_wanted_count_is_a_clear_error():
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 def test_dense_without_vectors_computes_no_vectors(dtype, monkeypatch):
-    """return_vectors=False: eigvalsh only (eigh's vectors cost 2-7x at small P); the residuals
-    are eigh's error bound P eps ‖A‖_2, which holds every value's error."""
+    """return_vectors=False: eigenvalues only (vectors cost 1.4-2x in the kernel, 2-7x in
+    LAPACK at small P); the residuals are the eigensolver's error bound P eps ‖A‖_2, which holds
+    every value's error."""
     lam = torch.cat([torch.tensor([-2.0, -2.0]), torch.linspace(-1, 3, 38)])
     A = spectrum_matrix(lam, B=3).to(dtype)
     want = torch.linalg.eigh(A.double()).eigenvalues
-    monkeypatch.setattr(torch.linalg, "eigh", None)  # any eigh call would fail
+    calls = []
+    kernel = _core.eigh
+    monkeypatch.setattr(torch.linalg, "eigh", None)  # any torch eigh call would fail
+    monkeypatch.setattr(spectrum, "_core", SimpleNamespace(
+        eigh=lambda *a, **k: calls.append(k["vectors"]) or kernel(*a, **k),
+        eigh_workspace=_core.eigh_workspace))
     r = spectrum.extreme_eigs(hessian.DenseOperator(A), k=2, which="both")
+    assert calls == [None]
     assert r.vectors is None and r.converged.all()
-    ev = torch.linalg.eigvalsh(hessian.DenseOperator(A).to_dense())
+    ev = spectrum.dense_eigh(hessian.DenseOperator(A).to_dense(), vectors=False)
     assert torch.equal(r.values, ev[:, [0, 1, -2, -1]])
     assert torch.equal(r.residuals, (40 * torch.finfo(dtype).eps * ev.abs().amax(1, True)
                                      ).expand(3, 4))
@@ -292,15 +303,187 @@ def test_an_overflowed_hessian_gives_nan_and_all_unresolved_for_that_model_only(
     big[1] *= 1e300
     op = hessian.Hessian(net, big, data)
     assert not torch.isfinite(op.to_dense()[1]).all()
-    want = torch.linalg.eigvalsh(hessian.Hessian(net, theta[[0, 2]], data).to_dense())
+    want = spectrum.dense_eigh(hessian.Hessian(net, theta[[0, 2]], data).to_dense(),
+                               vectors=False)
     ev = hessian.eigvalsh(op)
     assert ev[1].isnan().all()
     torch.testing.assert_close(ev[[0, 2]], want, rtol=0, atol=0)
     res = hessian.extreme_eigs(op, k=2, which="smallest", method="dense", return_vectors=True)
     assert res.values[1].isnan().all() and res.vectors[1].isnan().all()
-    with_vectors = torch.linalg.eigh(hessian.Hessian(net, theta[[0, 2]], data).to_dense())
+    with_vectors = spectrum.dense_eigh(hessian.Hessian(net, theta[[0, 2]], data).to_dense())
     torch.testing.assert_close(res.values[[0, 2]], with_vectors.eigenvalues[:, :2], rtol=0, atol=0)
     idx = hessian.index(op)
     assert idx.negative[1] == 0 and idx.unresolved[1] == net.num_params
     assert (idx.negative[[0, 2]] + idx.unresolved[[0, 2]] <= net.num_params).all()
     assert hessian.classify(net, big, data, grad_tol=1e-5).label[1] == "unresolved"
+
+
+# ---- the batched eigensolver kernel (csrc/linalg/eigh_math.h) behind dense_eigh ----------------
+
+def _symmetric(B: int, n: int, dtype, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(B, n, n, generator=g, dtype=F64)
+    return (A + A.mT).to(dtype)
+
+
+def _kernel(A: torch.Tensor, vectors: bool = True):
+    """_core.eigh on A, outputs allocated as dense_eigh does."""
+    B, n = A.shape[0], A.shape[-1]
+    values = torch.empty(B, n, dtype=A.dtype, device=A.device)
+    vecs = torch.empty(B, n, n, dtype=A.dtype, device=A.device) if vectors else None
+    words = _core.eigh_workspace(B, n, vectors, A.is_cuda)
+    work = torch.empty(words, dtype=A.dtype, device=A.device) if words else None
+    _core.eigh(A, values, vectors=vecs, workspace=work)
+    return values, vecs
+
+
+def _check_eigh(A, values, vecs):
+    """Backward stability, the bound resolution() builds on (p(n) = n): each eigenvalue within
+    n eps ‖A‖_2 of torch's LAPACK value (which obeys the same bound: 2 n eps ‖A‖_2 between the
+    two). Vectors: residuals ‖A v - lambda v‖ and orthogonality ‖V^T V - I‖ within
+    (n + 16) eps (‖A‖_2) — at small n a constant of a few rotations' and reflections' roundings
+    dominates: LAPACK's own vectors reach 8-10 eps at n = 3-4 on 5000 random matrices, and
+    this kernel's 8-11 eps (both grow to 21 and 45 eps at n = 128) — plus n eps (‖A‖_2) for the
+    rounding of the check's own products."""
+    n, eps = A.shape[-1], torch.finfo(A.dtype).eps
+    ref = torch.linalg.eigvalsh(A.double())
+    norm = ref.abs().amax(1, keepdim=True)
+    assert ((values.double() - ref).abs() <= 2 * n * eps * norm).all()
+    assert (values[:, 1:] >= values[:, :-1]).all()  # ascending
+    if vecs is not None:
+        Ad, Vd = A.double() / norm[..., None], vecs.double()  # scaled: no overflow in the check
+        res = (Ad @ Vd - Vd * (values.double() / norm)[:, None, :]).norm(dim=1)
+        assert (res <= (2 * n + 16) * eps).all()
+        eye = torch.eye(n, dtype=F64)
+        assert ((Vd.mT @ Vd - eye).abs().amax((1, 2)) <= (2 * n + 16) * eps).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 32, 64, 128])
+def test_eigh_kernel_matches_lapack_on_random_matrices(dtype, n):
+    A = _symmetric(6, n, dtype, seed=n)
+    for vectors in (True, False):
+        values, vecs = _kernel(A, vectors)
+        _check_eigh(A, values, vecs)
+    values, vecs = spectrum.dense_eigh(A)  # the route users take: the kernel up to 128
+    assert torch.equal(values, _kernel(A)[0]) and torch.equal(vecs, _kernel(A)[1])
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_eigh_kernel_in_every_cpu_vector_variant(isa, monkeypatch):
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    A = _symmetric(5, 40, F64, seed=3)
+    _check_eigh(A, *_kernel(A))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_eigh_kernel_exact_cases(dtype):
+    """Diagonal (sorted values, signed unit vectors), a multiple of the identity (a 9-fold
+    eigenvalue, any orthonormal basis), zero, 2 x 2 [[a, b], [b, a]] (a -+ b), and spectra with
+    clusters and a 1e-12 gap."""
+    d = torch.tensor([3.0, -1.0, 0.5, 2.0, -7.0], dtype=dtype)
+    values, vecs = _kernel(torch.diag(d)[None])
+    assert torch.equal(values[0], d.sort().values)
+    assert torch.equal(vecs[0].abs(), torch.eye(5, dtype=dtype)[:, d.argsort()])
+    values, vecs = _kernel(2.5 * torch.eye(9, dtype=dtype)[None])
+    assert torch.equal(values, torch.full((1, 9), 2.5, dtype=dtype))
+    _check_eigh(2.5 * torch.eye(9, dtype=dtype)[None], values, vecs)
+    values, _ = _kernel(torch.zeros(2, 4, 4, dtype=dtype))
+    assert torch.equal(values, torch.zeros(2, 4, dtype=dtype))
+    values, _ = _kernel(torch.tensor([[[2.0, 0.5], [0.5, 2.0]]], dtype=dtype))
+    assert torch.equal(values, torch.tensor([[1.5, 2.5]], dtype=dtype))
+    lam = torch.cat([torch.full((5,), -1.0), torch.full((5,), 1.0), torch.tensor([1 + 1e-12]),
+                     torch.linspace(2, 3, 9)])
+    A = spectrum_matrix(lam, B=3).to(dtype)
+    _check_eigh(A, *_kernel(A))
+
+
+@pytest.mark.parametrize("dtype,scale", [(F64, 1e-300), (F64, 1e-160), (F64, 1e160),
+                                         (F64, 1e300), (torch.float32, 1e-30),
+                                         (torch.float32, 1e-12), (torch.float32, 1e12),
+                                         (torch.float32, 1e36)])
+def test_eigh_kernel_far_from_unit_scale(dtype, scale):
+    """The QL rotations square entries: matrices of 1e+-300 (float64) or 1e+-36 (float32) are
+    solved in a power-of-two rescaled copy, as accurately as at scale 1 (without it, 1e160 in
+    float64 overflowed to inf and 1e-160 underflowed)."""
+    A = (_symmetric(4, 9, F64, seed=6) * scale).to(dtype)
+    _check_eigh(A, *_kernel(A))
+    assert torch.isfinite(_kernel(A)[0]).all()
+
+
+def test_eigh_kernel_reads_the_lower_triangle_and_gives_nan_for_non_finite_matrices():
+    A = _symmetric(4, 12, F64, seed=5)
+    junk = A.clone()
+    upper = torch.ones(12, 12, dtype=torch.bool).triu(1)
+    junk[:, upper] = torch.nan  # the upper triangle is never read (torch.linalg.eigh's convention)
+    values, vecs = _kernel(junk)
+    want_values, want_vecs = _kernel(A)
+    assert torch.equal(values, want_values) and torch.equal(vecs, want_vecs)
+    bad = A.clone()
+    bad[1, 7, 2] = torch.inf
+    bad[3, 0, 0] = torch.nan
+    values, vecs = _kernel(bad)
+    assert values[[1, 3]].isnan().all() and vecs[[1, 3]].isnan().all()
+    assert torch.equal(values[[0, 2]], want_values[[0, 2]])
+    assert torch.equal(vecs[[0, 2]], want_vecs[[0, 2]])
+    values, vecs = _kernel(torch.empty(0, 3, 3, dtype=F64))
+    assert values.shape == (0, 3) and vecs.shape == (0, 3, 3)
+
+
+def test_dense_eigh_takes_lapack_where_the_kernel_cannot_serve():
+    """Above EIGH_KERNEL_MAX_P, and for a matrix needing a gradient (the kernel has no
+    derivative: never a silently detached result), dense_eigh is torch.linalg.eigh, NaN rows
+    for non-finite matrices included; under torch.func.vmap it runs too."""
+    n = spectrum.EIGH_KERNEL_MAX_P + 1
+    A = _symmetric(2, n, F64, seed=1)
+    A[1, 3, 2] = torch.nan
+    values, vecs = spectrum.dense_eigh(A)
+    assert values[1].isnan().all() and vecs[1].isnan().all()
+    want = torch.linalg.eigh(A[:1])
+    assert torch.equal(values[:1], want.eigenvalues) and torch.equal(vecs[:1], want.eigenvectors)
+    A = _symmetric(2, 6, F64, seed=2).requires_grad_()
+    values = spectrum.dense_eigh(A, vectors=False)
+    assert values.requires_grad
+    (grad,) = torch.autograd.grad(values[:, 0].sum(), A)
+    _, V = torch.linalg.eigh(A.detach())
+    torch.testing.assert_close(grad, V[..., :, :1] @ V[..., :, :1].mT)  # d lambda = v v^T
+    batched = torch.func.vmap(lambda a: spectrum.dense_eigh(a[None], vectors=False)[0])(A.detach())
+    torch.testing.assert_close(batched, _kernel(A.detach())[0], rtol=0,
+                               atol=2 * 6 * torch.finfo(F64).eps * batched.abs().amax().item())
+
+
+def test_eigh_kernel_errors():
+    A = _symmetric(2, 4, F64)
+    values = torch.empty(2, 4, dtype=F64)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core.eigh(A.to(torch.int64), values.to(torch.int64))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core.eigh(A.half(), values.half())
+    with pytest.raises(ValueError, match="wrong dtype"):
+        _core.eigh(A, values.float())
+    with pytest.raises(ValueError, match=r"\(B, n, n\)"):
+        _core.eigh(A[:, :3], values)
+    with pytest.raises(ValueError, match=r"\(B, n, n\)"):
+        _core.eigh(A[0], values)
+    with pytest.raises(ValueError, match="values has size"):
+        _core.eigh(A, values[:, :3])
+    with pytest.raises(ValueError, match="vectors has size"):
+        _core.eigh(A, values, vectors=torch.empty(2, 4, 5, dtype=F64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.eigh(A.mT.contiguous().mT, values)
+    with pytest.raises(ValueError, match="1 <= n"):
+        _core.eigh(torch.empty(1, 0, 0, dtype=F64), torch.empty(1, 0, dtype=F64))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_eigh_kernel_on_cuda(dtype):
+    A = _symmetric(64, 32, dtype, seed=4)
+    cpu = _kernel(A)
+    for vectors in (True, False):
+        values, vecs = _kernel(A.cuda(), vectors)
+        _check_eigh(A, values.cpu(), None if vecs is None else vecs.cpu())
+        bound = 2 * 32 * torch.finfo(dtype).eps * cpu[0].abs().amax().item()
+        torch.testing.assert_close(values.cpu(), cpu[0], rtol=0, atol=bound)
+    with pytest.raises(ValueError, match="workspace"):
+        _core.eigh(A.cuda(), torch.empty(64, 32, dtype=dtype, device="cuda"))
