@@ -37,7 +37,7 @@ def run(ctx) -> None:
     rep = ctx.report
     n = 4
     size = dict(starts=12, snapshots=3, every=150, steps=100, minima=8) if ctx.quick else \
-        dict(starts=1408, snapshots=5, every=300, steps=400, minima=256)
+        dict(starts=2560, snapshots=5, every=300, steps=400, minima=256)
     rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), **size})
     _theory_rows(rep, ctx)
     found = {}

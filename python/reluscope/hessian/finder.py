@@ -63,7 +63,8 @@ def critical_points(model: Model, theta0: torch.Tensor, data: Data, *, steps: in
     towards a gradient-flat region or a degenerate point stop early, so a fixed budget of steps
     serves more starts (default None: no such stop). The final index takes two dense Hessians and
     eigendecompositions per network and the gradient-flat test one more per unconverged network,
-    for every solver (so B P^2 must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C stops within the kernels' ~1 s.
+    for every solver (so B P^2 must fit HESSIAN_MAX_BYTES: checked before the search). Ctrl-C
+    stops within the kernels' ~1 s.
 
     Returns ``CriticalPointSearch``.
     """
@@ -137,7 +138,7 @@ def _dense_step(model, theta, data, g, mu):
     s = _scale((lam * q).norm(dim=1), g)
     trials = mu[None, :] * torch.tensor(TRIALS, dtype=mu.dtype, device=mu.device)[:, None]
     coef = lam * q / (lam ** 2 + (trials * s)[..., None])                # (K, b, P)
-    cand = theta - (V @ coef[..., None])[..., 0]
+    cand = theta - (coef.transpose(0, 1) @ V.mT).transpose(0, 1)        # V coef, one bmm
     K, b, P = cand.shape
     finite = torch.isfinite(cand).all(-1)
     cand = torch.where(finite[..., None], cand, theta)     # a non-finite step stays put (rejected)
@@ -212,8 +213,6 @@ def training_starts(model: Model, theta0: torch.Tensor, data: Data, *, snapshots
                        progress=False)
         out.append(theta)
     return torch.stack(out)
-
-
 
 
 def _positive(x, name: str) -> float:
