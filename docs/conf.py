@@ -1,7 +1,16 @@
 """Sphinx configuration of reluscope's documentation site (``docs/``): MyST pages, the API from
 the docstrings (autodoc + napoleon) and an executed example gallery (sphinx-gallery). Build:
 ``python -m sphinx -W --keep-going -b html docs docs/_build/html``."""
+from pathlib import Path
+
 import reluscope   # the installed package (pip install ".[docs]"); in a dev tree PYTHONPATH=python
+from reluscope.benchmarks.table import markdown
+
+# The benchmark tables of performance.md, generated from the committed records at every build.
+_HERE = Path(__file__).parent
+(_HERE / "_generated").mkdir(exist_ok=True)
+(_HERE / "_generated" / "bench_tables.md").write_text(
+    markdown(sorted((_HERE.parent / "bench" / "results").glob("*bench*.json"))))
 
 project = "reluscope"
 author = "the reluscope developers"
@@ -12,7 +21,8 @@ version = ".".join(release.split(".")[:2])
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon",
               "sphinx.ext.mathjax", "sphinx_gallery.gen_gallery"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
-exclude_patterns = ["_build", "examples"]   # examples/: sphinx-gallery's sources
+# examples/: sphinx-gallery's sources; _generated/: pages included by others
+exclude_patterns = ["_build", "examples", "_generated"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
