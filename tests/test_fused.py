@@ -102,9 +102,8 @@ def test_rows_read_in_place_equal_the_gathered_minibatch(per_model, dtype, devic
             Xg, Tg = _gathered(inp.X, rows), _gathered(inp.T, rows)
             for mode, extra in ((Mode.loss, {}), (Mode.grad, {"dx": True}),
                                 (Mode.hvp, {"V": V, "kinks": dtype == torch.float64})):
-                ours = _fused.run(net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss, mode,
-                                  rows=rows, **extra)
-                want = _fused.run(net.spec, theta, Xg, Tg, w, inp.imp, inp.loss, mode, **extra)
+                ours = _fused.run(inp._replace(w=w), mode, rows=rows, **extra)
+                want = _fused.run(inp._replace(X=Xg, T=Tg, w=w), mode, **extra)
                 for a, b in zip(ours, want):
                     assert (a is None) == (b is None) and (a is None or torch.equal(a, b))
 
@@ -116,8 +115,7 @@ def test_rows_errors():
     theta, data = random_problem(net, 2, 10, torch.float32)
     inp = _fused.check_inputs(net, theta, data)
     w = torch.ones(4)
-    run = functools.partial(_fused.run, net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss,
-                            Mode.grad)
+    run = functools.partial(_fused.run, inp._replace(w=w), Mode.grad)
     for bad in (10, -1):
         rows = torch.zeros(2, 4, dtype=torch.int64)
         rows[1, 3] = bad
@@ -130,11 +128,30 @@ def test_rows_errors():
     with pytest.raises(ValueError, match="wrong dtype"):
         run(rows=torch.zeros(2, 4, dtype=torch.int32))
     with pytest.raises(ValueError, match="weights"):
-        _fused.run(net.spec, theta, inp.X, inp.T, torch.ones(5), inp.imp, inp.loss, Mode.grad,
+        _fused.run(inp._replace(w=torch.ones(5)), Mode.grad,
                    rows=torch.zeros(2, 4, dtype=torch.int64))
-    empty = _fused.run(net.spec, theta, inp.X, inp.T, torch.ones(0), inp.imp, inp.loss,
-                       Mode.grad, rows=torch.zeros(2, 0, dtype=torch.int64))   # no sample
+    empty = _fused.run(inp._replace(w=torch.ones(0)), Mode.grad,
+                       rows=torch.zeros(2, 0, dtype=torch.int64))   # no sample
     assert (empty.loss == 0).all() and (empty.grad == 0).all()
     with pytest.raises(ValueError, match="float64 only"):
-        _fused.run(net.spec, theta, inp.X, inp.T, w, inp.imp, inp.loss, Mode.hvp,
-                   V=torch.ones(2, 1, net.num_params), rows=torch.zeros(2, 4, dtype=torch.int64))
+        _fused.run(inp._replace(w=w), Mode.hvp, V=torch.ones(2, 1, net.num_params),
+                   rows=torch.zeros(2, 4, dtype=torch.int64))
+
+
+def test_one_inputs_object_in_and_owned_tensors_out():
+    """run takes the Inputs of check_inputs (a call at other parameters is inp._replace), nothing
+    else; every tensor it returns owns its storage (no caller must clone)."""
+    net = MLP([3, 6, 2], "tanh")
+    theta, data = random_problem(net, 3, 20, torch.float64)
+    inp = _fused.check_inputs(net, theta, data)
+    assert inp.spec is net.spec and inp.model is net and not inp.single
+    with pytest.raises(TypeError, match="validated Inputs"):
+        _fused.run(tuple(inp), Mode.grad)
+    moved = _fused.run(inp._replace(theta=2 * theta), Mode.grad)
+    assert torch.equal(moved.loss, hessian.loss(net, 2 * theta, data))
+    V = torch.randn(3, 2, net.num_params, dtype=torch.float64)
+    sums = _fused.run(inp, Mode.hvp, V)
+    tensors = [t for t in (sums.loss, sums.grad, sums.products, sums.kinks) if t is not None]
+    assert len(tensors) == 3
+    for t in tensors:
+        assert t._base is None and t.untyped_storage().nbytes() == t.numel() * t.element_size()

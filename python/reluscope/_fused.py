@@ -24,16 +24,20 @@ Mode = _core.HessMode
 
 
 class Inputs(NamedTuple):
-    """Validated inputs of a call: theta (B, P) contiguous (``single``: the caller passed one model
-    as (P,)), the data as the kernel reads it (float targets, weights, importance) and the loss."""
-    model: Model
+    """The inputs of a kernel call, validated (``check_inputs``, or by the torch custom ops'
+    callers): the compiled architecture, theta (B, P), the data as the kernel reads it (X, float
+    targets T, sample weights w, output importance imp) and the loss code; ``single``: the caller
+    passed one model as (P,); ``model``: the Model, where the call came from one. A call at other
+    parameters or data is ``inp._replace(theta=...)``."""
+    spec: _core.NetSpec
     theta: torch.Tensor
     X: torch.Tensor
     T: torch.Tensor
     w: torch.Tensor
     imp: torch.Tensor
     loss: int
-    single: bool
+    single: bool = False
+    model: Optional[Model] = None
 
 
 class KinkWarning(RuntimeWarning):
@@ -70,7 +74,8 @@ def check_inputs(model: Model, theta, data: Data, *, differentiable: bool = Fals
     B = theta.shape[0]
     T, imp = check_data(model, data, B)
     check_finite(theta, "theta")
-    return Inputs(model, theta.contiguous(), data.X, T, data.w, imp, int(data.loss_code), single)
+    return Inputs(model.spec, theta.contiguous(), data.X, T, data.w, imp, int(data.loss_code),
+                  single, model)
 
 
 def check_directions(theta: torch.Tensor, V, single: bool = False) -> torch.Tensor:
@@ -94,9 +99,7 @@ def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 
     return _core.hess_plan(spec, theta.shape[0], N, K, mode, theta.is_cuda, theta.element_size())
 
 
-def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
-        w: torch.Tensor, imp: torch.Tensor, loss: int, mode: Mode,
-        V: Optional[torch.Tensor] = None, dx: bool = False,
+def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool = False,
         kinks: Optional[bool] = None, rows: Optional[torch.Tensor] = None) -> Sums:
     """One kernel call on validated inputs. In modes hvp and gnvp V is (B, K, P), or (K, P)
     shared by all models; dx (mode grad) also returns each sample's input gradient. kinks: count
@@ -104,7 +107,10 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     there are any; else ``Sums.kinks`` is None). rows (B, N) int64: the samples of network b are
     the rows rows[b] of X and T (a minibatch, read in place by the kernel: no gathered copy), w
     then weighs those N samples; ValueError for a row outside X."""
-    theta, X, T = theta.contiguous(), X.contiguous(), T.contiguous()
+    if not isinstance(inp, Inputs):
+        raise TypeError(f"run takes the validated Inputs of a call, got {type(inp).__name__}")
+    spec, w, imp, loss = inp.spec, inp.w, inp.imp, inp.loss
+    theta, X, T = inp.theta.contiguous(), inp.X.contiguous(), inp.T.contiguous()
     V = None if V is None else V.contiguous()
     B, P = theta.shape
     N = X.shape[-2] if rows is None else rows.shape[-1]
@@ -131,7 +137,7 @@ def run(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tens
     products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     counts = (out[:, p.kinks_offset].round().long() if fused else
-              kink_counts(spec, theta, X, T, w, imp, loss) if kinks else None)
+              kink_counts(inp) if kinks else None)
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
     return Sums(out[:, 0].clone(), counts, grad, products, dxs)
@@ -148,15 +154,14 @@ def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.
     return out
 
 
-def kink_counts(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor, T: torch.Tensor,
-                w: torch.Tensor, imp: torch.Tensor, loss: int) -> torch.Tensor:
+def kink_counts(inp: Inputs) -> torch.Tensor:
     """(B,) int64: per model, the samples with non-zero weight on a kink that moves with theta
     (csrc/model/kink_math.h), always decided in float64 (float32 inputs are converted, exactly):
     the flag's rounding bound is then ~1e-13 of the pre-activation's scale, so only samples on
     a kink to float64 precision count, whatever the dtype of the products."""
-    if theta.dtype != torch.float64:
-        theta, X, T, w, imp = (t.double() for t in (theta, X, T, w, imp))
-    return run(spec, theta, X, T, w, imp, loss, Mode.loss, kinks=True).kinks
+    if inp.theta.dtype != torch.float64:
+        inp = inp._replace(**{k: getattr(inp, k).double() for k in ("theta", "X", "T", "w", "imp")})
+    return run(inp, Mode.loss, kinks=True).kinks
 
 
 def warn_kinks(kinks: torch.Tensor) -> None:

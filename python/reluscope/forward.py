@@ -68,8 +68,8 @@ def _vjp_impl(theta: Tensor, X: Tensor, G: Tensor, layers: list[int], n_params: 
     need_x)."""
     spec = spec_of(layers, n_params, slope)
     ones_w, ones_imp = theta.new_ones(X.shape[-2]), theta.new_ones(spec.d_out)
-    sums = _fused.run(spec, theta, X, G, ones_w, ones_imp, int(_core.Loss.linear),
-                      _fused.Mode.grad, dx=need_x)
+    inp = _fused.Inputs(spec, theta, X, G, ones_w, ones_imp, int(_core.Loss.linear))
+    sums = _fused.run(inp, _fused.Mode.grad, dx=need_x)
     return sums.grad, (sums.dx if need_x else theta.new_empty(theta.shape[0], 0, 0))
 
 

@@ -38,22 +38,22 @@ _NO_MODEL_GRADS = (None,) * 4  # layers, n_params, slope, loss
 # ---- implementations ---------------------------------------------------------------------------
 def _loss_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, layers: list[int],
                n_params: int, slope: float, loss: int) -> Tensor:
-    spec = spec_of(layers, n_params, slope)
-    return _fused.run(spec, theta, X, T, w, imp, loss, Mode.loss).loss
+    inp = _fused.Inputs(spec_of(layers, n_params, slope), theta, X, T, w, imp, loss)
+    return _fused.run(inp, Mode.loss).loss
 
 
 def _grad_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, layers: list[int],
                n_params: int, slope: float, loss: int) -> tuple[Tensor, Tensor]:
-    spec = spec_of(layers, n_params, slope)
-    sums = _fused.run(spec, theta, X, T, w, imp, loss, Mode.grad)
+    inp = _fused.Inputs(spec_of(layers, n_params, slope), theta, X, T, w, imp, loss)
+    sums = _fused.run(inp, Mode.grad)
     return sums.loss, sums.grad
 
 
 def _products_impl(theta: Tensor, X: Tensor, T: Tensor, w: Tensor, imp: Tensor, V: Tensor,
                    layers: list[int], n_params: int, slope: float, loss: int,
                    mode: int) -> Tensor:
-    spec = spec_of(layers, n_params, slope)
-    return _fused.run(spec, theta, X, T, w, imp, loss, Mode(mode), V).products
+    inp = _fused.Inputs(spec_of(layers, n_params, slope), theta, X, T, w, imp, loss)
+    return _fused.run(inp, Mode(mode), V).products
 
 
 # ---- fake implementations (torch.compile) ------------------------------------------------------

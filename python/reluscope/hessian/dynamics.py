@@ -70,8 +70,7 @@ def gd(model: Model, theta: torch.Tensor, data: Data, *, lr: Union[float, torch.
     start = {name: torch.zeros_like(theta) for name in track} if lanczos else {}
     col = 0
     for step in range(steps + 1):
-        sums = _fused.run(model.spec, theta, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                          _fused.Mode.grad)
+        sums = _fused.run(inp._replace(theta=theta), _fused.Mode.grad)
         L, g = sums.loss, sums.grad
         blown = alive & (~torch.isfinite(L) | (L > max_loss) | ~torch.isfinite(g).all(1))
         diverged_at = torch.where(blown, step, diverged_at)

@@ -200,9 +200,7 @@ class _KernelOperator(BatchedLinearOperator):
         self.shape, self.dtype, self.device = (B, P, P), self.theta.dtype, self.theta.device
 
     def _run(self, V: torch.Tensor) -> torch.Tensor:
-        i = self.inputs
-        return _fused.run(self.model.spec, i.theta, i.X, i.T, i.w, i.imp, i.loss, self.mode,
-                          V, kinks=False).products
+        return _fused.run(self.inputs, self.mode, V, kinks=False).products
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _fused.check_directions(self.theta, V)
@@ -235,9 +233,7 @@ class Hessian(_KernelOperator):
         """(B,) int64: per model, the samples on a kink that moves with theta
         (``hessian.kinks``); one forward pass, on first use."""
         if not hasattr(self, "_kinks"):
-            i = self.inputs
-            self._kinks = _fused.kink_counts(self.model.spec, i.theta, i.X, i.T, i.w, i.imp,
-                                             i.loss)
+            self._kinks = _fused.kink_counts(self.inputs)
         return self._kinks
 
     @property

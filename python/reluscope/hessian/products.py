@@ -67,7 +67,7 @@ def kinks(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
     pre-activation's scale). One forward pass of the fused kernel plus one pass of |W| (its
     flags: csrc/model/kink_math.h)."""
     inp = _fused.check_inputs(model, theta, data)
-    out = _fused.kink_counts(inp.model.spec, inp.theta, inp.X, inp.T, inp.w, inp.imp, inp.loss)
+    out = _fused.kink_counts(inp)
     return out[0] if inp.single else out
 
 

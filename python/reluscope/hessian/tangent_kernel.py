@@ -99,8 +99,8 @@ def ntk_vp(model: Model, theta: torch.Tensor, X: torch.Tensor, V: torch.Tensor, 
     check_finite(V, "V")
     ones_w = theta.new_ones(N2)
     ones_i = theta.new_ones(d)
-    u = _fused.run(model.spec, theta, X2, V.contiguous(), ones_w, ones_i,
-                   int(_core.Loss.linear), _fused.Mode.grad).grad         # J'^T V: (B, P)
+    inp = _fused.Inputs(model.spec, theta, X2, V, ones_w, ones_i, int(_core.Loss.linear))
+    u = _fused.run(inp, _fused.Mode.grad).grad                              # J'^T V: (B, P)
     out = _run(model, theta, X, u[:, None].contiguous(), _core.JacMode.jvp)[..., 0]
     return out[0] if single else out
 

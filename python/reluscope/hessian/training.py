@@ -54,14 +54,12 @@ def fit(model: Model, theta: torch.Tensor, data: Data, *, optimizer: str = "adam
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
     param = inp.theta.detach().clone()
-    spec = model.spec
     opt = _OPTIMIZERS[optimizer]([param], lr=lr, **opt_kwargs)
     bar = Progress(steps, "fit", enabled=progress)
     losses, norms, logged = [], [], []
     with torch.no_grad():
         for step in range(steps + 1):
-            sums = _fused.run(spec, param, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                              _fused.Mode.grad)
+            sums = _fused.run(inp._replace(theta=param), _fused.Mode.grad)
             if step % log_every == 0 or step == steps:
                 losses.append(sums.loss)
                 norms.append(torch.linalg.vector_norm(sums.grad, dim=1))

@@ -124,16 +124,15 @@ def sgld(model: Model, theta_star, data: Data, *, chains: int = 4, draws: int = 
     losses, dists, kept = [], [], []
     diverged = torch.zeros(rows, dtype=torch.bool, device=theta.device)
     bar = Progress(burn_in + draws, "sgld", enabled=progress)
-    init_loss = _fused.run(model.spec, theta0, inp.X, inp.T, inp.w, inp.imp, inp.loss,
-                           _fused.Mode.loss).loss
+    init_loss = _fused.run(inp, _fused.Mode.loss).loss
     bounds = runaway_bounds(*(v.repeat_interleave(C) for v in (init_loss, nb, gam)), P,
                             minibatch_loss_factor(inp.w, full))
     with torch.no_grad():
         for step in range(burn_in + draws):
             # a minibatch: the kernel reads the drawn rows of X and T in place (no gathered copy)
             idx = None if full else minibatch(generator, inp.w, rows, batch_size)
-            sums = _fused.run(model.spec, theta, X, T, inp.w if full else w_mb, inp.imp,
-                              inp.loss, _fused.Mode.grad, rows=idx)
+            step_inp = inp._replace(theta=theta, X=X, T=T, w=inp.w if full else w_mb)
+            sums = _fused.run(step_inp, _fused.Mode.grad, rows=idx)
             dist = torch.linalg.vector_norm(theta - star, dim=1)
             diverged |= ran_away(sums.loss, dist, bounds) | ~torch.isfinite(theta).all(1)
             if step >= burn_in:
