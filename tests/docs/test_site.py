@@ -2,6 +2,7 @@
 internal link of the built pages resolves, and the index, an API page and a gallery page render
 in a real headless browser (Debian's chromium and chromium-driver, driven by Selenium) with their
 images and no console errors. Screenshots go to docs/_build/screenshots/ (not committed)."""
+import json
 import os
 import re
 import shutil
@@ -40,6 +41,21 @@ def test_site_builds_and_every_internal_link_resolves(site):
                 assert (page.parent / target).exists(), f"{page.relative_to(site)}: {target}"
     gallery = (site / PAGES["gallery"]).read_text()
     assert "sphx-glr-single-img" in gallery         # the example ran and made its figure
+
+
+def test_types_link_to_torch_numpy_scipy_and_the_performance_tables_are_generated(site):
+    """Intersphinx resolves the docstrings' types (offline: conf.py's local inventories), and
+    the performance page holds a row per case of every committed bench record."""
+    api = (site / "api" / "hessian.html").read_text()
+    assert 'href="https://pytorch.org/docs/stable/tensors.html#torch.Tensor"' in api
+    engines = (site / "engines.html").read_text()
+    for url in ("https://docs.scipy.org/doc/scipy/reference/generated/scipy.sparse.linalg.",
+                "https://numpy.org/doc/stable/reference/generated/numpy.ndarray.html"):
+        assert f'href="{url}' in engines
+    perf = (site / "performance.html").read_text()
+    records = sorted((DOCS.parent / "bench" / "results").glob("*bench*.json"))
+    cases = sum(len(json.loads(p.read_text())["results"]) for p in records)
+    assert perf.count("<tr") == cases + len(records)      # + one header row per table
 
 
 def _browser():
