@@ -1,11 +1,14 @@
 """Sphinx configuration of reluscope's documentation site (``docs/``): MyST pages, the API from
 the docstrings (autodoc + napoleon) and an executed example gallery (sphinx-gallery). Build:
 ``python -m sphinx -W --keep-going -b html docs docs/_build/html``."""
+import sys
 import zlib
 from pathlib import Path
 
 import reluscope   # the installed package (pip install ".[docs]"); in a dev tree PYTHONPATH=python
 from reluscope.benchmarks.table import markdown
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))   # gallery_pdf, the gallery's scraper
 
 # The benchmark tables of performance.md, generated from the committed records at every build.
 _HERE = Path(__file__).parent
@@ -23,7 +26,7 @@ extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon",
               "sphinx.ext.mathjax", "sphinx.ext.intersphinx", "sphinx_gallery.gen_gallery"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 # examples/: sphinx-gallery's sources; _generated/: pages included by others
-exclude_patterns = ["_build", "examples", "_generated"]
+exclude_patterns = ["_build", "examples", "_generated", "_ext"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
@@ -75,6 +78,7 @@ html_theme = "furo"
 html_title = f"reluscope {release}"
 
 sphinx_gallery_conf = {
+    "image_scrapers": ("gallery_pdf.png_and_pdf",),   # _ext/gallery_pdf.py
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",

@@ -98,3 +98,17 @@ def test_pages_render_in_a_headless_browser(site):
             browser.save_screenshot(str(shots / f"{name}.png"))
     finally:
         browser.quit()
+
+
+def test_every_gallery_image_has_its_vector_version(site):
+    """Each gallery figure's PNG comes with a PDF of the same figure, linked under it."""
+    pages = sorted((site / "auto_examples").glob("plot_*.html"))
+    assert len(pages) >= 6
+    for page in pages:
+        html = page.read_text()
+        pngs = re.findall(r'src="[^"]*(sphx_glr_plot_\w+?_\d{3})\.png"', html)
+        pdfs = re.findall(r'href="([^"]*(sphx_glr_plot_\w+?_\d{3})\.pdf")', html)
+        assert pngs and sorted(set(pngs)) == sorted({name for _, name in pdfs}), page.name
+        for href, _ in pdfs:
+            pdf = page.parent / href.rstrip('"')
+            assert pdf.read_bytes()[:5] == b"%PDF-", href
