@@ -151,7 +151,8 @@ def _three_layer_rows(rep, three: dict, exact: torch.Tensor, gen: torch.Generato
                                          "mean_row0": three[n].mean(0)[:, 0].tolist(),
                                          "sd_row0": three[n].std(0)[:, 0].tolist()}
                                 for n, r in rel.items()}
-    return {"slope": slope, "rms": {n: math.sqrt(float((r ** 2).mean())) for n, r in rel.items()}}
+    return {"slope": slope, "rms": {n: math.sqrt(float((r ** 2).mean())) for n, r in rel.items()},
+            "ms_se": {n: float((r ** 2).std() / math.sqrt(len(r))) for n, r in rel.items()}}
 
 
 def _gauss_newton_row(rep, ctx) -> None:
@@ -202,14 +203,29 @@ def _figures(rep, X, two, three, exact2, exact3, fit3) -> None:
     ns = np.array(list(two))
     nvar = float(theory.relu_ntk_variance(X[:1], 1, C_W=C_W, C_b=C_B)[0])
     ax.loglog(ns, nvar / ns, "C0-", label="two layers: exact Var(Y)/n")
-    ax.loglog(ns, [float(two[n][:, 0, 0].var()) for n in ns], "C0o",
-              label="two layers: Var Theta(x, x)")
+    var, var_se = zip(*(_variance_and_se(two[n][:, 0, 0]) for n in ns))
+    ax.errorbar(ns, var, yerr=2 * np.array(var_se), fmt="C0o", capsize=2,
+                label="two layers: Var Theta(x, x) (± 2 SE)")
     n3 = np.array(list(three))
     rms = np.array([fit3["rms"][n] for n in n3])
-    ax.loglog(n3, rms ** 2, "C1s", label="three layers: mean ||Theta - Theta^3||^2 / ||Theta^3||^2")
+    ax.errorbar(n3, rms ** 2, yerr=2 * np.array([fit3["ms_se"][n] for n in n3]), fmt="C1s",
+                capsize=2,
+                label="three layers: mean ||Theta - Theta^3||^2 / ||Theta^3||^2 (± 2 SE)")
     ax.loglog(n3, rms[0] ** 2 * n3[0] / n3, "C1--", label="slope -1")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("width n")
+    ax.set_ylabel("variance / mean squared relative deviation")
     ax.legend(fontsize=8)
     rep.figure(fig, "variance_vs_width.png", "Fluctuations of the empirical NTK vs width: the "
                "two-layer variance against its exact value, the three-layer relative deviation "
                "against the 1/n law.")
+
+
+def _variance_and_se(x) -> tuple[float, float]:
+    """The sample variance of x (N,) and its standard error, sqrt((m4 - v^2 (N - 3) / (N - 1)) / N)
+    (m4 the fourth central moment; no normality assumed)."""
+    x = x.double()
+    N, v = len(x), float(x.var())
+    m4 = float(((x - x.mean()) ** 4).mean())
+    return v, math.sqrt(max(m4 - v * v * (N - 3) / (N - 1), 0.0) / N)

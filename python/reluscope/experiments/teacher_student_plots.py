@@ -36,7 +36,7 @@ def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> No
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-8)
         ax.set_title(f"student width {width}")
-        ax.set_xlabel("final loss (losses below 1e-20 drawn at 1e-20)")
+        ax.set_xlabel("final loss (< 1e-20 drawn at 1e-20)")
     axes[0].set_ylabel("smallest Hessian eigenvalue")
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colors.items()]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
