@@ -37,9 +37,9 @@ HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w)
 int64_t hc_mitm_thread_bytes(int32_t n) {
   RS_CHECK(n >= 2 && n <= 62, "hypercube dimension n=", n, " is out of range");
   // SortedSums entries of the two halves (n/2 and n - n/2 bits, merged in place): value (8) +
-  // vertex (4) + probability (8) bytes
+  // vertex (4) bytes
   const int64_t hA = n / 2, hB = n - hA;
-  return ((int64_t(1) << hA) + (int64_t(1) << hB)) * 20;
+  return ((int64_t(1) << hA) + (int64_t(1) << hB)) * 12;
 }
 
 }  // namespace rs
