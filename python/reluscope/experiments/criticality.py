@@ -37,11 +37,11 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-import numpy as np
 import torch
 
 from .. import MLP, layer_moments, theory
 from ..progress import track
+from .criticality_plots import figures
 
 D = 16
 RHO0 = 0.2
@@ -80,7 +80,7 @@ def run(ctx) -> None:
         "exact_K": exact[k][0].tolist(), "exact_K12": exact[k][1].tolist(),
         "mean_K": measured[k][n2][0].mean((0, 1)).tolist(),
         "mean_K12": measured[k][n2][1].mean((0, 1)).tolist()} for k, (a, w, b) in enumerate(CONFIGS)}
-    _figures(rep, measured, exact, n2)
+    figures(rep, CONFIGS, measured, exact, n2)
 
 
 def _inputs(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,56 +243,3 @@ def _map_rows(rep) -> None:
               gaps[-1] / gaps[-2], math.exp(-1 / xi), 1e-5,
               note=f"xi = -1/ln chi_perp(K*) = {xi:.4f} layers, K* = {Ks:.6f}; the rate's "
                    "correction is O(1 - rho) < 1e-7 where it is read")
-
-
-def _figures(rep, measured, exact, n) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=False)
-    for k, (act, C_W, C_b) in enumerate(CONFIGS):
-        ax = axes[["relu", "tanh", "identity"].index(act)]
-        K = exact[k][0].numpy()
-        layers = np.arange(1, len(K) + 1)
-        c = f"C{k % 3}"
-        ax.semilogy(layers, K, "-", color=c, label=f"C_W={C_W}, C_b={C_b}: exact map")
-        m = measured[k][n][0].mean((0, 1)).numpy()
-        ax.semilogy(layers, m, "o", color=c, ms=3, label=f"mean over networks, n={n}")
-        ax.set_title(act)
-        ax.set_xlabel("layer l")
-    axes[0].set_ylabel("K^l(x, x)")
-    for ax in axes:
-        ax.legend(fontsize=7)
-    rep.figure(fig, "variance_by_layer.png", "Per-layer K^l(x, x) of deep random networks below, "
-               "on and above criticality: the mean over networks (dots) against the exact "
-               "variance map (lines).")
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    for k, (act, C_W, C_b) in enumerate(CONFIGS):
-        ax = axes[["relu", "tanh", "identity"].index(act)]
-        K, K12 = exact[k]
-        layers = np.arange(1, len(K) + 1)
-        c = f"C{k % 3}"
-        ax.plot(layers, (K12 / K).numpy(), "-", color=c, label=f"C_W={C_W}, C_b={C_b}: exact")
-        mx, my = measured[k][n][0].mean((0, 1)), measured[k][n][1].mean((0, 1))
-        ax.plot(layers, (my / mx).numpy(), "o", color=c, ms=3, label=f"networks, n={n}")
-        ax.set_title(act)
-        ax.set_xlabel("layer l")
-    axes[0].set_ylabel("correlation K^l(x,y) / K^l(x,x)")
-    for ax in axes:
-        ax.legend(fontsize=7)
-    rep.figure(fig, "correlation_by_layer.png", "Correlation of two inputs through depth: the "
-               "networks' mean kernels against the exact correlation map.")
-
-    v = rep.data["vertex"]
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    layers = np.arange(1, len(v["exact"]) + 1)
-    ax.plot(layers, v["exact"], "k-", label="(1 + 2/n) prod (1 + 5/n) (exact)")
-    ax.errorbar(layers, v["measured"], yerr=v["se"], fmt="o", ms=3, capsize=2,
-                label="networks")
-    ax.plot(layers, 1 + (2 + 5 * (layers - 1)) / v["n"], "C1--",
-            label="1 + (2 + 5(l-1))/n (first order)")
-    ax.set_xlabel("layer l")
-    ax.set_ylabel("E[S^2] / E[S]^2")
-    ax.legend(fontsize=8)
-    rep.figure(fig, "relu_norm_ratio.png", f"ReLU at criticality, n = {v['n']}: fluctuations of "
-               "the layer's squared norm grow with depth/width (the four-point vertex).")

@@ -10,8 +10,8 @@ def figures(rep, record) -> None:
                  "unresolved": "C4", "diverging": "C1", "not converged": "0.6"}
     proved = {"global minimum (structure)": "C2", "local minimum (proved non-global)": "C0",
               "minimum (loss not separated)": "C9", "saddle (proved)": "C3",
-              "degenerate critical point": "C5", "no critical point in its box": "C7",
-              "diverging": "C1", "not certified": "0.6"}
+              "degenerate critical point": "C5", "no critical point in its box": "C8",
+              "diverging": "C1", "not certified": "0.75"}
     _scatter(rep, record, "class", threshold, "lambda_min_vs_loss.png", "Smallest Hessian "
              "eigenvalue vs final loss for every student, by width, coloured by threshold class "
              "(as in the seed's scatter plot).")
@@ -27,7 +27,8 @@ def _scatter(rep, record, key: str, colors: dict, name: str, caption: str) -> No
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharey=True)
     floor = 1e-20  # exact zero losses are drawn here (log axis), as the axis label says
     for ax, (width, r) in zip(axes, record.items()):
-        for kind, c in colors.items():
+        # the last classes (not certified / not converged) first: the proved ones draw on top
+        for kind, c in reversed(list(colors.items())):
             pts = [(l, e) for l, e, k in zip(r["loss"], r["lambda_min"], r[key])
                    if k.split(":")[0] == kind]
             if pts:
@@ -59,7 +60,7 @@ def _perturbed(rep, record, colors: dict) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"student width {width}")
-        ax.set_xlabel("perturbation eps (unit Gaussian direction)")
+        ax.set_xlabel("perturbation eps (unit Gaussian dir.)")
     axes[0].set_ylabel("loss after re-optimising (LM)")
     used = {c for r in record.values() for b in r["perturbed"]["students"]
             for c in [r["certified"][b]]}
