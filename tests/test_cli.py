@@ -10,6 +10,7 @@ import pytest
 
 import reluscope as rs
 from reluscope.cli import main
+from tests.utils import default_sigint
 
 
 def run_cli(*args):
@@ -71,7 +72,8 @@ def test_ctrl_c_in_a_sweep_says_how_to_resume(tmp_path):
     # finish between two polls of the manifest, leaving nothing to interrupt)
     command = [sys.executable, "-m", "reluscope.cli", "sweep", "regions", "--items", "4000",
                "--shards", "20", "--widths", "16", "--depth", "3", "--out", str(out)]
-    p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
     while not done_shards(out):  # started: its first shard is written
         assert p.poll() is None, p.communicate()
         time.sleep(0.05)

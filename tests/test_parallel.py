@@ -14,6 +14,7 @@ import torch
 
 import reluscope as rs
 from reluscope import hessian, hypercube, regions
+from tests.utils import default_sigint
 
 CHILD_TIMEOUT = 120
 
@@ -23,7 +24,7 @@ def run_child(code: str, env: dict | None = None, timeout: float = CHILD_TIMEOUT
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("OMP_NUM_THREADS", None)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, preexec_fn=default_sigint)
 
 
 WORKLOAD = """

@@ -4,11 +4,23 @@ with ``torch.equal`` (bitwise) or ``torch.testing.assert_close`` with the bound 
 them."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 import torch
 import torch.autograd.forward_ad as fwAD
 
 DTYPES = [torch.float32, torch.float64]
+
+
+def default_sigint() -> None:
+    """preexec_fn of the children that Ctrl-C tests interrupt: SIGINT back to its default, so
+    Python installs its KeyboardInterrupt handler there even when the test run itself was
+    started in the background of a shell without job control (which sets SIGINT to ignored for
+    everything it starts, children included)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 #: Devices a test runs on; the CUDA case carries the ``cuda`` marker (skipped without a GPU).
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 #: Values of RELUSCOPE_CPU_ISA: each caps the compiled vector variant the lane-tiled CPU launchers
