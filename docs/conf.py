@@ -8,10 +8,10 @@ from pathlib import Path
 import reluscope   # the installed package (pip install ".[docs]"); in a dev tree PYTHONPATH=python
 from reluscope.benchmarks.table import markdown
 
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))   # gallery_pdf, the gallery's scraper
+_HERE = Path(__file__).parent
+sys.path.insert(0, str(_HERE / "_ext"))   # gallery_pdf, the gallery's scraper
 
 # The benchmark tables of performance.md, generated from the committed records at every build.
-_HERE = Path(__file__).parent
 (_HERE / "_generated").mkdir(exist_ok=True)
 (_HERE / "_generated" / "bench_tables.md").write_text(
     markdown(sorted((_HERE.parent / "bench" / "results").glob("*bench*.json"))))

@@ -73,7 +73,7 @@ RS_HD void eigh_tridiagonalise(T* W, T* d, T* e, int n) {
   for (int j = 0; j < n; ++j) d[j] = V(n - 1, j);
   for (int i = n - 1; i > 0; --i) {
     T scale = 0, h = 0;
-    for (int k = 0; k < i; ++k) scale += d[k] < 0 ? -d[k] : d[k];
+    for (int k = 0; k < i; ++k) scale += abs_(d[k]);
     if (scale == T(0)) {
       e[i] = d[i - 1];
       for (int j = 0; j < i; ++j) {
@@ -158,10 +158,10 @@ RS_HD bool eigh_tridiagonal_ql(T* W, T* d, T* e, int n) {
   T f = 0, tst1 = 0;
   int budget = kEighMaxIterPerValue * n;
   for (int l = 0; l < n; ++l) {
-    const T size = (d[l] < 0 ? -d[l] : d[l]) + (e[l] < 0 ? -e[l] : e[l]);
+    const T size = abs_(d[l]) + abs_(e[l]);
     tst1 = tst1 > size ? tst1 : size;
     int m = l;
-    while (m < n - 1 && !((e[m] < 0 ? -e[m] : e[m]) <= eps * tst1)) ++m;
+    while (m < n - 1 && !(abs_(e[m]) <= eps * tst1)) ++m;
     if (m > l) {
       do {
         if (--budget < 0) return false;
@@ -204,7 +204,7 @@ RS_HD bool eigh_tridiagonal_ql(T* W, T* d, T* e, int n) {
         p = -s * s2 * c3 * el1 * e[l] / dl1;
         e[l] = s * p;
         d[l] = c * p;
-      } while ((e[l] < 0 ? -e[l] : e[l]) > eps * tst1);
+      } while (abs_(e[l]) > eps * tst1);
     }
     d[l] += f;
     e[l] = 0;

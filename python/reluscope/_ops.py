@@ -27,6 +27,7 @@ from ._validate import tangent_error
 from .models.base import Layer, Model
 from .models.spec import spec_of  # noqa: F401  (the custom ops' route to a NetSpec, re-exported)
 
+
 class ModelArgs(NamedTuple):
     """A model as a custom op receives it."""
     layers: list[int]

@@ -23,4 +23,4 @@ def test_a_line_per_case_as_it_ends(monkeypatch, capsys):
     assert first[0] == "[bench] fake on cpu (quick) ..."
     assert first[1].startswith("[bench]   case one (float64): ours 2 ms, reference 500 ms [")
     assert capsys.readouterr().err.startswith("[bench]   case two (float32): ours 3 s, "
-                                              "reference - [")
+                                              "reference — [")

@@ -80,9 +80,11 @@ def compare(suite: str, name: str, ours: Callable, reference: Optional[Callable]
 
 
 def fmt_time(s: Optional[float]) -> str:
+    """Seconds in the unit that reads best, 3 significant digits; "—" for no time (the printed
+    table's and the generated Markdown tables' one format, ``table.py``)."""
     if s is None:
-        return "-"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        return "—"
+    for unit, scale in (("h", 3600.0), ("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if s >= scale:
             return f"{s / scale:.3g} {unit}"
     return f"{s * 1e9:.3g} ns"

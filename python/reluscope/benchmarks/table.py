@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .harness import fmt_time
+
 #: The README's rows: (record file, case name, dtype). Each names one result of a committed
 #: record in bench/results/; a case missing there is an error (the table never silently shrinks).
 HEADLINE = (
@@ -43,16 +45,6 @@ HEADLINE = (
     ("cpu_bench_moments.json", None, None),
 )
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
-
-
-def fmt_time(s: Optional[float]) -> str:
-    """Seconds in the unit that reads best, 3 significant digits; "—" for no time."""
-    if s is None:
-        return "—"
-    for unit, scale in (("h", 3600.0), ("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
 
 
 def fmt_ratio(r: Optional[float]) -> str:
