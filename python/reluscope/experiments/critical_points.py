@@ -5,8 +5,11 @@ Setting (the paper's, smaller): y = W2 tanh(W1 x), W1, W2 (n x n), no bias, inpu
 i.i.d. N(0, 1) (memorisation), m samples. phi = parameters per constraint = 2 n^2 / (m n) = 2n / m.
 Energy eps = mean over samples and outputs of (1/2)(y - t)^2 (``CriticalPointSearch.energy``).
 Index alpha = negative Hessian eigenvalues / P (points whose index the computation does not resolve
-are dropped). Critical points: the finder from points along SGD trajectories (early snapshots
-carry high energies) and from Levenberg-Marquardt descents (minima). n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
+are dropped). Critical points (``_search``): the finder from random initialisations, points along
+SGD trajectories and Levenberg-Marquardt descents (minima), then hops from the points found; each
+critical point counted once up to the network's symmetries (``canonical``: hidden-unit
+permutations and sign flips), so the statistics are over distinct points, not over how often a
+point was reached. n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
 finder's dense steps at P = 512 would take hours; the random-matrix statements are large-P limits,
 so at P = 32 they are compared, not forced.
 
@@ -31,14 +34,18 @@ PHIS = (0.1, 0.2, 0.4, 0.5, 0.8)          # m = 2n / phi is an integer for n = 4
 P_GRID = tuple(round(0.5 + 0.01 * k, 2) for k in range(351))   # exponents fitted: 0.5 .. 4.0
 F64 = torch.float64
 PATIENCE = 30
+SNAPSHOTS = (50, 100, 200, 400, 800)      # SGD steps (lr 0.05) at which trajectory points start
+HOP = 0.5                                 # a hop's noise, relative to the point's mean |theta_i|
+DISTINCT_TOL = 1e-4                       # same critical point: relative canonical distance
 
 
 def run(ctx) -> None:
     rep = ctx.report
     n = 4
-    size = dict(starts=12, snapshots=3, every=150, steps=100, minima=8) if ctx.quick else \
-        dict(starts=2560, snapshots=5, every=300, steps=400, minima=256)
-    rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), **size})
+    size = dict(starts=12, rounds=1, copies=2, steps=100, minima=8) if ctx.quick else \
+        dict(starts=1280, rounds=4, copies=6, steps=400, minima=256)
+    rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), "snapshots": SNAPSHOTS,
+                         "hop": HOP, **size})
     _theory_rows(rep, ctx)
     found = {}
     for phi in track(PHIS, "critical-points: phi"):
@@ -59,24 +66,126 @@ def _memorisation(n: int, phi: float, gen: torch.Generator) -> Data:
                                                                          generator=gen))
 
 
-def _search(net, data, gen, *, starts, snapshots, every, steps, minima) -> dict:
-    """Critical points: the finder from SGD snapshots (saddles at many energies) and from
-    Levenberg-Marquardt descents (minima); kept where converged, not gradient-flat, index
-    resolved. Searches whose ||grad L|| does not halve in 30 steps stop (``patience``): measured
-    at phi = 0.2, most of those never converge (they creep towards gradient-flat regions), and
-    stopping them finds ~3.4x more critical points per second of search."""
-    theta0 = net.init(starts, generator=gen, dtype=F64)
-    pts = hessian.training_starts(net, theta0, data, snapshots=snapshots, every=every, lr=0.05)
+def _search(net, data, gen, *, starts, rounds, copies, minima, steps) -> dict:
+    """Distinct critical points (``_Found``): the finder from random initialisations, from points
+    along SGD trajectories (``SNAPSHOTS``: early ones carry high energies), from Levenberg-Marquardt
+    descents (minima), then ``rounds`` of hops: each new distinct critical point, perturbed
+    ``copies`` times by Gaussian noise of HOP times its mean |theta_i|, restarts the finder
+    (measured at phi = 0.1 and 0.8: a hop round finds new distinct points 2-3x faster per second
+    than fresh starts do; hops sample near the points found, so the energies found are those of
+    the neighbourhoods of the first finds, a bias stated in the report). Searches whose
+    ||grad L|| does not halve in 30 steps stop (``patience``): measured at phi = 0.2, most of
+    those never converge (they creep towards gradient-flat regions), and stopping them finds ~3.4x
+    more critical points per second of search."""
+    theta = net.init(starts, generator=gen, dtype=F64)
+    pts, done = [theta], 0
+    for at in SNAPSHOTS:
+        theta = hessian.training_starts(net, theta, data, snapshots=1, every=at - done,
+                                        lr=0.05)[0]
+        pts.append(theta)
+        done = at
     low, _ = hessian.levenberg_marquardt(net, net.init(minima, generator=gen, dtype=F64), data,
                                          steps=200)
-    pts = torch.cat([pts.reshape(-1, net.num_params), low])
-    r = hessian.critical_points(net, pts, data, steps=steps, patience=PATIENCE)
-    keep = r.converged & (r.index.unresolved == 0)
-    return {"energy": r.energy[keep], "alpha": r.index.negative[keep] / net.num_params,
-            "index": r.index.negative[keep], "theta": r.theta[keep],
-            "tried": torch.tensor(len(r.converged)), "converged": r.converged.sum(),
-            "gradient_flat": r.gradient_flat.sum(),
-            "unresolved": (r.converged & (r.index.unresolved > 0)).sum()}
+    found = _Found(net)
+    new = found.add(hessian.critical_points(net, torch.cat(pts + [low]), data, steps=steps,
+                                            patience=PATIENCE))
+    for _ in range(rounds):
+        if not len(new):
+            break
+        seeds = new.repeat(copies, 1)
+        seeds = seeds + HOP * seeds.abs().mean(1, keepdim=True) * torch.randn(
+            seeds.shape, generator=gen, dtype=F64)
+        new = found.add(hessian.critical_points(net, seeds, data, steps=steps,
+                                                patience=PATIENCE))
+    return found.result()
+
+
+class _Found:
+    """The critical points of one dataset found so far, kept once per point up to the network's
+    symmetries (``canonical``): converged (||grad L|| <= 1.5e-8), not gradient-flat; those with a
+    resolved index (no eigenvalue within the band) are the critical points of the law; those with
+    no eigenvalue certainly negative, resolved or not, are the minimisers (a resolved minimum, or
+    a point whose only unresolved directions are flat ones: saturated tanh units, whose curvature
+    is exponentially small)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.counts = {"tried": 0, "converged": 0, "gradient_flat": 0, "unresolved": 0,
+                       "duplicates": 0}
+        self.points = {"theta": [], "energy": [], "index": []}
+        self.minima = {"theta": [], "energy": [], "unresolved": []}
+
+    def add(self, r) -> torch.Tensor:
+        """Adds a ``CriticalPointSearch``; returns the new distinct critical points (k, P)."""
+        c = self.counts
+        c["tried"] += len(r.converged)
+        c["converged"] += int(r.converged.sum())
+        c["gradient_flat"] += int(r.gradient_flat.sum())
+        c["unresolved"] += int((r.converged & (r.index.unresolved > 0)).sum())
+        ok = r.converged & (r.index.unresolved == 0)
+        fresh = distinct(self.net, r.theta[ok], _cat(self.points["theta"], r.theta))
+        c["duplicates"] += int(ok.sum()) - len(fresh)
+        new = ok.nonzero()[:, 0][fresh]
+        for k, v in (("theta", r.theta), ("energy", r.energy), ("index", r.index.negative)):
+            self.points[k].append(v[new])
+        low = r.converged & (r.index.negative == 0)
+        fresh = distinct(self.net, r.theta[low], _cat(self.minima["theta"], r.theta))
+        rows = low.nonzero()[:, 0][fresh]
+        for k, v in (("theta", r.theta), ("energy", r.energy),
+                     ("unresolved", r.index.unresolved)):
+            self.minima[k].append(v[rows])
+        return r.theta[new]
+
+    def result(self) -> dict:
+        pts = {k: _cat(v, None) for k, v in self.points.items()}
+        mins = {k: _cat(v, None) for k, v in self.minima.items()}
+        return {"energy": pts["energy"], "alpha": pts["index"] / self.net.num_params,
+                "index": pts["index"], "theta": pts["theta"],
+                "minima_energy": mins["energy"], "minima_unresolved": mins["unresolved"],
+                **{k: torch.tensor(v) for k, v in self.counts.items()}}
+
+
+def _cat(parts: list, like):
+    """torch.cat of a list of tensors; an empty list: a (0, ...) tensor like ``like``'s rows."""
+    if parts:
+        return torch.cat(parts)
+    return like[:0] if like is not None else torch.zeros(0, dtype=F64)
+
+
+def canonical(net, theta: torch.Tensor) -> torch.Tensor:
+    """theta (B, P) of y = W2 tanh(W1 x) (no bias) in a canonical form under the network's
+    symmetries: each hidden unit's sign flipped so that its incoming weight of largest |.| is
+    positive (tanh is odd: (w_in, w_out) -> (-w_in, -w_out) is the same network), then the units
+    sorted by their first incoming weight (permutations). Two parameter vectors of the same
+    network function map to the same form (ties in either rule have measure zero)."""
+    (W1, _), (W2, _) = net.unflatten(theta)
+    sign = torch.sign(W1.gather(2, W1.abs().argmax(2, keepdim=True)))       # (B, hidden, 1)
+    W1, W2 = W1 * sign, W2 * sign.mT
+    order = W1[:, :, 0].argsort(1)
+    W1 = torch.take_along_dim(W1, order[:, :, None], 1)
+    W2 = torch.take_along_dim(W2, order[:, None, :], 2)
+    return torch.cat([W1.flatten(1), W2.flatten(1)], 1)
+
+
+def distinct(net, theta: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Indices of the rows of theta (k, P) that are neither within DISTINCT_TOL (relative) of a
+    row of ``known`` (j, P) nor of an earlier row of theta, in ``canonical`` form. The tolerance
+    sits in a measured gap: at phi = 0.4, converged points' relative distance to their nearest
+    other point is below 1e-7 (the same point reached twice) or above 1e-2 (a different one)."""
+    if not len(theta):
+        return torch.zeros(0, dtype=torch.long)
+    c, ref = canonical(net, theta), canonical(net, known) if len(known) else theta[:0]
+    tol = DISTINCT_TOL * (1 + c.norm(dim=1))
+    dup = c.new_zeros(len(c), dtype=torch.bool)
+    if len(ref):
+        dup = (torch.cdist(c, ref) <= tol[:, None]).any(1)
+    near = torch.cdist(c, c) <= tol[:, None]
+    earlier = torch.ones_like(near).tril(-1)
+    keep = []
+    for i in range(len(c)):           # a row is a duplicate of an earlier kept row
+        if not dup[i] and not (near[i] & earlier[i])[keep].any():
+            keep.append(i)
+    return torch.tensor(keep, dtype=torch.long)
 
 
 def _theory_rows(rep, ctx) -> None:
@@ -140,30 +249,41 @@ def _fit(e: np.ndarray, a: np.ndarray, max_alpha: float):
     return best
 
 
+def _determined(fit: dict) -> bool:
+    """Whether a fitted exponent says something: inside the fitted range and 3 bootstrap SD
+    <= 1 (a test that cannot tell 1/2 from 5/2 says nothing)."""
+    return fit["p"] not in (P_GRID[0], P_GRID[-1]) and 3 * fit["p_sd"] <= 1
+
+
 def _law_rows(rep, found, fits, n: int, statistical: bool) -> None:
     """The exponent and the minimisers' energy per phi: checks on the full run; ``--quick`` has
     too few critical points for these statistical statements and reports them as info."""
     check = rep.check if statistical else (lambda name, ours, ref, tol, note="": rep.info(
         name + " (quick: info)", ours, f"reference {ref:.3g}, tolerance {tol:.2g}; {note}"))
     total = sum(len(f["energy"]) for f in found.values())
-    rep.info("critical points found (converged, index resolved)", total,
-             "; ".join(f"phi={phi}: {len(f['energy'])} of {int(f['tried'])} searches, "
-                       f"{int(f['gradient_flat'])} gradient-flat, {int(f['unresolved'])} "
-                       f"with an unresolved index" for phi, f in found.items()))
+    rep.info("distinct critical points found (converged, index resolved, up to symmetry)", total,
+             "; ".join(f"phi={phi}: {len(f['energy'])} from {int(f['tried'])} searches "
+                       f"({int(f['duplicates'])} more reached twice, {int(f['gradient_flat'])} "
+                       f"gradient-flat, {int(f['unresolved'])} converged with an unresolved "
+                       f"index)" for phi, f in found.items())
+             + ". Hops sample near earlier finds: the energies found are not a sample of all "
+               "critical points'")
     for phi, fit in fits.items():
         if fit["p"] is None:
             rep.info(f"phi={phi}: exponent of alpha vs eps - eps_c", "too few index groups")
             continue
         edge = fit["p"] in (P_GRID[0], P_GRID[-1])
-        check(f"phi={phi}: exponent of alpha vs eps - eps_c (low index)", fit["p"], 1.5,
-              min(max(3 * fit["p_sd"], 0.05), 1.0),
-              note=f"{'at the edge of the fitted range: undetermined; ' if edge else ''}"
-                   f"3 bootstrap SD ({fit['p_sd']:.2f}), at most 1 (a test that cannot tell "
-                   f"1/2 from 5/2 says nothing); fitted eps_c {fit['eps_c']:.3f}, "
-                   f"free model {theory.critical_energy(phi):.3f}, "
-                   f"(1-phi)^2/2 = {0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
+        name = f"phi={phi}: exponent of alpha vs eps - eps_c (low index)"
+        note = (f"3 bootstrap SD ({fit['p_sd']:.2f}); fitted eps_c {fit['eps_c']:.3f}, free "
+                f"model {theory.critical_energy(phi):.3f}, (1-phi)^2/2 = "
+                f"{0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
+        if not _determined(fit):
+            rep.info(name, fit["p"], "undetermined: " + ("at the edge of the fitted range; "
+                                                         if edge else "3 SD > 1; ") + note)
+            continue
+        check(name, fit["p"], 1.5, max(3 * fit["p_sd"], 0.05), note=note)
     for phi, f in found.items():
-        minima = f["energy"][f["index"] == 0]
+        minima, flat = f["minima_energy"], int((f["minima_unresolved"] > 0).sum())
         if len(minima) < 2:
             rep.info(f"phi={phi}: tanh minimisers' energy", "fewer than 2 minima")
             continue
@@ -173,7 +293,9 @@ def _law_rows(rep, found, fits, n: int, statistical: bool) -> None:
         sd_data = math.sqrt(2 * mn * (1 - phi)) / (2 * mn)
         check(f"phi={phi}: tanh minimisers' mean energy vs (1-phi)^2/2", mean,
               0.5 * (1 - phi) ** 2, 0.02 + 3 * math.hypot(se, sd_data),
-              note=f"{len(minima)} minima of one dataset; the paper's empirical fit at n=16 "
+              note=f"{len(minima)} distinct points of one dataset with no eigenvalue certainly "
+                   f"negative ({flat} of them with eigenvalues within the band: flat directions "
+                   f"or unresolved); the paper's empirical fit at n=16 "
                    f"(Fig. 6b scatters ~0.02 about it) + 3 x (SE {se:.1e} over the minima (+) "
                    f"{sd_data:.1e}, the spread between datasets of an energy that is chi^2 with "
                    f"mn - P dof over 2mn)")
@@ -211,24 +333,28 @@ def _linear_rows(rep, n: int, ctx) -> dict:
 def _figures(rep, n, found, fits, linear, ctx) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    inset = ax.inset_axes([0.55, 0.12, 0.4, 0.35])
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
     for k, (phi, f) in enumerate(found.items()):
         c = f"C{k}"
+        small = f["alpha"] <= 0.12
         ax.plot(f["energy"], f["alpha"], ".", color=c, alpha=0.4, label=f"phi = {phi}")
+        zoom.plot(f["energy"][small], f["alpha"][small], ".", color=c, alpha=0.4)
         fit = fits[phi]
         if fit["p"] is not None:
-            a = np.linspace(0, 0.3, 100)
-            ax.plot(fit["eps_c"] + fit["c"] * a ** (1 / fit["p"]), a, "-", color=c)
-            a2 = np.linspace(0, 0.12, 60)
-            inset.plot(fit["eps_c"] + fit["c"] * a2 ** (1 / fit["p"]), a2, "-", color=c)
-        small = f["alpha"] <= 0.12
-        inset.plot(f["energy"][small], f["alpha"][small], ".", color=c, alpha=0.4)
-    ax.set_xlabel("energy eps")
-    ax.set_ylabel("index alpha")
+            style = "-" if _determined(fit) else ":"
+            for axis, top in ((ax, 0.3), (zoom, 0.12)):
+                a = np.linspace(0, top, 100)
+                axis.plot(fit["eps_c"] + fit["c"] * a ** (1 / fit["p"]), a, style, color=c)
+    for axis in (ax, zoom):
+        axis.set_xlabel("energy eps")
+        axis.set_ylabel("index alpha")
+    ax.set_title("all distinct critical points", fontsize=10)
+    zoom.set_title("alpha <= 0.12", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    rep.figure(fig, "index_vs_energy.png", "Index vs energy of the critical points found, per "
-               "phi, with the fitted alpha0 (eps - eps_c)^p (inset: small alpha).")
+    rep.figure(fig, "index_vs_energy.png", "Index vs energy of the distinct critical points "
+               "found, per phi, with the fitted alpha0 (eps - eps_c)^p (solid; dotted where the "
+               "exponent is undetermined: 3 bootstrap SD > 1 or at the edge of the fitted "
+               "range); right: small alpha.")
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ph = np.linspace(0.02, 0.98, 100)
@@ -236,7 +362,7 @@ def _figures(rep, n, found, fits, linear, ctx) -> None:
     ax.plot(ph, 0.5 * (1 - ph), "C1--", label="(1-phi)/2 (paper, linear)")
     ax.plot(ph, 0.5 * (1 - ph / 2), "C1-", label="(1-phi/2)/2 (least squares, phi = 2n/m)")
     for phi, f in found.items():
-        mins = f["energy"][f["index"] == 0]
+        mins = f["minima_energy"]
         if len(mins):
             ax.errorbar(phi, float(mins.mean()), yerr=float(mins.std()) if len(mins) > 1 else 0.0,
                         fmt="o", color="C0")

@@ -1,0 +1,50 @@
+"""`reproduce critical-points`'s bookkeeping: critical points are counted once up to the tanh
+network's symmetries (hidden-unit permutations and sign flips)."""
+import torch
+
+from reluscope import MLP
+from reluscope.experiments.critical_points import DISTINCT_TOL, canonical, distinct
+
+NET = MLP([4, 4, 4], "tanh", bias=False)
+
+
+def images(theta, gen):
+    """theta (P,) under a random permutation and random sign flips of the hidden units, with the
+    function it computes."""
+    (W1, _), (W2, _) = NET.unflatten(theta[None])
+    perm = torch.randperm(4, generator=gen)
+    sign = torch.randint(0, 2, (4,), generator=gen).double() * 2 - 1
+    V1, V2 = (W1[0] * sign[:, None])[perm], (W2[0] * sign[None, :])[:, perm]
+    return torch.cat([V1.flatten(), V2.flatten()])
+
+
+def outputs(theta, X):
+    (W1, _), (W2, _) = NET.unflatten(theta[None])
+    return torch.tanh(X @ W1[0].T) @ W2[0].T
+
+
+def test_symmetric_images_have_one_canonical_form():
+    gen = torch.Generator().manual_seed(0)
+    theta = NET.init(1, generator=gen, dtype=torch.float64)[0]
+    X = torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    imgs = torch.stack([images(theta, gen) for _ in range(20)])
+    for img in imgs:                               # a symmetry: the same function
+        torch.testing.assert_close(outputs(img, X), outputs(theta, X), rtol=0, atol=1e-14)
+    c = canonical(NET, torch.cat([theta[None], imgs]))
+    assert (c - c[0]).abs().max() == 0
+    assert (imgs - theta).abs().amax(1).gt(0.1).sum() >= 15     # the images do move theta
+
+
+def test_distinct_counts_each_point_once():
+    gen = torch.Generator().manual_seed(1)
+    a, b, c = NET.init(3, generator=gen, dtype=torch.float64)
+
+    def near(t):
+        return images(t, gen) + 1e-9 * torch.randn(32, generator=gen, dtype=torch.float64)
+
+    theta = torch.stack([a, near(a), b, near(b), near(a), c])
+    assert distinct(NET, theta, theta[:0]).tolist() == [0, 2, 5]
+    assert distinct(NET, theta, torch.stack([near(b)])).tolist() == [0, 5]   # b known already
+    far = a + 1e3 * DISTINCT_TOL * (1 + a.norm()) / 32 ** 0.5 * torch.ones(32, dtype=torch.float64)
+    assert distinct(NET, torch.stack([a, far]), theta[:0]).tolist() == [0, 1]
+    assert distinct(NET, theta[:0], theta).numel() == 0
