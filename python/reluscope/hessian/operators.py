@@ -65,6 +65,8 @@ class BatchedLinearOperator:
         for k0 in range(0, P, step):
             block = self.shared_matmat(eye[k0:k0 + step])
             blocks.append(block.diagonal(offset=k0, dim1=1, dim2=2) if diagonal_only else block)
+        if len(blocks) == 1 and not diagonal_only:  # one call's (B, P, P): no copy
+            return blocks[0]
         return torch.cat(blocks, dim=1)
 
     def to_dense(self) -> torch.Tensor:
@@ -78,7 +80,7 @@ class BatchedLinearOperator:
                              f"{HESSIAN_MAX_BYTES / 2**30:.1f} GiB; use products or "
                              "extreme_eigs(method='lanczos')")
         A = self._unit_products(diagonal_only=False)
-        return 0.5 * (A + A.transpose(1, 2))
+        return (A + A.transpose(1, 2)).mul_(0.5)   # one (B, P, P) allocation, not two
 
     def diagonal(self) -> torch.Tensor:
         """The diagonals (B, P), from the unit-vector products (only the diagonal is kept)."""
