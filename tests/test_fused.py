@@ -155,3 +155,19 @@ def test_one_inputs_object_in_and_owned_tensors_out():
     assert len(tensors) == 3
     for t in tensors:
         assert t._base is None and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+
+
+@pytest.mark.parametrize("act, calls", [("sigmoid", [False]), ("relu", [False, True])])
+def test_kink_counts_take_a_pass_only_where_a_kink_exists(monkeypatch, act, calls):
+    """A float32 HVP counts the samples on a kink by a float64 loss pass (kink_counts) — for a
+    network with a kinked activation only; a smooth network's counts are zeros without it."""
+    seen = []
+    real = _core.hess
+    monkeypatch.setattr(_core, "hess", lambda *a, **k: seen.append(k["kinks"]) or real(*a, **k))
+    model = MLP([3, 4, 2], act)
+    theta, data = random_problem(model, 5, 7, torch.float32)
+    inp = _fused.check_inputs(model, theta, data)
+    V = torch.randn(5, 2, model.num_params)
+    sums = _fused.run(inp, Mode.hvp, V)
+    assert seen == calls and sums.kinks.tolist() == [0] * 5
+    assert _fused.kink_counts(inp).tolist() == [0] * 5

@@ -143,6 +143,14 @@ void bind_model(nb::module_& m) {
       .def_ro("d_out", &NetSpec::d_out)
       .def_ro("max_width", &NetSpec::max_width)
       .def_ro("n_params", &NetSpec::n_params)
+      .def_prop_ro("has_kink",
+                   [](const NetSpec& n) {
+                     for (int l = 0; l < n.n_layers; ++l)
+                       if (act_has_kink(n.layer[l].act)) return true;
+                     return false;
+                   },
+                   "Some layer's activation has a kink at 0 (relu, leaky_relu): only then can a "
+                   "sample sit on a kink that moves with theta.")
       .def_prop_ro("pattern_bits", [](const NetSpec& n) { return pattern_bits(n); },
                    "Activation-pattern bits: neurons of the hidden layers with a kink.")
       .def_prop_ro("pattern_words", [](const NetSpec& n) { return pattern_words(n); },

@@ -116,10 +116,11 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     N = X.shape[-2] if rows is None else rows.shape[-1]
     K = 0 if V is None else V.shape[-2]
     kinks = mode == Mode.hvp if kinks is None else kinks
-    fused = kinks and theta.dtype == torch.float64
+    counted = kinks and spec.has_kink     # no kinked activation: no sample is on a kink
+    fused = counted and theta.dtype == torch.float64
     if rows is not None:
         rows = rows.contiguous()
-        if kinks and not fused:
+        if counted and not fused:
             raise ValueError("kink counts of a minibatch (rows) are taken in float64 only")
         if rows.is_cuda and rows.numel() and not bool(
                 ((rows >= 0) & (rows < X.shape[-2])).all()):   # the CPU binding checks itself
@@ -137,7 +138,8 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     counts = (out[:, p.kinks_offset].round().long() if fused else
-              kink_counts(inp) if kinks else None)
+              kink_counts(inp) if counted else
+              torch.zeros(B, dtype=torch.int64, device=theta.device) if kinks else None)
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
     return Sums(out[:, 0].clone(), counts, grad, products, dxs)
@@ -158,7 +160,10 @@ def kink_counts(inp: Inputs) -> torch.Tensor:
     """(B,) int64: per model, the samples with non-zero weight on a kink that moves with theta
     (csrc/model/kink_math.h), always decided in float64 (float32 inputs are converted, exactly):
     the flag's rounding bound is then ~1e-13 of the pre-activation's scale, so only samples on
-    a kink to float64 precision count, whatever the dtype of the products."""
+    a kink to float64 precision count, whatever the dtype of the products. Networks without a
+    kinked activation: zeros, no pass."""
+    if not inp.spec.has_kink:
+        return torch.zeros(inp.theta.shape[0], dtype=torch.int64, device=inp.theta.device)
     if inp.theta.dtype != torch.float64:
         inp = inp._replace(**{k: getattr(inp, k).double() for k in ("theta", "X", "T", "w", "imp")})
     return run(inp, Mode.loss, kinks=True).kinks

@@ -33,6 +33,14 @@ def test_pattern_layout_counts_the_neurons_with_a_kink():
     assert rs.MLP([2, 3, 1], "identity").spec.pattern_words == 1
 
 
+def test_has_kink_names_the_networks_whose_samples_can_sit_on_a_kink():
+    assert rs.MLP([2, 5, 1], "relu").spec.has_kink
+    assert rs.MLP([2, 5, 1], "leaky_relu").spec.has_kink
+    assert rs.TMS(5, 2).spec.has_kink            # TMS's kink is in its output layer
+    for act in ("identity", "tanh", "sigmoid", "softplus", "erf", "quadratic"):
+        assert not rs.MLP([2, 5, 1], act).spec.has_kink, act
+
+
 def test_net_spec_rejects_inconsistent_tables():
     """The one encoding (the flattened layer table) is checked in C++: rows of layer_fields
     ints, the Layer tuple's fields in order."""
