@@ -104,7 +104,8 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     """One kernel call on validated inputs. In modes hvp and gnvp V is (B, K, P), or (K, P)
     shared by all models; dx (mode grad) also returns each sample's input gradient. kinks: count
     the samples on a moving kink (``kink_counts``; default: in mode hvp, which then warns where
-    there are any; else ``Sums.kinks`` is None). rows (B, N) int64: the samples of network b are
+    there are any; else ``Sums.kinks`` is None; zeros, with no extra work, for a network without
+    a kinked activation). rows (B, N) int64: the samples of network b are
     the rows rows[b] of X and T (a minibatch, read in place by the kernel: no gathered copy), w
     then weighs those N samples; ValueError for a row outside X."""
     if not isinstance(inp, Inputs):
