@@ -5,13 +5,13 @@ Setting (the paper's, smaller): y = W2 tanh(W1 x), W1, W2 (n x n), no bias, inpu
 i.i.d. N(0, 1) (memorisation), m samples. phi = parameters per constraint = 2 n^2 / (m n) = 2n / m.
 Energy eps = mean over samples and outputs of (1/2)(y - t)^2 (``CriticalPointSearch.energy``).
 Index alpha = negative Hessian eigenvalues / P (points whose index the computation does not resolve
-are dropped). Critical points (``_search``): the finder from random initialisations, points along
-SGD trajectories and Levenberg-Marquardt descents (minima), then hops from the points found; each
-critical point counted once up to the network's symmetries (``canonical``: hidden-unit
-permutations and sign flips), so the statistics are over distinct points, not over how often a
-point was reached. n = 4 (P = 32) here against the paper's n = 16 (P = 512): on 2 CPU cores the
-finder's dense steps at P = 512 would take hours; the random-matrix statements are large-P limits,
-so at P = 32 they are compared, not forced.
+are dropped). Critical points (``critical_points_search``): the finder from random
+initialisations, points along SGD trajectories and Levenberg-Marquardt descents (minima), then
+hops from the points found; each critical point counted once up to the network's symmetries
+(``canonical``: hidden-unit permutations and sign flips), so the statistics are over distinct
+points, not over how often a point was reached. n = 4 (P = 32) here against the paper's n = 16
+(P = 512): on 2 CPU cores the finder's dense steps at P = 512 would take hours; the random-matrix
+statements are large-P limits, so at P = 32 they are compared, not forced.
 
 Rows: the free model's critical energy, closed form vs the numerical spectral edge (exact); the
 finite random-matrix model H0 + H1 sampled at P = 1000 vs the free density's alpha (statistical);
@@ -29,14 +29,10 @@ import torch
 
 from .. import MLP, Data, hessian, theory
 from ..progress import track
+from .critical_points_search import F64, HOP, SNAPSHOTS, search
 
 PHIS = (0.1, 0.2, 0.4, 0.5, 0.8)          # m = 2n / phi is an integer for n = 4
 P_GRID = tuple(round(0.5 + 0.01 * k, 2) for k in range(351))   # exponents fitted: 0.5 .. 4.0
-F64 = torch.float64
-PATIENCE = 30
-SNAPSHOTS = (50, 100, 200, 400, 800)      # SGD steps (lr 0.05) at which trajectory points start
-HOP = 0.5                                 # a hop's noise, relative to the point's mean |theta_i|
-DISTINCT_TOL = 1e-4                       # same critical point: relative canonical distance
 
 
 def run(ctx) -> None:
@@ -50,7 +46,7 @@ def run(ctx) -> None:
     found = {}
     for phi in track(PHIS, "critical-points: phi"):
         data = _memorisation(n, phi, ctx.generator(int(phi * 1000)))
-        found[phi] = _search(MLP([n, n, n], "tanh", bias=False), data, ctx.generator(1), **size)
+        found[phi] = search(MLP([n, n, n], "tanh", bias=False), data, ctx.generator(1), **size)
     rep.data["critical_points"] = {str(phi): {k: v.tolist() for k, v in f.items() if k != "theta"}
                                    for phi, f in found.items()}
     fits = {phi: _fit_exponent(f["energy"], f["alpha"], ctx.generator(2))
@@ -64,128 +60,6 @@ def _memorisation(n: int, phi: float, gen: torch.Generator) -> Data:
     m = round(2 * n / phi)
     return Data(torch.randn(m, n, dtype=F64, generator=gen), torch.randn(m, n, dtype=F64,
                                                                          generator=gen))
-
-
-def _search(net, data, gen, *, starts, rounds, copies, minima, steps) -> dict:
-    """Distinct critical points (``_Found``): the finder from random initialisations, from points
-    along SGD trajectories (``SNAPSHOTS``: early ones carry high energies), from Levenberg-Marquardt
-    descents (minima), then ``rounds`` of hops: each new distinct critical point, perturbed
-    ``copies`` times by Gaussian noise of HOP times its mean |theta_i|, restarts the finder
-    (measured at phi = 0.1 and 0.8: a hop round finds new distinct points 2-3x faster per second
-    than fresh starts do; hops sample near the points found, so the energies found are those of
-    the neighbourhoods of the first finds, a bias stated in the report). Searches whose
-    ||grad L|| does not halve in 30 steps stop (``patience``): measured at phi = 0.2, most of
-    those never converge (they creep towards gradient-flat regions), and stopping them finds ~3.4x
-    more critical points per second of search."""
-    theta = net.init(starts, generator=gen, dtype=F64)
-    pts, done = [theta], 0
-    for at in SNAPSHOTS:
-        theta = hessian.training_starts(net, theta, data, snapshots=1, every=at - done,
-                                        lr=0.05)[0]
-        pts.append(theta)
-        done = at
-    low, _ = hessian.levenberg_marquardt(net, net.init(minima, generator=gen, dtype=F64), data,
-                                         steps=200)
-    found = _Found(net)
-    new = found.add(hessian.critical_points(net, torch.cat(pts + [low]), data, steps=steps,
-                                            patience=PATIENCE))
-    for _ in range(rounds):
-        if not len(new):
-            break
-        seeds = new.repeat(copies, 1)
-        seeds = seeds + HOP * seeds.abs().mean(1, keepdim=True) * torch.randn(
-            seeds.shape, generator=gen, dtype=F64)
-        new = found.add(hessian.critical_points(net, seeds, data, steps=steps,
-                                                patience=PATIENCE))
-    return found.result()
-
-
-class _Found:
-    """The critical points of one dataset found so far, kept once per point up to the network's
-    symmetries (``canonical``): converged (||grad L|| <= 1.5e-8), not gradient-flat; those with a
-    resolved index (no eigenvalue within the band) are the critical points of the law; those with
-    no eigenvalue certainly negative, resolved or not, are the minimisers (a resolved minimum, or
-    a point with eigenvalues inside the band whose signs the computation does not resolve —
-    measured at phi = 0.8: mostly saturated tanh units, |theta_i| up to ~35, eigenvalues ~1e-8)."""
-
-    def __init__(self, net):
-        self.net = net
-        self.counts = {"tried": 0, "converged": 0, "gradient_flat": 0, "unresolved": 0,
-                       "duplicates": 0}
-        self.points = {"theta": [], "energy": [], "index": []}
-        self.minima = {"theta": [], "energy": [], "unresolved": []}
-
-    def add(self, r) -> torch.Tensor:
-        """Adds a ``CriticalPointSearch``; returns the new distinct critical points (k, P)."""
-        c = self.counts
-        c["tried"] += len(r.converged)
-        c["converged"] += int(r.converged.sum())
-        c["gradient_flat"] += int(r.gradient_flat.sum())
-        c["unresolved"] += int((r.converged & (r.index.unresolved > 0)).sum())
-        ok = r.converged & (r.index.unresolved == 0)
-        fresh = distinct(self.net, r.theta[ok], _cat(self.points["theta"], r.theta))
-        c["duplicates"] += int(ok.sum()) - len(fresh)
-        new = ok.nonzero()[:, 0][fresh]
-        for k, v in (("theta", r.theta), ("energy", r.energy), ("index", r.index.negative)):
-            self.points[k].append(v[new])
-        low = r.converged & (r.index.negative == 0)
-        fresh = distinct(self.net, r.theta[low], _cat(self.minima["theta"], r.theta))
-        rows = low.nonzero()[:, 0][fresh]
-        for k, v in (("theta", r.theta), ("energy", r.energy),
-                     ("unresolved", r.index.unresolved)):
-            self.minima[k].append(v[rows])
-        return r.theta[new]
-
-    def result(self) -> dict:
-        pts = {k: _cat(v, None) for k, v in self.points.items()}
-        mins = {k: _cat(v, None) for k, v in self.minima.items()}
-        return {"energy": pts["energy"], "alpha": pts["index"] / self.net.num_params,
-                "index": pts["index"], "theta": pts["theta"],
-                "minima_energy": mins["energy"], "minima_unresolved": mins["unresolved"],
-                **{k: torch.tensor(v) for k, v in self.counts.items()}}
-
-
-def _cat(parts: list, like):
-    """torch.cat of a list of tensors; an empty list: a (0, ...) tensor like ``like``'s rows."""
-    if parts:
-        return torch.cat(parts)
-    return like[:0] if like is not None else torch.zeros(0, dtype=F64)
-
-
-def canonical(net, theta: torch.Tensor) -> torch.Tensor:
-    """theta (B, P) of y = W2 tanh(W1 x) (no bias) in a canonical form under the network's
-    symmetries: each hidden unit's sign flipped so that its incoming weight of largest |.| is
-    positive (tanh is odd: (w_in, w_out) -> (-w_in, -w_out) is the same network), then the units
-    sorted by their first incoming weight (permutations). Two parameter vectors of the same
-    network function map to the same form (ties in either rule have measure zero)."""
-    (W1, _), (W2, _) = net.unflatten(theta)
-    sign = torch.sign(W1.gather(2, W1.abs().argmax(2, keepdim=True)))       # (B, hidden, 1)
-    W1, W2 = W1 * sign, W2 * sign.mT
-    order = W1[:, :, 0].argsort(1)
-    W1 = torch.take_along_dim(W1, order[:, :, None], 1)
-    W2 = torch.take_along_dim(W2, order[:, None, :], 2)
-    return torch.cat([W1.flatten(1), W2.flatten(1)], 1)
-
-
-def distinct(net, theta: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Indices of the rows of theta (k, P) that are neither within DISTINCT_TOL (relative) of a
-    row of ``known`` (j, P) nor of an earlier row of theta, in ``canonical`` form. The tolerance
-    sits in a measured gap: at phi = 0.4, converged points' relative distance to their nearest
-    other point is below 1e-7 (the same point reached twice) or above 1e-2 (a different one)."""
-    if not len(theta):
-        return torch.zeros(0, dtype=torch.long)
-    c, ref = canonical(net, theta), canonical(net, known) if len(known) else theta[:0]
-    tol = DISTINCT_TOL * (1 + c.norm(dim=1))
-    dup = c.new_zeros(len(c), dtype=torch.bool)
-    if len(ref):
-        dup = (torch.cdist(c, ref) <= tol[:, None]).any(1)
-    near = torch.cdist(c, c) <= tol[:, None]
-    earlier = torch.ones_like(near).tril(-1)
-    keep = []
-    for i in range(len(c)):           # a row is a duplicate of an earlier kept row
-        if not dup[i] and not (near[i] & earlier[i])[keep].any():
-            keep.append(i)
-    return torch.tensor(keep, dtype=torch.long)
 
 
 def _theory_rows(rep, ctx) -> None:

@@ -3,7 +3,7 @@ network's symmetries (hidden-unit permutations and sign flips)."""
 import torch
 
 from reluscope import MLP
-from reluscope.experiments.critical_points import DISTINCT_TOL, canonical, distinct
+from reluscope.experiments.critical_points_search import DISTINCT_TOL, canonical, distinct
 
 NET = MLP([4, 4, 4], "tanh", bias=False)
 
