@@ -139,8 +139,7 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
     counts = (out[:, p.kinks_offset].round().long() if fused else
-              kink_counts(inp) if counted else
-              torch.zeros(B, dtype=torch.int64, device=theta.device) if kinks else None)
+              kink_counts(inp) if kinks else None)    # a smooth network: zeros, no pass
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
     return Sums(out[:, 0].clone(), counts, grad, products, dxs)
