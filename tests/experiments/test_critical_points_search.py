@@ -2,8 +2,8 @@
 network's symmetries (hidden-unit permutations and sign flips)."""
 import torch
 
-from reluscope import MLP
-from reluscope.experiments.critical_points_search import DISTINCT_TOL, canonical, distinct
+from reluscope import MLP, Data
+from reluscope.experiments.critical_points_search import DISTINCT_TOL, canonical, distinct, search
 
 NET = MLP([4, 4, 4], "tanh", bias=False)
 
@@ -48,3 +48,17 @@ def test_distinct_counts_each_point_once():
     far = a + 1e3 * DISTINCT_TOL * (1 + a.norm()) / 32 ** 0.5 * torch.ones(32, dtype=torch.float64)
     assert distinct(NET, torch.stack([a, far]), theta[:0]).tolist() == [0, 1]
     assert distinct(NET, theta[:0], theta).numel() == 0
+
+
+def test_search_runs_batches_until_the_target_count():
+    gen = torch.Generator().manual_seed(2)
+    data = Data(torch.randn(40, 4, generator=gen, dtype=torch.float64),
+                torch.randn(40, 4, generator=gen, dtype=torch.float64))
+    size = dict(starts=16, rounds=1, copies=2, minima=4, steps=200)
+    one = search(NET, data, torch.Generator().manual_seed(3), target=1, batches=5, **size)
+    assert int(one["batches"]) == 1 and len(one["energy"]) >= 1     # a batch finds some
+    more = search(NET, data, torch.Generator().manual_seed(3), target=10 ** 6, batches=3, **size)
+    assert int(more["batches"]) == 3                               # the cap, target not reached
+    assert len(more["energy"]) > len(one["energy"])
+    assert int(more["tried"]) > int(one["tried"])
+    assert len(distinct(NET, more["theta"], more["theta"][:0])) == len(more["energy"])

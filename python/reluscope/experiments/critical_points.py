@@ -38,8 +38,9 @@ P_GRID = tuple(round(0.5 + 0.01 * k, 2) for k in range(351))   # exponents fitte
 def run(ctx) -> None:
     rep = ctx.report
     n = 4
-    size = dict(starts=12, rounds=1, copies=2, steps=100, minima=8) if ctx.quick else \
-        dict(starts=1280, rounds=4, copies=6, steps=400, minima=256)
+    size = dict(target=1, batches=1, starts=12, rounds=1, copies=2, steps=100, minima=8) \
+        if ctx.quick else dict(target=1000, batches=8, starts=640, rounds=4, copies=6, steps=400,
+                               minima=128)
     rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), "snapshots": SNAPSHOTS,
                          "hop": HOP, **size})
     _theory_rows(rep, ctx)
@@ -136,12 +137,14 @@ def _law_rows(rep, found, fits, n: int, statistical: bool) -> None:
         name + " (quick: info)", ours, f"reference {ref:.3g}, tolerance {tol:.2g}; {note}"))
     total = sum(len(f["energy"]) for f in found.values())
     rep.info("distinct critical points found (converged, index resolved, up to symmetry)", total,
-             "; ".join(f"phi={phi}: {len(f['energy'])} from {int(f['tried'])} searches "
+             "; ".join(f"phi={phi}: {len(f['energy'])} from {int(f['tried'])} searches in "
+                       f"{int(f['batches'])} batches "
                        f"({int(f['duplicates'])} more reached twice, {int(f['gradient_flat'])} "
                        f"gradient-flat, {int(f['unresolved'])} converged with an unresolved "
                        f"index)" for phi, f in found.items())
-             + ". Hops sample near earlier finds: the energies found are not a sample of all "
-               "critical points'")
+             + ". Batches of searches run per phi until the target count is reached or the "
+               "batches run out (settings). Hops sample near earlier finds: the energies found "
+               "are not a sample of all critical points'")
     for phi, fit in fits.items():
         if fit["p"] is None:
             rep.info(f"phi={phi}: exponent of alpha vs eps - eps_c", "too few index groups")
