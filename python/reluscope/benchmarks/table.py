@@ -35,6 +35,7 @@ HEADLINE = (
     ("cpu_bench_hypercube.json", "f brute uniform n=20 B=64", "float64"),
     ("cpu_bench_hypercube.json", "f mitm uniform n=48 B=64", "float64"),
     ("cpu_bench_hypercube.json", "delta mitm n=40 B=64", "float64"),
+    ("cpu_bench_hypercube.json", "delta mitm n=48 B=64", "float64"),
     ("cpu_bench.json", "count_1d [2,32,32,32,1] 1 segment", "float64"),
     ("cpu_bench.json", "count_2d [2,16,16,1] [-1,1]^2", "float64"),
     ("cpu_bench.json", "count_patterns [2,16,16,1] N=100000", "float64"),
