@@ -62,3 +62,27 @@ def test_search_runs_batches_until_the_target_count():
     assert len(more["energy"]) > len(one["energy"])
     assert int(more["tried"]) > int(one["tried"])
     assert len(distinct(NET, more["theta"], more["theta"][:0])) == len(more["energy"])
+    # lineages: ids of the batches' starts (3 batches of 16 trajectories and 4 descents)
+    assert more["root"].shape == more["energy"].shape and more["root"].dtype == torch.int64
+    assert 0 <= int(more["root"].min()) and int(more["root"].max()) < 3 * (16 + 4)
+
+
+def test_exponent_uncertainty_resamples_lineages_not_points():
+    """Points of one lineage (a start, its trajectory, the hops from them) are correlated: ten
+    copies of each point in its own lineage carry no more information than one, and the
+    lineage bootstrap's SD must not shrink (a bootstrap of the points would, by ~sqrt(10))."""
+    from reluscope.experiments.critical_points import _fit_exponent
+
+    gen = torch.Generator().manual_seed(4)
+    alpha = torch.randint(1, 9, (120,), generator=gen).double() / 32
+    energy = 0.3 + 0.2 * alpha ** (1 / 1.5) + 0.02 * torch.randn(120, generator=gen,
+                                                                 dtype=torch.float64)
+    one = _fit_exponent(energy, alpha, torch.arange(120), torch.Generator().manual_seed(5),
+                        boot=60)
+    ten = _fit_exponent(energy.repeat(10), alpha.repeat(10), torch.arange(120).repeat(10),
+                        torch.Generator().manual_seed(5), boot=60)
+    assert ten["p"] == one["p"]                    # the same fit: group means are unchanged
+    assert ten["p_sd"] > 0.6 * one["p_sd"] > 0
+    flat = _fit_exponent(energy.repeat(10), alpha.repeat(10), torch.arange(1200),
+                         torch.Generator().manual_seed(5), boot=60)
+    assert flat["p_sd"] < 0.6 * one["p_sd"]        # what a bootstrap of the points would say

@@ -39,8 +39,8 @@ def run(ctx) -> None:
     rep = ctx.report
     n = 4
     size = dict(target=1, batches=1, starts=12, rounds=1, copies=2, steps=100, minima=8) \
-        if ctx.quick else dict(target=1000, batches=8, starts=640, rounds=4, copies=6, steps=400,
-                               minima=128)
+        if ctx.quick else dict(target=1000, batches=12, starts=640, rounds=4, copies=6,
+                               steps=400, minima=128)
     rep.settings.update({"n": n, "P": 2 * n * n, "phis": list(PHIS), "snapshots": SNAPSHOTS,
                          "hop": HOP, **size})
     _theory_rows(rep, ctx)
@@ -50,7 +50,7 @@ def run(ctx) -> None:
         found[phi] = search(MLP([n, n, n], "tanh", bias=False), data, ctx.generator(1), **size)
     rep.data["critical_points"] = {str(phi): {k: v.tolist() for k, v in f.items() if k != "theta"}
                                    for phi, f in found.items()}
-    fits = {phi: _fit_exponent(f["energy"], f["alpha"], ctx.generator(2))
+    fits = {phi: _fit_exponent(f["energy"], f["alpha"], f["root"], ctx.generator(2))
             for phi, f in found.items()}
     _law_rows(rep, found, fits, n, statistical=not ctx.quick)
     linear = _linear_rows(rep, n, ctx)
@@ -86,20 +86,23 @@ def _theory_rows(rep, ctx) -> None:
                   note=f"4 SE ({se:.1e}) + 2/P finite size")
 
 
-def _fit_exponent(energy: torch.Tensor, alpha: torch.Tensor, gen: torch.Generator,
-                  max_alpha: float = 0.25, boot: int = 200) -> dict:
+def _fit_exponent(energy: torch.Tensor, alpha: torch.Tensor, root: torch.Tensor,
+                  gen: torch.Generator, max_alpha: float = 0.25, boot: int = 200) -> dict:
     """alpha ~ alpha0 ((eps - eps_c) / eps_c)^p on low-index points, the paper's way: the mean
     energy eps_k of the points of each index k >= 1 with alpha <= max_alpha, then
     eps_k = eps_c + c alpha_k^(1/p) by least squares (p on a grid, eps_c and c linear), weighted by
-    the group sizes; p's uncertainty: the standard deviation over bootstrap resamples of the
-    points. None where fewer than 3 index groups."""
+    the group sizes; p's uncertainty: the SD over bootstrap resamples of the lineages (``root``:
+    the points found from one start, its trajectory and hops are correlated; a bootstrap of the
+    points understates the SD). None where fewer than 3 index groups."""
     e, a = energy.numpy(), alpha.numpy()
     best = _fit(e, a, max_alpha)
     if best is None:
         return {"p": None}
+    lineages, member = np.unique(root.numpy(), return_inverse=True)
     ps = []
     for _ in range(boot):
-        idx = torch.randint(len(e), (len(e),), generator=gen).numpy()
+        pick = torch.randint(len(lineages), (len(lineages),), generator=gen).numpy()
+        idx = np.repeat(np.arange(len(e)), np.bincount(pick, minlength=len(lineages))[member])
         f = _fit(e[idx], a[idx], max_alpha)
         if f is not None:
             ps.append(f["p"])
@@ -125,8 +128,7 @@ def _fit(e: np.ndarray, a: np.ndarray, max_alpha: float):
 
 
 def _determined(fit: dict) -> bool:
-    """Whether a fitted exponent says something: inside the fitted range and 3 bootstrap SD
-    <= 1 (a test that cannot tell 1/2 from 5/2 says nothing)."""
+    """Whether a fitted exponent says something: inside the fitted range, 3 SD <= 1."""
     return fit["p"] not in (P_GRID[0], P_GRID[-1]) and 3 * fit["p_sd"] <= 1
 
 
@@ -137,22 +139,23 @@ def _law_rows(rep, found, fits, n: int, statistical: bool) -> None:
         name + " (quick: info)", ours, f"reference {ref:.3g}, tolerance {tol:.2g}; {note}"))
     total = sum(len(f["energy"]) for f in found.values())
     rep.info("distinct critical points found (converged, index resolved, up to symmetry)", total,
-             "; ".join(f"phi={phi}: {len(f['energy'])} from {int(f['tried'])} searches in "
-                       f"{int(f['batches'])} batches "
+             "; ".join(f"phi={phi}: {len(f['energy'])} in {len(f['root'].unique())} lineages, "
+                       f"{int(f['tried'])} searches, {int(f['batches'])} batches "
                        f"({int(f['duplicates'])} more reached twice, {int(f['gradient_flat'])} "
                        f"gradient-flat, {int(f['unresolved'])} converged with an unresolved "
                        f"index)" for phi, f in found.items())
              + ". Batches of searches run per phi until the target count is reached or the "
-               "batches run out (settings). Hops sample near earlier finds: the energies found "
-               "are not a sample of all critical points'")
+               "batches run out (settings). A lineage: a start, its trajectory's snapshots and "
+               "the hops from them — correlated points; hops sample near earlier finds: the "
+               "energies found are not a sample of all critical points'")
     for phi, fit in fits.items():
         if fit["p"] is None:
             rep.info(f"phi={phi}: exponent of alpha vs eps - eps_c", "too few index groups")
             continue
         edge = fit["p"] in (P_GRID[0], P_GRID[-1])
         name = f"phi={phi}: exponent of alpha vs eps - eps_c (low index)"
-        note = (f"3 bootstrap SD ({fit['p_sd']:.2f}); fitted eps_c {fit['eps_c']:.3f}, free "
-                f"model {theory.critical_energy(phi):.3f}, (1-phi)^2/2 = "
+        note = (f"3 SD (lineage bootstrap, SD {fit['p_sd']:.2f}); fitted eps_c "
+                f"{fit['eps_c']:.3f}, free model {theory.critical_energy(phi):.3f}, (1-phi)^2/2 = "
                 f"{0.5 * (1 - phi) ** 2:.3f} (these differ: reported)")
         if not _determined(fit):
             rep.info(name, fit["p"], "undetermined: " + ("at the edge of the fitted range; "

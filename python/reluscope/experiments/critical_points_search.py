@@ -17,7 +17,7 @@ DISTINCT_TOL = 1e-4                       # same critical point: relative canoni
 def search(net, data, gen, *, target, batches, starts, rounds, copies, minima, steps) -> dict:
     """Distinct critical points (``_Found``), in batches (at least one) until ``target`` of them
     are found or ``batches`` batches have run (the yield per search falls with phi — measured:
-    8.7 % of the searches give a new distinct point at phi = 0.1, 3.1 % at phi = 0.8 — so a
+    8.0 % of the searches give a new distinct point at phi = 0.1, 3.1 % at phi = 0.8 — so a
     fixed number of searches gives thousands at small phi and hundreds at large phi). A batch:
     the finder from ``starts`` random initialisations, from the points along their SGD trajectories
     (``SNAPSHOTS``: early ones carry high energies), from ``minima`` Levenberg-Marquardt descents
@@ -28,17 +28,20 @@ def search(net, data, gen, *, target, batches, starts, rounds, copies, minima, s
     neighbourhoods of the first finds, a bias stated in the report). Searches whose ||grad L||
     does not halve in 30 steps stop (``patience``): measured at phi = 0.2, most of those never
     converge (they creep towards gradient-flat regions), and stopping them finds ~3.4x more
-    critical points per second of search. The result's ``batches`` says how many ran."""
+    critical points per second of search. The result's ``batches`` says how many ran, its
+    ``root`` each point's lineage (the start it descends from: trajectory snapshots and hops
+    share their start's root), for statistics that treat a lineage's points as correlated."""
     found, ran = _Found(net), 0
     while ran == 0 or (ran < batches and found.size() < target):
-        _batch(found, net, data, gen, starts=starts, rounds=rounds, copies=copies,
-               minima=minima, steps=steps)
+        _batch(found, net, data, gen, target=target, starts=starts, rounds=rounds,
+               copies=copies, minima=minima, steps=steps)
         ran += 1
     return {**found.result(), "batches": torch.tensor(ran)}
 
 
-def _batch(found, net, data, gen, *, starts, rounds, copies, minima, steps) -> None:
-    """One batch of ``search``, its finds added to ``found``."""
+def _batch(found, net, data, gen, *, target, starts, rounds, copies, minima, steps) -> None:
+    """One batch of ``search``, its finds added to ``found``; the hop rounds stop once ``found``
+    holds ``target`` points."""
     theta = net.init(starts, generator=gen, dtype=F64)
     pts, done = [theta], 0
     for at in SNAPSHOTS:
@@ -48,16 +51,20 @@ def _batch(found, net, data, gen, *, starts, rounds, copies, minima, steps) -> N
         done = at
     low, _ = hessian.levenberg_marquardt(net, net.init(minima, generator=gen, dtype=F64), data,
                                          steps=200)
-    new = found.add(hessian.critical_points(net, torch.cat(pts + [low]), data, steps=steps,
-                                            patience=PATIENCE))
+    # lineages: a trajectory's start and snapshots share one root, each descent has its own
+    roots = found.new_roots(starts + minima)
+    roots = torch.cat([roots[:starts].repeat(len(pts)), roots[starts:]])
+    new, new_roots = found.add(hessian.critical_points(net, torch.cat(pts + [low]), data,
+                                                       steps=steps, patience=PATIENCE), roots)
     for _ in range(rounds):
-        if not len(new):
+        if not len(new) or found.size() >= target:
             break
         seeds = new.repeat(copies, 1)
         seeds = seeds + HOP * seeds.abs().mean(1, keepdim=True) * torch.randn(
             seeds.shape, generator=gen, dtype=F64)
-        new = found.add(hessian.critical_points(net, seeds, data, steps=steps,
-                                                patience=PATIENCE))
+        new, new_roots = found.add(hessian.critical_points(net, seeds, data, steps=steps,
+                                                           patience=PATIENCE),
+                                   new_roots.repeat(copies))
 
 
 class _Found:
@@ -72,11 +79,18 @@ class _Found:
         self.net = net
         self.counts = {"tried": 0, "converged": 0, "gradient_flat": 0, "unresolved": 0,
                        "duplicates": 0}
-        self.points = {"theta": [], "energy": [], "index": []}
+        self.points = {"theta": [], "energy": [], "index": [], "root": []}
         self.minima = {"theta": [], "energy": [], "unresolved": []}
+        self.roots = 0
 
-    def add(self, r) -> torch.Tensor:
-        """Adds a ``CriticalPointSearch``; returns the new distinct critical points (k, P)."""
+    def new_roots(self, k: int) -> torch.Tensor:
+        """k fresh lineage ids (int64)."""
+        self.roots += k
+        return torch.arange(self.roots - k, self.roots)
+
+    def add(self, r, roots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Adds a ``CriticalPointSearch`` whose searches descend from the lineages ``roots``
+        (one per search); returns the new distinct critical points (k, P) and their roots (k,)."""
         c = self.counts
         c["tried"] += len(r.converged)
         c["converged"] += int(r.converged.sum())
@@ -86,7 +100,8 @@ class _Found:
         fresh = distinct(self.net, r.theta[ok], _cat(self.points["theta"], r.theta))
         c["duplicates"] += int(ok.sum()) - len(fresh)
         new = ok.nonzero()[:, 0][fresh]
-        for k, v in (("theta", r.theta), ("energy", r.energy), ("index", r.index.negative)):
+        for k, v in (("theta", r.theta), ("energy", r.energy), ("index", r.index.negative),
+                     ("root", roots)):
             self.points[k].append(v[new])
         low = r.converged & (r.index.negative == 0)
         fresh = distinct(self.net, r.theta[low], _cat(self.minima["theta"], r.theta))
@@ -94,7 +109,7 @@ class _Found:
         for k, v in (("theta", r.theta), ("energy", r.energy),
                      ("unresolved", r.index.unresolved)):
             self.minima[k].append(v[rows])
-        return r.theta[new]
+        return r.theta[new], roots[new]
 
     def size(self) -> int:
         """The distinct critical points found so far."""
@@ -104,7 +119,7 @@ class _Found:
         pts = {k: _cat(v, None) for k, v in self.points.items()}
         mins = {k: _cat(v, None) for k, v in self.minima.items()}
         return {"energy": pts["energy"], "alpha": pts["index"] / self.net.num_params,
-                "index": pts["index"], "theta": pts["theta"],
+                "index": pts["index"], "theta": pts["theta"], "root": pts["root"].long(),
                 "minima_energy": mins["energy"], "minima_unresolved": mins["unresolved"],
                 **{k: torch.tensor(v) for k, v in self.counts.items()}}
 
