@@ -131,10 +131,10 @@ g = torch.Generator().manual_seed(0)
 CALLS = {
     "brute force": lambda: hypercube.f(torch.randn(64, 30, generator=g, dtype=torch.float64),
                                        hypercube.Uniform(30), method="brute"),
-    "meet in the middle": lambda: hypercube.f(torch.randn(64, 44, generator=g,
+    "meet in the middle": lambda: hypercube.f(torch.randn(64, 46, generator=g,
                                                           dtype=torch.float64),
-                                              hypercube.Uniform(44), method="mitm"),
-    "meet in the middle n=50": lambda: hypercube.f(torch.randn(2, 50, generator=g,
+                                              hypercube.Uniform(46), method="mitm"),
+    "meet in the middle n=50": lambda: hypercube.f(torch.randn(16, 50, generator=g,
                                                                dtype=torch.float64),
                                                    hypercube.Uniform(50), method="mitm"),
     "hessian": lambda: hessian.hessian(rs.MLP([4, 32, 32, 1]),
@@ -206,11 +206,12 @@ def test_ctrl_c_while_the_calling_thread_waits_for_another_threads_chunk():
 
 @pytest.mark.slow
 def test_ctrl_c_stops_meet_in_the_middle_at_n_50():
-    """Two w at n = 50 on two threads, one each (5-10 s per w: merges and sweeps over 2^25 half
-    sums), Ctrl-C two seconds in, amid the merges. A stop is seen within milliseconds of work:
-    every merge and sweep checks each 2^16 entries, and the calling thread keeps polling for
+    """Sixteen w at n = 50 on two threads (~0.6 s per w: merges and sweeps over 2^25 half sums;
+    5-10 s before the branch-free merges), Ctrl-C two seconds in, amid the merges. A stop is seen
+    within milliseconds of work: every merge and sweep checks each 2^16 entries (measured: 0.15
+    s from the signal to KeyboardInterrupt), and the calling thread keeps polling for
     Ctrl-C while it waits for the other one (it alone asks Python). What remains is returning the
-    half sums' memory (up to 2.7 GB) to the system: about 0.1 s per GB on an idle machine, 0.3-0.5
+    half sums' memory (up to 4.2 GB) to the system: about 0.1 s per GB on an idle machine, 0.3-0.5
     s per GB measured with ~6 other processes on these two cores; 2 s covers that. Before,
     a merge step of 2^25 entries and the zero-filling of the buffers ran without a check, and a
     thread that had stopped its own w waited, without polling, for the other to finish its whole
@@ -244,7 +245,7 @@ def test_meet_in_the_middle_refuses_what_cannot_fit(monkeypatch):
     """The memory estimate of the compiled meet in the middle runs before anything is allocated."""
     from reluscope.hypercube import _sweeps
 
-    per_thread = rs._ext._core.hc_mitm_thread_bytes(40)
+    per_thread = rs._ext._core.hc_mitm_thread_bytes(40, True)
     monkeypatch.setattr(_sweeps, "_available_memory", lambda: per_thread - 1)
     with pytest.raises(MemoryError, match="GiB"):
         hypercube.f(torch.randn(2, 40, dtype=torch.float64), hypercube.Uniform(40), method="mitm")

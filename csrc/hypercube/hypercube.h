@@ -27,7 +27,7 @@ inline constexpr int64_t kHcBatchBytes = int64_t(256) << 20;  // tables + partia
 
 // What the compiled sweeps handle on one device: beyond it a call would take over about a minute
 // (brute force visits B 2^n vertex-w pairs) or too much memory (meet in the middle keeps
-// ~40 bytes 2^(n/2) per thread).
+// ~60 bytes 2^(n/2) per thread for f at even n).
 struct HcLimits {
   int32_t brute_max_n = 0;
   int64_t brute_max_work = 0;  // most B 2^n
@@ -44,10 +44,10 @@ struct HcBrutePlan {
 };
 HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w);
 
-// Bytes one thread of the CPU meet in the middle holds at the peak for dimension n (the sorted
-// half sums, their vertices and probabilities): the Python layer refuses calls whose threads
-// would need more than the memory available.
-int64_t hc_mitm_thread_bytes(int32_t n);
+// Bytes one thread of the CPU meet in the middle holds at the peak for dimension n, for f (else
+// delta): the sorted half sums, their vertices, ranks and probabilities. The Python layer refuses
+// calls whose threads would need more than the memory available.
+int64_t hc_mitm_thread_bytes(int32_t n, bool f);
 
 // A weight family p(x) as the sweep reads it (tables are built by the Python layer).
 template <typename T>

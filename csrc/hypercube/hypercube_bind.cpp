@@ -194,8 +194,9 @@ void bind_hypercube(nb::module_& m) {
       .def_ro("brute_max_work", &HcLimits::brute_max_work)
       .def_ro("mitm_max_n", &HcLimits::mitm_max_n);
   m.def("hc_limits", &hc_limits, nb::arg("cuda"), "Limits of the compiled sweeps on a device.");
-  m.def("hc_mitm_thread_bytes", &hc_mitm_thread_bytes, nb::arg("n"),
-        "Peak bytes one thread of the CPU meet in the middle holds at dimension n.");
+  m.def("hc_mitm_thread_bytes", &hc_mitm_thread_bytes, nb::arg("n"), nb::arg("f"),
+        "Peak bytes one thread of the CPU meet in the middle holds at dimension n, for f (True) "
+        "or delta (False).");
   nb::class_<HcBrutePlan>(m, "HcBrutePlan", "Chunking of one brute-force sweep.")
       .def_ro("chunk_bits", &HcBrutePlan::chunk_bits)
       .def_ro("groups", &HcBrutePlan::groups)

@@ -1,18 +1,21 @@
-// CPU meet-in-the-middle for product weights and for delta. Per w (threads over the batch), each
-// half's 2^h subset sums are generated already sorted by merging (Horowitz-Sahni: sorted sums of
-// j+1 coordinates = merge(sorted_j - w_j, sorted_j + w_j), O(2^h) in all, no sort). Then:
-//  f:     two-pointer sweeps give, for every vertex a of one half, G(a) = sum of p over the other
-//         half's vertices b with s_a + s_b >= 0 (tie rule applied), c[a] = p(a) G(a); summing
-//         c[a] by each byte of a's vertex index in the same sequential pass (tables in L1) gives
-//         that half's coordinates of f, sum c the mass. A vertex's probability is the product of
-//         one table entry per byte of its index (ByteProbs, in L1), not carried through the
-//         merges (which then move a value and an index only: half the time of carrying it).
-//  delta: one two-pointer sweep finds min |s_a + s_b|.
-// Time O(2^(n/2) n) per w (generation and sweeps are linear in the half size, the coordinate
-// sums O(h / 8) per vertex). Memory per thread 12 bytes (2^hA + 2^hB) (hc_mitm_thread_bytes): the
-// merges run in place, into buffers allocated once per thread and call and never zero-filled.
-// Every loop over 2^h entries checks for a stop each kStopBlock entries, so Ctrl-C stops a call
-// within milliseconds of work (at n = 50 one merge step takes up to a second or two).
+// CPU meet in the middle for product weights and for delta. Per w (threads over the batch), each
+// half's 2^h subset sums are generated already sorted (sorted_sums in mitm_merge.h: merges,
+// O(2^h) in all, no sort). Then, with X = A's sums ascending and Y = minus B's sums (B
+// descending, so Y ascends):
+//  delta: min |s_a + s_b| = min |x - y| over the adjacent pairs of the merge of X and Y: one merge.
+//  f:     one merge of X with Y - tol gives every vertex on either side its rank: how many of the
+//         other side's sorted vertices lie beyond its tie threshold; tied pairs (|s_a + s_b| <=
+//         tol, rare for real-valued w) correct the ranks to ties excluded. The other side's
+//         probability at those ranks gives G(a) = P_B(s_a + s_b > tol) + tie P_B(tied) (and
+//         G(b) likewise), c = p(a) G(a); summing c by two halves of a's vertex index (tables in
+//         L2) gives that half's coordinates of f, sum c the mass. A vertex's probability is the
+//         product of one table entry per byte of its index (ByteProbs); Uniform weights use counts.
+// Time O(2^(n/2) n) per w: at n = 48 on the Intel AVX-512 host 0.06 s per half's sums, 0.03 s
+// per merge. Memory per thread (hc_mitm_thread_bytes): 12 bytes per entry of each half's sorted
+// list (8 + 4 for float32: the value and the vertex), a ping-pong buffer of half the larger list,
+// and for f two 4-byte ranks and (product weights) two 8-byte cumulative probabilities per
+// entry; allocated once per thread and call, never zero-filled. Every loop over 2^h entries
+// checks for a stop each kStopBlock entries, so Ctrl-C stops a call within milliseconds of work.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -22,37 +25,13 @@
 
 #include "common/parallel.h"
 #include "hypercube/hypercube.h"
+#include "hypercube/mitm_merge.h"
 
 namespace rs {
 
 namespace {
 
-// Entries between two stop checks: about a millisecond of merging or sweeping.
-constexpr size_t kStopBlock = size_t(1) << 16;
-
-// Values of a trivial type, left uninitialised (std::vector would first write all of them:
-// about a second at n = 50, with no stop check).
-template <typename V>
-struct Buffer {
-  std::unique_ptr<V[]> data;
-  size_t capacity = 0;
-  void reserve(size_t n) {
-    if (n > capacity) {
-      data.reset();  // the old block goes before the new one comes
-      data.reset(new V[n]);
-      capacity = n;
-    }
-  }
-  V& operator[](size_t i) { return data[i]; }
-  const V& operator[](size_t i) const { return data[i]; }
-};
-
-template <typename T>
-struct SortedSums {
-  size_t size = 0;
-  Buffer<T> v;          // subset sums, ascending
-  Buffer<uint32_t> k;   // the vertex index (bits of the half) of each
-};
+using namespace mitm;
 
 // The probability of a vertex of one half under product weights q_j = P(x_j = +1): the product,
 // over the bytes of its index, of table[t][byte t] (each entry the product over that byte's 8
@@ -80,85 +59,200 @@ struct ByteProbs {
 // One thread's buffers, reused for every w it takes in a call.
 template <typename T>
 struct MitmScratch {
-  SortedSums<T> A, B;
+  SumsBuffer<T> A, B, pingpong;
+  Buffer<uint32_t> ranks[4];     // f only
+  Buffer<double> probability[2];  // product weights only
+  std::vector<double> tables;     // side_sums' coordinate tables
 };
 
-// All 2^h sums sum_j w_j x_j over x in {-1,1}^h, ascending, each with its vertex index. False (s
-// incomplete) when the call was stopped.
-//
-// Step j merges list 1 = v - w_j (x_j = -1) and list 2 = v + w_j (x_j = +1), both read from v's
-// first `size` entries, into 2 size entries in place, from the top down: with a and b entries of
-// the lists left, the next goes to a + b - 1, above every entry still to be read (or onto the one
-// it came from when a list is empty). Ties put list 1 first, as a stable merge upwards would.
+// delta = min |s_a + s_b| and the vertex pair attaining it (first in merged order).
 template <typename T>
-bool sorted_sums(const T* w, int h, SortedSums<T>& s) {
-  const size_t total = size_t(1) << h;
-  s.v.reserve(total);
-  s.k.reserve(total);
-  s.size = 1;
-  s.v[0] = T(0);
-  s.k[0] = 0;
-  for (int j = 0; j < h; ++j) {
-    const T wj = w[j];
-    const uint32_t bit = uint32_t(1) << j;
-    size_t a = s.size, b = s.size;  // list entries [0, a) and [0, b) are still to be placed
-    auto place = [&](bool plus) {
-      const size_t i = plus ? --b : --a, o = a + b;
-      const T vi = s.v[i];
-      const uint32_t ki = s.k[i];
-      s.v[o] = plus ? vi + wj : vi - wj;
-      s.k[o] = plus ? (ki | bit) : ki;
-    };
-    // Both lists non-empty: neither runs out within the next min(a, b) entries, so the inner
-    // loop tests nothing but the comparison; a stop check after each kStopBlock entries.
-    for (size_t unchecked = 0; a > 0 && b > 0;) {
-      const size_t m = std::min({a, b, kStopBlock});
-      for (size_t r = m; r > 0; --r) place(s.v[b - 1] + wj >= s.v[a - 1] - wj);
-      if ((unchecked += m) >= kStopBlock) {
-        unchecked = 0;
-        if (stop_requested()) return false;
-      }
+bool min_pair(const Sums<T>& A, const Sums<T>& B, int hA, T& best_value, int64_t& best_index) {
+  const T* bv = B.v + (B.size - 1);  // Y(j) = -bv[-j]; bv[-B.size] is B's -inf sentinel
+  auto x = [&](size_t i) { return A.v[i]; };
+  auto y = [&](size_t j) { return -bv[-ptrdiff_t(j)]; };
+  T best[kChains];
+  size_t bi[kChains] = {}, bj[kChains] = {};
+  std::fill(best, best + kChains, std::numeric_limits<T>::infinity());
+  const bool done = merge_chains(A.size, B.size, x, y,
+                                 [&](int c, size_t i, size_t j, T xi, T yj, size_t) {
+    const T d = std::abs(xi - yj);  // |s_a + s_b|, with the bits of s_a + s_b
+    if (d < best[c]) {              // rare: a predictable branch
+      best[c] = d;
+      bi[c] = i;
+      bj[c] = j;
     }
-    while (a + b > 0) {  // one list left
-      if (stop_requested()) return false;
-      for (size_t m = std::min(a + b, kStopBlock); m > 0; --m) place(b > 0);
-    }
-    s.size *= 2;
+  });
+  int c = 0;
+  for (int d = 1; d < kChains; ++d)
+    if (best[d] < best[c]) c = d;
+  best_value = best[c];
+  best_index = int64_t(A.k[bi[c]]) | (int64_t(B.k[B.size - 1 - bj[c]]) << hA);
+  return done;
+}
+
+// acc[r] = the probability of the list's r highest entries (r = 0..size), summed from the top.
+template <typename T>
+bool probability_from_top(const Sums<T>& s, const ByteProbs& p, double* acc) {
+  acc[0] = 0;
+  for (size_t r = 0; r < s.size; ++r) {
+    if (r % kStopBlock == 0 && stop_requested()) return false;
+    acc[r + 1] = acc[r] + p(s.k[s.size - 1 - r]);
   }
   return true;
 }
 
-// For every vertex a of half A (in A's sorted order): c = p(a) * sum of p(b) over the vertices b
-// of half B with s_a + s_b >= 0 under the tie rule; accumulates out[j] += sum_a c x_j(a) for the
-// h_A coordinates of A and returns sum_a c. The coordinate sums go through tables: c is added to
-// entry (byte t of a's vertex index) of table t, ceil(h_A / 8) L1-resident adds per vertex
-// instead of h_A; sum_a c [bit j of a] is then the sum of table j / 8 over the entries with bit
-// j % 8 set (O(256 h_A) once).
+// One side's coordinates of f: for each vertex e of list S (ascending), c(e, k) (k its vertex
+// index) is its term p(e) g(e), g(e) the other side's probability beyond e's tie thresholds (tie
+// rule applied), over `scale`. Adds scale sum_e c x_j(e) to out[j] for S's h coordinates and
+// returns scale sum_e c. The coordinate sums go through two tables, c added to entry (low
+// ceil(h/2) bits of k) of one and (the other bits) of the other: two adds per vertex into at
+// most 2 x 64 KiB (L2; faster than three byte tables in L1 at h = 24, measured), then
+// sum_e c [bit j of k] is the sum of a table's entries with that bit set (O(2^(h/2) h) once).
+template <typename T, class C>
+bool side_sums(const Sums<T>& S, int h, const C& c_of, double scale, std::vector<double>& tables,
+               double* out, double& total) {
+  const int lo_bits = (h + 1) / 2;
+  const size_t n_lo = size_t(1) << lo_bits, n_hi = size_t(1) << (h - lo_bits);
+  const uint32_t lo_mask = uint32_t(n_lo - 1);
+  tables.assign(n_lo + n_hi, 0.0);
+  double* lo = tables.data();
+  double* hi = lo + n_lo;
+  for (size_t e0 = 0; e0 < S.size; e0 += kStopBlock) {
+    if (stop_requested()) return false;
+    for (size_t e = e0, e1 = std::min(S.size, e0 + kStopBlock); e < e1; ++e) {
+      const uint32_t k = S.k[e];
+      const double c = c_of(e, k);
+      lo[k & lo_mask] += c;
+      hi[k >> lo_bits] += c;
+    }
+  }
+  double sum = 0;  // from a table: no serial chain of 2^h additions in the loop
+  for (size_t v = 0; v < n_lo; ++v) sum += lo[v];
+  for (int j = 0; j < h; ++j) {
+    const double* row = j < lo_bits ? lo : hi;
+    const int bit = j < lo_bits ? j : j - lo_bits;
+    double pos = 0;  // sum of c over the vertices with x_j = +1
+    for (size_t v = 0, nv = j < lo_bits ? n_lo : n_hi; v < nv; ++v)
+      pos += ((v >> bit) & 1) ? row[v] : 0.0;
+    out[j] += scale * (2 * pos - sum);
+  }
+  total = scale * sum;
+  return true;
+}
+
+// f (out[0..n)) and the mass (out[n]) of one w from its two sorted halves; out zeroed by the
+// caller. G(a) = P_B(s_a + s_b > tol) + tie P_B(|s_a + s_b| <= tol), and G(b) likewise: with
+// y(b) = -s_b - tol, a pair is a tie when y(b) <= x(a) = s_a <= y(b) + 2 tol (|s_a + s_b| <= tol
+// to rounding, the tolerance's own scale), beyond the tie when y(b) + 2 tol < x(a).
+// mass_A(r) / mass_B(r): the probability of a list's r highest entries (a count for Uniform
+// weights), prob_A / prob_B (k) a vertex's probability (1 for Uniform, where `scale` = p(a) p(b)
+// = 2^-n makes the terms counts, halves with tie 1/2, summed exactly: the same bits as the
+// general path, whose sums of powers of two are exact too).
+template <typename T, class MA, class MB, class PA, class PB>
+bool f_from_halves(const Sums<T>& A, const Sums<T>& B, const MA& mass_A, const MB& mass_B,
+                   const PA& prob_A, const PB& prob_B, double scale, int hA, int hB, T tol,
+                   T tie, MitmScratch<T>& s, double* out) {
+  const size_t nA = A.size, nB = B.size;
+  const T* av = A.v;
+  const T* bv = B.v + (nB - 1);  // Y order (B descending): y(j) from bv[-j]; bv[-nB] = -inf
+  const T two_tol = 2 * tol;
+  auto x = [av](size_t i) { return av[i]; };
+  auto y = [bv, tol](size_t j) { return -bv[-ptrdiff_t(j)] - tol; };
+  auto y_hi = [bv, tol, two_tol](size_t j) { return (-bv[-ptrdiff_t(j)] - tol) + two_tol; };
+  // Ranks with ties included, by one merge (b first on ties): a's counts B's highest entries
+  // with y(b) <= x(a); b's (Y order) counts A's lowest entries with x(a) < y(b). The step that
+  // takes an entry writes its rank, the other list's count then (address and value selected by
+  // arithmetic: one store); at b's step the head of A is its first a with x(a) >= y(b), so b has
+  // ties iff that x(a) <= y(b) + 2 tol: bit kTied of b's rank (ranks < 2^27).
+  constexpr uint32_t kTied = uint32_t(1) << 31;
+  uint32_t* rA = s.ranks[0].reserve(nA);
+  uint32_t* rB = s.ranks[1].reserve(nB);
+  if (!merge_chains(nB, nA, y, x, [&](int, size_t j, size_t i, T yj, T xi, size_t t) {
+        const uint32_t tied = uint32_t(xi <= yj + two_tol) << 31;
+        *select(t, rB + j, rA + i) = uint32_t(select(t, i, j)) | (tied & (uint32_t(t) - 1));
+      }))
+    return false;
+  const double tv = double(tie);
+  auto term_A = [&](size_t e, uint32_t k, size_t re) {  // re: b beyond the tie
+    const double gi = mass_B(rA[e]), ge = mass_B(re);
+    return prob_A(k) * (ge + tv * (gi - ge));
+  };
+  auto term_B = [&](uint32_t k, size_t ri, size_t re) {  // a short of the tie: ri, re
+    const double gi = mass_A(nA - ri), ge = mass_A(nA - re);
+    return prob_B(k) * (ge + tv * (gi - ge));
+  };
+  // Ranks with ties excluded differ by the entry's tied pairs: for a tied b, the a from its rank
+  // up while x(a) <= y(b) + 2 tol; each such a has one b fewer. Tied pairs are few for
+  // real-valued w (tens at n = 48), so B's side walks them and lists their a for A's side; up
+  // to 2^n for integer w, where once the list would pass nA entries a second merge (a first on
+  // ties against y + 2 tol) gives every excluded rank instead.
+  uint32_t* tied_a = s.ranks[2].reserve(nA);
+  size_t n_tied = 0;
+  bool overflow = false;
+  auto walk_B = [&](size_t e, uint32_t k) {
+    const size_t r = nB - 1 - e;  // b's place in Y order
+    const size_t ri = rB[r] & ~kTied;
+    size_t re = ri;
+    if (rB[r] & kTied)
+      for (const T yh = y_hi(r); !overflow && x(re) <= yh; ++re) {  // x(nA) = +inf ends it
+        overflow = n_tied == nA;
+        if (!overflow) tied_a[n_tied++] = uint32_t(re);
+      }
+    return term_B(k, ri, re);
+  };
+  double mass, mass_other;
+  if (!side_sums(B, hB, walk_B, scale, s.tables, out + hA, mass_other)) return false;
+  if (!overflow) {
+    std::sort(tied_a, tied_a + n_tied);
+    size_t next = 0;
+    auto listed_A = [&](size_t e, uint32_t k) {
+      size_t re = rA[e];
+      for (; next < n_tied && tied_a[next] == e; ++next) --re;
+      return term_A(e, k, re);
+    };
+    if (!side_sums(A, hA, listed_A, scale, s.tables, out, mass)) return false;
+  } else {
+    uint32_t* reA = s.ranks[2].reserve(nA);
+    uint32_t* reB = s.ranks[3].reserve(nB);
+    if (!merge_chains(nA, nB, x, y_hi, [&](int, size_t i, size_t j, T, T, size_t t) {
+          *select(t, reA + i, reB + j) = uint32_t(select(t, j, i));
+        }))
+      return false;
+    std::fill(out + hA, out + hA + hB, 0.0);
+    auto merged_A = [&](size_t e, uint32_t k) { return term_A(e, k, reA[e]); };
+    auto merged_B = [&](size_t e, uint32_t k) {
+      const size_t r = nB - 1 - e;
+      return term_B(k, rB[r] & ~kTied, reB[r]);
+    };
+    if (!side_sums(A, hA, merged_A, scale, s.tables, out, mass) ||
+        !side_sums(B, hB, merged_B, scale, s.tables, out + hA, mass_other))
+      return false;
+  }
+  out[hA + hB] = mass;
+  return true;
+}
+
+// f_from_halves for product weights: the cumulative probabilities from the top of each list.
 template <typename T>
-double side_sums(const SortedSums<T>& A, const ByteProbs& pA, const SortedSums<T>& Bs,
-                 const ByteProbs& pB, int hA, T tol, T tie, double* out) {
-  const size_t na = A.size, nb = Bs.size;
-  const int bytes = (hA + 7) / 8;
-  size_t ji = nb, je = nb;    // B entries [ji, nb) satisfy s_b >= -s_a - tol; [je, nb) s_b > -s_a + tol
-  double gi = 0, ge = 0, total = 0;
-  double table[4][256] = {};  // h_A <= 26 (n <= 52): 4 bytes of the index
-  for (size_t i = 0; i < na; ++i) {  // s_a ascending: both thresholds descend
-    if (i % kStopBlock == 0 && stop_requested()) break;
-    const T sa = A.v[i];
-    while (ji > 0 && Bs.v[ji - 1] >= -sa - tol) gi += pB(Bs.k[--ji]);
-    while (je > 0 && Bs.v[je - 1] > -sa + tol) ge += pB(Bs.k[--je]);
-    const uint32_t k = A.k[i];
-    const double c = pA(k) * (ge + double(tie) * (gi - ge));
-    total += c;
-    for (int t = 0; t < bytes; ++t) table[t][(k >> (8 * t)) & 255u] += c;
-  }
-  for (int j = 0; j < hA; ++j) {
-    const double* row = table[j / 8];
-    double pos = 0;           // sum of c over the vertices with x_j = +1
-    for (int v = 0; v < 256; ++v) pos += ((v >> (j % 8)) & 1) ? row[v] : 0.0;
-    out[j] += 2 * pos - total;
-  }
-  return total;
+bool f_product(const Sums<T>& A, const Sums<T>& B, const ByteProbs& pA, const ByteProbs& pB,
+               int hA, int hB, T tol, T tie, MitmScratch<T>& s, double* out) {
+  double* accA = s.probability[0].reserve(A.size + 1);
+  double* accB = s.probability[1].reserve(B.size + 1);
+  if (!probability_from_top(A, pA, accA) || !probability_from_top(B, pB, accB)) return false;
+  return f_from_halves(A, B, [accA](size_t r) { return accA[r]; },
+                       [accB](size_t r) { return accB[r]; }, pA, pB, 1.0, hA, hB, tol, tie, s,
+                       out);
+}
+
+// f_from_halves for Uniform weights: counts, times 2^-n.
+template <typename T>
+bool f_uniform(const Sums<T>& A, const Sums<T>& B, int hA, int hB, T tol, T tie,
+               MitmScratch<T>& s, double* out) {
+  auto count = [](size_t r) { return double(r); };
+  auto one = [](uint32_t) { return 1.0; };
+  return f_from_halves(A, B, count, count, one, one, std::ldexp(1.0, -(hA + hB)), hA, hB, tol,
+                       tie, s, out);
 }
 
 }  // namespace
@@ -166,17 +260,23 @@ double side_sums(const SortedSums<T>& A, const ByteProbs& pA, const SortedSums<T
 template <typename T>
 void hc_mitm_f_cpu(const HcMitmArgs<T>& a) {
   const int n = a.n, hA = a.hA, hB = a.n - a.hA;
-  std::vector<MitmScratch<T>> scratch(max_threads());
   const ByteProbs pA(a.qA, hA), pB(a.qA + hA, hB);
+  const bool uniform = std::all_of(a.qA, a.qA + n, [](T q) { return q == T(0.5); });
+  std::vector<MitmScratch<T>> scratch(max_threads());
   parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int thread) {
     MitmScratch<T>& s = scratch[thread];
+    const size_t nA = size_t(1) << hA, nB = size_t(1) << hB;
+    const Sums<T> outA = s.A.reserve(nA), outB = s.B.reserve(nB),
+                  pp = s.pingpong.reserve(std::max(nA, nB) / 2);
     for (int64_t b = b0; b < b1; ++b) {
       const T* w = a.w + b * n;
       double* o = a.out + b * (n + 1);
-      for (int i = 0; i <= n; ++i) o[i] = 0;
-      if (!sorted_sums(w, hA, s.A) || !sorted_sums(w + hA, hB, s.B)) break;
-      o[n] = side_sums(s.A, pA, s.B, pB, hA, a.tol[b], a.tie, o);
-      side_sums(s.B, pB, s.A, pA, hB, a.tol[b], a.tie, o + hA);
+      std::fill(o, o + n + 1, 0.0);
+      Sums<T> A, B;
+      if (!sorted_sums(w, hA, outA, pp, A) || !sorted_sums(w + hA, hB, outB, pp, B) ||
+          !(uniform ? f_uniform(A, B, hA, hB, a.tol[b], a.tie, s, o)
+                    : f_product(A, B, pA, pB, hA, hB, a.tol[b], a.tie, s, o)))
+        break;
     }
   });
 }
@@ -187,27 +287,15 @@ void hc_mitm_delta_cpu(const HcMitmArgs<T>& a) {
   std::vector<MitmScratch<T>> scratch(max_threads());
   parallel_for(a.B, 1, [&](int64_t b0, int64_t b1, int thread) {
     MitmScratch<T>& s = scratch[thread];
+    const size_t nA = size_t(1) << hA, nB = size_t(1) << hB;
+    const Sums<T> outA = s.A.reserve(nA), outB = s.B.reserve(nB),
+                  pp = s.pingpong.reserve(std::max(nA, nB) / 2);
     for (int64_t b = b0; b < b1; ++b) {
       const T* w = a.w + b * n;
-      if (!sorted_sums<T>(w, hA, s.A) || !sorted_sums<T>(w + hA, hB, s.B)) break;
-      // For s_a ascending, the s_b closest to -s_a moves down: keep j at the first s_b >= -s_a.
-      T best = std::numeric_limits<T>::infinity();
-      int64_t arg = 0;
-      size_t j = s.B.size;
-      for (size_t i = 0; i < s.A.size; ++i) {
-        if (i % kStopBlock == 0 && stop_requested()) break;
-        const T sa = s.A.v[i];
-        while (j > 0 && s.B.v[j - 1] >= -sa) --j;
-        for (size_t jj = (j > 0 ? j - 1 : 0); jj < std::min(j + 1, s.B.size); ++jj) {
-          const T v = std::abs(sa + s.B.v[jj]);
-          if (v < best) {
-            best = v;
-            arg = int64_t(s.A.k[i]) | (int64_t(s.B.k[jj]) << hA);
-          }
-        }
-      }
-      a.out_val[b] = best;
-      a.out_idx[b] = arg;
+      Sums<T> A, B;
+      if (!sorted_sums(w, hA, outA, pp, A) || !sorted_sums(w + hA, hB, outB, pp, B) ||
+          !min_pair(A, B, hA, a.out_val[b], a.out_idx[b]))
+        break;
     }
   });
 }

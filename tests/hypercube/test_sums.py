@@ -134,6 +134,32 @@ def test_mitm_equals_brute(n):
     torch.testing.assert_close(vm, (w * xm).sum(1).abs())
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mitm_ties_between_the_halves(dtype):
+    """w = (u, u), (u, -u) and (u, reversed u): each of the 2^8 vertices of one half ties one
+    vertex of the other (exactly, or within the tolerance when the coordinates are summed in
+    another order), 256 tied pairs, which the compiled meet in the middle walks (it merges a
+    second time only past 2^h of them, as for integer w); w with a zero coordinate: half sums
+    equal to 0 at the median, where the half mirrored from the merged one must hold one of each
+    zero-sum pair (x, ~x). f and mass match brute
+    force for every tie rule and family, and the tied mass counts."""
+    g = torch.Generator().manual_seed(5)
+    u = torch.randn(8, generator=g, dtype=torch.float64)
+    zero = torch.randn(16, generator=g, dtype=torch.float64)
+    zero[3] = 0
+    w = torch.stack([torch.cat([u, u]), torch.cat([u, -u]), torch.cat([u, u.flip(0)]),
+                     zero]).to(dtype)
+    for p in (hc.Uniform(16), hc.Product(torch.rand(16, generator=g, dtype=torch.float64))):
+        mass = {}
+        for tie in TIES:
+            assert_matches_reference(hc.f(w, p, tie=tie, method="mitm"),
+                                     hc.f(w, p, tie=tie, method="brute"), kind="hypercube")
+            mass[tie] = hc.mass(w, p, tie=tie, method="mitm")
+            assert_matches_reference(mass[tie], hc.mass(w, p, tie=tie, method="brute"),
+                                     kind="hypercube")
+        assert bool((mass["include"][:3] > mass["exclude"][:3]).all())
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_delta_matches_reference(dtype, device):

@@ -136,11 +136,11 @@ def _available_memory() -> int:
         return 0
 
 
-def _check_mitm_memory(n: int, B: int) -> None:
+def _check_mitm_memory(n: int, B: int, f: bool) -> None:
     """MemoryError, before anything is allocated, when the compiled meet in the middle's threads
-    would need more memory than is available."""
+    (for f, else delta) would need more memory than is available."""
     threads = min(B, _core.max_threads())
-    per_thread = _core.hc_mitm_thread_bytes(n)
+    per_thread = _core.hc_mitm_thread_bytes(n, f)
     available = _available_memory()
     if available and threads * per_thread > available:
         raise MemoryError(f"meet in the middle at n={n} needs about "
@@ -155,7 +155,7 @@ def mitm_sums(w: torch.Tensor, p: Weights, tol: torch.Tensor, tie: float) -> tor
     if w.is_cuda:
         pA, pB = p.half_probabilities(n // 2, w.dtype, w.device)
         return torch_mitm_sums(w, pA, pB, n // 2, tol, tie)
-    _check_mitm_memory(n, w.shape[0])
+    _check_mitm_memory(n, w.shape[0], f=True)
     out = torch.empty(w.shape[0], n + 1, dtype=torch.float64)
     _core.hc_mitm_f(w, p.coordinate_q(w.dtype, w.device), n // 2, tol, tie, out)
     return out
@@ -166,7 +166,7 @@ def mitm_delta_index(w: torch.Tensor) -> torch.Tensor:
     n = w.shape[1]
     if w.is_cuda:
         return torch_mitm_delta_index(w, n // 2)
-    _check_mitm_memory(n, w.shape[0])
+    _check_mitm_memory(n, w.shape[0], f=False)
     val = torch.empty(w.shape[0], dtype=w.dtype)
     idx = torch.empty(w.shape[0], dtype=torch.int64)
     _core.hc_mitm_delta(w, n // 2, val, idx)
