@@ -387,6 +387,20 @@ def test_any_scale_of_w_gives_the_same_sums():
             assert torch.equal(hc.delta(a * w, method=method)[1], x)
 
 
+@pytest.mark.parametrize("method", ["brute", "mitm"])
+def test_delta_of_huge_w_is_its_finite_minimum(method):
+    """delta's value is summed at the scale of the search and scaled back: w = (1.5, 1, ..., 1)
+    1e308 has delta = 0.5e308 (a partial sum of the unscaled terms overflows: it came back inf),
+    (1, ..., 1) 1e308 has 0; any w at a power-of-two scale gives its values times that power."""
+    w = torch.ones(2, 20, dtype=torch.float64) * 1e308
+    w[0, 0] = 1.5e308
+    v, x = hc.delta(w, method=method)
+    assert v.tolist() == [0.5e308, 0.0] and bool((x.abs() == 1).all())
+    r = torch.randn(3, 20, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert torch.equal(hc.delta(r * 2.0 ** 1000, method=method)[0],
+                       hc.delta(r, method=method)[0] * 2.0 ** 1000)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("coupling", [50.0, 1e6, 1e200])
 def test_huge_ising_couplings_keep_their_bits(coupling, dtype):

@@ -59,15 +59,21 @@ def _check_w(w) -> tuple[torch.Tensor, bool]:
     return (w.unsqueeze(0) if squeeze else w).contiguous(), squeeze
 
 
-def _power_of_two_scaled(w: torch.Tensor) -> torch.Tensor:
-    """Each row of w times the power of two that brings its largest |w_i| into [1/2, 1) (zero
-    rows unchanged). Exact, and f, mass and δ's minimisers are invariant under positive scaling,
-    so nothing changes except that no sum of n terms (nor the tie tolerance) can overflow or lose
-    bits to subnormals, whatever the scale of w."""
+def _power_of_two_scale(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(w', e): each row of w times the power of two 2^-e that brings its largest |w_i| into
+    [1/2, 1) (zero rows unchanged), and e (B, 1). Exact, and f, mass and δ's minimisers are
+    invariant under positive scaling, so nothing changes except that no sum of n terms (nor the
+    tie tolerance) can overflow or lose bits to subnormals, whatever the scale of w."""
     _, e = torch.frexp(w.abs().amax(1, keepdim=True))
+    return _times_power_of_two(w, -e), e
+
+
+def _times_power_of_two(t: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """t * 2^e, exactly where the result is a normal number: two factors, each a normal number
+    whatever e in the float range."""
     half = torch.div(e, 2, rounding_mode="floor")
-    two = torch.tensor(2.0, dtype=w.dtype, device=w.device)
-    return w * two.pow(-half) * two.pow(half - e)  # two factors: each stays a normal number
+    two = torch.tensor(2.0, dtype=t.dtype, device=t.device)
+    return t * two.pow(half) * two.pow(e - half)
 
 
 def _check_family(p, n: int) -> None:
@@ -108,7 +114,7 @@ def _sums(w, p, tie: str, method: str) -> tuple[torch.Tensor, torch.Tensor, bool
     w, squeeze = _check_w(w)
     _check_family(p, w.shape[1])
     tie_v = _tie_value(tie)
-    w = _power_of_two_scaled(w)
+    w = _power_of_two_scale(w)[0]
     if isinstance(p, Gaussian):
         res = torch.cat([f_gaussian(w, p.Sigma).double(),
                          torch.full((w.shape[0], 1), 0.5, dtype=torch.float64, device=w.device)], 1)
@@ -163,13 +169,16 @@ def delta(w: torch.Tensor, *, method: str = "auto") -> tuple[torch.Tensor, torch
     w, squeeze = _check_w(w)
     B, n = w.shape
     method = _choose(method, n, max(B, 1), w.device, product_form=True)
+    scaled, e = _power_of_two_scale(w)
     if B == 0:
         idx = torch.zeros(0, dtype=torch.int64, device=w.device)
     else:
         search = _sweeps.mitm_delta_index if method == "mitm" else _sweeps.brute_delta_index
-        idx = search(_power_of_two_scaled(w).contiguous())
+        idx = search(scaled.contiguous())
     x = vertex_bits(idx, n).to(w.dtype)
-    values = (w * x).sum(-1).abs()
+    # summed at the scale the search used, then scaled back: the bits of (w x).sum() where no
+    # partial sum overflows, and no overflow to inf where the minimum itself is finite
+    values = _times_power_of_two((scaled * x).sum(-1, keepdim=True).abs(), e)[:, 0]
     return (values[0], x[0]) if squeeze else (values, x)
 
 
