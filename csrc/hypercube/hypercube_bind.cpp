@@ -3,7 +3,9 @@
 // (reluscope.hypercube._sweeps) builds the half-sum and weight tables and sums the partials.
 #include <nanobind/stl/optional.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "common/ndarray.h"
 #include "hypercube/hypercube.h"
@@ -142,9 +144,18 @@ HcMitmArgs<T> mitm_args(const Array& w, int32_t hA) {
   a.B = int64_t(w.shape(0));
   a.n = int32_t(w.shape(1));
   a.hA = hA;
-  RS_CHECK(hA >= 1 && a.n - hA >= 1 && hA <= 31 && a.n - hA <= 31, "bad split hA=", hA,
-           " for n=", a.n);
+  RS_CHECK(hA >= 1 && a.n - hA >= 1 && hA <= 26 && a.n - hA <= 26, "bad split hA=", hA,
+           " for n=", a.n, " (halves of 1 to 26 coordinates)");
   a.w = data_as<T>(w, "w");
+  // The merges need every subset sum finite and not NaN (mitm_merge.h): each row's sum of |w_i|
+  // at most half the largest T (reluscope.hypercube scales w to max |w_i| < 1 before).
+  for (int64_t b = 0; b < a.B; ++b) {
+    double total = 0;
+    for (int32_t i = 0; i < a.n; ++i) total += std::abs(double(a.w[b * a.n + i]));
+    RS_CHECK(total <= double(std::numeric_limits<T>::max()) / 2,
+             "w must be finite with sum |w_i| at most half the largest value of its dtype; row ",
+             b, " has ", total);
+  }
   return a;
 }
 
@@ -160,6 +171,9 @@ void mitm_f(const Array& w, const Array& q, int32_t hA, const Array& tol, double
     check_shape(out, "out", {a.B, int64_t(a.n) + 1});
     a.qA = data_as<T>(q, "q");
     a.tol = data_as<T>(tol, "tol");
+    for (int64_t b = 0; b < a.B; ++b)
+      RS_CHECK(a.tol[b] >= 0 && a.tol[b] <= std::numeric_limits<T>::max() / 4,
+               "tol must be finite and >= 0; row ", b, " has ", double(a.tol[b]));
     a.tie = T(tie);
     a.out = data_as<double>(out, "out");
     run_released([&] { hc_mitm_f_cpu(a); });

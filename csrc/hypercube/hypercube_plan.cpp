@@ -37,8 +37,8 @@ HcBrutePlan hc_brute_plan(int32_t n, int64_t B, bool cuda, int64_t values_per_w)
 int64_t hc_mitm_thread_bytes(int32_t n, bool f) {
   RS_CHECK(n >= 2 && n <= 62, "hypercube dimension n=", n, " is out of range");
   // Each half's sorted sums with their sentinels, value (8, float64 at most) + vertex (4) bytes,
-  // and the ping-pong buffer of half the larger list (mitm_cpu.cpp); f adds two rank (4) and two
-  // cumulative-probability (8) bytes per entry, and its coordinate tables.
+  // and the ping-pong buffer of half the larger list (mitm_cpu.cpp); f adds two rank (4) bytes and
+  // one cumulative probability (8) per entry, and its coordinate tables.
   const int64_t hA = n / 2, hB = n - hA, nA = int64_t(1) << hA, nB = int64_t(1) << hB;
   int64_t bytes = (nA + 2 + nB + 2 + nB / 2 + 2) * 12;
   if (f) bytes += (nA + nB) * 8 + (nA + 1 + nB + 1) * 8 + (int64_t(2) << ((hB + 1) / 2)) * 8;

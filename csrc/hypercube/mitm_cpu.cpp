@@ -12,15 +12,16 @@
 //         product of one table entry per byte of its index (ByteProbs); Uniform weights use counts.
 // Time O(2^(n/2) n) per w: at n = 48 on the Intel AVX-512 host 0.06 s per half's sums, 0.03 s
 // per merge. Memory per thread (hc_mitm_thread_bytes): 12 bytes per entry of each half's sorted
-// list (8 + 4 for float32: the value and the vertex), a ping-pong buffer of half the larger list,
-// and for f two 4-byte ranks and (product weights) two 8-byte cumulative probabilities per
-// entry; allocated once per thread and call, never zero-filled. Every loop over 2^h entries
-// checks for a stop each kStopBlock entries, so Ctrl-C stops a call within milliseconds of work.
+// list (8 + 4 for float64, 4 + 4 for float32: the value and the vertex), a ping-pong buffer of
+// half the larger list, and for f two 4-byte ranks and (product weights) one 8-byte cumulative
+// probability per entry; allocated once per thread and call, never zero-filled. Every loop over
+// 2^h entries checks for a stop each kStopBlock entries, so Ctrl-C stops a call within
+// milliseconds of work. The merges assume finite sums (no NaN): mitm_args checks that each row's
+// sum of |w_i| is finite.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #include "common/parallel.h"
@@ -105,13 +106,13 @@ bool probability_from_top(const Sums<T>& s, const ByteProbs& p, double* acc) {
 // One side's coordinates of f: for each vertex e of list S (ascending), c(e, k) (k its vertex
 // index) is its term p(e) g(e), g(e) the other side's probability beyond e's tie thresholds (tie
 // rule applied), over `scale`. Adds scale sum_e c x_j(e) to out[j] for S's h coordinates and
-// returns scale sum_e c. The coordinate sums go through two tables, c added to entry (low
+// returns scale sum_e c (when total is not null). The coordinate sums go through two tables, c added to entry (low
 // ceil(h/2) bits of k) of one and (the other bits) of the other: two adds per vertex into at
 // most 2 x 64 KiB (L2; faster than three byte tables in L1 at h = 24, measured), then
 // sum_e c [bit j of k] is the sum of a table's entries with that bit set (O(2^(h/2) h) once).
 template <typename T, class C>
 bool side_sums(const Sums<T>& S, int h, const C& c_of, double scale, std::vector<double>& tables,
-               double* out, double& total) {
+               double* out, double* total = nullptr) {
   const int lo_bits = (h + 1) / 2;
   const size_t n_lo = size_t(1) << lo_bits, n_hi = size_t(1) << (h - lo_bits);
   const uint32_t lo_mask = uint32_t(n_lo - 1);
@@ -137,7 +138,7 @@ bool side_sums(const Sums<T>& S, int h, const C& c_of, double scale, std::vector
       pos += ((v >> bit) & 1) ? row[v] : 0.0;
     out[j] += scale * (2 * pos - sum);
   }
-  total = scale * sum;
+  if (total) *total = scale * sum;
   return true;
 }
 
@@ -185,8 +186,10 @@ bool f_from_halves(const Sums<T>& A, const Sums<T>& B, const MA& mass_A, const M
   // Ranks with ties excluded differ by the entry's tied pairs: for a tied b, the a from its rank
   // up while x(a) <= y(b) + 2 tol; each such a has one b fewer. Tied pairs are few for
   // real-valued w (tens at n = 48), so B's side walks them and lists their a for A's side; up
-  // to 2^n for integer w, where once the list would pass nA entries a second merge (a first on
-  // ties against y + 2 tol) gives every excluded rank instead.
+  // to 2^n for integer w, where once the list would pass min(nA, 2^20) entries a second merge
+  // (a first on ties against y + 2 tol) gives every excluded rank instead. The cap bounds the
+  // walks and the list's sort (no stop check inside) to milliseconds.
+  const size_t max_tied = std::min(nA, size_t(1) << 20);
   uint32_t* tied_a = s.ranks[2].reserve(nA);
   size_t n_tied = 0;
   bool overflow = false;
@@ -196,13 +199,13 @@ bool f_from_halves(const Sums<T>& A, const Sums<T>& B, const MA& mass_A, const M
     size_t re = ri;
     if (rB[r] & kTied)
       for (const T yh = y_hi(r); !overflow && x(re) <= yh; ++re) {  // x(nA) = +inf ends it
-        overflow = n_tied == nA;
+        overflow = n_tied == max_tied;
         if (!overflow) tied_a[n_tied++] = uint32_t(re);
       }
     return term_B(k, ri, re);
   };
-  double mass, mass_other;
-  if (!side_sums(B, hB, walk_B, scale, s.tables, out + hA, mass_other)) return false;
+  double mass;
+  if (!side_sums(B, hB, walk_B, scale, s.tables, out + hA)) return false;
   if (!overflow) {
     std::sort(tied_a, tied_a + n_tied);
     size_t next = 0;
@@ -211,7 +214,7 @@ bool f_from_halves(const Sums<T>& A, const Sums<T>& B, const MA& mass_A, const M
       for (; next < n_tied && tied_a[next] == e; ++next) --re;
       return term_A(e, k, re);
     };
-    if (!side_sums(A, hA, listed_A, scale, s.tables, out, mass)) return false;
+    if (!side_sums(A, hA, listed_A, scale, s.tables, out, &mass)) return false;
   } else {
     uint32_t* reA = s.ranks[2].reserve(nA);
     uint32_t* reB = s.ranks[3].reserve(nB);
@@ -225,8 +228,8 @@ bool f_from_halves(const Sums<T>& A, const Sums<T>& B, const MA& mass_A, const M
       const size_t r = nB - 1 - e;
       return term_B(k, rB[r] & ~kTied, reB[r]);
     };
-    if (!side_sums(A, hA, merged_A, scale, s.tables, out, mass) ||
-        !side_sums(B, hB, merged_B, scale, s.tables, out + hA, mass_other))
+    if (!side_sums(A, hA, merged_A, scale, s.tables, out, &mass) ||
+        !side_sums(B, hB, merged_B, scale, s.tables, out + hA))
       return false;
   }
   out[hA + hB] = mass;

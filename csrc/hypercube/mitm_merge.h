@@ -78,8 +78,10 @@ size_t merge_split(size_t np, size_t nq, const P& p, const Q& q, size_t o) {
 }
 
 // Outputs [o_begin, o_end) of the stable merge of ascending sequences p(0..np) and q(0..nq), p
-// first on ties; p(np) and q(nq) must read +inf. Cut into kChains pieces of (nearly) equal
-// output length that advance in lockstep. step(chain, i, j, x, y, t) sees each chain's heads
+// first on ties; p(np) and q(nq) must read +inf where a list can run out within the range (no
+// chain reads past them otherwise), and no value may be NaN (the chains would disagree with the
+// cut and run past the sentinels). Cut into kChains pieces of (nearly) equal output length that
+// advance in lockstep. step(chain, i, j, x, y, t) sees each chain's heads
 // x = p(i), y = q(j) and t = 1 when y goes next (then j advances, else i). False when stopped.
 template <class P, class Q, class Step>
 bool merge_range(size_t np, size_t nq, size_t o_begin, size_t o_end, const P& p, const Q& q,

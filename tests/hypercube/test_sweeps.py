@@ -46,3 +46,22 @@ def test_weight_tables_reject_unknown_families():
     with pytest.raises(TypeError, match="no compiled sweep"):
         _sweeps.brute_sums(torch.zeros(1, 3, dtype=torch.float64), hc.Gaussian(
             torch.eye(3, dtype=torch.float64)), torch.zeros(1, dtype=torch.float64), 1.0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e308])
+def test_compiled_mitm_refuses_sums_that_are_not_finite(bad):
+    """The merges assume finite subset sums: a NaN made the chains run past their lists (a heap
+    overflow with NaN in w, found in review); the binding checks each row's sum |w_i| and tol
+    (reluscope.hypercube scales w before, so only direct _core calls can meet this)."""
+    w = torch.tensor([[0.5, 0.25, 0.4, 0.3, bad, 0.1]], dtype=torch.float64)
+    val, idx = torch.empty(1, dtype=torch.float64), torch.empty(1, dtype=torch.int64)
+    with pytest.raises(ValueError, match="w must be finite"):
+        _core.hc_mitm_delta(w, 3, val, idx)
+    q, out = torch.full((6,), 0.5, dtype=torch.float64), torch.empty(1, 7, dtype=torch.float64)
+    with pytest.raises(ValueError, match="w must be finite"):
+        _core.hc_mitm_f(w, q, 3, torch.zeros(1, dtype=torch.float64), 1.0, out)
+    with pytest.raises(ValueError, match="tol must be finite"):
+        _core.hc_mitm_f(torch.rand(1, 6, dtype=torch.float64), q, 3,
+                        torch.tensor([bad], dtype=torch.float64), 1.0, out)
+    with pytest.raises(ValueError, match="halves of 1 to 26"):
+        _core.hc_mitm_delta(torch.rand(1, 54, dtype=torch.float64), 27, val, idx)
