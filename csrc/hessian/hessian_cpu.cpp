@@ -42,6 +42,35 @@ struct LaneAcc {
   // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
   // in a register. (Folding into a local array first made GCC copy it with 16-byte moves and
   // reload it with 32-byte ones, a store-forwarding stall: 40 % of a full Hessian's time.)
+  // add() of the lanes a b (+ c d when two), without the values going through memory.
+  void add_products(int64_t slot, const T* a, const T* b, const T* c, const T* d, bool two) {
+    T* q = p + slot * kVec<T>;
+    if (valid == kCpuLanes<T> && !two) {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
+        T r = a[i] * b[i];
+        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) r += a[g + i] * b[g + i];
+        q[i] += r;
+      }
+    } else if (valid == kCpuLanes<T>) {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
+        T r = a[i] * b[i];
+        r += c[i] * d[i];
+        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
+          T v = a[g + i] * b[g + i];
+          v += c[g + i] * d[g + i];
+          r += v;
+        }
+        q[i] += r;
+      }
+    } else {
+      T val[kCpuLanes<T>];
+      RS_SIMD for (int i = 0; i < kCpuLanes<T>; ++i) {
+        val[i] = a[i] * b[i];
+        if (two) val[i] += c[i] * d[i];
+      }
+      add(slot, val);
+    }
+  }
   void add(int64_t slot, const T* lanes) {
     T* q = p + slot * kVec<T>;
     if (valid == kCpuLanes<T>) {

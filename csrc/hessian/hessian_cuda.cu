@@ -26,6 +26,12 @@ struct WarpAcc {
   __device__ void store_input_grad(int k, const T* lanes) {
     if (valid) dx[k] = lanes[0];
   }
+  __device__ void add_products(int64_t slot, const T* a, const T* b, const T* c, const T* d,
+                               bool two) {
+    T value = a[0] * b[0];
+    if (two) value += c[0] * d[0];
+    add(slot, &value);
+  }
   __device__ void add(int64_t slot, const T* lanes) {
     T value = valid ? lanes[0] : T(0);
     for (int o = 16; o > 0; o >>= 1) value += __shfl_down_sync(0xffffffffu, value, o);
