@@ -64,7 +64,8 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
 // rows (kink_row_max, once per network and data chunk). theta, v: this network's (P,), (K, P).
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
 // The matrix-vector sums of each layer run through lane_sums (register blocks); values to
-// accumulate are handed to acc.add(slot, values[L]).
+// accumulate are handed to acc.add(slot, values[L]), a weight's lane products a b (+ c d) to
+// acc.add_products(slot, a, b, c, d, two), which sums them without storing them first.
 template <int L, int NS, typename T, typename Acc>
 RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int64_t ns,
                      Acc& acc) {
