@@ -4,7 +4,7 @@ import functools
 import pytest
 import torch
 
-from reluscope import MLP, TMS
+from reluscope import MLP, TMS, Data
 from reluscope import hessian
 from reluscope._ext import _core
 from reluscope import _fused
@@ -157,10 +157,11 @@ def test_one_inputs_object_in_and_owned_tensors_out():
         assert t._base is None and t.untyped_storage().nbytes() == t.numel() * t.element_size()
 
 
-@pytest.mark.parametrize("act, calls", [("sigmoid", [False]), ("relu", [False, True])])
+@pytest.mark.parametrize("act, calls", [("sigmoid", [False]), ("relu", [True])])
 def test_kink_counts_take_a_pass_only_where_a_kink_exists(monkeypatch, act, calls):
-    """A float32 HVP counts the samples on a kink by a float64 loss pass (kink_counts) — for a
-    network with a kinked activation only; a smooth network's counts are zeros without it."""
+    """A float32 HVP flags the samples near a kink in its own pass, and would confirm them by a
+    float64 loss pass (kink_counts) for the models it flags — none here; a smooth network's
+    counts are zeros without any flags."""
     seen = []
     real = _core.hess
     monkeypatch.setattr(_core, "hess", lambda *a, **k: seen.append(k["kinks"]) or real(*a, **k))
@@ -171,3 +172,29 @@ def test_kink_counts_take_a_pass_only_where_a_kink_exists(monkeypatch, act, call
     sums = _fused.run(inp, Mode.hvp, V)
     assert seen == calls and sums.kinks.tolist() == [0] * 5
     assert _fused.kink_counts(inp).tolist() == [0] * 5
+
+
+def test_float32_kink_screen_gives_the_float64_counts(monkeypatch):
+    """A float32 HVP's kink counts are the float64 pass's (kink_counts on every model): the
+    float32 flags screen, and only the flagged models get the float64 pass. Model m's hidden
+    neuron 0 is put within float32 rounding of its kink at sample m (its bias rounded from
+    -W_0 x_m: |z| ~ 1e-8, flagged in float32, not in float64); model 4 has an exact kink (x = 0,
+    bias 0); model 5 none."""
+    net = MLP([2, 4, 1], "relu")
+    theta = net.init(6, dtype=torch.float32, generator=torch.Generator().manual_seed(3))
+    X = torch.randn(20, 2, generator=torch.Generator().manual_seed(4))
+    X[4] = 0
+    theta[:, 8:12] = torch.randn(6, 4, generator=torch.Generator().manual_seed(5))  # biases
+    W = theta[:, :8].reshape(6, 4, 2)   # layer 0's weights, then its biases
+    for m in range(4):
+        theta[m, 8] = -(W[m, 0].double() @ X[m].double()).float()
+    theta[4, 8] = 0
+    data = Data(X, X[:, :1].sin())
+    inp = _fused.check_inputs(net, theta, data)
+    real, seen = _fused.kink_counts, []
+    monkeypatch.setattr(_fused, "kink_counts", lambda i: seen.append(i.theta.shape[0]) or real(i))
+    with pytest.warns(_fused.KinkWarning):
+        counts = _fused.run(inp, Mode.hvp, torch.randn(6, 1, net.num_params)).kinks
+    want = real(inp)
+    assert torch.equal(counts, want) and want.tolist()[4:] == [1, 0]
+    assert seen == [5]   # models 0-4 screened, 0-3 cleared in float64

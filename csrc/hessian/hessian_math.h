@@ -146,12 +146,11 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           const T* dj = row(lay.del + h + j);
           for (int k = 0; k < Ly.in; ++k) {
             const T* in = row(lay.a[l] + k);
-            if (!layer_scaled(Ly)) {
-              acc.add_products(gbase + layer_weight_index(Ly, j, k), dj, in, dj, in, false);
-              continue;
-            }
             T val[L];
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i] * sc;
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i];
+            if (layer_scaled(Ly)) {
+              RS_SIMD for (int i = 0; i < L; ++i) val[i] *= sc;
+            }
             acc.add(gbase + layer_weight_index(Ly, j, k), val);
           }
           if (Ly.b_off >= 0) acc.add(gbase + Ly.b_off + j, dj);

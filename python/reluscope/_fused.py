@@ -117,11 +117,10 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     N = X.shape[-2] if rows is None else rows.shape[-1]
     K = 0 if V is None else V.shape[-2]
     kinks = mode == Mode.hvp if kinks is None else kinks
-    counted = kinks and spec.has_kink     # no kinked activation: no sample is on a kink
-    fused = counted and theta.dtype == torch.float64
+    fused = kinks and spec.has_kink       # no kinked activation: no sample is on a kink
     if rows is not None:
         rows = rows.contiguous()
-        if counted and not fused:
+        if fused and theta.dtype != torch.float64:
             raise ValueError("kink counts of a minibatch (rows) are taken in float64 only")
         if rows.is_cuda and rows.numel() and not bool(
                 ((rows >= 0) & (rows < X.shape[-2])).all()):   # the CPU binding checks itself
@@ -138,7 +137,7 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None
     products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
-    counts = (out[:, p.kinks_offset].round().long() if fused else
+    counts = (_confirmed(inp, out[:, p.kinks_offset]) if fused else
               kink_counts(inp) if kinks else None)    # a smooth network: zeros, no pass
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
@@ -154,6 +153,27 @@ def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.
     workspace = torch.empty(size, dtype=theta.dtype, device=theta.device) if size else None
     _core.forward(spec, theta, X, out, workspace=workspace, stream=cuda_stream(theta))
     return out
+
+
+def _confirmed(inp: Inputs, flagged: torch.Tensor) -> torch.Tensor:
+    """(B,) int64 kink counts from a pass's flag sums (B,): as they are in float64; in float32 a
+    screen, confirmed by ``kink_counts`` (float64) for the models it flagged only. The float32
+    flags are a superset of float64's: a float64 flag means |z| <= 3 b64 for the exact
+    pre-activation (b64 the float64 rounding bound, the flag's threshold being 2 b64), and then
+    |z^| <= 3 b64 + b32 <= 2 b32 in float32, since b32 / b64 ~ 2^29 (the same sums, with float32's
+    gamma_n and the float32 bounds of the inputs; also for the inputs counted as certainly zero).
+    So a model the screen passes has no float64 kink, and a float32 HVP of a relu network pays a
+    float64 pass only for models with a sample within float32 rounding of a kink."""
+    if inp.theta.dtype == torch.float64:
+        return flagged.round().long()
+    counts = torch.zeros(flagged.shape[0], dtype=torch.int64, device=flagged.device)
+    idx = (flagged > 0).nonzero()[:, 0]
+    if idx.numel():
+        per_model = {"theta": inp.theta[idx], "X": inp.X[idx] if inp.X.dim() == 3 else inp.X,
+                     "T": inp.T[idx] if inp.T.dim() == 3 else inp.T,
+                     "w": inp.w[idx] if inp.w.dim() == 2 else inp.w}
+        counts[idx] = kink_counts(inp._replace(**per_model))
+    return counts
 
 
 def kink_counts(inp: Inputs) -> torch.Tensor:
