@@ -39,9 +39,6 @@ struct LaneAcc {
   void store_input_grad(int k, const T* lanes) {
     for (int i = 0; i < valid; ++i) dx[int64_t(i) * d_in + k] = lanes[i];
   }
-  // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
-  // in a register. (Folding into a local array first made GCC copy it with 16-byte moves and
-  // reload it with 32-byte ones, a store-forwarding stall: 40 % of a full Hessian's time.)
   // add() of the lanes a b (+ c d when two), without the values going through memory.
   void add_products(int64_t slot, const T* a, const T* b, const T* c, const T* d, bool two) {
     T* q = p + slot * kVec<T>;
@@ -71,6 +68,9 @@ struct LaneAcc {
       add(slot, val);
     }
   }
+  // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
+  // in a register. (Folding into a local array first made GCC copy it with 16-byte moves and
+  // reload it with 32-byte ones, a store-forwarding stall: 40 % of a full Hessian's time.)
   void add(int64_t slot, const T* lanes) {
     T* q = p + slot * kVec<T>;
     if (valid == kCpuLanes<T>) {
