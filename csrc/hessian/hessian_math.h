@@ -81,18 +81,23 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
 
   // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma'' (and the kink flags,
   // when asked for, with the rounding bounds of the current layer's values in the err rows)
+  // (layers after the last kinked one need no bounds: nothing reads them)
   KinkLanes<L, T> kinks;
   auto err = [&](int k) { return row(lay.err + k); };
+  int last_kinked = -1;
+  for (int l = 0; l < nl; ++l)
+    if (act_has_kink(net.layer[l].act)) last_kinked = l;
   if (A.kinks)
     kinks.start(net.d_in, [&](int k) { return static_cast<const T*>(row(lay.a[0] + k)); }, err);
   for (int l = 0; l < nl; ++l) {
     const LayerSpec& Ly = net.layer[l];
-    if (A.kinks)
+    const bool bound = A.kinks && l <= last_kinked;
+    if (bound)
       kinks.begin_layer(Ly, [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); },
                         [&](int k) { return static_cast<const T*>(err(k)); });
     dense_lanes<L>(Ly, theta, row(lay.a[l]), stride, row(lay.a[l + 1]), stride,
                    [&](int j, T* z) {
-                     if (A.kinks)
+                     if (bound)
                        with_activation(Ly.act, [&](auto tag) {
                          const T w_max = row(lay.kink_max + lay.h[l] + j)[0];
                          kinks.template neuron<decltype(tag)::value>(Ly, theta, j, w_max, z,
@@ -101,7 +106,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
                      act_lanes_dispatch<L>(Ly.act, z, row(lay.d1 + lay.h[l] + j),
                                            row(lay.d2 + lay.h[l] + j), slope);
                    });
-    if (A.kinks) kinks.end_layer();
+    if (bound) kinks.end_layer();
   }
   if (A.kinks) {
     T on_kink[L];

@@ -91,7 +91,7 @@ struct KinkLanes {
       const T* xk = x(k);
       T* ek = e(k);
       RS_SIMD for (int i = 0; i < L; ++i) {
-        in_zero[i] = xk[i] == T(0) ? in_zero[i] : T(0);
+        in_zero[i] *= xk[i] == T(0) ? T(1) : T(0);
         ek[i] = T(0);
       }
     }
@@ -123,12 +123,18 @@ struct KinkLanes {
     const bool bias = Ly.b_off >= 0;
     const T e_bias = bias ? gamma * abs_(theta[Ly.b_off + j]) : T(0);
     const T no_bias = bias ? T(0) : T(1);
+    // The flags are 0/1 values combined by arithmetic, not conditional stores: GCC turned those
+    // into branches around masked stores (the relu forward with flags ran 2x the one without).
     RS_SIMD for (int i = 0; i < L; ++i) {
       const T zi = z[i], ei = T(2) * (w_max * in_sum[i] + e_bias);
-      const bool fixed = no_bias * in_zero[i] != T(0);
-      on_kink[i] = kink && abs_(zi) <= ei && !fixed ? T(1) : on_kink[i];
-      const bool zero = (fixed && zero_at_0) || (relu && zi < -ei);
-      out_zero[i] = zero ? out_zero[i] : T(0);
+      const T fixed = no_bias * in_zero[i];
+      if (kink) {
+        const T moving_kink = (abs_(zi) <= ei ? T(1) : T(0)) * (T(1) - fixed);
+        on_kink[i] = on_kink[i] > moving_kink ? on_kink[i] : moving_kink;
+      }
+      const T below = relu && zi < -ei ? T(1) : T(0);
+      const T zero = zero_at_0 && fixed > below ? fixed : below;
+      out_zero[i] *= zero;
       e[i] = act_error(int32_t(ACT), zi, ei, slope);
     }
   }
@@ -139,7 +145,7 @@ struct KinkLanes {
 
   // 1 for the lanes on a moving kink with a non-zero sample weight w, else 0.
   RS_HD void flags(const T* w, T* out) const {
-    RS_SIMD for (int i = 0; i < L; ++i) out[i] = on_kink[i] != T(0) && w[i] != T(0) ? T(1) : T(0);
+    RS_SIMD for (int i = 0; i < L; ++i) out[i] = on_kink[i] * (w[i] != T(0) ? T(1) : T(0));
   }
 };
 
