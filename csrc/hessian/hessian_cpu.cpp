@@ -150,12 +150,16 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
 // Inputs shared by all networks (and read in order, not through rows) are copied feature-major
 // once per call, O(N (d_in + d_out)), so every task loads its tiles with contiguous vector loads
 // instead of strided ones (~7 % of a [2,5,1] forward). Per-network inputs stay in place: there
-// the copy would cost as much as the loads it saves.
+// the copy would cost as much as the loads it saves; so do data over kMaxTransposed values, whose
+// copy would add much memory for little.
+constexpr int64_t kMaxTransposed = int64_t(1) << 24;
+
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
   const CpuIsa isa = cpu_isa();
   std::vector<T> xt, tt;
-  const bool shared = !a.rows && a.B > 1;
+  const bool shared =
+      !a.rows && a.B > 1 && a.N * (a.net.d_in + a.net.d_out) <= kMaxTransposed;
   if (shared && !a.x_per_net && a.net.d_in > 1) transpose_rows(a.x, 1, a.N, a.net.d_in, xt);
   if (shared && !a.t_per_net && a.net.d_out > 1) transpose_rows(a.t, 1, a.N, a.net.d_out, tt);
   const int64_t tasks = a.B * a.C;
