@@ -21,6 +21,7 @@ void bind_regions(nb::module_& m);
 void bind_hypercube(nb::module_& m);
 void bind_certify(nb::module_& m);
 void bind_peak(nb::module_& m);
+void bind_activation_rate(nb::module_& m);
 void bind_linalg(nb::module_& m);
 }  // namespace rs
 
@@ -83,5 +84,6 @@ NB_MODULE(_core, m) {
   rs::bind_hypercube(m);
   rs::bind_certify(m);
   rs::bind_peak(m);
+  rs::bind_activation_rate(m);
   rs::bind_linalg(m);
 }

@@ -1,5 +1,6 @@
 // Python bindings of the model description (the Activation enum and its properties, NetSpec), the
 // workspace rule of the sample-parallel CUDA kernels and the batched forward kernel.
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/vector.h>
 #include <nanobind/stl/optional.h>
 
@@ -151,6 +152,15 @@ void bind_model(nb::module_& m) {
                    },
                    "Some layer's activation has a kink at 0 (relu, leaky_relu): only then can a "
                    "sample sit on a kink that moves with theta.")
+      .def_prop_ro("layer_activations",
+                   [](const NetSpec& n) {
+                     std::vector<std::pair<int32_t, int32_t>> acts;
+                     for (int l = 0; l < n.n_layers; ++l)
+                       acts.emplace_back(n.layer[l].act, n.layer[l].out);
+                     return acts;
+                   },
+                   "(activation, width) of every layer: a forward pass evaluates each layer's "
+                   "activation once per neuron and sample.")
       .def_prop_ro("pattern_bits", [](const NetSpec& n) { return pattern_bits(n); },
                    "Activation-pattern bits: neurons of the hidden layers with a kink.")
       .def_prop_ro("pattern_words", [](const NetSpec& n) { return pattern_words(n); },

@@ -56,9 +56,51 @@ def test_peak_is_positive_and_scales_with_work():
             _core.cpu_peak(*bad)
 
 
+def test_activation_rate_is_positive_and_counts_its_work():
+    A = _core.Activation
+    for act in (A.sigmoid, A.relu, A.identity):
+        for size in (4, 8):
+            for derivatives in (False, True):
+                evals, seconds = _core.cpu_activation_rate(int(act), size, 5000, derivatives)
+                # whole passes of 16 rows of kCpuLanes lanes (32 float64, 64 float32) per thread
+                per_pass = 16 * (32 if size == 8 else 64)
+                passes = -(-5000 // per_pass)
+                assert evals == _core.max_threads() * passes * per_pass and seconds > 0
+    assert roofline.activation_rate(int(A.tanh), torch.float32, True) > 1e6
+    for bad in ((99, 8, 10), (-1, 8, 10), (int(A.relu), 2, 10), (int(A.relu), 8, 0)):
+        with pytest.raises(ValueError):
+            _core.cpu_activation_rate(*bad, True)
+
+
+def test_layer_activations_and_activation_seconds(monkeypatch):
+    A = _core.Activation
+    net, tms = MLP([3, 7, 4, 2], "sigmoid"), TMS(5, 2)
+    assert net.spec.layer_activations == [(int(A.sigmoid), 7), (int(A.sigmoid), 4),
+                                          (int(A.identity), 2)]
+    assert tms.spec.layer_activations == [(int(A.identity), 2), (int(A.relu), 5)]
+    rates = {int(A.sigmoid): 1e9, int(A.relu): 4e9}
+    monkeypatch.setattr(roofline, "activation_rate", lambda act, dtype, d: rates[act])
+    # 1000 samples: 11000 sigmoids at 1e9/s; 5000 relus at 4e9/s; the identity costs none
+    assert roofline.activation_seconds(net, 1000, torch.float64, True) == pytest.approx(1.1e-5)
+    assert roofline.activation_seconds(tms, 1000, torch.float64, True) == pytest.approx(1.25e-6)
+
+
 def test_annotate_adds_the_columns_on_cpu_only(monkeypatch):
     monkeypatch.setattr(roofline, "peak_gflops", lambda dtype: 50.0)
-    r = roofline.annotate(Result("s", "c", "cpu", "float64", {}, 0.5, 1.0), 10e9, torch.float64)
-    assert r.extra == {"GFLOP/s": 20.0, "peak GFLOP/s": 50.0, "% of peak": 40.0}
-    g = roofline.annotate(Result("s", "c", "cuda", "float64", {}, 0.5, 1.0), 10e9, torch.float64)
-    assert g.extra == {}
+    seen = []
+    monkeypatch.setattr(roofline, "activation_seconds",
+                        lambda *args: seen.append(args) or 0.05)
+    net = MLP([2, 5, 1], "sigmoid")
+    r = roofline.annotate(Result("s", "c", "cpu", "float64", {}, 0.5, 1.0), 10e9, torch.float64,
+                          net, 1000, False)
+    assert seen == [(net, 1000, torch.float64, False)]
+    # bound: 10 GFLOP at 50 GFLOP/s = 0.2 s, plus 0.05 s of activations
+    assert r.extra == pytest.approx({"GFLOP/s": 20.0, "peak GFLOP/s": 50.0, "% of peak": 40.0,
+                                     "bound s": 0.25, "% of bound": 50.0,
+                                     "ratio at bound": 4.0})
+    plain = roofline.annotate(Result("s", "c", "cpu", "float64", {}, 0.5, 1.0), 10e9,
+                              torch.float64)
+    assert plain.extra["bound s"] == pytest.approx(0.2) and len(seen) == 1
+    g = roofline.annotate(Result("s", "c", "cuda", "float64", {}, 0.5, 1.0), 10e9, torch.float64,
+                          net, 1000)
+    assert g.extra == {} and len(seen) == 1

@@ -42,6 +42,8 @@ def test_formats():
     assert table.fmt_ratio(1606.2) == "1,606×"
     roof = {"extra": {"GFLOP/s": 4.31, "% of peak": 4.2}}
     assert table._roofline(roof) == "4.31 (4.2 %)" and table._roofline({}) == "—"
+    bound = {"extra": {"% of bound": 23.4, "ratio at bound": 81.96}}
+    assert table._bound(bound) == "23 % (82×)" and table._bound(roof) == "—"
 
 
 def test_errors(tmp_path, monkeypatch):

@@ -25,7 +25,8 @@ def run(device: str, quick: bool) -> Iterator[Result]:
                                    lambda: reference.forward(net, theta, X), device, dtype,
                                    {"widths": widths, "B": B, "N": n_grid},
                                    repeats=3 if quick else 7),
-                           hess_flops(net, "loss", n_grid, B), dtype)
+                           hess_flops(net, "loss", n_grid, B), dtype, net, B * n_grid,
+                           derivatives=False)
     yield _overhead(device)
 
 

@@ -41,11 +41,13 @@ def run(device: str, quick: bool) -> Iterator[Result]:
             yield annotate(compare("hessian", f"(a) hvp {act} [2,5,1] B={B} N=1681",
                                    lambda: H.hvp(net, theta, data, V),
                                    lambda: R.hvp(net, theta, data, V), device, dtype, sizes,
-                                   repeats=reps), hess_flops(net, "hvp", N, B, 1), dtype)
+                                   repeats=reps), hess_flops(net, "hvp", N, B, 1), dtype,
+                           net, B * N)
             yield annotate(compare("hessian", f"(f) value_and_grad {act} [2,5,1] B={B} N=1681",
                                    lambda: H.value_and_grad(net, theta, data),
                                    lambda: R.value_and_grad(net, theta, data), device, dtype,
-                                   sizes, repeats=reps), hess_flops(net, "grad", N, B), dtype)
+                                   sizes, repeats=reps), hess_flops(net, "grad", N, B), dtype,
+                           net, B * N)
             # the reference full Hessian materialises (B, P, N, 5) tangents: time it on B/10
             # models and scale by 10 (it is linear in B), said so in extra
             sub = theta[:B // 10]
@@ -54,7 +56,7 @@ def run(device: str, quick: bool) -> Iterator[Result]:
                         lambda: R.hessian(net, sub, data), device, dtype, sizes, repeats=reps,
                         extra={"reference": f"timed on B={B // 10}, x10"})
             r.reference_s *= 10
-            yield annotate(r, hess_flops(net, "hvp", N, B, net.num_params), dtype)
+            yield annotate(r, hess_flops(net, "hvp", N, B, net.num_params), dtype, net, B * N)
             if act == "sigmoid":
                 yield compare("hessian", f"(e) extreme_eigs k=1 [2,5,1] B={B}",
                               lambda: H.extreme_eigs(H.Hessian(net, theta, data), k=1),
@@ -73,7 +75,7 @@ def run(device: str, quick: bool) -> Iterator[Result]:
         r = compare("hessian", f"(c) hvp K=8 relu [16,64,64,1] B={B} N=1681",
                     lambda: H.hvp(net, theta, data, V), lambda: R.hvp(net, theta, data, V),
                     device, dtype, {"widths": widths, "B": B, "N": N, "K": K}, repeats=reps)
-        yield annotate(r, hess_flops(net, "hvp", N, B, K), dtype)
+        yield annotate(r, hess_flops(net, "hvp", N, B, K), dtype, net, B * N)
         tms = TMS(20, 5)
         B, N = 1000 // scale, 4096
         theta = tms.init(B, generator=g, dtype=dtype).to(device)
@@ -85,4 +87,4 @@ def run(device: str, quick: bool) -> Iterator[Result]:
                                lambda: H.hvp(tms, theta, data, V),
                                lambda: R.hvp(tms, theta, data, V), device, dtype,
                                {"n": 20, "m": 5, "B": B, "N": N}, repeats=reps),
-                       hess_flops(tms, "hvp", N, B, 1), dtype)
+                       hess_flops(tms, "hvp", N, B, 1), dtype, tms, B * N)

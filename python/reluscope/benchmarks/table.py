@@ -78,6 +78,14 @@ def _roofline(r: dict) -> str:
     return f"{extra['GFLOP/s']:.3g}" + ("" if peak is None else f" ({peak:.2g} %)")
 
 
+def _bound(r: dict) -> str:
+    """% of the roofline bound and the torch ratio at the bound (roofline.annotate)."""
+    extra = r.get("extra", {})
+    if "% of bound" not in extra:
+        return "—"
+    return f"{extra['% of bound']:.2g} % ({fmt_ratio(extra['ratio at bound'])})"
+
+
 def _notes(r: dict) -> str:
     ref = r.get("extra", {}).get("reference")
     return "" if ref is None else str(ref).replace("|", "/")
@@ -85,18 +93,19 @@ def _notes(r: dict) -> str:
 
 def markdown(paths: Sequence[Path]) -> str:
     """One table per record: suite, case, device, dtype, times, ratio, GFLOP/s (% of peak),
-    and what the reference is where the record says."""
+    % of the bound (ratio at the bound), and what the reference is where the record says."""
     out = []
     for path in paths:
         record = load(path)
         out.append(f"**{source(path, record)}**\n")
         out.append("| suite | case | device | dtype | reluscope | reference | ratio | "
-                   "GFLOP/s (% of peak) | reference is |")
-        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                   "GFLOP/s (% of peak) | % of bound (ratio there) | reference is |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in record["results"]:
             out.append(f"| {r['suite']} | {r['name']} | {r['device']} | {r['dtype']} | "
                        f"{fmt_time(r['ours_s'])} | {fmt_time(r['reference_s'])} | "
-                       f"{fmt_ratio(r.get('ratio'))} | {_roofline(r)} | {_notes(r)} |")
+                       f"{fmt_ratio(r.get('ratio'))} | {_roofline(r)} | {_bound(r)} | "
+                       f"{_notes(r)} |")
         out.append("")
     return "\n".join(out)
 

@@ -1,0 +1,91 @@
+// The activations' rate for the benchmark's roofline bound (reluscope bench): every pool thread
+// runs the fused kernels' own activation lane loop — hessian_math.h's act_lanes (sigma, sigma',
+// sigma'' in place, as the Hessian engine's forward pass does) or, without derivatives,
+// lanes.h's act_value_lanes (the forward kernel's) — over rows of kCpuLanes pre-activations
+// spread over [-8, 8], in the vector ISA the kernels use. A sigmoid network's kernels cannot run
+// faster than its activations at this rate. Time O(evals); memory O(threads x kRows x kCpuLanes).
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/pair.h>
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu_isa.h"
+#include "common/error.h"
+#include "common/parallel.h"
+#include "common/tile_cpu.h"
+#include "hessian/hessian_math.h"
+#include "model/lanes.h"
+
+namespace nb = nanobind;
+
+namespace rs {
+namespace {
+
+constexpr int kRows = 16;  // rows per pass: 16 x kCpuLanes values, well inside L1
+
+// `reps` passes over the rows: each copies the pre-activations into z and applies the activation.
+template <typename T>
+T activation_passes(int32_t act, bool derivatives, int64_t reps, T slope) {
+  constexpr int L = kCpuLanes<T>;
+  std::vector<T> src(size_t(kRows) * L), z(src.size()), d1(src.size()), d2(src.size());
+  for (size_t i = 0; i < src.size(); ++i) src[i] = T(-8) + T(16) * (T(i) + T(0.5)) / T(src.size());
+  T sink = T(0);
+  for (int64_t r = 0; r < reps; ++r) {
+    for (int row = 0; row < kRows; ++row) {
+      T* zr = z.data() + row * L;
+      const T* s = src.data() + row * L;
+      for (int i = 0; i < L; ++i) zr[i] = s[i];
+      if (derivatives)
+        act_lanes_dispatch<L>(act, zr, d1.data() + row * L, d2.data() + row * L, slope);
+      else
+        act_value_lanes<L>(act, zr, slope);
+    }
+    sink += z[size_t(r % (kRows * L))];
+#if defined(__GNUC__)
+    __asm__ volatile("" : : "r"(z.data()) : "memory");  // every pass is done, none hoisted
+#endif
+  }
+  return sink + d1[0] + d2[0];
+}
+
+template <typename T>
+std::pair<double, double> activation_rate_t(int32_t act, bool derivatives, int64_t evals) {
+  const CpuIsa isa = cpu_isa();
+  const int threads = max_threads();
+  const int64_t per_pass = int64_t(kRows) * kCpuLanes<T>;
+  const int64_t reps = (evals + per_pass - 1) / per_pass;
+  std::vector<T> sink(size_t(threads), T(0));
+  const auto t0 = std::chrono::steady_clock::now();
+  parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t)
+      call_for_isa(isa, [&] {
+        sink[size_t(t)] = activation_passes<T>(act, derivatives, reps, T(0.01));
+      });
+  });
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  RS_CHECK(sink[0] == sink[0], "the activation benchmark went NaN");
+  return {double(threads) * double(reps) * double(per_pass), s};
+}
+
+}  // namespace
+
+void bind_activation_rate(nb::module_& m) {
+  m.def(
+      "cpu_activation_rate",
+      [](int32_t act, int elem_size, int64_t evals, bool derivatives) {
+        RS_CHECK(act >= 0 && act < kNumActivations, "unknown activation ", act);
+        RS_CHECK(elem_size == 4 || elem_size == 8, "elem_size must be 4 or 8");
+        RS_CHECK(evals > 0, "evals must be positive");
+        nb::gil_scoped_release release;
+        return elem_size == 8 ? activation_rate_t<double>(act, derivatives, evals)
+                              : activation_rate_t<float>(act, derivatives, evals);
+      },
+      nb::arg("act"), nb::arg("elem_size"), nb::arg("evals"), nb::arg("derivatives"),
+      "(evaluations, seconds) of the kernels' activation lane loop (with sigma' and sigma'' "
+      "when derivatives) on every pool thread, about `evals` each, in the vector ISA the kernels "
+      "use (hessian/act_rate_cpu.cpp).");
+}
+
+}  // namespace rs
