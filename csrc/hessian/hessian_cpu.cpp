@@ -68,6 +68,53 @@ struct LaneAcc {
       add(slot, val);
     }
   }
+  // add_products of four slots, s_jk <- a_j b_k (+ c_j d_k), each slot's sum in the same order
+  // as add_products (the same bits), each row loaded once for two slots.
+  void add_products_2x2(int64_t s00, int64_t s01, int64_t s10, int64_t s11, const T* a0,
+                        const T* a1, const T* b0, const T* b1, const T* c0, const T* c1,
+                        const T* d0, const T* d1, bool two) {
+    if (valid != kCpuLanes<T>) {
+      add_products(s00, a0, b0, c0, d0, two);
+      add_products(s01, a0, b1, c0, d1, two);
+      add_products(s10, a1, b0, c1, d0, two);
+      add_products(s11, a1, b1, c1, d1, two);
+      return;
+    }
+    T* q00 = p + s00 * kVec<T>;
+    T* q01 = p + s01 * kVec<T>;
+    T* q10 = p + s10 * kVec<T>;
+    T* q11 = p + s11 * kVec<T>;
+    if (!two) {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
+        T r00 = a0[i] * b0[i], r01 = a0[i] * b1[i], r10 = a1[i] * b0[i], r11 = a1[i] * b1[i];
+        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
+          r00 += a0[g + i] * b0[g + i];
+          r01 += a0[g + i] * b1[g + i];
+          r10 += a1[g + i] * b0[g + i];
+          r11 += a1[g + i] * b1[g + i];
+        }
+        q00[i] += r00; q01[i] += r01; q10[i] += r10; q11[i] += r11;
+      }
+    } else {
+      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
+        T r00 = a0[i] * b0[i], r01 = a0[i] * b1[i], r10 = a1[i] * b0[i], r11 = a1[i] * b1[i];
+        r00 += c0[i] * d0[i];
+        r01 += c0[i] * d1[i];
+        r10 += c1[i] * d0[i];
+        r11 += c1[i] * d1[i];
+        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
+          T v00 = a0[g + i] * b0[g + i], v01 = a0[g + i] * b1[g + i];
+          T v10 = a1[g + i] * b0[g + i], v11 = a1[g + i] * b1[g + i];
+          v00 += c0[g + i] * d0[g + i];
+          v01 += c0[g + i] * d1[g + i];
+          v10 += c1[g + i] * d0[g + i];
+          v11 += c1[g + i] * d1[g + i];
+          r00 += v00; r01 += v01; r10 += v10; r11 += v11;
+        }
+        q00[i] += r00; q01[i] += r01; q10[i] += r10; q11[i] += r11;
+      }
+    }
+  }
   // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
   // in a register. (Folding into a local array first made GCC copy it with 16-byte moves and
   // reload it with 32-byte ones, a store-forwarding stall: 40 % of a full Hessian's time.)
