@@ -108,6 +108,27 @@ def test_rows_read_in_place_equal_the_gathered_minibatch(per_model, dtype, devic
                     assert (a is None) == (b is None) and (a is None or torch.equal(a, b))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_shared_data_read_feature_major_equal_per_network_copies(dtype):
+    """Data shared by all networks are copied feature-major once per call (CPU launcher), per
+    network data are read in place: both give the same bits in every mode, with one and several
+    input and target features, and with fewer samples than a tile."""
+    for widths in ([3, 6, 2], [1, 4, 1], [5, 3, 3]):
+        net = MLP(widths, "tanh")
+        for N in (40, 7):
+            theta, data = random_problem(net, 4, N, dtype)
+            inp = _fused.check_inputs(net, theta, data)
+            assert inp.X.dim() == 2 and inp.T.dim() == 2
+            per_net = inp._replace(X=inp.X.expand(4, -1, -1).contiguous(),
+                                   T=inp.T.expand(4, -1, -1).contiguous())
+            V = torch.randn(4, 3, net.num_params, dtype=dtype)
+            for mode, extra in ((Mode.loss, {}), (Mode.grad, {"dx": True}),
+                                (Mode.hvp, {"V": V})):
+                ours, want = _fused.run(inp, mode, **extra), _fused.run(per_net, mode, **extra)
+                for a, b in zip(ours, want):
+                    assert (a is None) == (b is None) and (a is None or torch.equal(a, b))
+
+
 def test_rows_errors():
     """A row outside the data, a row table of the wrong shape or dtype, and float32 kink counts
     of a minibatch are errors, never a read past X."""
