@@ -44,7 +44,9 @@ inline void load_lanes(T* dst, const T* src, int64_t n, int64_t n1, T pad) {
 template <int L, typename T>
 inline void load_lanes_strided(T* dst, const T* src, int64_t stride, int64_t n, int64_t n1,
                                T pad, const int64_t* rows = nullptr) {
-  if (rows == nullptr) {
+  if (rows == nullptr && stride == 1) {  // one feature: contiguous, vector loads
+    load_lanes<L>(dst, src, n, n1, pad);
+  } else if (rows == nullptr) {
     if (n + L <= n1) {
       for (int i = 0; i < L; ++i) dst[i] = src[(n + i) * stride];
     } else {
