@@ -80,8 +80,8 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
   const T* w = row(lay.w_row);
 
   // ---- forward: a[l+1] = sigma(W a[l] + b), keeping sigma' and sigma'' (and the kink flags,
-  // when asked for, with the rounding bounds of the current layer's values in the err rows)
-  // (layers after the last kinked one need no bounds: nothing reads them)
+  // when asked for, with the rounding bounds of the current layer's values in the err rows; none
+  // after the last kinked layer, where nothing reads them)
   KinkLanes<L, T> kinks;
   auto err = [&](int k) { return row(lay.err + k); };
   int last_kinked = -1;
@@ -246,10 +246,10 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
               acc.add_products(slot(jj, k), rd_row(jj), in_row(k), dj_row(jj), rin_row(k), two);
         }
       }
-      for (int j = 0; j < Ly.out; ++j) {
+      for (int j = 0; j < Ly.out; ++j) {  // the rows past the blocks, and the biases
         const T* rd = cur + j * stride;
         const T* dj = row(lay.del + h + j);
-        for (int k = 0; k < Ly.in && j >= j_done; ++k) {
+        for (int k = 0; j >= j_done && k < Ly.in; ++k) {
           const T* in = row(lay.a[l] + k);
           if (!layer_scaled(Ly)) {
             acc.add_products(slot(j, k), rd, in, dj, rin_row(k), two);
