@@ -147,6 +147,8 @@ CALLS = {
     "count_1d one long item": lambda: regions.count_1d(
         *regions.sawtooth(24), torch.zeros(2, 1, dtype=torch.float64),
         torch.tensor([[1 / 64], [1.0]], dtype=torch.float64)),
+    "activation rate": lambda: rs._ext._core.cpu_activation_rate(
+        int(rs._ext._core.Activation.sigmoid), 8, 10 ** 12, True),
 }
 name, delay = os.environ["CALL"], float(os.environ.get("DELAY", "1.0"))
 ticks = [0]
@@ -186,7 +188,7 @@ def test_ctrl_c_stops_a_long_kernel_within_a_second(call):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("call", ["meet in the middle", "count_1d"])
+@pytest.mark.parametrize("call", ["meet in the middle", "count_1d", "activation rate"])
 def test_ctrl_c_stops_every_long_cpu_kernel(call):
     outcome, after_signal, _ = interrupt(call)
     assert outcome == "interrupted" and after_signal < 1.0

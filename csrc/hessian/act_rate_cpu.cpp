@@ -4,6 +4,7 @@
 // lanes.h's act_value_lanes (the forward kernel's) — over rows of kCpuLanes pre-activations
 // spread over [-8, 8], in the vector ISA the kernels use. A sigmoid network's kernels cannot run
 // faster than its activations at this rate. Time O(evals); memory O(threads x kRows x kCpuLanes).
+// Ctrl-C stops it between blocks of passes (KeyboardInterrupt).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/pair.h>
 
@@ -13,6 +14,7 @@
 
 #include "common/cpu_isa.h"
 #include "common/error.h"
+#include "common/ndarray.h"
 #include "common/parallel.h"
 #include "common/tile_cpu.h"
 #include "hessian/hessian_math.h"
@@ -32,7 +34,7 @@ T activation_passes(int32_t act, bool derivatives, int64_t reps, T slope) {
   std::vector<T> src(size_t(kRows) * L), z(src.size()), d1(src.size()), d2(src.size());
   for (size_t i = 0; i < src.size(); ++i) src[i] = T(-8) + T(16) * (T(i) + T(0.5)) / T(src.size());
   T sink = T(0);
-  for (int64_t r = 0; r < reps; ++r) {
+  for (int64_t r = 0; r < reps && (r % 1024 != 0 || !stop_requested()); ++r) {
     for (int row = 0; row < kRows; ++row) {
       T* zr = z.data() + row * L;
       const T* s = src.data() + row * L;
@@ -78,9 +80,12 @@ void bind_activation_rate(nb::module_& m) {
         RS_CHECK(act >= 0 && act < kNumActivations, "unknown activation ", act);
         RS_CHECK(elem_size == 4 || elem_size == 8, "elem_size must be 4 or 8");
         RS_CHECK(evals > 0, "evals must be positive");
-        nb::gil_scoped_release release;
-        return elem_size == 8 ? activation_rate_t<double>(act, derivatives, evals)
-                              : activation_rate_t<float>(act, derivatives, evals);
+        std::pair<double, double> rate;
+        run_released([&] {  // the GIL released, Ctrl-C stops it (KeyboardInterrupt)
+          rate = elem_size == 8 ? activation_rate_t<double>(act, derivatives, evals)
+                                : activation_rate_t<float>(act, derivatives, evals);
+        });
+        return rate;
       },
       nb::arg("act"), nb::arg("elem_size"), nb::arg("evals"), nb::arg("derivatives"),
       "(evaluations, seconds) of the kernels' activation lane loop (with sigma' and sigma'' "
