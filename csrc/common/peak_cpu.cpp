@@ -5,13 +5,13 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/pair.h>
 
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
 #include "common/cpu_isa.h"
 #include "common/error.h"
 #include "common/parallel.h"
+#include "common/thread_timing.h"
 
 namespace nb = nanobind;
 
@@ -47,16 +47,13 @@ std::pair<double, double> cpu_peak_t(int64_t iters) {
   const int bytes = isa == CpuIsa::kAvx512 ? 64 : isa == CpuIsa::kAvx2 ? 32 : 16;
   const int threads = max_threads();
   std::vector<T> sink(size_t(threads), T(0));
-  const auto t0 = std::chrono::steady_clock::now();
-  parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t)
-      call_for_isa(isa, [&] {
-        sink[size_t(t)] = bytes == 64   ? chains<T, 64>(iters)
-                          : bytes == 32 ? chains<T, 32>(iters)
-                                        : chains<T, 16>(iters);
-      });
+  const double s = seconds_on_every_thread([&](int t) {
+    call_for_isa(isa, [&] {
+      sink[size_t(t)] = bytes == 64   ? chains<T, 64>(iters)
+                        : bytes == 32 ? chains<T, 32>(iters)
+                                      : chains<T, 16>(iters);
+    });
   });
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RS_CHECK(sink[0] == sink[0], "the peak benchmark's chains went NaN");
   const double flops =
       2.0 * double(threads) * double(iters) * kChains * double(bytes / int(sizeof(T)));

@@ -8,7 +8,6 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/pair.h>
 
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "common/error.h"
 #include "common/ndarray.h"
 #include "common/parallel.h"
+#include "common/thread_timing.h"
 #include "common/tile_cpu.h"
 #include "hessian/hessian_math.h"
 #include "model/lanes.h"
@@ -59,14 +59,11 @@ std::pair<double, double> activation_rate_t(int32_t act, bool derivatives, int64
   const int64_t per_pass = int64_t(kRows) * kCpuLanes<T>;
   const int64_t reps = (evals + per_pass - 1) / per_pass;
   std::vector<T> sink(size_t(threads), T(0));
-  const auto t0 = std::chrono::steady_clock::now();
-  parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t)
-      call_for_isa(isa, [&] {
-        sink[size_t(t)] = activation_passes<T>(act, derivatives, reps, T(0.01));
-      });
+  const double s = seconds_on_every_thread([&](int t) {
+    call_for_isa(isa, [&] {
+      sink[size_t(t)] = activation_passes<T>(act, derivatives, reps, T(0.01));
+    });
   });
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RS_CHECK(sink[0] == sink[0], "the activation benchmark went NaN");
   return {double(threads) * double(reps) * double(per_pass), s};
 }
