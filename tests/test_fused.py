@@ -9,7 +9,7 @@ from reluscope import hessian
 from reluscope._ext import _core
 from reluscope import _fused
 from tests.hessian.test_products import matches_reference
-from tests.utils import DTYPES, random_problem
+from tests.utils import DEVICES, DTYPES, assert_matches_reference, random_problem
 
 Mode = _core.HessMode
 
@@ -157,6 +157,65 @@ def test_rows_errors():
     with pytest.raises(ValueError, match="float64 only"):
         _fused.run(inp._replace(w=w), Mode.hvp, V=torch.ones(2, 1, net.num_params),
                    rows=torch.zeros(2, 4, dtype=torch.int64))
+
+
+def test_param_layers():
+    """The layer of each parameter (theta = [W_0, b_0, W_1, b_1, ...]); None with tied weights."""
+    assert _fused.param_layers(MLP([2, 5, 1]).spec) == [0] * 15 + [1] * 6
+    assert _fused.param_layers(MLP([3, 4, 2], bias=False).spec) == [0] * 12 + [1] * 8
+    assert _fused.param_layers(TMS(4, 2).spec) is None   # W and W^T read the same parameters
+
+
+UNIT_MODELS = [([2, 5, 1], "sigmoid", {}), ([2, 6, 3], "relu", {}),
+               ([3, 9, 10, 2], "softplus", {"bias": False}),          # 2 x 2 slot blocks (>= 8 in)
+               ([3, 4, 6, 2], "tanh", {"parameterization": "ntk"})]   # scaled weights
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("widths,act,kw", UNIT_MODELS, ids=lambda a: str(a))
+def test_unit_directions_give_the_upper_triangle_of_the_products(widths, act, kw, dtype, device):
+    """run(units=(first, K)) = the products with e_first ... e_{first+K-1}, but each column p
+    holds only the entries q of layers above p's, or of p's with q >= p (the rest exactly 0).
+    The entries it holds differ from the general products only where the compiler fuses a
+    multiply-add in one and not the other: a few units of rounding of the sums over the data,
+    inside the elementwise tolerance (1e-12 / 1e-5)."""
+    model = MLP(widths, act, **kw)
+    theta, data = random_problem(model, 3, 40, dtype, device=device, weighted=True)
+    inp = _fused.check_inputs(model, theta, data)
+    P = model.num_params
+    layer = torch.tensor(_fused.param_layers(model.spec), device=device)
+    idx = torch.arange(P, device=device)
+    kept = (layer > layer[:, None]) | ((layer == layer[:, None]) & (idx >= idx[:, None]))
+    for mode in (Mode.hvp, Mode.gnvp):
+        eye = torch.eye(P, dtype=dtype, device=device)
+        general = _fused.run(inp, mode, eye, kinks=False).products
+        units = _fused.run(inp, mode, None, units=(0, P), kinks=False).products
+        assert bool((units[:, ~kept] == 0).all())
+        assert_matches_reference(units[:, kept], general[:, kept])
+        part = _fused.run(inp, mode, None, units=(2, P - 3), kinks=False).products
+        assert torch.equal(part, units[:, 2:P - 1])
+
+
+def test_unit_direction_errors():
+    """Unit directions with tied weights, beside V, past P or outside the product modes are
+    errors."""
+    net = MLP([2, 3, 1])
+    theta, data = random_problem(net, 2, 10, torch.float64)
+    inp = _fused.check_inputs(net, theta, data)
+    P = net.num_params
+    with pytest.raises(ValueError, match="no tied weights"):
+        tms = TMS(4, 2)
+        t_theta, t_data = random_problem(tms, 2, 10, torch.float64)
+        _fused.run(_fused.check_inputs(tms, t_theta, t_data), Mode.hvp, units=(0, 1))
+    with pytest.raises(ValueError, match="take no V"):
+        _fused.run(inp, Mode.hvp, torch.zeros(2, 1, P, dtype=torch.float64), units=(0, 1))
+    with pytest.raises(ValueError, match="past the"):
+        _fused.run(inp, Mode.hvp, units=(P - 1, 2))
+    with pytest.raises(ValueError, match="negative sizes"):
+        _fused.run(inp, Mode.hvp, units=(0, -1))
+    with pytest.raises(ValueError, match="needed exactly in the hvp/gnvp modes"):
+        _fused.run(inp, Mode.grad, units=(0, 1))
 
 
 def test_one_inputs_object_in_and_owned_tensors_out():

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include "common/device.h"
 #include "common/hostdevice.h"
@@ -53,6 +54,12 @@ struct HessPlan {
   int64_t workspace = 0;        // CUDA scratch values (0 on the CPU)
   int64_t max_directions = 1;   // most directions per call within kHessPartBudget partial values
 };
+
+// The layer of each parameter (P values): the one layer that reads it, or -1 where two layers
+// (tied weights) or none do. Unit directions (HessArgs::unit_first) need every value >= 0. The
+// product with e_p then holds only the slots q of layers above p's, or of p's layer with q >= p
+// (the rest stay 0): each off-diagonal entry of H is computed once, in one of its two products.
+std::vector<int32_t> hess_param_layers(const NetSpec& net);
 
 // max_workspace_bytes < 0: kHessCudaWorkspaceBytes (a smaller budget means fewer CUDA blocks).
 HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
@@ -125,6 +132,9 @@ struct HessArgs {
   int32_t loss = LOSS_MSE;   // HessLoss
   bool kinks = false;        // count the samples on a moving kink (else that slot stays 0)
   bool x_per_net = false, t_per_net = false, w_per_net = false, v_per_net = true;
+  int64_t unit_first = -1;   // >= 0 (modes hvp, gnvp): direction kv is the unit vector e_p,
+                             // p = unit_first + kv (v unread), and only the slots q of layers
+                             // above p's, or of p's with q >= p, are written (hess_param_layers)
   T* workspace = nullptr;    // CUDA only: (threads, lay.rows) scratch
   int64_t workspace_threads = 0;
 

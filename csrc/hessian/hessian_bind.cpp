@@ -1,6 +1,7 @@
 // Python bindings of the Hessian engine: the HessMode enum, the launch plan (_core.hess_plan) and
 // one kernel entry point, _core.hess, for every mode.
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/vector.h>
 
 #include "common/ndarray.h"
 #include "hessian/hessian.h"
@@ -11,7 +12,8 @@ namespace rs {
 static void hess(const NetSpec& net, const Array& theta, const Array& x, const Array& t,
                  const Array& w, const Array& imp, const OptArray& v, const Array& part,
                  int32_t mode, int32_t loss, bool kinks, const OptArray& dx,
-                 const OptArray& workspace, std::uintptr_t stream, const OptArray& rows) {
+                 const OptArray& workspace, std::uintptr_t stream, const OptArray& rows,
+                 int64_t unit_first, int64_t units) {
   const DeviceContext ctx = context_of(theta, {&x, &t, &w, &imp, &part}, stream);
   check_same_device(theta, {&v, &dx, &rows});
   RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);
@@ -42,9 +44,18 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
   check_shape(imp, "importance", {net.d_out});
   if (dx) check_shape(*dx, "dx", {B, N, net.d_in});
   const bool with_v = mode == HESS_HVP || mode == HESS_GNVP;
-  RS_CHECK(with_v == v.has_value(), "directions V are needed exactly in the hvp/gnvp modes");
+  const bool unit = unit_first >= 0;
+  RS_CHECK(with_v == (v.has_value() || unit),
+           "directions (V, or unit_first) are needed exactly in the hvp/gnvp modes");
+  RS_CHECK(!unit || !v, "unit directions (unit_first) take no V");
+  if (unit) {
+    RS_CHECK(units >= 0 && unit_first + units <= P, "unit directions ", unit_first, " + ", units,
+             " past the ", P, " parameters");
+    for (int32_t l : hess_param_layers(net))
+      RS_CHECK(l >= 0, "unit directions need every parameter read by one layer (no tied weights)");
+  }
   const bool v_per_net = v && v->ndim() == 3;
-  const int64_t K = v ? int64_t(v->shape(v_per_net ? 1 : 0)) : 0;
+  const int64_t K = unit ? units : v ? int64_t(v->shape(v_per_net ? 1 : 0)) : 0;
   if (v) {
     if (v_per_net) check_shape(*v, "V", {B, K, P}); else check_shape(*v, "V", {K, P});
   }
@@ -70,6 +81,7 @@ static void hess(const NetSpec& net, const Array& theta, const Array& x, const A
     a.B = B; a.N = N; a.K = K; a.C = C; a.mode = mode; a.loss = loss; a.kinks = kinks;
     a.x_per_net = x_per_net; a.t_per_net = t_per_net; a.w_per_net = w_per_net;
     a.v_per_net = v_per_net;
+    a.unit_first = unit ? unit_first : -1;
     check_shape(part, "part", {B, C * per_chunk, a.len()});
     a.part = data_as<T>(part, "part");
     on_device(ctx, [&] { hess_cpu(a); },
@@ -107,6 +119,9 @@ void bind_hessian(nb::module_& m) {
   m.def("hess_flops", &hess_flops, nb::arg("net"), nb::arg("mode"), nb::arg("K"),
         "Floating-point operations per sample of a _core.hess call (hessian_flops.h: 2 x the "
         "multiply-adds of the matrix products), for the benchmark's roofline.");
+  m.def("hess_unit_flops", &hess_unit_flops, nb::arg("net"), nb::arg("mode"),
+        "hess_flops' count for the P unit directions of a full Hessian (unit_first = 0, units = "
+        "P; hessian_flops.h).");
   m.def("hess_plan", &hess_plan, nb::arg("net"), nb::arg("B"), nb::arg("N"), nb::arg("K"),
         nb::arg("mode"), nb::arg("cuda"), nb::arg("elem_size"),
         nb::arg("max_workspace_bytes") = -1,
@@ -115,12 +130,18 @@ void bind_hessian(nb::module_& m) {
         nb::arg("importance"), nb::kw_only(), nb::arg("v").none() = nb::none(), nb::arg("part"),
         nb::arg("mode"), nb::arg("loss"), nb::arg("kinks") = false,
         nb::arg("dx").none() = nb::none(), nb::arg("workspace").none() = nb::none(),
-        nb::arg("stream") = 0, nb::arg("rows").none() = nb::none(),
+        nb::arg("stream") = 0, nb::arg("rows").none() = nb::none(), nb::arg("unit_first") = -1,
+        nb::arg("units") = 0,
         "Fused loss/grad/HVP/GNVP partial sums part (B, partials, length) of a weighted loss, "
         "laid out as hess_plan says (with kinks, the samples on a moving kink); in mode grad also "
         "each sample's input gradient into dx (B, N, d_in) when given. rows (B, N) int64: sample "
         "n of network b is row rows[b, n] of x and t (a minibatch read in place; weights per "
-        "sample n); without it the samples are the rows.");
+        "sample n); without it the samples are the rows. unit_first >= 0 (modes hvp, gnvp; no "
+        "v): the K = units directions are the unit vectors e_p, p = unit_first + k, each writing "
+        "only the slots q of layers above p's, or of p's with q >= p (hess_param_layers).");
+  m.def("hess_param_layers", &hess_param_layers, nb::arg("net"),
+        "Per parameter (P,), the layer whose unit direction starts there: the one layer reading "
+        "it, or -1 (tied weights: unit directions refused).");
 }
 
 }  // namespace rs

@@ -34,4 +34,25 @@ inline double hess_flops(const NetSpec& net, HessMode mode, int64_t K) {
   return 2 * macs;
 }
 
+// The same count for the P unit directions of a full Hessian (HessArgs::unit_first; untied
+// networks): the passes of e_p run from p's layer lo up, its R-forward is a copy at lo and one
+// column of W above it, no V terms, and at lo only the weight slots q >= p.
+inline double hess_unit_flops(const NetSpec& net, HessMode mode) {
+  const bool full = mode != HESS_GNVP;
+  double macs = hess_flops(net, mode, 0) / 2;
+  for (int64_t p = 0; p < net.n_params; ++p) {
+    const ParamSite site = param_site(net, p);
+    if (site.layer < 0) continue;
+    const LayerSpec& Lo = net.layer[site.layer];
+    for (int j = 0; j < Lo.out; ++j)
+      for (int k = 0; k < Lo.in; ++k) macs += layer_weight_index(Lo, j, k) >= p ? 1 : 0;
+    for (int l = site.layer + 1; l < net.n_layers; ++l) {
+      const double M = double(net.layer[l].in) * double(net.layer[l].out);
+      macs += l == site.layer + 1 ? double(net.layer[l].out) : M;  // W Ra
+      macs += (full ? 2 : 1) * M + M;  // R delta a^T (+ delta Ra^T), W^T R delta
+    }
+  }
+  return 2 * macs;
+}
+
 }  // namespace rs

@@ -176,11 +176,18 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
     }
   }
 
-  // ---- K directions: R-forward then R-backward
+  // ---- K directions: R-forward then R-backward. A unit direction e_p (A.unit_first >= 0) is
+  // zero outside its parameter's layer lo: Rz and Ra are zero below lo, and in the layer above it
+  // only neuron j of lo has them; the V terms vanish outside lo. So the passes start and stop at
+  // lo and leave out those zeros, and in layer lo only the slots q >= p are written: H's upper
+  // triangle in (layer, index) order (hess_param_layers); the other slots stay 0.
+  const bool unit = A.unit_first >= 0;
   for (int64_t kv = 0; kv < A.K; ++kv) {
-    const T* vk = v + kv * P;
+    const ParamSite site = unit ? param_site(net, A.unit_first + kv) : ParamSite{};
+    const int lo = unit ? site.layer : 0;
+    const T* vk = unit ? nullptr : v + kv * P;
     const int64_t base = hbase + kv * P;
-    for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
+    for (int l = lo; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];
       auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
@@ -189,7 +196,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
       auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
       const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
-      lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
+      auto finish = [&](int j, const T* val) {
         const T* d1 = row(lay.d1 + h + j);
         T* rz = row(lay.rz + h + j);
         T* ra = row(lay.ra + h + j);
@@ -201,12 +208,35 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         } else {
           RS_SIMD for (int i = 0; i < L; ++i) ra[i] = d1[i] * val[i];
         }
-      });
+      };
+      if (!unit) {
+        lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, finish);
+      } else if (l == lo) {  // Rz = e_j (w_scale a_k for the weight W(j, k), 1 for the bias)
+        const T sc = T(Ly.w_scale);
+        for (int j = 0; j < Ly.out; ++j) {
+          T val[L];
+          if (j != site.j) {
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
+          } else if (site.k >= 0) {
+            const T* ak = a_in(site.k);
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = sc * ak[i];
+          } else {
+            RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(1);
+          }
+          finish(j, val);
+        }
+      } else if (l == lo + 1) {  // Rz = W Ra, Ra non-zero in row j of layer lo only
+        auto wj = [&](int j, int) { return w(j, site.j); };
+        auto raj = [&](int) { return ra_in(site.j); };
+        lane_sums<L, T>(Ly.out, 1, false, zero, wj, raj, wj, raj, finish);
+      } else {
+        lane_sums<L, T>(Ly.out, Ly.in, false, zero, w, ra_in, w, ra_in, finish);
+      }
     }
     // R(dL/dy) = (d2l/dy2) Ra_out into the first half of the rg rows
     loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return row(lay.ra + out_h + j); },
                              curv_row, row(lay.ws), [&](int j) { return row(lay.rg + j); });
-    for (int l = nl - 1; l >= 0; --l) {
+    for (int l = nl - 1; l >= lo; --l) {
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];
       T* cur = row(lay.rg + ((nl - 1 - l) % 2) * net.max_width);
@@ -226,14 +256,17 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
       // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
       // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
-      const bool two = full && l > 0;
+      const bool two = full && l > lo;
       auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
       auto dj_row = [&](int j) { return row(lay.del + h + j); };
       auto in_row = [&](int k) { return row(lay.a[l] + k); };
       auto rin_row = [&](int k) { return row(lay.ra + lay.h[two ? l - 1 : 0] + k); };
       auto slot = [&](int j, int k) { return base + layer_weight_index(Ly, j, k); };
+      // in a unit direction's own layer, only the slots from its parameter on (the others are
+      // H's entries in the directions before it); one slot at a time there
+      const int64_t first = unit && l == lo ? A.unit_first + kv : -1;
       int j_done = 0;
-      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum) {
+      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum && first < 0) {
         for (; j_done + 2 <= Ly.out; j_done += 2) {
           const int j = j_done;
           int k = 0;
@@ -250,6 +283,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         const T* rd = cur + j * stride;
         const T* dj = row(lay.del + h + j);
         for (int k = 0; j >= j_done && k < Ly.in; ++k) {
+          if (layer_weight_index(Ly, j, k) < first) continue;
           const T* in = row(lay.a[l] + k);
           if (!layer_scaled(Ly)) {
             acc.add_products(slot(j, k), rd, in, dj, rin_row(k), two);
@@ -265,14 +299,15 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           RS_SIMD for (int i = 0; i < L; ++i) val[i] *= sc;
           acc.add(slot(j, k), val);
         }
-        if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd);
+        if (Ly.b_off >= 0 && Ly.b_off + j >= first) acc.add(base + Ly.b_off + j, rd);
       }
-      if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
+      if (l > lo) {  // R g_prev = W^T R delta (+ V^T delta; a unit direction's V is 0 here)
         auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
         auto rd = [&](int j) { return static_cast<const T*>(cur + j * stride); };
         auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
         auto del = [&](int j) { return row(lay.del + h + j); };
-        lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd, vt, del, [&](int k, const T* val) {
+        lane_sums<L, T>(Ly.in, Ly.out, full && !unit, zero, wt, rd, vt, del,
+                        [&](int k, const T* val) {
           T* rg = nxt + k * stride;
           RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
         });

@@ -26,6 +26,24 @@ int64_t chunks_for(int64_t B, int64_t N, bool cuda) {
 
 }  // namespace
 
+std::vector<int32_t> hess_param_layers(const NetSpec& net) {
+  const int64_t P = net.n_params;
+  std::vector<int32_t> layer(size_t(P), -1), readers(size_t(P), 0);
+  auto mark = [&](int64_t p, int l) {
+    if (p >= 0 && p < P) { layer[size_t(p)] = l; ++readers[size_t(p)]; }
+  };
+  for (int l = 0; l < net.n_layers; ++l) {
+    const LayerSpec& L = net.layer[l];
+    for (int j = 0; j < L.out; ++j) {
+      for (int k = 0; k < L.in; ++k) mark(layer_weight_index(L, j, k), l);
+      if (L.b_off >= 0) mark(L.b_off + j, l);
+    }
+  }
+  for (int64_t p = 0; p < P; ++p)
+    if (readers[size_t(p)] != 1) layer[size_t(p)] = -1;
+  return layer;
+}
+
 HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
                    int64_t elem_size, int64_t max_workspace_bytes) {
   RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);

@@ -100,14 +100,18 @@ def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 
 
 
 def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool = False,
-        kinks: Optional[bool] = None, rows: Optional[torch.Tensor] = None) -> Sums:
+        kinks: Optional[bool] = None, rows: Optional[torch.Tensor] = None,
+        units: Optional[tuple[int, int]] = None) -> Sums:
     """One kernel call on validated inputs. In modes hvp and gnvp V is (B, K, P), or (K, P)
     shared by all models; dx (mode grad) also returns each sample's input gradient. kinks: count
     the samples on a moving kink (``kink_counts``; default: in mode hvp, which then warns where
     there are any; else ``Sums.kinks`` is None; zeros, with no extra work, for a network without
     a kinked activation). rows (B, N) int64: the samples of network b are
     the rows rows[b] of X and T (a minibatch, read in place by the kernel: no gathered copy), w
-    then weighs those N samples; ValueError for a row outside X."""
+    then weighs those N samples; ValueError for a row outside X. units (first, K), in place of
+    V: the unit vectors e_p, p = first ... first + K - 1, whose products hold only the entries q
+    of the layers above p's, or of p's with q >= p (``param_layers``; the others are 0): the
+    columns of a full Hessian, each off-diagonal entry computed once."""
     if not isinstance(inp, Inputs):
         raise TypeError(f"run takes the validated Inputs of a call, got {type(inp).__name__}")
     spec, w, imp, loss = inp.spec, inp.w, inp.imp, inp.loss
@@ -115,7 +119,7 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     V = None if V is None else V.contiguous()
     B, P = theta.shape
     N = X.shape[-2] if rows is None else rows.shape[-1]
-    K = 0 if V is None else V.shape[-2]
+    K = units[1] if units is not None else 0 if V is None else V.shape[-2]
     kinks = mode == Mode.hvp if kinks is None else kinks
     fused = kinks and spec.has_kink       # no kinked activation: no sample is on a kink
     if rows is not None:
@@ -131,7 +135,8 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
                  if p.workspace else None)
     dxs = (torch.empty(B, N, spec.d_in, dtype=theta.dtype, device=theta.device) if dx else None)
     _core.hess(spec, theta, X, T, w, imp, v=V, part=part, mode=mode, loss=loss, kinks=fused,
-               dx=dxs, workspace=workspace, stream=cuda_stream(theta), rows=rows)
+               dx=dxs, workspace=workspace, stream=cuda_stream(theta), rows=rows,
+               **({} if units is None else {"unit_first": units[0], "units": units[1]}))
     out = part[:, 0] if p.partials == 1 else part.sum(1)  # torch's sum: a fixed order
     # owned tensors (each its own storage, not views of the partial sums): no caller clones
     grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None
@@ -142,6 +147,13 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
     return Sums(out[:, 0].clone(), counts, grad, products, dxs)
+
+
+def param_layers(spec: _core.NetSpec) -> Optional[list[int]]:
+    """Per parameter, the one layer that reads it; None for a network with tied weights (two
+    layers read one parameter), where ``run``'s unit directions are refused."""
+    layers = _core.hess_param_layers(spec)
+    return None if min(layers, default=0) < 0 else layers
 
 
 def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:

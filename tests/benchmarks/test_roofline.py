@@ -40,6 +40,32 @@ def test_operation_count(widths, mode):
     assert roofline.hess_flops(MLP(widths), mode, 10, 3, 2) == 30 * macs_by_hand(widths, mode, 2)
 
 
+def unit_macs_by_hand(widths, mode):
+    """A full Hessian's unit directions, one at a time: the pass of e_p runs from p's layer lo
+    up (theta = [W_0 (out x in, row-major), b_0, W_1, ...]); at lo only the weight slots from p on,
+    one column of W at lo + 1, then every layer's W Ra, R delta a^T (+ delta Ra^T), W^T R delta."""
+    full = mode != "gnvp"
+    total = macs_by_hand(widths, mode, 0) // 2
+    shapes = list(zip(widths[:-1], widths[1:]))
+    for lo, (i, o) in enumerate(shapes):
+        for p in range(i * o + o):                   # weights, then biases
+            total += max(0, i * o - p)               # weight slots q >= p of layer lo
+            for layer in range(lo + 1, len(shapes)):
+                M = shapes[layer][0] * shapes[layer][1]
+                total += (shapes[layer][1] if layer == lo + 1 else M) + (2 if full else 1) * M + M
+    return 2 * total
+
+
+@pytest.mark.parametrize("mode", ["hvp", "gnvp"])
+@pytest.mark.parametrize("widths", [[2, 5, 1], [3, 4, 6, 2], [3, 1]])
+def test_unit_direction_count(widths, mode):
+    net = MLP(widths)
+    assert _core.hess_unit_flops(net.spec, getattr(_core.HessMode, mode)) == \
+        unit_macs_by_hand(widths, mode)
+    assert roofline.hess_flops(net, mode, 10, 3, units=True) == \
+        30 * unit_macs_by_hand(widths, mode)
+
+
 def test_tied_weights_count_both_layers():
     tms = TMS(5, 2)   # W (2 x 5) used twice: encoder and decoder, 10 weights each
     assert _core.hess_flops(tms.spec, _core.HessMode.loss, 0) == 2 * (10 + 10)

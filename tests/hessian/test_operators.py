@@ -43,15 +43,22 @@ def test_properties():
     assert (torch.linalg.eigvalsh(hessian.GaussNewton(net, theta, data).to_dense()) > -1e-10).all()
 
 
-def test_unit_products_in_several_calls(monkeypatch):
+@pytest.mark.parametrize("model", [TMS(4, 2), MLP([2, 5, 1], "sigmoid")], ids=["TMS", "MLP"])
+def test_unit_products_in_several_calls(model, monkeypatch):
     """to_dense applies the P unit vectors in chunks of the plan's max_directions: one direction
-    per call gives the same matrix."""
-    tms = TMS(4, 2)
-    theta, data = random_problem(tms, 3, 20, F64)
-    H = hessian.Hessian(tms, theta, data)
-    whole = H.to_dense()
-    monkeypatch.setattr(H, "directions_per_call", lambda: 1)
-    assert torch.equal(H.to_dense(), whole)
+    per call gives the same matrix (TMS: full columns, symmetrised; the MLP: the kernel's upper
+    triangle, mirrored)."""
+    theta, data = random_problem(model, 3, 20, F64)
+    for op in (hessian.Hessian, hessian.GaussNewton, hessian.Residual):
+        H = op(model, theta, data)
+        assert H._unit_triangle == isinstance(model, MLP)
+        whole = H.to_dense()
+        monkeypatch.setattr(H, "directions_per_call", lambda: 1)
+        assert torch.equal(H.to_dense(), whole)
+        assert torch.equal(whole, whole.transpose(1, 2))
+        assert torch.equal(H.diagonal(), whole.diagonal(dim1=1, dim2=2))
+    assert_matches_reference(whole, reference.hessian(model, theta, data)
+                             - reference.gauss_newton(model, theta, data), kind="reduction")
 
 
 def test_dense_operator():

@@ -56,7 +56,7 @@ def run(device: str, quick: bool) -> Iterator[Result]:
                         lambda: R.hessian(net, sub, data), device, dtype, sizes, repeats=reps,
                         extra={"reference": f"timed on B={B // 10}, x10"})
             r.reference_s *= 10
-            yield annotate(r, hess_flops(net, "hvp", N, B, net.num_params), dtype, net, B * N)
+            yield annotate(r, hess_flops(net, "hvp", N, B, units=True), dtype, net, B * N)
             if act == "sigmoid":
                 yield compare("hessian", f"(e) extreme_eigs k=1 [2,5,1] B={B}",
                               lambda: H.extreme_eigs(H.Hessian(net, theta, data), k=1),

@@ -53,10 +53,14 @@ def activation_seconds(model, samples: int, dtype: torch.dtype, derivatives: boo
                if act != int(_core.Activation.identity))
 
 
-def hess_flops(model, mode: str, N: int, B: int, K: int = 0) -> float:
+def hess_flops(model, mode: str, N: int, B: int, K: int = 0, *, units: bool = False) -> float:
     """Operations of one fused pass of mode ("loss" = a forward pass, "grad", "hvp", "gnvp")
-    over B networks, N samples and K directions."""
-    return float(B) * N * _core.hess_flops(model.spec, getattr(_core.HessMode, mode), K)
+    over B networks, N samples and K directions; ``units``: the P unit directions of a full
+    Hessian instead (each pass from its parameter's layer up, ``_core.hess_unit_flops``)."""
+    code = getattr(_core.HessMode, mode)
+    per_sample = (_core.hess_unit_flops(model.spec, code) if units else
+                  _core.hess_flops(model.spec, code, K))
+    return float(B) * N * per_sample
 
 
 def annotate(result: Result, flops: float, dtype: torch.dtype, model=None, samples: int = 0,

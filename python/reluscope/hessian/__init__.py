@@ -34,8 +34,8 @@ from .density import SpectralDensity, spectral_density
 from .dynamics import GDTrace, gd
 from .finder import CriticalPointSearch, critical_points, training_starts
 from .tangent_kernel import jacobian, ntk, ntk_vp
-from .operators import (HESSIAN_MAX_BYTES, BatchedLinearOperator, DenseOperator,
-                        FactorOperator, GaussNewton, Hessian, Residual)
+from .explicit_operators import DenseOperator, FactorOperator
+from .operators import HESSIAN_MAX_BYTES, BatchedLinearOperator, GaussNewton, Hessian, Residual
 from .population import tms_population_hessian
 from .products import (dense_hessian, gauss_newton, gnvp, hessian, hvp, kinks, loss,
                        value_and_grad)

@@ -31,7 +31,7 @@ import torch
 from ..data import Data
 from ..models.base import Model, check_model
 from .. import _fused
-from .operators import FactorOperator
+from .explicit_operators import FactorOperator
 from .tangent_kernel import jacobian
 
 __all__ = ["ClassDecomposition", "class_decomposition"]

@@ -4,8 +4,8 @@ them. The spectral algorithms (``reluscope.hessian.spectrum``) take any of them.
 - ``Hessian``: H of the loss (exact Pearlmutter products from the fused kernel).
 - ``GaussNewton``: its Gauss-Newton part H0 = sum_n J_n^T (d2l/dy2) J_n (PSD).
 - ``Residual``: the rest, H1 = H - H0 (the sigma'' and residual terms).
-- ``DenseOperator``: explicit matrices (B, P, P), e.g. to compare an algorithm with eigh.
-- ``FactorOperator``: F^T F from R vectors per network (low rank; ``class_decomposition``).
+- ``DenseOperator``, ``FactorOperator``: explicit matrices and low-rank factors
+  (``explicit_operators``).
 
 Every operator gives network b's alone (``network(b)``) and, for scipy's eigsh / cg / lobpcg,
 a ``scipy.sparse.linalg.LinearOperator`` of it (``to_scipy(b)``; scipy is optional).
@@ -13,6 +13,7 @@ a ``scipy.sparse.linalg.LinearOperator`` of it (``to_scipy(b)``; scipy is option
 from __future__ import annotations
 
 import numbers
+from typing import Optional
 
 import torch
 
@@ -21,9 +22,7 @@ from ..data import Data
 from ..models.base import Model
 from .. import _fused
 
-__all__ = ["BatchedLinearOperator", "DenseOperator", "FactorOperator", "GaussNewton",
-           "HESSIAN_MAX_BYTES", "Hessian", "Residual"]
-
+__all__ = ["BatchedLinearOperator", "GaussNewton", "HESSIAN_MAX_BYTES", "Hessian", "Residual"]
 
 
 class BatchedLinearOperator:
@@ -57,21 +56,30 @@ class BatchedLinearOperator:
         """(K, P) directions shared by all B operators -> (B, K, P)."""
         return self.matmat(E.expand(self.shape[0], -1, -1).contiguous())
 
+    #: whether ``_unit_columns`` hold each off-diagonal entry in one of its two columns only
+    #: (column p: entries q of layers above p's, or of p's with q >= p; the others 0)
+    _unit_triangle = False
+
+    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
+        """(B, K, P): the products with the unit vectors E (K, P) = e_k0 ... e_{k0+K-1}."""
+        return self.shared_matmat(E)
+
     def _unit_products(self, diagonal_only: bool) -> torch.Tensor:
         P = self.shape[1]
         eye = torch.eye(P, dtype=self.dtype, device=self.device)
         step = max(1, min(P, self.directions_per_call()))
         blocks = []
         for k0 in range(0, P, step):
-            block = self.shared_matmat(eye[k0:k0 + step])
+            block = self._unit_columns(eye[k0:k0 + step], k0)
             blocks.append(block.diagonal(offset=k0, dim1=1, dim2=2) if diagonal_only else block)
         if len(blocks) == 1 and not diagonal_only:  # one call's (B, P, P): no copy
             return blocks[0]
         return torch.cat(blocks, dim=1)
 
     def to_dense(self) -> torch.Tensor:
-        """The matrices (B, P, P), symmetrised (products with the P unit vectors, in chunks).
-        Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES."""
+        """The matrices (B, P, P), symmetrised (products with the P unit vectors, in chunks;
+        each entry computed once where ``_unit_triangle``). Raises ValueError when (B, P, P)
+        would exceed HESSIAN_MAX_BYTES."""
         B, P, _ = self.shape
         need = B * P * P * torch.empty((), dtype=self.dtype).element_size()
         if need > HESSIAN_MAX_BYTES:
@@ -80,7 +88,11 @@ class BatchedLinearOperator:
                              f"{HESSIAN_MAX_BYTES / 2**30:.1f} GiB; use products or "
                              "extreme_eigs(method='lanczos')")
         A = self._unit_products(diagonal_only=False)
-        return (A + A.transpose(1, 2)).mul_(0.5)   # one (B, P, P) allocation, not two
+        S = A + A.transpose(1, 2)   # one (B, P, P) allocation, not two
+        if not self._unit_triangle:
+            return S.mul_(0.5)
+        S.diagonal(dim1=1, dim2=2).mul_(0.5)   # off the diagonal one of A_pq, A_qp is 0
+        return S
 
     def diagonal(self) -> torch.Tensor:
         """The diagonals (B, P), from the unit-vector products (only the diagonal is kept)."""
@@ -135,59 +147,6 @@ class _OneNetwork(BatchedLinearOperator):
         return self.op.matmat(full)[self.b:self.b + 1]
 
 
-class DenseOperator(BatchedLinearOperator):
-    """Explicit symmetric matrices A (B, P, P) as an operator."""
-
-    def __init__(self, A: torch.Tensor):
-        if A.dim() != 3 or A.shape[1] != A.shape[2]:
-            raise ValueError(f"A must be (B, P, P), got {tuple(A.shape)}")
-        self.A = A
-        self.shape, self.dtype, self.device = tuple(A.shape), A.dtype, A.device
-
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        return V @ self.A.transpose(1, 2)
-
-    def network(self, b: int) -> "DenseOperator":
-        b = self._check_network(b)
-        return DenseOperator(self.A[b:b + 1])
-
-    def to_dense(self) -> torch.Tensor:
-        return 0.5 * (self.A + self.A.transpose(1, 2))
-
-    def diagonal(self) -> torch.Tensor:
-        return self.A.diagonal(dim1=1, dim2=2)
-
-
-class FactorOperator(BatchedLinearOperator):
-    """A_b = F_b^T F_b from R vectors per operator, F (B, R, P): positive semi-definite, rank <=
-    R. Products O(R P) per direction; ``eigvalsh`` from the R x R Gram matrices F F^T when R < P
-    (the same nonzero eigenvalues), memory O(B R P)."""
-
-    def __init__(self, vectors: torch.Tensor):
-        if vectors.dim() != 3:
-            raise ValueError(f"vectors must be (B, R, P), got {tuple(vectors.shape)}")
-        self.vectors = vectors
-        B, _, P = vectors.shape
-        self.shape, self.dtype, self.device = (B, P, P), vectors.dtype, vectors.device
-
-    def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        return (V @ self.vectors.transpose(1, 2)) @ self.vectors
-
-    def network(self, b: int) -> "FactorOperator":
-        b = self._check_network(b)
-        return FactorOperator(self.vectors[b:b + 1])
-
-    def to_dense(self) -> torch.Tensor:
-        return self.vectors.transpose(1, 2) @ self.vectors
-
-    def eigvalsh(self) -> torch.Tensor:
-        """(B, min(R, P)) ascending: the largest min(R, P) eigenvalues of each A_b (the others
-        are 0)."""
-        F = self.vectors
-        small = F @ F.transpose(1, 2) if F.shape[1] < F.shape[2] else self.to_dense()
-        return torch.linalg.eigvalsh(0.5 * (small + small.transpose(1, 2)))
-
-
 class _KernelOperator(BatchedLinearOperator):
     """Products from the fused kernel in one mode, for B models at theta on data (theta (P,) is
     one model, B = 1, with ``single`` set)."""
@@ -200,9 +159,15 @@ class _KernelOperator(BatchedLinearOperator):
         self.model, self.data = model, data
         B, P = self.theta.shape
         self.shape, self.dtype, self.device = (B, P, P), self.theta.dtype, self.theta.device
+        self._unit_triangle = _fused.param_layers(model.spec) is not None   # not: tied weights
 
-    def _run(self, V: torch.Tensor) -> torch.Tensor:
-        return _fused.run(self.inputs, self.mode, V, kinks=False).products
+    def _run(self, V: Optional[torch.Tensor], units: Optional[tuple] = None) -> torch.Tensor:
+        return _fused.run(self.inputs, self.mode, V, kinks=False, units=units).products
+
+    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
+        if not self._unit_triangle:
+            return super()._unit_columns(E, k0)
+        return self._run(None, units=(k0, E.shape[0]))
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _fused.check_directions(self.theta, V)
@@ -243,12 +208,12 @@ class Hessian(_KernelOperator):
         """(B,) bool: the models whose Hessian does not exist here (``kinks`` > 0)."""
         return self.kinks > 0
 
-    def _run(self, V: torch.Tensor) -> torch.Tensor:
+    def _run(self, V: Optional[torch.Tensor], units: Optional[tuple] = None) -> torch.Tensor:
         if not getattr(self, "_warned", False):  # checked once per operator, at its first product
             self._warned = True
             if bool(self.kinks.any()):
                 _fused.warn_kinks(self.kinks)
-        return super()._run(V)
+        return super()._run(V, units)
 
 
 class GaussNewton(_KernelOperator):
@@ -265,7 +230,7 @@ class Residual(BatchedLinearOperator):
         self.model, self.data = model, data
         self.hessian = Hessian(model, theta, data)
         self.gauss_newton = GaussNewton(model, theta, data)
-        self.single = self.hessian.single
+        self.single, self._unit_triangle = self.hessian.single, self.hessian._unit_triangle
         self.shape, self.dtype, self.device = (self.hessian.shape, self.hessian.dtype,
                                                self.hessian.device)
 
@@ -279,6 +244,9 @@ class Residual(BatchedLinearOperator):
 
     def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
         return self.hessian.shared_matmat(E) - self.gauss_newton.shared_matmat(E)
+
+    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
+        return self.hessian._unit_columns(E, k0) - self.gauss_newton._unit_columns(E, k0)
 
     def directions_per_call(self) -> int:
         return self.hessian.directions_per_call()
