@@ -215,6 +215,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         const T sc = T(Ly.w_scale);
         for (int j = 0; j < Ly.out; ++j) {
           T val[L];
+          if (j != site.j && l < nl - 1) continue;  // zero rows: only the loss reads them
           if (j != site.j) {
             RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
           } else if (site.k >= 0) {
@@ -244,7 +245,8 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       for (int j = 0; j < Ly.out; ++j) {  // R delta = R g sigma' (+ g sigma'' Rz)
         T* rd = cur + j * stride;
         const T* d1 = row(lay.d1 + h + j);
-        if (full && act_has_d2(Ly.act)) {
+        const bool rz_zero = unit && l == lo && j != site.j;  // (and unwritten)
+        if (full && act_has_d2(Ly.act) && !rz_zero) {
           const T* gd2 = row(lay.gd2 + h + j);
           const T* rz = row(lay.rz + h + j);
           RS_SIMD for (int i = 0; i < L; ++i) rd[i] = rd[i] * d1[i] + gd2[i] * rz[i];
@@ -256,7 +258,9 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
       // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
       // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
+      // a unit direction's Ra one layer down is non-zero (and written) in its row site.j only
       const bool two = full && l > lo;
+      const bool one_ra = unit && l == lo + 1;
       auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
       auto dj_row = [&](int j) { return row(lay.del + h + j); };
       auto in_row = [&](int k) { return row(lay.a[l] + k); };
@@ -266,7 +270,7 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       // H's entries in the directions before it); one slot at a time there
       const int64_t first = unit && l == lo ? A.unit_first + kv : -1;
       int j_done = 0;
-      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum && first < 0) {
+      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum && first < 0 && !one_ra) {
         for (; j_done + 2 <= Ly.out; j_done += 2) {
           const int j = j_done;
           int k = 0;
@@ -285,13 +289,14 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         for (int k = 0; j >= j_done && k < Ly.in; ++k) {
           if (layer_weight_index(Ly, j, k) < first) continue;
           const T* in = row(lay.a[l] + k);
+          const bool two_k = two && (!one_ra || k == site.j);
           if (!layer_scaled(Ly)) {
-            acc.add_products(slot(j, k), rd, in, dj, rin_row(k), two);
+            acc.add_products(slot(j, k), rd, in, dj, rin_row(k), two_k);
             continue;
           }
           T val[L];  // a scaled layer (NTK): the products times w_scale
           RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i] * in[i];
-          if (two) {
+          if (two_k) {
             const T* rin = rin_row(k);
             RS_SIMD for (int i = 0; i < L; ++i) val[i] += dj[i] * rin[i];
           }
