@@ -43,11 +43,13 @@ def test_properties():
     assert (torch.linalg.eigvalsh(hessian.GaussNewton(net, theta, data).to_dense()) > -1e-10).all()
 
 
-@pytest.mark.parametrize("model", [TMS(4, 2), MLP([2, 5, 1], "sigmoid")], ids=["TMS", "MLP"])
-def test_unit_products_in_several_calls(model, monkeypatch):
+@pytest.mark.parametrize("make", [lambda: TMS(4, 2), lambda: MLP([2, 5, 1], "sigmoid")],
+                         ids=["TMS", "MLP"])
+def test_unit_products_in_several_calls(make, monkeypatch):
     """to_dense applies the P unit vectors in chunks of the plan's max_directions: one direction
     per call gives the same matrix (TMS: full columns, symmetrised; the MLP: the kernel's upper
     triangle, mirrored)."""
+    model = make()
     theta, data = random_problem(model, 3, 20, F64)
     for op in (hessian.Hessian, hessian.GaussNewton, hessian.Residual):
         H = op(model, theta, data)
@@ -115,6 +117,22 @@ def test_spectra_of_a_hessian_at_a_kink_warn_once(name, options):
         getattr(hessian, name)(hessian.Hessian(tms, theta[:1], data), **options)
     with pytest.warns(hessian.KinkWarning):
         getattr(hessian, name)(hessian.Residual(tms, theta, data), **options)
+
+
+def test_first_product_counts_the_kinks_in_its_own_pass(monkeypatch):
+    """An operator's first product counts the kinks in the same kernel pass (no forward pass of
+    its own) and warns; ``kinks`` then reads that count."""
+    from tests.hessian.test_products import family_b
+    from reluscope import _fused, tms_quadrature
+
+    tms, data = TMS(2, 1, bias=False), tms_quadrature(0.5)
+    theta = torch.cat([torch.tensor([[0.3, 0.8]], dtype=F64), family_b(0.5)])
+    passes = []
+    monkeypatch.setattr(_fused, "kink_counts", lambda inp: passes.append(inp))
+    H = hessian.Hessian(tms, theta, data)
+    with pytest.warns(hessian.KinkWarning, match=r"1 of 2 models .*models 1\)"):
+        H.to_dense()
+    assert H.kinks.tolist() == [0, 16] and passes == []
 
 
 @pytest.mark.parametrize("per_model", [False, True])

@@ -209,11 +209,16 @@ class Hessian(_KernelOperator):
         return self.kinks > 0
 
     def _run(self, V: Optional[torch.Tensor], units: Optional[tuple] = None) -> torch.Tensor:
-        if not getattr(self, "_warned", False):  # checked once per operator, at its first product
-            self._warned = True
-            if bool(self.kinks.any()):
-                _fused.warn_kinks(self.kinks)
-        return super()._run(V, units)
+        if getattr(self, "_warned", False):  # checked once per operator, at its first product
+            return super()._run(V, units)
+        self._warned = True
+        if hasattr(self, "_kinks"):
+            if bool(self._kinks.any()):
+                _fused.warn_kinks(self._kinks)
+            return super()._run(V, units)
+        sums = _fused.run(self.inputs, self.mode, V, kinks=True, units=units)  # counted in the
+        self._kinks = sums.kinks                # same pass, with the warning where there are any
+        return sums.products
 
 
 class GaussNewton(_KernelOperator):
