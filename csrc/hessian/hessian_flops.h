@@ -34,23 +34,32 @@ inline double hess_flops(const NetSpec& net, HessMode mode, int64_t K) {
   return 2 * macs;
 }
 
-// The same count for the P unit directions of a full Hessian (HessArgs::unit_first; untied
-// networks): the passes of e_p run from p's layer lo up, its R-forward is a copy at lo and one
-// column of W above it, no V terms, and at lo only the weight slots q >= p.
+// The same count for the P unit directions of a full Hessian (HessArgs::unit_first;
+// hessian_unit_math.h): per neuron of layer lo one pass from lo up (R-forward: one column of W at
+// lo + 1, then W Ra; R-backward W^T R delta above lo), per column p the slot products of the
+// layers above lo (R delta a^T, + delta Ra^T in the full Hessian: one column of it at lo + 1) and
+// at lo the weight slots q >= p. (Scaling rows by s_p and the bias slots are O(width): uncounted.)
 inline double hess_unit_flops(const NetSpec& net, HessMode mode) {
   const bool full = mode != HESS_GNVP;
   double macs = hess_flops(net, mode, 0) / 2;
-  for (int64_t p = 0; p < net.n_params; ++p) {
-    const ParamSite site = param_site(net, p);
-    if (site.layer < 0) continue;
-    const LayerSpec& Lo = net.layer[site.layer];
-    for (int j = 0; j < Lo.out; ++j)
-      for (int k = 0; k < Lo.in; ++k) macs += layer_weight_index(Lo, j, k) >= p ? 1 : 0;
-    for (int l = site.layer + 1; l < net.n_layers; ++l) {
-      const double M = double(net.layer[l].in) * double(net.layer[l].out);
-      macs += l == site.layer + 1 ? double(net.layer[l].out) : M;  // W Ra
-      macs += (full ? 2 : 1) * M + M;  // R delta a^T (+ delta Ra^T), W^T R delta
+  auto M = [&](int l) { return double(net.layer[l].in) * double(net.layer[l].out); };
+  for (int lo = 0; lo < net.n_layers; ++lo) {
+    const LayerSpec& Lo = net.layer[lo];
+    double pass = 0, column = 0;  // per neuron, per column above lo
+    for (int l = lo + 1; l < net.n_layers; ++l) {
+      const double first = l == lo + 1 ? double(net.layer[l].out) : M(l);
+      pass += first + M(l);
+      column += M(l) + (full ? first : 0);
     }
+    const int64_t params = int64_t(Lo.in) * Lo.out + (Lo.b_off >= 0 ? Lo.out : 0);
+    macs += Lo.out * pass + double(params) * column;
+    for (int j0 = 0; j0 < Lo.out; ++j0)  // the weight slots q >= p of each column's own layer
+      for (int kp = -1; kp < Lo.in; ++kp) {
+        if (kp < 0 && Lo.b_off < 0) continue;
+        const int64_t p = kp >= 0 ? layer_weight_index(Lo, j0, kp) : Lo.b_off + j0;
+        for (int j = 0; j < Lo.out; ++j)
+          for (int k = 0; k < Lo.in; ++k) macs += layer_weight_index(Lo, j, k) >= p ? 1 : 0;
+      }
   }
   return 2 * macs;
 }

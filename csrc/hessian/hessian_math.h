@@ -5,7 +5,8 @@
 // when A.kinks, flagging samples on a kink that moves with theta, model/kink_math.h), loss,
 // backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
-// acc.add(slot, lane values). Tied weights (TMS's W and W^T) need no special case: both layers
+// acc.add(slot, lane values) (the unit directions of a full Hessian instead share one pass per
+// neuron: hessian_unit_math.h; the per-neuron R steps of both: r_pass_math.h). Tied weights (TMS's W and W^T) need no special case: both layers
 // add into the same slots. A layer of the NTK parameterisation (w_scale != 1, net_spec.h) reads
 // its weights scaled and scales what it adds into its weight slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
@@ -18,6 +19,8 @@
 
 #include "common/hostdevice.h"
 #include "hessian/hessian.h"
+#include "hessian/hessian_unit_math.h"
+#include "hessian/r_pass_math.h"
 #include "model/activation.h"
 #include "model/kink_math.h"
 #include "model/lanes.h"
@@ -176,18 +179,15 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
     }
   }
 
-  // ---- K directions: R-forward then R-backward. A unit direction e_p (A.unit_first >= 0) is
-  // zero outside its parameter's layer lo: Rz and Ra are zero below lo, and in the layer above it
-  // only neuron j of lo has them; the V terms vanish outside lo. So the passes start and stop at
-  // lo and leave out those zeros, and in layer lo only the slots q >= p are written: H's upper
-  // triangle in (layer, index) order (hess_param_layers); the other slots stay 0.
-  const bool unit = A.unit_first >= 0;
+  // ---- K directions: R-forward then R-backward (unit directions: hessian_unit_math.h)
+  if (A.unit_first >= 0) {
+    hess_unit_columns<L, NS>(A, theta, s, ns, acc);
+    return;
+  }
   for (int64_t kv = 0; kv < A.K; ++kv) {
-    const ParamSite site = unit ? param_site(net, A.unit_first + kv) : ParamSite{};
-    const int lo = unit ? site.layer : 0;
-    const T* vk = unit ? nullptr : v + kv * P;
+    const T* vk = v + kv * P;
     const int64_t base = hbase + kv * P;
-    for (int l = lo; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
+    for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];
       auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
@@ -196,81 +196,34 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
       auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
       const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
-      auto finish = [&](int j, const T* val) {
-        const T* d1 = row(lay.d1 + h + j);
-        T* rz = row(lay.rz + h + j);
-        T* ra = row(lay.ra + h + j);
-        if (keep_rz) {
-          RS_SIMD for (int i = 0; i < L; ++i) rz[i] = val[i];
-        }
-        if (identity) {
-          RS_SIMD for (int i = 0; i < L; ++i) ra[i] = val[i];
-        } else {
-          RS_SIMD for (int i = 0; i < L; ++i) ra[i] = d1[i] * val[i];
-        }
-      };
-      if (!unit) {
-        lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, finish);
-      } else if (l == lo) {  // Rz = e_j (w_scale a_k for the weight W(j, k), 1 for the bias)
-        const T sc = T(Ly.w_scale);
-        for (int j = 0; j < Ly.out; ++j) {
-          T val[L];
-          if (j != site.j && l < nl - 1) continue;  // zero rows: only the loss reads them
-          if (j != site.j) {
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(0);
-          } else if (site.k >= 0) {
-            const T* ak = a_in(site.k);
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] = sc * ak[i];
-          } else {
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] = T(1);
-          }
-          finish(j, val);
-        }
-      } else if (l == lo + 1) {  // Rz = W Ra, Ra non-zero in row j of layer lo only
-        auto wj = [&](int j, int) { return w(j, site.j); };
-        auto raj = [&](int) { return ra_in(site.j); };
-        lane_sums<L, T>(Ly.out, 1, false, zero, wj, raj, wj, raj, finish);
-      } else {
-        lane_sums<L, T>(Ly.out, Ly.in, false, zero, w, ra_in, w, ra_in, finish);
-      }
+      lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
+        r_forward_store<L>(val, row(lay.d1 + h + j), row(lay.rz + h + j), row(lay.ra + h + j),
+                           keep_rz, identity);
+      });
     }
     // R(dL/dy) = (d2l/dy2) Ra_out into the first half of the rg rows
     loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return row(lay.ra + out_h + j); },
                              curv_row, row(lay.ws), [&](int j) { return row(lay.rg + j); });
-    for (int l = nl - 1; l >= lo; --l) {
+    for (int l = nl - 1; l >= 0; --l) {
       const LayerSpec& Ly = net.layer[l];
       const int32_t h = lay.h[l];
       T* cur = row(lay.rg + ((nl - 1 - l) % 2) * net.max_width);
       T* nxt = row(lay.rg + ((nl - l) % 2) * net.max_width);
-      for (int j = 0; j < Ly.out; ++j) {  // R delta = R g sigma' (+ g sigma'' Rz)
-        T* rd = cur + j * stride;
-        const T* d1 = row(lay.d1 + h + j);
-        const bool rz_zero = unit && l == lo && j != site.j;  // (and unwritten)
-        if (full && act_has_d2(Ly.act) && !rz_zero) {
-          const T* gd2 = row(lay.gd2 + h + j);
-          const T* rz = row(lay.rz + h + j);
-          RS_SIMD for (int i = 0; i < L; ++i) rd[i] = rd[i] * d1[i] + gd2[i] * rz[i];
-        } else if (Ly.act != ACT_IDENTITY) {
-          RS_SIMD for (int i = 0; i < L; ++i) rd[i] *= d1[i];
-        }
-      }
+      for (int j = 0; j < Ly.out; ++j)  // R delta = R g sigma' (+ g sigma'' Rz)
+        r_delta_finish<L>(Ly.act, full, cur + j * stride, row(lay.d1 + h + j),
+                          row(lay.gd2 + h + j), row(lay.rz + h + j));
       // R dW = R delta a^T (+ delta Ra^T), R db = R delta. Unscaled weights of layers with at
       // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
       // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
       // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
-      // a unit direction's Ra one layer down is non-zero (and written) in its row site.j only
-      const bool two = full && l > lo;
-      const bool one_ra = unit && l == lo + 1;
+      const bool two = full && l > 0;
       auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
       auto dj_row = [&](int j) { return row(lay.del + h + j); };
       auto in_row = [&](int k) { return row(lay.a[l] + k); };
       auto rin_row = [&](int k) { return row(lay.ra + lay.h[two ? l - 1 : 0] + k); };
       auto slot = [&](int j, int k) { return base + layer_weight_index(Ly, j, k); };
-      // in a unit direction's own layer, only the slots from its parameter on (the others are
-      // H's entries in the directions before it); one slot at a time there
-      const int64_t first = unit && l == lo ? A.unit_first + kv : -1;
       int j_done = 0;
-      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum && first < 0 && !one_ra) {
+      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum) {
         for (; j_done + 2 <= Ly.out; j_done += 2) {
           const int j = j_done;
           int k = 0;
@@ -284,34 +237,15 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         }
       }
       for (int j = 0; j < Ly.out; ++j) {  // the rows past the blocks, and the biases
-        const T* rd = cur + j * stride;
-        const T* dj = row(lay.del + h + j);
-        for (int k = 0; j >= j_done && k < Ly.in; ++k) {
-          if (layer_weight_index(Ly, j, k) < first) continue;
-          const T* in = row(lay.a[l] + k);
-          const bool two_k = two && (!one_ra || k == site.j);
-          if (!layer_scaled(Ly)) {
-            acc.add_products(slot(j, k), rd, in, dj, rin_row(k), two_k);
-            continue;
-          }
-          T val[L];  // a scaled layer (NTK): the products times w_scale
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] = rd[i] * in[i];
-          if (two_k) {
-            const T* rin = rin_row(k);
-            RS_SIMD for (int i = 0; i < L; ++i) val[i] += dj[i] * rin[i];
-          }
-          const T sc = T(Ly.w_scale);
-          RS_SIMD for (int i = 0; i < L; ++i) val[i] *= sc;
-          acc.add(slot(j, k), val);
-        }
-        if (Ly.b_off >= 0 && Ly.b_off + j >= first) acc.add(base + Ly.b_off + j, rd);
+        for (int k = 0; j >= j_done && k < Ly.in; ++k)
+          add_weight_products<L>(acc, Ly, slot(j, k), rd_row(j), in_row(k), dj_row(j),
+                                 rin_row(k), two);
+        if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd_row(j));
       }
-      if (l > lo) {  // R g_prev = W^T R delta (+ V^T delta; a unit direction's V is 0 here)
+      if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
         auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
-        auto rd = [&](int j) { return static_cast<const T*>(cur + j * stride); };
         auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
-        auto del = [&](int j) { return row(lay.del + h + j); };
-        lane_sums<L, T>(Ly.in, Ly.out, full && !unit, zero, wt, rd, vt, del,
+        lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd_row, vt, dj_row,
                         [&](int k, const T* val) {
           T* rg = nxt + k * stride;
           RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];

@@ -41,18 +41,21 @@ def test_operation_count(widths, mode):
 
 
 def unit_macs_by_hand(widths, mode):
-    """A full Hessian's unit directions, one at a time: the pass of e_p runs from p's layer lo
-    up (theta = [W_0 (out x in, row-major), b_0, W_1, ...]); at lo only the weight slots from p on,
-    one column of W at lo + 1, then every layer's W Ra, R delta a^T (+ delta Ra^T), W^T R delta."""
+    """A full Hessian's unit directions (theta = [W_0 (out x in, row-major), b_0, W_1, ...]): per
+    neuron of layer lo one pass from lo up (R-forward: one column of W at lo + 1, then W Ra;
+    R-backward: W^T R delta above lo); per column the slot products above lo (R delta a^T, and
+    delta Ra^T with one column at lo + 1) and, at lo, the weight slots from p on."""
     full = mode != "gnvp"
     total = macs_by_hand(widths, mode, 0) // 2
     shapes = list(zip(widths[:-1], widths[1:]))
     for lo, (i, o) in enumerate(shapes):
+        for layer in range(lo + 1, len(shapes)):
+            M = shapes[layer][0] * shapes[layer][1]
+            first = shapes[layer][1] if layer == lo + 1 else M
+            total += o * (first + M)                          # the neurons' passes
+            total += (i * o + o) * (M + (first if full else 0))  # the columns' products
         for p in range(i * o + o):                   # weights, then biases
             total += max(0, i * o - p)               # weight slots q >= p of layer lo
-            for layer in range(lo + 1, len(shapes)):
-                M = shapes[layer][0] * shapes[layer][1]
-                total += (shapes[layer][1] if layer == lo + 1 else M) + (2 if full else 1) * M + M
     return 2 * total
 
 
