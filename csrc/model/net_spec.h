@@ -55,35 +55,6 @@ RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
 // Whether a layer scales its weights (the NTK parameterisation).
 RS_HD bool layer_scaled(const LayerSpec& L) { return L.w_scale != 1.0; }
 
-// Where parameter p sits in a network whose parameters are each read by one layer (no tied
-// weights, param_layers): layer `layer` (-1: none reads it), as W(j, k) of it, or as the bias of
-// neuron j (k = -1). O(n_layers).
-struct ParamSite {
-  int32_t layer = -1;
-  int32_t j = 0;
-  int32_t k = -1;
-};
-
-RS_HD ParamSite param_site(const NetSpec& net, int64_t p) {
-  ParamSite s;
-  for (int l = 0; l < net.n_layers; ++l) {
-    const LayerSpec& L = net.layer[l];
-    const int64_t off = p - L.w_off;
-    if (off >= 0 && off < int64_t(L.in) * L.out) {
-      s.layer = l;
-      s.j = int32_t(L.w_sk == 1 ? off / L.w_sj : off % L.w_sk);
-      s.k = int32_t(L.w_sk == 1 ? off % L.w_sj : off / L.w_sk);
-      return s;
-    }
-    if (L.b_off >= 0 && p >= L.b_off && p < L.b_off + L.out) {
-      s.layer = l;
-      s.j = int32_t(p - L.b_off);
-      return s;
-    }
-  }
-  return s;
-}
-
 // Activation patterns (region counter): one bit per neuron of every hidden layer whose activation
 // has a kink, in layer order, packed into 64-bit words (at least one word).
 inline int64_t pattern_bits(const NetSpec& net) {

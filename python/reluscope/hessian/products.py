@@ -98,8 +98,10 @@ def gnvp(model: Model, theta: torch.Tensor, data: Data, V: torch.Tensor) -> torc
 
 
 def dense_hessian(model: Model, theta: torch.Tensor, data: Data) -> torch.Tensor:
-    """Full Hessians (B, P, P), symmetric (HVPs with the P unit vectors, symmetrised); one model:
-    (P, P). Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable.
+    """Full Hessians (B, P, P), symmetric; one model: (P, P). An MLP's from the kernel's unit
+    columns (one R-pass per neuron; each entry computed once, in H's upper triangle by (layer,
+    index), and mirrored), TMS's (tied weights) from HVPs with the P unit vectors, symmetrised.
+    Raises ValueError when (B, P, P) would exceed HESSIAN_MAX_BYTES. Not differentiable.
     At a kink (``kinks``) a ``KinkWarning``, as for ``hvp``. Also ``hessian.hessian`` (the
     earlier name, kept)."""
     return _dense(Hessian(model, theta, data))
