@@ -72,7 +72,6 @@ struct HessLayout {
   int32_t h[kMaxLayers];  // offset of layer l's outputs inside each hidden block below
   int32_t H = 0;          // sum of the layer output widths
   int32_t w_row = 0, t_row = 0, d1 = 0, d2 = 0, del = 0, gd2 = 0, rz = 0, ra = 0, rg = 0;
-  int32_t rdl = 0;        // H rows: R delta of every layer (unit directions, hessian_unit_math.h)
   int32_t curv = 0;       // d_out rows: the loss's curvature (loss_math.h)
   int32_t ws = 0;         // one row: w s of the cross-entropy
   int32_t err = 0;        // max_width rows: the kink flags' rounding bounds (model/kink_math.h)
@@ -97,7 +96,7 @@ inline HessLayout make_hess_layout(const NetSpec& net) {
   s.curv = r;
   r += net.d_out;
   s.ws = r++;
-  for (int32_t* blk : {&s.d1, &s.d2, &s.del, &s.gd2, &s.rz, &s.ra, &s.rdl}) {
+  for (int32_t* blk : {&s.d1, &s.d2, &s.del, &s.gd2, &s.rz, &s.ra}) {
     *blk = r;
     r += s.H;
   }

@@ -8,7 +8,7 @@
 // a_k for W(j, k), 1 for the bias), and the passes are linear in it: their Rz, Ra and R delta
 // are s_p times those of one pass with s = 1, per sample. So hess_unit_columns runs one
 // R-forward and R-backward per neuron (from layer lo up: Rz and Ra are 0 below lo, and in lo
-// outside row j; no V terms), keeping R delta of every layer in the rdl rows, and then per
+// outside row j; no V terms), keeping R delta of every layer (in the d2 rows), and then per
 // column only the slot products, with the rows on one side of each product scaled by s_p (into
 // the rg rows): in layer lo the shorter of its inputs and its R delta rows.
 // Cost per sample: O(P) per neuron for the pass, O(P) per column for the products; memory: the
@@ -37,7 +37,8 @@ RS_HD void hess_unit_columns(const HessArgs<T>& A, const T* theta, T* s, int64_t
   auto zero = [](int) { return T(0); };
   auto in_row = [&](int l, int k) { return static_cast<const T*>(row(lay.a[l] + k)); };
   auto ra_row = [&](int l, int j) { return row(lay.ra + lay.h[l] + j); };
-  auto rd_row = [&](int l, int j) { return row(lay.rdl + lay.h[l] + j); };
+  // R delta of every layer, in the sigma'' rows: nothing reads those after the backward pass
+  auto rd_row = [&](int l, int j) { return row(lay.d2 + lay.h[l] + j); };
   auto del_row = [&](int l, int j) { return static_cast<const T*>(row(lay.del + lay.h[l] + j)); };
   auto in_range = [&](int64_t p) { return p >= p0 && p < p1; };
   T* U = row(lay.rg);                   // rows scaled by s_p (max_width of them)
