@@ -139,7 +139,7 @@ struct LaneAcc {
 
 // Tasks [begin, end) with scratch s (rows x kCpuLanes) and accumulators (len x kVec). xt, tt:
 // the shared inputs and targets feature-major (d_in, N), (d_out, N), or null (then read in place).
-template <typename T>
+template <bool UNIT, typename T>
 inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T* acc_slots,
                       const T* xt, const T* tt) {
   constexpr int kL = kCpuLanes<T>;
@@ -181,7 +181,7 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
       }
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
       if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
-      hess_tile<kL, kL>(a, a.theta + b * P, v, s, kL, acc);
+      hess_tile<kL, kL, UNIT>(a, a.theta + b * P, v, s, kL, acc);
     }
     T* out = a.part + task * len;
     for (int64_t q = 0; q < len; ++q) {
@@ -213,10 +213,13 @@ void hess_cpu(const HessArgs<T>& a) {
   const int64_t grain = std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
   parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {
     std::vector<T> scratch(size_t(a.lay.rows) * kCpuLanes<T>), acc(size_t(a.len()) * kVec<T>);
-    call_for_isa(isa, [&] {
-      run_tasks(a, begin, end, scratch.data(), acc.data(), xt.empty() ? nullptr : xt.data(),
-                tt.empty() ? nullptr : tt.data());
-    });
+    const T* x = xt.empty() ? nullptr : xt.data();
+    const T* t = tt.empty() ? nullptr : tt.data();
+    // one function per kind of directions (each flattened into its own, ISA-specific code)
+    if (a.unit_first >= 0)
+      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc.data(), x, t); });
+    else
+      call_for_isa(isa, [&] { run_tasks<false>(a, begin, end, scratch.data(), acc.data(), x, t); });
   });
 }
 

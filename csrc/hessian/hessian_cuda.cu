@@ -73,7 +73,10 @@ __global__ void hess_kernel(HessArgs<T> a) {
       s[a.lay.w_row * threads] = valid ? w[m] : T(0);
       for (int j = 0; j < net.d_out; ++j) s[(a.lay.t_row + j) * threads] = t[r * net.d_out + j];
       for (int k = 0; k < net.d_in; ++k) s[(a.lay.a[0] + k) * threads] = x[r * net.d_in + k];
-      hess_tile<1, 0>(a, a.theta + b * P, v, s, threads, acc);
+      if (a.unit_first >= 0)
+        hess_tile<1, 0, true>(a, a.theta + b * P, v, s, threads, acc);
+      else
+        hess_tile<1, 0, false>(a, a.theta + b * P, v, s, threads, acc);
     }
   }
 }

@@ -6,9 +6,10 @@
 // backward pass (delta_l, g_l sigma''), then for each of K directions v a Pearlmutter
 // R-forward (Rz, Ra) and R-backward, accumulating into theta-index slots with
 // acc.add(slot, lane values) (the unit directions of a full Hessian instead share one pass per
-// neuron: hessian_unit_math.h; the per-neuron R steps of both: r_pass_math.h). Tied weights (TMS's W and W^T) need no special case: both layers
-// add into the same slots. A layer of the NTK parameterisation (w_scale != 1, net_spec.h) reads
-// its weights scaled and scales what it adds into its weight slots.
+// neuron: hessian_unit_math.h; the per-neuron R steps of both: r_pass_math.h). Tied weights
+// (TMS's W and W^T) need no special case: both layers add into the same slots. A layer of the
+// NTK parameterisation (w_scale != 1, net_spec.h) reads its weights scaled and scales what it
+// adds into its weight slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
 // i.e. computes J^T (d2l/dy2) J v. The loss l and its derivatives in y: loss_math.h. In mode grad
 // with A.dx set, the tile also hands each sample's input gradient to acc.store_input_grad(k, lanes).
@@ -62,14 +63,15 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
   with_activation(act, [&](auto tag) { act_lanes<decltype(tag)::value, L>(z, d1, d2, slope); });
 }
 
-// One tile of L samples of one network. The launcher has filled rows w_row (sample weights, 0 for
-// padding lanes), t_row.. (targets) and a[0].. (inputs), and when A.kinks lane 0 of the kink_max
-// rows (kink_row_max, once per network and data chunk). theta, v: this network's (P,), (K, P).
+// One tile of L samples of one network (UNIT, at compile time: the unit directions of a full
+// Hessian). The launcher has filled rows w_row (sample weights, 0 for padding lanes), t_row..
+// (targets) and a[0].. (inputs), and when A.kinks lane 0 of the kink_max rows (kink_row_max,
+// once per network and data chunk). theta, v: this network's (P,), (K, P).
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
 // The matrix-vector sums of each layer run through lane_sums (register blocks); values to
 // accumulate are handed to acc.add(slot, values[L]), a weight's lane products a b (+ c d) to
 // acc.add_products(slot, a, b, c, d, two), which sums them without storing them first.
-template <int L, int NS, typename T, typename Acc>
+template <int L, int NS, bool UNIT, typename T, typename Acc>
 RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int64_t ns,
                      Acc& acc) {
   const NetSpec& net = A.net;
@@ -179,77 +181,78 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
     }
   }
 
-  // ---- K directions: R-forward then R-backward (unit directions: hessian_unit_math.h)
-  if (A.unit_first >= 0) {
+  // ---- K directions: R-forward then R-backward (UNIT: the unit directions A.unit_first.., in
+  // hessian_unit_math.h; a compile-time choice, so the general instantiation holds none of it)
+  if constexpr (UNIT) {
     hess_unit_columns<L, NS>(A, theta, s, ns, acc);
-    return;
-  }
-  for (int64_t kv = 0; kv < A.K; ++kv) {
-    const T* vk = v + kv * P;
-    const int64_t base = hbase + kv * P;
-    for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
-      const LayerSpec& Ly = net.layer[l];
-      const int32_t h = lay.h[l];
-      auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
-      auto vw = [&](int j, int k) { return layer_weight(Ly, vk, j, k); };
-      auto a_in = [&](int k) { return row(lay.a[l] + k); };
-      auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
-      auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
-      const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
-      lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
-        r_forward_store<L>(val, row(lay.d1 + h + j), row(lay.rz + h + j), row(lay.ra + h + j),
-                           keep_rz, identity);
-      });
-    }
-    // R(dL/dy) = (d2l/dy2) Ra_out into the first half of the rg rows
-    loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return row(lay.ra + out_h + j); },
-                             curv_row, row(lay.ws), [&](int j) { return row(lay.rg + j); });
-    for (int l = nl - 1; l >= 0; --l) {
-      const LayerSpec& Ly = net.layer[l];
-      const int32_t h = lay.h[l];
-      T* cur = row(lay.rg + ((nl - 1 - l) % 2) * net.max_width);
-      T* nxt = row(lay.rg + ((nl - l) % 2) * net.max_width);
-      for (int j = 0; j < Ly.out; ++j)  // R delta = R g sigma' (+ g sigma'' Rz)
-        r_delta_finish<L>(Ly.act, full, cur + j * stride, row(lay.d1 + h + j),
-                          row(lay.gd2 + h + j), row(lay.rz + h + j));
-      // R dW = R delta a^T (+ delta Ra^T), R db = R delta. Unscaled weights of layers with at
-      // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
-      // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
-      // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
-      const bool two = full && l > 0;
-      auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
-      auto dj_row = [&](int j) { return row(lay.del + h + j); };
-      auto in_row = [&](int k) { return row(lay.a[l] + k); };
-      auto rin_row = [&](int k) { return row(lay.ra + lay.h[two ? l - 1 : 0] + k); };
-      auto slot = [&](int j, int k) { return base + layer_weight_index(Ly, j, k); };
-      int j_done = 0;
-      if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum) {
-        for (; j_done + 2 <= Ly.out; j_done += 2) {
-          const int j = j_done;
-          int k = 0;
-          for (; k + 2 <= Ly.in; k += 2)
-            acc.add_products_2x2(slot(j, k), slot(j, k + 1), slot(j + 1, k), slot(j + 1, k + 1),
-                                 rd_row(j), rd_row(j + 1), in_row(k), in_row(k + 1), dj_row(j),
-                                 dj_row(j + 1), rin_row(k), rin_row(k + 1), two);
-          for (; k < Ly.in; ++k)
-            for (int jj = j; jj < j + 2; ++jj)
-              acc.add_products(slot(jj, k), rd_row(jj), in_row(k), dj_row(jj), rin_row(k), two);
-        }
-      }
-      for (int j = 0; j < Ly.out; ++j) {  // the rows past the blocks, and the biases
-        for (int k = 0; j >= j_done && k < Ly.in; ++k)
-          add_weight_products<L>(acc, Ly, slot(j, k), rd_row(j), in_row(k), dj_row(j),
-                                 rin_row(k), two);
-        if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd_row(j));
-      }
-      if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
-        auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
-        auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
-        lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd_row, vt, dj_row,
-                        [&](int k, const T* val) {
-          T* rg = nxt + k * stride;
-          RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
+  } else {
+    for (int64_t kv = 0; kv < A.K; ++kv) {
+      const T* vk = v + kv * P;
+      const int64_t base = hbase + kv * P;
+      for (int l = 0; l < nl; ++l) {  // Rz = V a + W Ra + vb, Ra = sigma' Rz
+        const LayerSpec& Ly = net.layer[l];
+        const int32_t h = lay.h[l];
+        auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
+        auto vw = [&](int j, int k) { return layer_weight(Ly, vk, j, k); };
+        auto a_in = [&](int k) { return row(lay.a[l] + k); };
+        auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+        auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
+        const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
+        lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
+          r_forward_store<L>(val, row(lay.d1 + h + j), row(lay.rz + h + j), row(lay.ra + h + j),
+                             keep_rz, identity);
         });
+      }
+      // R(dL/dy) = (d2l/dy2) Ra_out into the first half of the rg rows
+      loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return row(lay.ra + out_h + j); },
+                               curv_row, row(lay.ws), [&](int j) { return row(lay.rg + j); });
+      for (int l = nl - 1; l >= 0; --l) {
+        const LayerSpec& Ly = net.layer[l];
+        const int32_t h = lay.h[l];
+        T* cur = row(lay.rg + ((nl - 1 - l) % 2) * net.max_width);
+        T* nxt = row(lay.rg + ((nl - l) % 2) * net.max_width);
+        for (int j = 0; j < Ly.out; ++j)  // R delta = R g sigma' (+ g sigma'' Rz)
+          r_delta_finish<L>(Ly.act, full, cur + j * stride, row(lay.d1 + h + j),
+                            row(lay.gd2 + h + j), row(lay.rz + h + j));
+        // R dW = R delta a^T (+ delta Ra^T), R db = R delta. Unscaled weights of layers with at
+        // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
+        // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
+        // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
+        const bool two = full && l > 0;
+        auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
+        auto dj_row = [&](int j) { return row(lay.del + h + j); };
+        auto in_row = [&](int k) { return row(lay.a[l] + k); };
+        auto rin_row = [&](int k) { return row(lay.ra + lay.h[two ? l - 1 : 0] + k); };
+        auto slot = [&](int j, int k) { return base + layer_weight_index(Ly, j, k); };
+        int j_done = 0;
+        if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum) {
+          for (; j_done + 2 <= Ly.out; j_done += 2) {
+            const int j = j_done;
+            int k = 0;
+            for (; k + 2 <= Ly.in; k += 2)
+              acc.add_products_2x2(slot(j, k), slot(j, k + 1), slot(j + 1, k), slot(j + 1, k + 1),
+                                   rd_row(j), rd_row(j + 1), in_row(k), in_row(k + 1), dj_row(j),
+                                   dj_row(j + 1), rin_row(k), rin_row(k + 1), two);
+            for (; k < Ly.in; ++k)
+              for (int jj = j; jj < j + 2; ++jj)
+                acc.add_products(slot(jj, k), rd_row(jj), in_row(k), dj_row(jj), rin_row(k), two);
+          }
+        }
+        for (int j = 0; j < Ly.out; ++j) {  // the rows past the blocks, and the biases
+          for (int k = 0; j >= j_done && k < Ly.in; ++k)
+            add_weight_products<L>(acc, Ly, slot(j, k), rd_row(j), in_row(k), dj_row(j),
+                                   rin_row(k), two);
+          if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd_row(j));
+        }
+        if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
+          auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+          auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
+          lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd_row, vt, dj_row,
+                          [&](int k, const T* val) {
+            T* rg = nxt + k * stride;
+            RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
+          });
+        }
       }
     }
   }
