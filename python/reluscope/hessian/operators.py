@@ -60,17 +60,18 @@ class BatchedLinearOperator:
     #: (column p: entries q of layers above p's, or of p's with q >= p; the others 0)
     _unit_triangle = False
 
-    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
-        """(B, K, P): the products with the unit vectors E (K, P) = e_k0 ... e_{k0+K-1}."""
+    def _unit_columns(self, k0: int, K: int) -> torch.Tensor:
+        """(B, K, P): the products with the unit vectors e_k0 ... e_{k0+K-1}."""
+        E = torch.zeros(K, self.shape[1], dtype=self.dtype, device=self.device)
+        E[:, k0:k0 + K].fill_diagonal_(1)
         return self.shared_matmat(E)
 
     def _unit_products(self, diagonal_only: bool) -> torch.Tensor:
         P = self.shape[1]
-        eye = torch.eye(P, dtype=self.dtype, device=self.device)
         step = max(1, min(P, self.directions_per_call()))
         blocks = []
         for k0 in range(0, P, step):
-            block = self._unit_columns(eye[k0:k0 + step], k0)
+            block = self._unit_columns(k0, min(step, P - k0))
             blocks.append(block.diagonal(offset=k0, dim1=1, dim2=2) if diagonal_only else block)
         if len(blocks) == 1 and not diagonal_only:  # one call's (B, P, P): no copy
             return blocks[0]
@@ -164,10 +165,10 @@ class _KernelOperator(BatchedLinearOperator):
     def _run(self, V: Optional[torch.Tensor], units: Optional[tuple] = None) -> torch.Tensor:
         return _fused.run(self.inputs, self.mode, V, kinks=False, units=units).products
 
-    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
+    def _unit_columns(self, k0: int, K: int) -> torch.Tensor:
         if not self._unit_triangle:
-            return super()._unit_columns(E, k0)
-        return self._run(None, units=(k0, E.shape[0]))
+            return super()._unit_columns(k0, K)
+        return self._run(None, units=(k0, K))
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         V = _fused.check_directions(self.theta, V)
@@ -250,8 +251,8 @@ class Residual(BatchedLinearOperator):
     def shared_matmat(self, E: torch.Tensor) -> torch.Tensor:
         return self.hessian.shared_matmat(E) - self.gauss_newton.shared_matmat(E)
 
-    def _unit_columns(self, E: torch.Tensor, k0: int) -> torch.Tensor:
-        return self.hessian._unit_columns(E, k0) - self.gauss_newton._unit_columns(E, k0)
+    def _unit_columns(self, k0: int, K: int) -> torch.Tensor:
+        return self.hessian._unit_columns(k0, K) - self.gauss_newton._unit_columns(k0, K)
 
     def directions_per_call(self) -> int:
         return self.hessian.directions_per_call()
