@@ -5,12 +5,14 @@
 // of `part` — results are deterministic for any thread count.
 // On x86-64 with GCC/Clang the task loop is also compiled for AVX2+FMA and for AVX-512, picked at
 // run time (common/cpu_isa.h).
-// Time O(B N (P + K P)); memory per thread: rows x kCpuLanes + len x kVec values.
+// Time O(B N (P + K P)); memory per thread: rows x kCpuLanes + len x (kVec + 1) + 2 kCpuLanes x
+// max_width values.
 #include <algorithm>
 #include <vector>
 
 #include "common/cpu_isa.h"
 #include "common/parallel.h"
+#include "common/square_transpose.h"
 #include "common/tile_cpu.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
@@ -68,51 +70,73 @@ struct LaneAcc {
       add(slot, val);
     }
   }
-  // add_products of four slots, s_jk <- a_j b_k (+ c_j d_k), each slot's sum in the same order
-  // as add_products (the same bits), each row loaded once for two slots.
-  void add_products_2x2(int64_t s00, int64_t s01, int64_t s10, int64_t s11, const T* a0,
-                        const T* a1, const T* b0, const T* b1, const T* c0, const T* c1,
-                        const T* d0, const T* d1, bool two) {
-    if (valid != kCpuLanes<T>) {
-      add_products(s00, a0, b0, c0, d0, two);
-      add_products(s01, a0, b1, c0, d1, two);
-      add_products(s10, a1, b0, c1, d0, two);
-      add_products(s11, a1, b1, c1, d1, two);
-      return;
+  // The outer products of a layer's weight slots: slot slot0 + j sj + k (j < nj, k < nk) gets
+  // the lane sum of a_j b_k (+ c_j d_k when two), row r of a at a + r * stride, likewise b, c, d.
+  // A register block of kOuterJ x kOuterK slots runs the lanes as the inner dimension of a small
+  // matrix product: per lane, kOuterJ broadcasts of a_j (c_j) times kOuterK / kVec vector loads
+  // of b (d), which lie lane-major in bt (dt), copied once per call. Its sums go to the plain
+  // accumulator `outer` (one value per slot); the slots outside the blocks use add_products.
+  // Each slot sums its lanes in lane order, then adds into its accumulator: the same bits for
+  // any thread count. O(nj nk L) multiply-adds (twice when two), O(nk L) copies.
+  static constexpr int kOuterJ = 4;
+  static constexpr int kOuterK = 2 * kVec<T>;
+  T* outer = nullptr;
+  T* bt = nullptr;  // kCpuLanes x max width: lane-major copies of b ...
+  T* dt = nullptr;  // ... and of d
+  void add_outer(int64_t slot0, int64_t sj, int nj, int nk, const T* a, const T* b, const T* c,
+                 const T* d, int64_t stride, bool two) {
+    const int n = valid;
+    const int nk_blocked = nk - nk % kOuterK, nj_blocked = nj - nj % kOuterJ;
+    lane_major(b, bt, n, nk, nk_blocked, stride);
+    if (two) lane_major(d, dt, n, nk, nk_blocked, stride);
+    for (int j0 = 0; j0 < nj_blocked; j0 += kOuterJ)
+      for (int k0 = 0; k0 < nk_blocked; k0 += kOuterK) {
+        const int64_t slot = slot0 + j0 * sj + k0;
+        if (two)
+          outer_block<true>(slot, sj, a + j0 * stride, c + j0 * stride, k0, nk, stride, n);
+        else
+          outer_block<false>(slot, sj, a + j0 * stride, a + j0 * stride, k0, nk, stride, n);
+      }
+    for (int j = 0; j < nj; ++j)  // the slots outside the blocks
+      for (int k = j < nj_blocked ? nk_blocked : 0; k < nk; ++k)
+        add_products(slot0 + j * sj + k, a + j * stride, b + k * stride, two ? c + j * stride : a,
+                     two ? d + k * stride : b, two);
+  }
+  // dst[i nk + k] = src[k stride + i] for lanes i < n, rows k < nk_blocked (a multiple of
+  // kVec), in kVec x kVec squares of vector shuffles.
+  static void lane_major(const T* src, T* dst, int n, int nk, int nk_blocked, int64_t stride) {
+    constexpr int V = kVec<T>;
+    const int n_sq = n - n % V;
+    for (int i0 = 0; i0 < n_sq; i0 += V)
+      for (int k0 = 0; k0 < nk_blocked; k0 += V)
+        SquareTranspose<T>::run(src + k0 * stride + i0, stride, dst + int64_t(i0) * nk + k0, nk);
+    for (int i = n_sq; i < n; ++i)
+      for (int k = 0; k < nk_blocked; ++k) dst[int64_t(i) * nk + k] = src[k * stride + i];
+  }
+  template <bool TWO>
+  void outer_block(int64_t slot, int64_t sj, const T* a, const T* c, int k0, int nk,
+                   int64_t stride, int n) {
+    T r[kOuterJ][kOuterK];
+    for (int jj = 0; jj < kOuterJ; ++jj) {
+      RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] = T(0);
     }
-    T* q00 = p + s00 * kVec<T>;
-    T* q01 = p + s01 * kVec<T>;
-    T* q10 = p + s10 * kVec<T>;
-    T* q11 = p + s11 * kVec<T>;
-    if (!two) {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r00 = a0[i] * b0[i], r01 = a0[i] * b1[i], r10 = a1[i] * b0[i], r11 = a1[i] * b1[i];
-        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
-          r00 += a0[g + i] * b0[g + i];
-          r01 += a0[g + i] * b1[g + i];
-          r10 += a1[g + i] * b0[g + i];
-          r11 += a1[g + i] * b1[g + i];
-        }
-        q00[i] += r00; q01[i] += r01; q10[i] += r10; q11[i] += r11;
+    for (int i = 0; i < n; ++i) {
+      const T* x = bt + int64_t(i) * nk + k0;
+      for (int jj = 0; jj < kOuterJ; ++jj) {
+        const T aj = a[jj * stride + i];
+        RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += aj * x[q];
       }
-    } else {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r00 = a0[i] * b0[i], r01 = a0[i] * b1[i], r10 = a1[i] * b0[i], r11 = a1[i] * b1[i];
-        r00 += c0[i] * d0[i];
-        r01 += c0[i] * d1[i];
-        r10 += c1[i] * d0[i];
-        r11 += c1[i] * d1[i];
-        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
-          T v00 = a0[g + i] * b0[g + i], v01 = a0[g + i] * b1[g + i];
-          T v10 = a1[g + i] * b0[g + i], v11 = a1[g + i] * b1[g + i];
-          v00 += c0[g + i] * d0[g + i];
-          v01 += c0[g + i] * d1[g + i];
-          v10 += c1[g + i] * d0[g + i];
-          v11 += c1[g + i] * d1[g + i];
-          r00 += v00; r01 += v01; r10 += v10; r11 += v11;
+      if (TWO) {
+        const T* y = dt + int64_t(i) * nk + k0;
+        for (int jj = 0; jj < kOuterJ; ++jj) {
+          const T cj = c[jj * stride + i];
+          RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += cj * y[q];
         }
-        q00[i] += r00; q01[i] += r01; q10[i] += r10; q11[i] += r11;
       }
+    }
+    for (int jj = 0; jj < kOuterJ; ++jj) {
+      T* o = outer + slot + jj * sj;
+      RS_SIMD for (int q = 0; q < kOuterK; ++q) o[q] += r[jj][q];
     }
   }
   // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
@@ -137,15 +161,16 @@ struct LaneAcc {
   }
 };
 
-// Tasks [begin, end) with scratch s (rows x kCpuLanes) and accumulators (len x kVec). xt, tt:
-// the shared inputs and targets feature-major (d_in, N), (d_out, N), or null (then read in place).
+// Tasks [begin, end) with scratch s (rows x kCpuLanes) and the accumulators of acc (acc.p: len
+// x kVec, acc.outer: len). xt, tt: the shared inputs and targets feature-major (d_in, N),
+// (d_out, N), or null (then read in place).
 template <bool UNIT, typename T>
-inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T* acc_slots,
+inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, LaneAcc<T>& acc,
                       const T* xt, const T* tt) {
   constexpr int kL = kCpuLanes<T>;
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
-  LaneAcc<T> acc{acc_slots};
+  T* acc_slots = acc.p;
   acc.d_in = net.d_in;
   for (int64_t task = begin; task < end && !stop_requested(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
@@ -158,6 +183,7 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
     const T* w = a.w + (a.w_per_net ? b * N : 0);
     const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
     std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
+    std::fill(acc.outer, acc.outer + len, T(0));
     if (a.kinks)
       kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * kL; });
     for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
@@ -187,7 +213,7 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, T*
     for (int64_t q = 0; q < len; ++q) {
       T sum = T(0);
       for (int i = 0; i < kVec<T>; ++i) sum += acc_slots[q * kVec<T> + i];
-      out[q] = sum;
+      out[q] = sum + acc.outer[q];
     }
   }
 }
@@ -212,14 +238,20 @@ void hess_cpu(const HessArgs<T>& a) {
   const int64_t tasks = a.B * a.C;
   const int64_t grain = std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
   parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {
-    std::vector<T> scratch(size_t(a.lay.rows) * kCpuLanes<T>), acc(size_t(a.len()) * kVec<T>);
+    const size_t lanes = kCpuLanes<T>, width = size_t(a.net.max_width), len = size_t(a.len());
+    std::vector<T> scratch(size_t(a.lay.rows) * lanes), slots(len * kVec<T>), outer(len),
+        transposed(2 * lanes * width);
+    LaneAcc<T> acc{slots.data()};
+    acc.outer = outer.data();
+    acc.bt = transposed.data();
+    acc.dt = acc.bt + lanes * width;
     const T* x = xt.empty() ? nullptr : xt.data();
     const T* t = tt.empty() ? nullptr : tt.data();
     // one function per kind of directions (each flattened into its own, ISA-specific code)
     if (a.unit_first >= 0)
-      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc.data(), x, t); });
+      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc, x, t); });
     else
-      call_for_isa(isa, [&] { run_tasks<false>(a, begin, end, scratch.data(), acc.data(), x, t); });
+      call_for_isa(isa, [&] { run_tasks<false>(a, begin, end, scratch.data(), acc, x, t); });
   });
 }
 

@@ -32,13 +32,14 @@ struct WarpAcc {
     if (two) value += c[0] * d[0];
     add(slot, &value);
   }
-  __device__ void add_products_2x2(int64_t s00, int64_t s01, int64_t s10, int64_t s11,
-                                   const T* a0, const T* a1, const T* b0, const T* b1,
-                                   const T* c0, const T* c1, const T* d0, const T* d1, bool two) {
-    add_products(s00, a0, b0, c0, d0, two);
-    add_products(s01, a0, b1, c0, d1, two);
-    add_products(s10, a1, b0, c1, d0, two);
-    add_products(s11, a1, b1, c1, d1, two);
+  // Slot slot0 + j sj + k gets a_j b_k (+ c_j d_k), row r of a at a + r * stride (LaneAcc's
+  // contract; here one slot at a time).
+  __device__ void add_outer(int64_t slot0, int64_t sj, int nj, int nk, const T* a, const T* b,
+                            const T* c, const T* d, int64_t stride, bool two) {
+    for (int j = 0; j < nj; ++j)
+      for (int k = 0; k < nk; ++k)
+        add_products(slot0 + j * sj + k, a + j * stride, b + k * stride, two ? c + j * stride : a,
+                     two ? d + k * stride : b, two);
   }
   __device__ void add(int64_t slot, const T* lanes) {
     T value = valid ? lanes[0] : T(0);

@@ -63,6 +63,12 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
   with_activation(act, [&](auto tag) { act_lanes<decltype(tag)::value, L>(z, d1, d2, slope); });
 }
 
+// Whether acc.add_outer takes a layer's weight slots: unscaled, row-major (slot of W(j, k) at
+// w_off + j w_sj + k) and at least kMinBlockedSum inputs wide.
+RS_HD bool outer_layer(const LayerSpec& Ly) {
+  return !layer_scaled(Ly) && Ly.w_sk == 1 && Ly.in >= kMinBlockedSum;
+}
+
 // One tile of L samples of one network (UNIT, at compile time: the unit directions of a full
 // Hessian). The launcher has filled rows w_row (sample weights, 0 for padding lanes), t_row..
 // (targets) and a[0].. (inputs), and when A.kinks lane 0 of the kink_max rows (kink_row_max,
@@ -70,7 +76,8 @@ RS_HD void act_lanes_dispatch(int32_t act, T* z, T* d1, T* d2, T slope) {
 // Row stride: NS when NS > 0 (a compile-time constant lets the CPU lane loops vectorise), else ns.
 // The matrix-vector sums of each layer run through lane_sums (register blocks); values to
 // accumulate are handed to acc.add(slot, values[L]), a weight's lane products a b (+ c d) to
-// acc.add_products(slot, a, b, c, d, two), which sums them without storing them first.
+// acc.add_products(slot, a, b, c, d, two), which sums them without storing them first, and the
+// outer products of a whole layer (outer_layer) to acc.add_outer.
 template <int L, int NS, bool UNIT, typename T, typename Acc>
 RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int64_t ns,
                      Acc& acc) {
@@ -152,9 +159,13 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
       }
       if (A.mode == HESS_GRAD) {
         const T sc = T(Ly.w_scale);  // d z / d theta_W = w_scale a
+        const bool outer = outer_layer(Ly);
+        if (outer)
+          acc.add_outer(gbase + Ly.w_off, Ly.w_sj, Ly.out, Ly.in, row(lay.del + h),
+                        row(lay.a[l]), row(lay.del + h), row(lay.a[l]), stride, false);
         for (int j = 0; j < Ly.out; ++j) {
           const T* dj = row(lay.del + h + j);
-          for (int k = 0; k < Ly.in; ++k) {
+          for (int k = 0; !outer && k < Ly.in; ++k) {
             const T* in = row(lay.a[l] + k);
             T val[L];
             RS_SIMD for (int i = 0; i < L; ++i) val[i] = dj[i] * in[i];
@@ -214,34 +225,22 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         for (int j = 0; j < Ly.out; ++j)  // R delta = R g sigma' (+ g sigma'' Rz)
           r_delta_finish<L>(Ly.act, full, cur + j * stride, row(lay.d1 + h + j),
                             row(lay.gd2 + h + j), row(lay.rz + h + j));
-        // R dW = R delta a^T (+ delta Ra^T), R db = R delta. Unscaled weights of layers with at
-        // least kMinBlockedSum inputs go in 2 x 2 blocks of slots (acc.add_products_2x2): each
-        // row loaded once for two slots ([16,64,64,1] float64 HVP 1.29 -> 0.98-1.16 s; on the
-        // [2,5,1] students the blocks cost ~8 %, so they keep one slot at a time).
+        // R dW = R delta a^T (+ delta Ra^T), R db = R delta. Unscaled row-major weights of
+        // layers with at least kMinBlockedSum inputs go to acc.add_outer, all of the layer's
+        // slots in one call (the CPU runs them as register-blocked matrix products).
         const bool two = full && l > 0;
         auto rd_row = [&](int j) { return static_cast<const T*>(cur + j * stride); };
         auto dj_row = [&](int j) { return row(lay.del + h + j); };
         auto in_row = [&](int k) { return row(lay.a[l] + k); };
         auto rin_row = [&](int k) { return row(lay.ra + lay.h[two ? l - 1 : 0] + k); };
-        auto slot = [&](int j, int k) { return base + layer_weight_index(Ly, j, k); };
-        int j_done = 0;
-        if (!layer_scaled(Ly) && Ly.in >= kMinBlockedSum) {
-          for (; j_done + 2 <= Ly.out; j_done += 2) {
-            const int j = j_done;
-            int k = 0;
-            for (; k + 2 <= Ly.in; k += 2)
-              acc.add_products_2x2(slot(j, k), slot(j, k + 1), slot(j + 1, k), slot(j + 1, k + 1),
-                                   rd_row(j), rd_row(j + 1), in_row(k), in_row(k + 1), dj_row(j),
-                                   dj_row(j + 1), rin_row(k), rin_row(k + 1), two);
-            for (; k < Ly.in; ++k)
-              for (int jj = j; jj < j + 2; ++jj)
-                acc.add_products(slot(jj, k), rd_row(jj), in_row(k), dj_row(jj), rin_row(k), two);
-          }
-        }
-        for (int j = 0; j < Ly.out; ++j) {  // the rows past the blocks, and the biases
-          for (int k = 0; j >= j_done && k < Ly.in; ++k)
-            add_weight_products<L>(acc, Ly, slot(j, k), rd_row(j), in_row(k), dj_row(j),
-                                   rin_row(k), two);
+        const bool outer = outer_layer(Ly);
+        if (outer)
+          acc.add_outer(base + Ly.w_off, Ly.w_sj, Ly.out, Ly.in, rd_row(0), in_row(0), dj_row(0),
+                        rin_row(0), stride, two);
+        for (int j = 0; j < Ly.out; ++j) {  // the other weights, and the biases
+          for (int k = 0; !outer && k < Ly.in; ++k)
+            add_weight_products<L>(acc, Ly, base + layer_weight_index(Ly, j, k), rd_row(j),
+                                   in_row(k), dj_row(j), rin_row(k), two);
           if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd_row(j));
         }
         if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)

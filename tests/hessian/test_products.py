@@ -170,6 +170,23 @@ def test_wide_layers_match_reference(act, dtype, device):
     matches_reference(net, theta, data, [V], dense=False, factor=10 if device == "cuda" else 1)
 
 
+@pytest.mark.parametrize("isa", CPU_ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_outer_product_blocks_match_reference(isa, dtype, monkeypatch):
+    """The weight slots of unscaled layers with >= 8 inputs (gradient, R-backward) go through
+    acc.add_outer: on the CPU, blocks of 4 outputs x 2 vectors of inputs (16 float64, 32
+    float32), lane-major copies by square shuffles, and the remainder one slot at a time. Widths
+    33 and 37 give both blocks and remainders in j and k; N = 45 a whole float64 tile and a
+    partial one (lanes past the last whole square copied one by one); every vector variant."""
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    for act in ("tanh", "relu"):
+        net = MLP([33, 37, 5, 2], act)
+        theta, data = random_problem(net, 2, 45, dtype, weighted=True)
+        V = torch.randn(2, 2, net.num_params, generator=torch.Generator().manual_seed(3),
+                        dtype=dtype)
+        matches_reference(net, theta, data, [V], dense=False)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
