@@ -178,15 +178,16 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         }
       }
       // g_prev = W^T delta; for the first layer, the input gradients (when asked for)
-      auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+      auto wt = [&](int k, int j) { return layer_theta(Ly, theta, j, k); };
       auto del = [&](int j) { return row(lay.del + h + j); };
       if (l > 0) {
-        lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, del, wt, del, [&](int k, const T* val) {
+        lane_sums<L, T>(Ly.in, Ly.out, false, T(Ly.w_scale), zero, wt, del, wt, del,
+                        [&](int k, const T* val) {
           T* gp = row(lay.del + lay.h[l - 1] + k);
           RS_SIMD for (int i = 0; i < L; ++i) gp[i] = val[i];
         });
       } else if (A.mode == HESS_GRAD && A.dx != nullptr) {
-        lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, del, wt, del,
+        lane_sums<L, T>(Ly.in, Ly.out, false, T(Ly.w_scale), zero, wt, del, wt, del,
                         [&](int k, const T* val) { acc.store_input_grad(k, val); });
       }
     }
@@ -204,12 +205,13 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
         const LayerSpec& Ly = net.layer[l];
         const int32_t h = lay.h[l];
         auto vb = [&](int j) { return Ly.b_off >= 0 ? vk[Ly.b_off + j] : T(0); };
-        auto vw = [&](int j, int k) { return layer_weight(Ly, vk, j, k); };
+        auto vw = [&](int j, int k) { return layer_theta(Ly, vk, j, k); };
         auto a_in = [&](int k) { return row(lay.a[l] + k); };
-        auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+        auto w = [&](int j, int k) { return layer_theta(Ly, theta, j, k); };
         auto ra_in = [&](int k) { return row(lay.ra + lay.h[l > 0 ? l - 1 : 0] + k); };
         const bool keep_rz = full && act_has_d2(Ly.act), identity = Ly.act == ACT_IDENTITY;
-        lane_sums<L, T>(Ly.out, Ly.in, l > 0, vb, vw, a_in, w, ra_in, [&](int j, const T* val) {
+        lane_sums<L, T>(Ly.out, Ly.in, l > 0, T(Ly.w_scale), vb, vw, a_in, w, ra_in,
+                        [&](int j, const T* val) {
           r_forward_store<L>(val, row(lay.d1 + h + j), row(lay.rz + h + j), row(lay.ra + h + j),
                              keep_rz, identity);
         });
@@ -244,9 +246,9 @@ RS_HD void hess_tile(const HessArgs<T>& A, const T* theta, const T* v, T* s, int
           if (Ly.b_off >= 0) acc.add(base + Ly.b_off + j, rd_row(j));
         }
         if (l > 0) {  // R g_prev = W^T R delta (+ V^T delta)
-          auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
-          auto vt = [&](int k, int j) { return layer_weight(Ly, vk, j, k); };
-          lane_sums<L, T>(Ly.in, Ly.out, full, zero, wt, rd_row, vt, dj_row,
+          auto wt = [&](int k, int j) { return layer_theta(Ly, theta, j, k); };
+          auto vt = [&](int k, int j) { return layer_theta(Ly, vk, j, k); };
+          lane_sums<L, T>(Ly.in, Ly.out, full, T(Ly.w_scale), zero, wt, rd_row, vt, dj_row,
                           [&](int k, const T* val) {
             T* rg = nxt + k * stride;
             RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];

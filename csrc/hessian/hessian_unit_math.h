@@ -72,9 +72,10 @@ RS_HD void hess_unit_columns(const HessArgs<T>& A, const T* theta, T* s, int64_t
                              ra_row(l, j), full && act_has_d2(Ly.act), Ly.act == ACT_IDENTITY);
         };
         const bool one_col = l == lo + 1;
-        auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, one_col ? j0 : k); };
+        auto w = [&](int j, int k) { return layer_theta(Ly, theta, j, one_col ? j0 : k); };
         auto ra = [&](int k) { return static_cast<const T*>(ra_row(l - 1, one_col ? j0 : k)); };
-        lane_sums<L, T>(Ly.out, one_col ? 1 : Ly.in, false, zero, w, ra, w, ra, store);
+        lane_sums<L, T>(Ly.out, one_col ? 1 : Ly.in, false, T(Ly.w_scale), zero, w, ra, w, ra,
+                        store);
       }
       loss_hessian_lanes<L, T>(A.loss, net.d_out, [&](int j) { return ra_row(nl - 1, j); },
                                [&](int j) { return row(lay.curv + j); }, row(lay.ws),
@@ -86,9 +87,10 @@ RS_HD void hess_unit_columns(const HessArgs<T>& A, const T* theta, T* s, int64_t
           r_delta_finish<L>(Ly.act, full && (l > lo || j == j0), rd_row(l, j),
                             row(lay.d1 + h + j), row(lay.gd2 + h + j), row(lay.rz + h + j));
         if (l > lo) {  // R g of layer l - 1 = W^T R delta
-          auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+          auto wt = [&](int k, int j) { return layer_theta(Ly, theta, j, k); };
           auto rd = [&](int j) { return static_cast<const T*>(rd_row(l, j)); };
-          lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, rd, wt, rd, [&](int k, const T* val) {
+          lane_sums<L, T>(Ly.in, Ly.out, false, T(Ly.w_scale), zero, wt, rd, wt, rd,
+                          [&](int k, const T* val) {
             T* rg = rd_row(l - 1, k);
             RS_SIMD for (int i = 0; i < L; ++i) rg[i] = val[i];
           });

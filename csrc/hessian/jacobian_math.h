@@ -62,11 +62,11 @@ RS_HD void jac_tile(const JacArgs<T>& A, const T* theta, const T* u, T* s, int64
         T* cur = block(l);
         const T* prev = block(l + 1);  // layer l - 1's Ra (read only when l > 0)
         auto ub = [&](int j) { return Ly.b_off >= 0 ? uk[Ly.b_off + j] : T(0); };
-        auto uw = [&](int j, int k) { return layer_weight(Ly, uk, j, k); };
+        auto uw = [&](int j, int k) { return layer_theta(Ly, uk, j, k); };
         auto a_in = [&](int k) { return static_cast<const T*>(row(lay.a[l] + k)); };
-        auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+        auto w = [&](int j, int k) { return layer_theta(Ly, theta, j, k); };
         auto r_in = [&](int k) { return prev + k * stride; };
-        lane_sums<L, T>(Ly.out, Ly.in, l > 0, ub, uw, a_in, w, r_in,
+        lane_sums<L, T>(Ly.out, Ly.in, l > 0, T(Ly.w_scale), ub, uw, a_in, w, r_in,
                         [&](int j, const T* val) { times_d1(l, j, val, cur + j * stride); });
       }
       const T* ra = block(nl - 1);
@@ -119,9 +119,9 @@ RS_HD void jac_tile(const JacArgs<T>& A, const T* theta, const T* u, T* s, int64
       }
       if (l > 0) {  // g_{l-1} = sigma'_{l-1} (W^T g_l)
         T* nxt = block(l - 1);
-        auto wt = [&](int k, int j) { return layer_weight(Ly, theta, j, k); };
+        auto wt = [&](int k, int j) { return layer_theta(Ly, theta, j, k); };
         auto gr = [&](int j) { return cur + j * stride; };
-        lane_sums<L, T>(Ly.in, Ly.out, false, zero, wt, gr, wt, gr,
+        lane_sums<L, T>(Ly.in, Ly.out, false, T(Ly.w_scale), zero, wt, gr, wt, gr,
                         [&](int k, const T* val) { times_d1(l - 1, k, val, nxt + k * stride); });
       }
     }

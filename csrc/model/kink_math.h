@@ -13,8 +13,9 @@
 //
 // Rounding bound e (Higham, Accuracy and Stability, 3.1: a dot product of n terms in any order,
 // with or without FMA, errs by at most gamma_n sum |terms|, gamma_n = n u / (1 - n u)): with
-// n = fan-in + 1 (+ 3 in the NTK parameterisation: W_jk is theta_jk times the computed
-// 1/sqrt(fan-in), itself within 2u of the exact factor, and that product rounds once more) and
+// n = fan-in + 1 (+ 3 in the NTK parameterisation: lane_sums multiplies the sum of theta_jk a_k
+// by the computed 1/sqrt(fan-in), itself within 2u of the exact factor, and that product rounds
+// once more before the bias is added) and
 // inputs a^_k within e(a_k) of the exact a_k,
 //   |z^_j - z_j| <= gamma_n (sum_k |W_jk| |a^_k| + |b_j|) + sum_k |W_jk| e(a_k)
 //                <= gamma_n |b_j| + max_k |W_jk| sum_k (gamma_n |a^_k| + e(a_k));
@@ -102,7 +103,7 @@ struct KinkLanes {
   template <typename A, typename E>
   RS_HD void begin_layer(const LayerSpec& Ly, A&& a, E&& e) {
     constexpr T u = std::numeric_limits<T>::epsilon() / 2;
-    const T n = T(Ly.in + 1 + (layer_scaled(Ly) ? 3 : 0));  // NTK: w_scale's and W's roundings
+    const T n = T(Ly.in + 1 + (layer_scaled(Ly) ? 3 : 0));  // NTK: w_scale (2u), scaled sum (1)
     gamma = n * u / (T(1) - n * u);
     RS_SIMD for (int i = 0; i < L; ++i) { in_sum[i] = T(0); out_zero[i] = T(1); }
     for (int k = 0; k < Ly.in; ++k) {

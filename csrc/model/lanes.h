@@ -41,18 +41,22 @@ RS_HD void act_value_lanes(int32_t act, T* z, T slope) {
 }
 
 // Sums of rows over L lanes, in register blocks: for each output q < n_out,
-//   val[i] = init(q) + sum_{m < n_sum} c1(q, m) r1(m)[i]  (+ c2(q, m) r2(m)[i] when `two`),
-// then done(q, val). Outputs go in blocks of JB (4 on the CPU, 1 on CUDA's single lane) so each
-// source row is loaded once per block and the block's sums stay in registers. The matrix-vector
+//   val[i] = init(q) + scale (sum_{m < n_sum} c1(q, m) r1(m)[i] (+ c2(q, m) r2(m)[i] when two)),
+// then done(q, val). scale is a layer's w_scale (its coefficients are theta's entries): applied
+// once per output, not to every coefficient (a scalar product and broadcast per coefficient cost
+// the [16,64,64,1] HVP ~7 %); when it is 1 the sum starts at init(q) and is not multiplied.
+// Outputs go in blocks of JB (4 on the CPU, 1 on CUDA's single lane) so each source row is
+// loaded once per block and the block's sums stay in registers. The matrix-vector
 // shapes of a layer (forward, backward, R-forward, R-backward) are all this loop.
 // O(n_out * n_sum * L) multiply-adds (twice that when `two`).
 template <int JB, bool TWO, int L, typename T, typename Init, typename C1, typename R1,
           typename C2, typename R2, typename Done>
-RS_HD void lane_sums_block(int q0, int n_sum, Init& init, C1& c1, R1& r1, C2& c2,
+RS_HD void lane_sums_block(int q0, int n_sum, T scale, Init& init, C1& c1, R1& r1, C2& c2,
                            R2& r2, Done& done) {
+  const bool scaled = scale != T(1);
   T val[JB][L];
   for (int b = 0; b < JB; ++b) {
-    const T c = init(q0 + b);
+    const T c = scaled ? T(0) : init(q0 + b);
     RS_SIMD for (int i = 0; i < L; ++i) val[b][i] = c;
   }
   for (int m = 0; m < n_sum; ++m) {
@@ -73,7 +77,12 @@ RS_HD void lane_sums_block(int q0, int n_sum, Init& init, C1& c1, R1& r1, C2& c2
   // accumulators to memory on every step of the loop above (f64 forward 4x slower).
   for (int b = 0; b < JB; ++b) {
     T out[L];
-    RS_SIMD for (int i = 0; i < L; ++i) out[i] = val[b][i];
+    if (scaled) {
+      const T c = init(q0 + b);
+      RS_SIMD for (int i = 0; i < L; ++i) out[i] = c + scale * val[b][i];
+    } else {
+      RS_SIMD for (int i = 0; i < L; ++i) out[i] = val[b][i];
+    }
     done(q0 + b, static_cast<const T*>(out));
   }
 }
@@ -84,16 +93,17 @@ inline constexpr int kMinBlockedSum = 8;
 
 template <int L, typename T, typename Init, typename C1, typename R1, typename C2, typename R2,
           typename Done>
-RS_HD void lane_sums(int n_out, int n_sum, bool two, Init&& init, C1&& c1, R1&& r1, C2&& c2,
-                     R2&& r2, Done&& done) {
+RS_HD void lane_sums(int n_out, int n_sum, bool two, T scale, Init&& init, C1&& c1, R1&& r1,
+                     C2&& c2, R2&& r2, Done&& done) {
   constexpr int JB = L > 1 ? 4 : 1;
   auto run = [&](auto two_tag) {
     constexpr bool kTwo = decltype(two_tag)::value;
     int q = 0;
     if (n_sum >= kMinBlockedSum)
       for (; q + JB <= n_out; q += JB)
-        lane_sums_block<JB, kTwo, L, T>(q, n_sum, init, c1, r1, c2, r2, done);
-    for (; q < n_out; ++q) lane_sums_block<1, kTwo, L, T>(q, n_sum, init, c1, r1, c2, r2, done);
+        lane_sums_block<JB, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
+    for (; q < n_out; ++q)
+      lane_sums_block<1, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
   };
   if (two)
     run(std::true_type{});
@@ -107,9 +117,10 @@ template <int L, typename T, typename Finish>
 RS_HD void dense_lanes(const LayerSpec& Ly, const T* theta, const T* in, int64_t in_stride, T* out,
                        int64_t out_stride, Finish&& finish) {
   auto bias = [&](int j) { return Ly.b_off >= 0 ? theta[Ly.b_off + j] : T(0); };
-  auto w = [&](int j, int k) { return layer_weight(Ly, theta, j, k); };
+  auto w = [&](int j, int k) { return layer_theta(Ly, theta, j, k); };
   auto row = [&](int k) { return in + k * in_stride; };
-  lane_sums<L, T>(Ly.out, Ly.in, false, bias, w, row, w, row, [&](int j, const T* val) {
+  lane_sums<L, T>(Ly.out, Ly.in, false, T(Ly.w_scale), bias, w, row, w, row,
+                  [&](int j, const T* val) {
     T* z = out + j * out_stride;
     RS_SIMD for (int i = 0; i < L; ++i) z[i] = val[i];
     finish(j, z);

@@ -45,11 +45,17 @@ RS_HD int64_t layer_weight_index(const LayerSpec& L, int j, int k) {
   return L.w_off + int64_t(j) * L.w_sj + int64_t(k) * L.w_sk;
 }
 
+// theta's entry of W(j, k), before w_scale: what lane_sums takes, scaling each sum once.
+template <typename T>
+RS_HD T layer_theta(const LayerSpec& L, const T* theta, int j, int k) {
+  return theta[layer_weight_index(L, j, k)];
+}
+
 // The weight W(j, k) as the layer applies it: theta's entry times w_scale (a product with 1 is
 // exact, so the standard parameterisation keeps its bits).
 template <typename T>
 RS_HD T layer_weight(const LayerSpec& L, const T* theta, int j, int k) {
-  return theta[layer_weight_index(L, j, k)] * T(L.w_scale);
+  return layer_theta(L, theta, j, k) * T(L.w_scale);
 }
 
 // Whether a layer scales its weights (the NTK parameterisation).
