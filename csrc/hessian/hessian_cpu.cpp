@@ -86,7 +86,8 @@ struct LaneAcc {
   void add_outer(int64_t slot0, int64_t sj, int nj, int nk, const T* a, const T* b, const T* c,
                  const T* d, int64_t stride, bool two) {
     const int n = valid;
-    const int nk_blocked = nk - nk % kOuterK, nj_blocked = nj - nj % kOuterJ;
+    const int nj_blocked = nj - nj % kOuterJ;  // no blocks (and no copies) below kOuterJ rows
+    const int nk_blocked = nj_blocked > 0 ? nk - nk % kOuterK : 0;
     lane_major(b, bt, n, nk, nk_blocked, stride);
     if (two) lane_major(d, dt, n, nk, nk_blocked, stride);
     for (int j0 = 0; j0 < nj_blocked; j0 += kOuterJ)
