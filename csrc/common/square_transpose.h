@@ -9,21 +9,9 @@
 #include <type_traits>
 #include <utility>
 
-namespace rs {
+#include "common/vec64.h"
 
-// 64-byte vectors of T and of shuffle indices (a vector_size on a dependent type is ignored).
-template <typename T>
-struct Vec64;
-template <>
-struct Vec64<double> {
-  typedef double Vec __attribute__((vector_size(64)));
-  typedef int64_t Mask __attribute__((vector_size(64)));
-};
-template <>
-struct Vec64<float> {
-  typedef float Vec __attribute__((vector_size(64)));
-  typedef int32_t Mask __attribute__((vector_size(64)));
-};
+namespace rs {
 
 template <typename T>
 struct SquareTranspose {

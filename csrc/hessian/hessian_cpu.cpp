@@ -8,6 +8,8 @@
 // Time O(B N (P + K P)); memory per thread: rows x kCpuLanes + len x (kVec + 1) + 2 kCpuLanes x
 // max_width values.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "common/cpu_isa.h"
@@ -16,6 +18,7 @@
 #include "common/tile_cpu.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
+#include "hessian/small_net_cpu.h"
 #include "model/kink_math.h"
 
 namespace rs {
@@ -164,10 +167,10 @@ struct LaneAcc {
 
 // Tasks [begin, end) with scratch s (rows x kCpuLanes) and the accumulators of acc (acc.p: len
 // x kVec, acc.outer: len). xt, tt: the shared inputs and targets feature-major (d_in, N),
-// (d_out, N), or null (then read in place).
+// (d_out, N), or null (then read in place). small: the tiles go to small_net_tile.
 template <bool UNIT, typename T>
 inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, LaneAcc<T>& acc,
-                      const T* xt, const T* tt) {
+                      const T* xt, const T* tt, bool small) {
   constexpr int kL = kCpuLanes<T>;
   const NetSpec& net = a.net;
   const int64_t P = net.n_params, N = a.N, len = a.len();
@@ -208,6 +211,14 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
       }
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
       if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
+      if constexpr (!UNIT) {
+        if (small) {
+          with_activation(net.layer[0].act, [&](auto tag) {
+            small_net_tile<decltype(tag)::value>(a, a.theta + b * P, v, s, acc.valid, acc.p);
+          });
+          continue;
+        }
+      }
       hess_tile<kL, kL, UNIT>(a, a.theta + b * P, v, s, kL, acc);
     }
     T* out = a.part + task * len;
@@ -228,9 +239,17 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
 // copy would add much memory for little.
 constexpr int64_t kMaxTransposed = int64_t(1) << 24;
 
+// RELUSCOPE_CPU_SMALL_NETS=0 sends the small nets through hess_tile too (the tests run both
+// paths; it is the arithmetic the CUDA launcher runs). Read on every call, like cpu_isa().
+inline bool small_nets_enabled() {
+  const char* flag = std::getenv("RELUSCOPE_CPU_SMALL_NETS");
+  return flag == nullptr || std::strcmp(flag, "0") != 0;
+}
+
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
   const CpuIsa isa = cpu_isa();
+  const bool small = small_net_call(a) && small_nets_enabled();
   std::vector<T> xt, tt;
   const bool shared =
       !a.rows && a.B > 1 && a.N * (a.net.d_in + a.net.d_out) <= kMaxTransposed;
@@ -250,9 +269,10 @@ void hess_cpu(const HessArgs<T>& a) {
     const T* t = tt.empty() ? nullptr : tt.data();
     // one function per kind of directions (each flattened into its own, ISA-specific code)
     if (a.unit_first >= 0)
-      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc, x, t); });
+      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc, x, t, false); });
     else
-      call_for_isa(isa, [&] { run_tasks<false>(a, begin, end, scratch.data(), acc, x, t); });
+      call_for_isa(isa,
+                   [&] { run_tasks<false>(a, begin, end, scratch.data(), acc, x, t, small); });
   });
 }
 

@@ -187,6 +187,31 @@ def test_outer_product_blocks_match_reference(isa, dtype, monkeypatch):
         matches_reference(net, theta, data, [V], dense=False)
 
 
+SMALL_NETS = [(MLP([1, 1, 1], "tanh"), "mse"), (MLP([2, 5, 1], "relu"), "bce_with_logits"),
+              (MLP([3, 7, 1], "leaky_relu", bias=False), "mse"),
+              (MLP([4, 8, 1], "sigmoid"), "bce_with_logits")]
+
+
+@pytest.mark.parametrize("small", ["1", "0"])
+@pytest.mark.parametrize("isa", CPU_ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_small_nets_match_reference_on_both_cpu_paths(small, isa, dtype, monkeypatch):
+    """Two layers, <= 4 inputs, <= 8 hidden neurons, one output: the CPU runs each vector of
+    samples through all passes on its own (csrc/hessian/small_net_cpu.h);
+    RELUSCOPE_CPU_SMALL_NETS=0 runs the general tile instead (what CUDA runs). Widths at both
+    bounds and below, no bias, both losses of one output; N = 45 leaves a partial vector and
+    an empty one in the last tile; every activation on [4, 8, 1]; every vector variant."""
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    nets = SMALL_NETS + [(MLP([4, 8, 1], act), "mse") for act in ACTIVATIONS]
+    for i, (net, loss) in enumerate(nets):
+        theta, data = random_problem(net, 2, 45, dtype, weighted=True, importance=True,
+                                     per_model=i % 2 == 1, loss=loss, seed=i)
+        V = torch.randn(2, 3, net.num_params, generator=torch.Generator().manual_seed(i),
+                        dtype=dtype)
+        matches_reference(net, theta, data, [V], dense=False)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -375,11 +400,13 @@ def test_errors():
         hessian.loss("net", theta, data)
 
 
+@pytest.mark.parametrize("small", ["1", "0"])
 @pytest.mark.parametrize("N", [31, 32, 33, 70])
-def test_overflow_gives_inf_like_torch_whatever_the_tile_padding(N):
+def test_overflow_gives_inf_like_torch_whatever_the_tile_padding(N, small, monkeypatch):
     """Outputs that overflow to inf give an inf loss, and the same inf/NaN pattern in the
     gradient as torch, also when N leaves padding lanes in the last tile (their weight-0
-    products with inf are left out, not added as NaN)."""
+    products with inf are left out, not added as NaN); on both CPU paths of this small net."""
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     net = MLP([2, 3, 1], "identity")
     theta = torch.full((2, net.num_params), 1e120, dtype=torch.float64)
     theta[1] = 0.5
@@ -427,12 +454,14 @@ def test_kinks_with_a_bias_at_the_atom_and_zero_weights():
     assert hessian.kinks(tms, theta, zero_w).tolist() == [0, 0]
 
 
+@pytest.mark.parametrize("small", ["1", "0"])
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
-def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act):
+def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, small, monkeypatch):
     """Integer weights put samples exactly on the kinks of the first hidden layer: z1 = x1 - x2
     at x = (1, 1) (and z2 = 2 x1 + x2 - 3 there too: one sample, counted once), z = b = 0 at
     x = 0 (the bias moves it); x = (3, 3) is on the kink with weight 0. Without a bias, x = 0
-    gives z = 0 for every theta: no kink."""
+    gives z = 0 for every theta: no kink. Both CPU paths of this small net."""
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     net = MLP([2, 2, 1], act)
     W1 = torch.tensor([[[1.0, -1.0], [2.0, 1.0]]], dtype=torch.float64)
     b1 = torch.tensor([[0.0, -3.0]], dtype=torch.float64)
