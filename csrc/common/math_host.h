@@ -3,12 +3,18 @@
 // max error 1.15 ulp (checked against a long double reference on 2e7 points over the whole
 // range, subnormals included); sigmoid 2.4 ulp; tanh, log1p, erf: 2.2, 2.2, 1.1 eps of torch in
 // float64 (tests/test_forward.py). Needs -fno-trapping-math for the clamps and selects to
-// if-convert. Device code keeps CUDA's math library (see math_fn.h).
+// if-convert. Each is one template on its value type (common/value.h): float and double in the
+// lane loops, or a 64-byte vector of them (vec64.h) lane by lane with the same arithmetic; erf is
+// scalar only. Device code keeps CUDA's math library (see math_fn.h).
 #pragma once
 #include <math.h>
 
 #include <cstdint>
-#include <cstring>
+
+#include "common/value.h"
+#if !defined(__CUDACC__)
+#include "common/vec64.h"
+#endif
 
 // Fully unrolls a short fixed-count loop (the polynomial and series loops below), so the lane
 // loops calling these functions stay straight-line code and vectorise.
@@ -22,42 +28,36 @@
 
 namespace rs {
 
-template <typename To, typename From>
-inline To bits_as(From x) {
-  static_assert(sizeof(To) == sizeof(From), "size mismatch");
-  To y;
-  std::memcpy(&y, &x, sizeof(To));
-  return y;
-}
-
 // (e^r - 1) / r by its Taylor polynomial for |r| <= ln2/2: sum_{k=1..13} r^(k-1) / k! for double,
 // to k = 7 for float (truncation below half an ulp). Shared by the exp functions below.
-inline double exp_taylor(double r) {
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  return p;
-}
-
-inline float exp_taylor(float r) {
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  return p;
+template <typename V>
+inline V exp_taylor(V r) {
+  using S = scalar_of<V>;
+  if constexpr (sizeof(S) == 8) {
+    V p = 1.0 / 6227020800.0 - V{};
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    return p;
+  } else {
+    V p = 1.0f / 5040.0f - V{};
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    return p;
+  }
 }
 
 // Constants of the exp functions per type: the rounding shifter (1.5 * 2^mantissa bits), log2(e),
@@ -66,7 +66,6 @@ template <typename T>
 struct ExpConst;
 template <>
 struct ExpConst<double> {
-  using Bits = uint64_t;
   static constexpr int kMantissa = 52;
   static constexpr double kShifter = 0x1.8p52, kLog2e = 1.4426950408889634, kBias = 1023.0;
   static constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
@@ -74,7 +73,6 @@ struct ExpConst<double> {
 };
 template <>
 struct ExpConst<float> {
-  using Bits = uint32_t;
   static constexpr int kMantissa = 23;
   static constexpr float kShifter = 0x1.8p23f, kLog2e = 1.44269504f, kBias = 127.0f;
   static constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
@@ -82,33 +80,34 @@ struct ExpConst<float> {
 };
 
 // x = n ln2 + r with |r| <= ln2/2: returns e^r = 1 + r exp_taylor(r) and the integer n (as T).
-template <typename T>
-inline T exp_reduced(T x, T& n) {
-  using C = ExpConst<T>;
+template <typename V>
+inline V exp_reduced(V x, V& n) {
+  using C = ExpConst<scalar_of<V>>;
   n = (x * C::kLog2e + C::kShifter) - C::kShifter;
-  T r = x - n * C::kLn2Hi;
+  V r = x - n * C::kLn2Hi;
   r = r - n * C::kLn2Lo;
-  return exp_taylor(r) * r + T(1);
+  return exp_taylor(r) * r + scalar_of<V>(1);
 }
 
 // 2^n built in the exponent bits, for an integer n with n + bias in [0, 2 bias + 1] (0 -> 0.0,
 // 2 bias + 1 -> inf).
-template <typename T>
-inline T pow2_bits(T n) {
-  using C = ExpConst<T>;
-  return bits_as<T>(bits_as<typename C::Bits>(n + (C::kShifter + C::kBias)) << C::kMantissa);
+template <typename V>
+inline V pow2_bits(V n) {
+  using C = ExpConst<scalar_of<V>>;
+  using Bits = typename ValueTraits<V>::Bits;
+  return bits_as<V>(bits_as<Bits>(n + (C::kShifter + C::kBias)) << C::kMantissa);
 }
 
 // e^x: 2^n as 2^(n/2) 2^(n - n/2) so that overflow gives inf and the subnormal range is rounded
 // correctly. NaN propagates; x is clamped only far outside the range.
-template <typename T>
-inline T exp_host(T x) {
-  using C = ExpConst<T>;
-  x = x < C::kMin ? C::kMin : x;
-  x = x > C::kMax ? C::kMax : x;
-  T n;
-  const T p = exp_reduced(x, n);
-  const T n1 = (n * T(0.5) + C::kShifter) - C::kShifter;
+template <typename V>
+inline V exp_host(V x) {
+  using C = ExpConst<scalar_of<V>>;
+  x = select_(x < C::kMin, C::kMin, x);
+  x = select_(x > C::kMax, C::kMax, x);
+  V n;
+  const V p = exp_reduced(x, n);
+  const V n1 = (n * scalar_of<V>(0.5) + C::kShifter) - C::kShifter;
   return p * pow2_bits(n1) * pow2_bits(n - n1);
 }
 
@@ -116,87 +115,79 @@ inline T exp_host(T x) {
 // overflow and subnormal handling, so one scale multiply instead of two. For x < -708.7 (double),
 // -87.7 (float) the result, below the smallest normal number, flushes to 0 (x is clamped where
 // 2^n's exponent field reaches 0); 1.15 ulp like exp_host elsewhere.
-template <typename T>
-inline T exp_nonpositive(T x) {
-  using C = ExpConst<T>;
-  x = x < C::kFlush ? C::kFlush : x;
-  T n;
-  const T p = exp_reduced(x, n);
+template <typename V>
+inline V exp_nonpositive(V x) {
+  using C = ExpConst<scalar_of<V>>;
+  x = select_(x < C::kFlush, C::kFlush, x);
+  V n;
+  const V p = exp_reduced(x, n);
   return p * pow2_bits(n);
 }
 
 // e^x - 1 for x <= 0 with a small relative error near 0: x exp_taylor(x) where |x| < ln2/2,
 // exp(x) - 1 elsewhere (at most ~3.5 ulp of cancellation there). Both are computed and one
 // selected, so the lane loop vectorises.
-inline double expm1_nonpositive(double x) {
-  const double e = exp_nonpositive(x) - 1.0;
-  return x > -0.34657359027997264 ? exp_taylor(x) * x : e;
-}
-
-inline float expm1_nonpositive(float x) {
-  const float e = exp_nonpositive(x) - 1.0f;
-  return x > -0.34657359f ? exp_taylor(x) * x : e;
+template <typename V>
+inline V expm1_nonpositive(V x) {
+  using S = scalar_of<V>;
+  const V e = exp_nonpositive(x) - S(1);
+  return select_(x > S(-0.34657359027997264), exp_taylor(x) * x, e);
 }
 
 // sigmoid z = 1 / (1 + u) for z >= 0, u / (1 + u) for z < 0, u = e^{-|z|} in [0, 1]: no
 // overflow, full relative accuracy for z < 0 down to z = -708.7 (-87.7 float; 0 below, where
 // e^z is subnormal), NaN kept.
-template <typename T>
-inline T sigmoid_host(T z) {
-  const T u = exp_nonpositive(z < T(0) ? z : -z);
-  return (z < T(0) ? u : T(1)) / (T(1) + u);
+template <typename V>
+inline V sigmoid_host(V z) {
+  using S = scalar_of<V>;
+  const V u = exp_nonpositive(select_(z < S(0), z, -z));
+  return select_(z < S(0), u, S(1)) / (S(1) + u);
 }
 
 // tanh z = sign(z) (1 - e^{-2|z|}) / (1 + e^{-2|z|}) = -sign(z) m / (2 + m), m = e^{-2|z|} - 1:
 // no overflow, full relative accuracy near 0, +-1 for large |z|, NaN kept.
-inline double tanh_host(double z) {
-  const double m = expm1_nonpositive(-2.0 * fabs(z));
-  return copysign(-m / (2.0 + m), z);
-}
-
-inline float tanh_host(float z) {
-  const float m = expm1_nonpositive(-2.0f * fabsf(z));
-  return copysignf(-m / (2.0f + m), z);
+template <typename V>
+inline V tanh_host(V z) {
+  using S = scalar_of<V>;
+  const V m = expm1_nonpositive(S(-2) * abs_bits(z));
+  return copysign_bits(-m / (S(2) + m), z);
 }
 
 // log(1 + x) for x in [0, 1] (softplus's log1p(e^{-|z|})): 1 + x = 2^k m with k in {0, 1} and
 // m in [1/sqrt2, sqrt2), log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| <= 0.172, by its series
 // (to s^23 for double, s^13 for float: truncation below half an ulp), plus the rounding error of
 // 1 + x, (x - (u - 1)) / u, and k ln2 in two parts. Selects only, so the lane loop vectorises.
-inline double log1p_unit(double x) {
-  const double u = 1.0 + x;
-  const bool high = u >= 1.4142135623730951;
-  const double m = high ? 0.5 * u : u, k = high ? 1.0 : 0.0;
-  const double s = (m - 1.0) / (m + 1.0), w = s * s;
-  double p = 2.0 / 23;
-  p = p * w + 2.0 / 21;
-  p = p * w + 2.0 / 19;
-  p = p * w + 2.0 / 17;
-  p = p * w + 2.0 / 15;
-  p = p * w + 2.0 / 13;
-  p = p * w + 2.0 / 11;
-  p = p * w + 2.0 / 9;
-  p = p * w + 2.0 / 7;
-  p = p * w + 2.0 / 5;
-  p = p * w + 2.0 / 3;
-  const double c = (x - (u - 1.0)) / u;
-  return k * 6.93147180369123816490e-01 +
-         (2.0 * s + (s * w * p + (k * 1.90821492927058770002e-10 + c)));
-}
-
-inline float log1p_unit(float x) {
-  const float u = 1.0f + x;
-  const bool high = u >= 1.41421356f;
-  const float m = high ? 0.5f * u : u, k = high ? 1.0f : 0.0f;
-  const float s = (m - 1.0f) / (m + 1.0f), w = s * s;
-  float p = 2.0f / 13;
-  p = p * w + 2.0f / 11;
-  p = p * w + 2.0f / 9;
-  p = p * w + 2.0f / 7;
-  p = p * w + 2.0f / 5;
-  p = p * w + 2.0f / 3;
-  const float c = (x - (u - 1.0f)) / u;
-  return k * 0.693359375f + (2.0f * s + (s * w * p + (k * -2.12194440e-4f + c)));
+template <typename V>
+inline V log1p_unit(V x) {
+  using S = scalar_of<V>;
+  const V u = S(1) + x;
+  const auto high = u >= S(1.4142135623730951);
+  const V m = select_(high, S(0.5) * u, u), k = select_(high, S(1), S(0));
+  const V s = (m - S(1)) / (m + S(1)), w = s * s;
+  const V c = (x - (u - S(1))) / u;
+  if constexpr (sizeof(S) == 8) {
+    V p = 2.0 / 23 - V{};
+    p = p * w + 2.0 / 21;
+    p = p * w + 2.0 / 19;
+    p = p * w + 2.0 / 17;
+    p = p * w + 2.0 / 15;
+    p = p * w + 2.0 / 13;
+    p = p * w + 2.0 / 11;
+    p = p * w + 2.0 / 9;
+    p = p * w + 2.0 / 7;
+    p = p * w + 2.0 / 5;
+    p = p * w + 2.0 / 3;
+    return k * 6.93147180369123816490e-01 +
+           (2.0 * s + (s * w * p + (k * 1.90821492927058770002e-10 + c)));
+  } else {
+    V p = 2.0f / 13 - V{};
+    p = p * w + 2.0f / 11;
+    p = p * w + 2.0f / 9;
+    p = p * w + 2.0f / 7;
+    p = p * w + 2.0f / 5;
+    p = p * w + 2.0f / 3;
+    return k * 0.693359375f + (2.0f * s + (s * w * p + (k * -2.12194440e-4f + c)));
+  }
 }
 
 // erf: for |x| < 1 its Taylor series, 2/sqrt(pi) x sum_n (-1)^n x^2n / (n! (2n + 1)) to n = 18;

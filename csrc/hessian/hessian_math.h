@@ -29,15 +29,17 @@
 
 namespace rs {
 
-// a = sigma(z), d1 = sigma'(z), d2 = sigma''(z), sharing the transcendental where possible.
-template <typename T>
-RS_HD void act_all(int32_t act, T z, T slope, T& a, T& d1, T& d2) {
+// a = sigma(z), d1 = sigma'(z), d2 = sigma''(z), sharing the transcendental where possible; V a
+// scalar or a host vector (common/value.h).
+template <typename V>
+RS_HD void act_all(int32_t act, V z, scalar_of<V> slope, V& a, V& d1, V& d2) {
+  using S = scalar_of<V>;
   if (act == ACT_SIGMOID) {
-    const T s = sigmoid_(z);
-    a = s; d1 = s * (T(1) - s); d2 = d1 * (T(1) - T(2) * s);
+    const V s = sigmoid_(z);
+    a = s; d1 = s * (S(1) - s); d2 = d1 * (S(1) - S(2) * s);
   } else if (act == ACT_TANH) {
-    const T t = tanh_(z);
-    a = t; d1 = T(1) - t * t; d2 = T(-2) * t * d1;
+    const V t = tanh_(z);
+    a = t; d1 = S(1) - t * t; d2 = S(-2) * t * d1;
   } else {
     a = act_value(act, z, slope); d1 = act_d1(act, z, slope); d2 = act_d2(act, z, slope);
   }

@@ -19,6 +19,7 @@
 
 #include "common/hostdevice.h"
 #include "common/math_fn.h"
+#include "common/value.h"
 
 namespace rs {
 
@@ -30,6 +31,31 @@ enum HessLoss : int32_t {
   LOSS_COUNT  // one past the last loss: a new loss is an entry above it and a branch below
 };
 RS_HD bool valid_loss(int32_t kind) { return kind >= 0 && kind < LOSS_COUNT; }
+
+// One output of a diagonal loss (KIND: mse, bce_with_logits or linear) for one sample: output y,
+// target t, wc = w I_j; adds l to loss, writes g = dl/dy and h = d2l/dy2. V a scalar or a host
+// vector (common/value.h).
+template <int KIND, typename V>
+RS_HD void loss_diag(V y, V t, V wc, V& loss, V& g, V& h) {
+  using S = scalar_of<V>;
+  if constexpr (KIND == LOSS_MSE) {
+    const V r = y - t, e = wc * r;
+    loss += e * r;
+    g = S(2) * e;
+    h = S(2) * wc;
+  } else if constexpr (KIND == LOSS_BCE_WITH_LOGITS) {
+    const V sp = select_(y > S(0), y, S(0)) + log1p_unit_(exp_nonpositive_(-abs_(y)));
+    const V sg = sigmoid_(y);
+    loss += wc * (sp - t * y);
+    g = wc * (sg - t);
+    h = wc * sg * (S(1) - sg);
+  } else {
+    static_assert(KIND == LOSS_LINEAR, "a diagonal loss");
+    loss += wc * t * y;
+    g = wc * t;
+    h = V{};
+  }
+}
 
 // y(j), t(j), g(j), curv(j): lane rows of output j; w, ws: lane rows; imp: (d_out,); loss[L] is
 // added to. curv(j) receives d2l/dy_j^2 (diagonal losses) or p_j (cross_entropy, with w s in ws).
@@ -79,28 +105,14 @@ RS_HD void loss_lanes(int32_t kind, int d_out, const T* imp, YRow y, TRow t, con
     T* h = curv(j);
     const T c = imp[j];
     if (kind == LOSS_MSE) {
-      RS_SIMD for (int i = 0; i < L; ++i) {
-        const T r = yj[i] - tj[i], e = w[i] * c * r;
-        loss[i] += e * r;
-        gj[i] = T(2) * e;
-        h[i] = T(2) * c * w[i];
-      }
+      RS_SIMD for (int i = 0; i < L; ++i)
+        loss_diag<LOSS_MSE>(yj[i], tj[i], w[i] * c, loss[i], gj[i], h[i]);
     } else if (kind == LOSS_BCE_WITH_LOGITS) {
-      RS_SIMD for (int i = 0; i < L; ++i) {
-        const T z = yj[i], wc = w[i] * c;
-        const T sp = (z > T(0) ? z : T(0)) + log1p_unit_(exp_nonpositive_(-abs_(z)));
-        const T sg = sigmoid_(z);
-        loss[i] += wc * (sp - tj[i] * z);
-        gj[i] = wc * (sg - tj[i]);
-        h[i] = wc * sg * (T(1) - sg);
-      }
+      RS_SIMD for (int i = 0; i < L; ++i)
+        loss_diag<LOSS_BCE_WITH_LOGITS>(yj[i], tj[i], w[i] * c, loss[i], gj[i], h[i]);
     } else {  // LOSS_LINEAR
-      RS_SIMD for (int i = 0; i < L; ++i) {
-        const T wc = w[i] * c;
-        loss[i] += wc * tj[i] * yj[i];
-        gj[i] = wc * tj[i];
-        h[i] = T(0);
-      }
+      RS_SIMD for (int i = 0; i < L; ++i)
+        loss_diag<LOSS_LINEAR>(yj[i], tj[i], w[i] * c, loss[i], gj[i], h[i]);
     }
   }
 }

@@ -26,7 +26,8 @@ inline constexpr int kSmallIn = 4;
 inline constexpr int kSmallHidden = 8;
 
 // Whether a call takes small_net_tile: the shape above, the standard parameterisation with
-// row-major weights (a hidden neuron's weight slots are then consecutive), no unit directions
+// row-major weights (a hidden neuron's weight slots are then consecutive), a diagonal loss
+// (loss_diag: a cross-entropy of one output keeps hess_tile), no unit directions
 // (full Hessians keep their own pass) and no input gradients.
 template <typename T>
 bool small_net_call(const HessArgs<T>& a) {
@@ -34,7 +35,7 @@ bool small_net_call(const HessArgs<T>& a) {
   if (net.n_layers != 2 || net.d_out != 1 || a.unit_first >= 0 || a.dx != nullptr) return false;
   const LayerSpec &L0 = net.layer[0], &L1 = net.layer[1];
   return L0.in <= kSmallIn && L0.out <= kSmallHidden && L1.act == ACT_IDENTITY &&
-         !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 && L1.w_sk == 1;
+         a.loss != LOSS_CROSS_ENTROPY && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 && L1.w_sk == 1;
 }
 
 // One network's (or one direction's) parameters, and the slot of each, in locals: the slot
@@ -65,13 +66,30 @@ struct SmallSlots {
   }
 };
 
+// f(i) for i < n, unrolled over i < N so that arrays indexed by i stay in registers.
+template <int N, typename F>
+inline void small_each(int n, F&& f) {
+  RS_UNROLL_FULLY
+  for (int i = 0; i < N; ++i)
+    if (i < n) f(i);
+}
+
+// What the R-passes read of one vector of samples: inputs, sigma(z), sigma', sigma'', the loss's
+// gradient and curvature in y, and which lanes hold samples.
+template <typename T>
+struct SmallState {
+  using V = typename Vec64<T>::Vec;
+  V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
+  typename Vec64<T>::Mask keep;
+};
+
 // One tile of the launcher (rows w_row, t_row, a[0].. of the scratch s filled, L = kCpuLanes
 // lanes each, the first `valid` of them samples; the kink_max rows when A.kinks), hidden
 // activation ACT, into slots (kVec values per slot, as LaneAcc::add): per slot, lane i of the
 // vector sums lanes i, i + kVec, ... of the tile, the lanes past `valid` left out by a mask.
 // First every vector's forward pass, loss and gradient; then, direction by direction (each
 // direction's parameters read once per tile), every vector's R-passes from the values the first
-// phase kept.
+// phase kept. The per-element maths (act_all, loss_diag) run on the vectors themselves.
 template <int ACT, typename T>
 void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s, int valid,
                     T* slots) {
@@ -81,91 +99,75 @@ void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s
   const LayerSpec L0 = A.net.layer[0], L1 = A.net.layer[1];
   const int d = L0.in, h = L0.out, loss_kind = A.loss, nv = (valid + W - 1) / W;
   const int64_t P = A.net.n_params, K = A.K;
-  const T slope = T(A.net.slope);
-  const T* imp = A.imp;
+  const T slope = T(A.net.slope), imp = A.imp[0];
   const int32_t mode = A.mode;
   const bool full = mode != HESS_GNVP, kinks_asked = A.kinks;
   const bool bound = kinks_asked && act_has_kink(ACT);
   SmallParams<T> th;
   th.load(L0, L1, theta);
   const SmallSlots slot(L0, L1);
-  T w_max[kSmallHidden];
-  for (int j = 0; j < h && bound; ++j) w_max[j] = s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * L];
-  // what the R-passes read, per vector of samples
-  // (a, sigma', sigma'' as rows of W lanes, neuron after neuron: one lane loop applies sigma)
-  V x[NV][kSmallIn], g[NV];
-  T a[NV][kSmallHidden * W], d1[NV][kSmallHidden * W], d2[NV][kSmallHidden * W];
-  T curv[NV][W], ws[NV][W];
-  auto at = [&](T(&r)[NV][kSmallHidden * W], int p, int j) { return load_vec64(r[p] + j * W); };
-  M keep[NV];
-  auto put = [&](int p, T* q, V c) {  // q: the slot's kVec values
-    if ((p + 1) * W > valid) c = V(M(c) & keep[p]);
+  // the kink bounds' constants (KinkLanes::begin_layer, neuron)
+  T w_max[kSmallHidden], e_bias[kSmallHidden];
+  const T gamma = kink_gamma<T>(L0), no_bias = L0.b_off >= 0 ? T(0) : T(1);
+  for (int j = 0; j < h && bound; ++j) {
+    w_max[j] = s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * L];
+    e_bias[j] = L0.b_off >= 0 ? gamma * abs_(th.b1[j]) : T(0);
+  }
+  SmallState<T> st[NV];
+  auto put = [&](const SmallState<T>& S, int p, T* q, V c) {  // q: the slot's kVec values
+    if ((p + 1) * W > valid) c = V(M(c) & S.keep);
     store_vec64(q, load_vec64(q) + c);
   };
   for (int p = 0; p < nv; ++p) {
+    SmallState<T>& S = st[p];
     const int p0 = p * W;
-    keep[p] = M{} - 1;
-    for (int i = 0; i < W && p0 + W > valid; ++i) keep[p][i] = p0 + i < valid ? -1 : 0;
+    S.keep = M{} - 1;
+    for (int i = 0; i < W && p0 + W > valid; ++i) S.keep[i] = p0 + i < valid ? -1 : 0;
     // ---- forward, with the kink flags of the hidden layer when asked for
-    T xs[kSmallIn][W], es[W];
-    for (int k = 0; k < d; ++k) {
-      x[p][k] = load_vec64(s + int64_t(A.lay.a[0] + k) * L + p0);
-      store_vec64(xs[k], x[p][k]);
-    }
-    KinkLanes<W, T> kinks;
-    if (kinks_asked) {
-      T e0[kSmallIn][W];
-      kinks.start(d, [&](int k) { return static_cast<const T*>(xs[k]); },
-                  [&](int k) { return e0[k]; });
-      if (bound)
-        kinks.begin_layer(L0, [&](int k) { return static_cast<const T*>(xs[k]); },
-                          [&](int k) { return static_cast<const T*>(e0[k]); });
-    }
-    T* z = a[p];
-    for (int j = 0; j < h; ++j) {
-      V zj = th.b1[j] + V{};
-      for (int k = 0; k < d; ++k) zj += th.w1[j][k] * x[p][k];
-      store_vec64(z + j * W, zj);
-      if (bound) kinks.template neuron<ACT>(L0, theta, j, w_max[j], z + j * W, es, slope);
-    }
-    T* g1 = d1[p];
-    T* g2 = d2[p];
-    RS_SIMD for (int i = 0; i < h * W; ++i) {
-      T ai, d1i, d2i;
-      act_all(int32_t(ACT), z[i], slope, ai, d1i, d2i);
-      z[i] = ai;
-      g1[i] = d1i;
-      g2[i] = d2i;
-    }
+    small_each<kSmallIn>(d, [&](int k) {
+      S.x[k] = load_vec64(s + int64_t(A.lay.a[0] + k) * L + p0);
+    });
+    // kink flags (kink_math.h's steps; the inputs are exact: e = 0)
+    V in_zero = T(1) - V{}, in_sum = V{}, on_kink = V{}, out_zero = T(1) - V{};
+    if (kinks_asked)
+      small_each<kSmallIn>(d, [&](int k) {
+        in_zero *= kink_input_zero(S.x[k]);
+        if (bound) in_sum += kink_input_term(gamma, S.x[k], V{});
+      });
     V y = th.b2 + V{};
-    for (int j = 0; j < h; ++j) y += th.w2[j] * at(a, p, j);
+    small_each<kSmallHidden>(h, [&](int j) {
+      V z = th.b1[j] + V{};
+      small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
+      if (bound) {
+        const V e_z = T(2) * (w_max[j] * in_sum + e_bias[j]);
+        kink_neuron_step<ACT>(z, e_z, no_bias * in_zero, slope, on_kink, out_zero);
+      }
+      act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], S.d2[j]);
+      y += th.w2[j] * S.a[j];
+    });
     const T* wr = s + int64_t(A.lay.w_row) * L + p0;
-    if (kinks_asked) {
-      T on_kink[W];
-      kinks.flags(wr, on_kink);
-      put(p, slots + kHessKinkSlot * W, load_vec64(on_kink));
-    }
+    if (kinks_asked) put(S, p, slots + kHessKinkSlot * W, kink_flag(on_kink, load_vec64(wr)));
     // ---- the loss, its gradient g in y and curvature (loss_math.h)
-    T ys[W], gs[W], loss[W];
-    store_vec64(ys, y);
-    RS_SIMD for (int i = 0; i < W; ++i) loss[i] = T(0);
-    const T* tr = s + int64_t(A.lay.t_row) * L + p0;
-    loss_lanes<W, T>(loss_kind, 1, imp, [&](int) { return static_cast<const T*>(ys); },
-                     [&](int) { return tr; }, wr, [&](int) { return gs; },
-                     [&](int) { return curv[p]; }, ws[p], loss);
-    put(p, slots + kHessLossSlot * W, load_vec64(loss));
-    g[p] = load_vec64(gs);
+    const V t = load_vec64(s + int64_t(A.lay.t_row) * L + p0), wc = load_vec64(wr) * imp;
+    V loss = V{};
+    if (loss_kind == LOSS_MSE)
+      loss_diag<LOSS_MSE>(y, t, wc, loss, S.g, S.curv);
+    else if (loss_kind == LOSS_BCE_WITH_LOGITS)
+      loss_diag<LOSS_BCE_WITH_LOGITS>(y, t, wc, loss, S.g, S.curv);
+    else
+      loss_diag<LOSS_LINEAR>(y, t, wc, loss, S.g, S.curv);
+    put(S, p, slots + kHessLossSlot * W, loss);
     // ---- gradient: dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/dW1_jk = delta_j x_k
     if (mode == HESS_GRAD) {
       T* q = slots + kHessHeaderSlots * W;
-      if (slot.b2 >= 0) put(p, q + slot.b2 * W, g[p]);
-      for (int j = 0; j < h; ++j) {
-        put(p, q + slot.w2[j] * W, g[p] * at(a, p, j));
-        const V del = ACT == ACT_IDENTITY ? th.w2[j] * g[p] : th.w2[j] * g[p] * at(d1, p, j);
-        if (slot.b1[j] >= 0) put(p, q + slot.b1[j] * W, del);
+      if (slot.b2 >= 0) put(S, p, q + slot.b2 * W, S.g);
+      small_each<kSmallHidden>(h, [&](int j) {
+        put(S, p, q + slot.w2[j] * W, S.g * S.a[j]);
+        const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
+        if (slot.b1[j] >= 0) put(S, p, q + slot.b1[j] * W, del);
         T* qw = q + slot.w1[j][0] * W;
-        for (int k = 0; k < d; ++k) put(p, qw + k * W, del * x[p][k]);
-      }
+        small_each<kSmallIn>(d, [&](int k) { put(S, p, qw + k * W, del * S.x[k]); });
+      });
     }
   }
   if (mode != HESS_HVP && mode != HESS_GNVP) return;
@@ -175,33 +177,29 @@ void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s
     vp.load(L0, L1, v + kv * P);
     T* q = slots + (kHessHeaderSlots + kv * P) * W;
     for (int p = 0; p < nv; ++p) {
+      const SmallState<T>& S = st[p];
       V rz[kSmallHidden], ra[kSmallHidden], ry = vp.b2 + V{};
-      for (int j = 0; j < h; ++j) {
+      small_each<kSmallHidden>(h, [&](int j) {
         rz[j] = vp.b1[j] + V{};
-        for (int k = 0; k < d; ++k) rz[j] += vp.w1[j][k] * x[p][k];
-        ra[j] = ACT == ACT_IDENTITY ? rz[j] : at(d1, p, j) * rz[j];
-        ry += vp.w2[j] * at(a, p, j);
+        small_each<kSmallIn>(d, [&](int k) { rz[j] += vp.w1[j][k] * S.x[k]; });
+        ra[j] = ACT == ACT_IDENTITY ? rz[j] : S.d1[j] * rz[j];
+        ry += vp.w2[j] * S.a[j];
         ry += th.w2[j] * ra[j];
-      }
-      T rys[W], rgs[W];
-      store_vec64(rys, ry);
-      loss_hessian_lanes<W, T>(loss_kind, 1, [&](int) { return static_cast<const T*>(rys); },
-                               [&](int) { return static_cast<const T*>(curv[p]); }, ws[p],
-                               [&](int) { return rgs; });
-      const V rg = load_vec64(rgs), gp = g[p];
-      if (slot.b2 >= 0) put(p, q + slot.b2 * W, rg);
-      for (int j = 0; j < h; ++j) {
-        put(p, q + slot.w2[j] * W, full ? rg * at(a, p, j) + gp * ra[j] : rg * at(a, p, j));
+      });
+      const V rg = S.curv * ry, gp = S.g;  // loss_hessian_lanes of a diagonal loss
+      if (slot.b2 >= 0) put(S, p, q + slot.b2 * W, rg);
+      small_each<kSmallHidden>(h, [&](int j) {
+        put(S, p, q + slot.w2[j] * W, full ? rg * S.a[j] + gp * ra[j] : rg * S.a[j]);
         V rd = th.w2[j] * rg;  // R g_j = W2_j R g (+ V2_j g), then R delta_j
         if (full) rd += vp.w2[j] * gp;
         if (full && act_has_d2(ACT))
-          rd = rd * at(d1, p, j) + (th.w2[j] * gp) * at(d2, p, j) * rz[j];
+          rd = rd * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[j];
         else if (ACT != ACT_IDENTITY)
-          rd *= at(d1, p, j);
-        if (slot.b1[j] >= 0) put(p, q + slot.b1[j] * W, rd);
+          rd *= S.d1[j];
+        if (slot.b1[j] >= 0) put(S, p, q + slot.b1[j] * W, rd);
         T* qw = q + slot.w1[j][0] * W;
-        for (int k = 0; k < d; ++k) put(p, qw + k * W, rd * x[p][k]);
-      }
+        small_each<kSmallIn>(d, [&](int k) { put(S, p, qw + k * W, rd * S.x[k]); });
+      });
     }
   }
 }

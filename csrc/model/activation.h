@@ -7,6 +7,7 @@
 
 #include "common/hostdevice.h"
 #include "common/math_fn.h"
+#include "common/value.h"
 
 namespace rs {
 
@@ -35,45 +36,51 @@ RS_HD constexpr bool act_has_kink(int32_t act) { return act == ACT_RELU || act =
 
 RS_HD constexpr bool act_has_d2(int32_t act) { return !act_piecewise_linear(act); }
 
-template <typename T>
-RS_HD T act_value(int32_t act, T z, T slope) {
+// sigma(z), sigma'(z), sigma''(z) for a value type V (common/value.h): a scalar, or on the host a
+// vector of them lane by lane.
+template <typename V>
+RS_HD V act_value(int32_t act, V z, scalar_of<V> slope) {
+  using S = scalar_of<V>;
   switch (act) {
-    case ACT_RELU: return z < T(0) ? T(0) : z;  // NaN propagates, as in torch
-    case ACT_LEAKY_RELU: return z > T(0) ? z : slope * z;
+    case ACT_RELU: return select_(z < S(0), S(0), z);  // NaN propagates, as in torch
+    case ACT_LEAKY_RELU: return select_(z > S(0), z, slope * z);
     case ACT_TANH: return tanh_(z);
     case ACT_SIGMOID: return sigmoid_(z);
     case ACT_SOFTPLUS:  // log(1 + e^z) = max(z, 0) + log1p(e^{-|z|})
-      return z > T(20) ? z : (z > T(0) ? z : T(0)) + log1p_unit_(exp_nonpositive_(-abs_(z)));
+      return select_(z > S(20), z,
+                     select_(z > S(0), z, S(0)) + log1p_unit_(exp_nonpositive_(-abs_(z))));
     case ACT_ERF: return erf_(z);
     case ACT_QUADRATIC: return z * z;
     default: return z;
   }
 }
 
-template <typename T>
-RS_HD T act_d1(int32_t act, T z, T slope) {
+template <typename V>
+RS_HD V act_d1(int32_t act, V z, scalar_of<V> slope) {
+  using S = scalar_of<V>;
   switch (act) {
-    case ACT_RELU: return z > T(0) ? T(1) : T(0);
-    case ACT_LEAKY_RELU: return z > T(0) ? T(1) : slope;
-    case ACT_TANH: { T t = tanh_(z); return T(1) - t * t; }
-    case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s); }
-    case ACT_SOFTPLUS: return z > T(20) ? T(1) : sigmoid_(z);
-    case ACT_ERF: return T(1.1283791670955126) * exp_nonpositive_(-z * z);  // 2/sqrt(pi)
-    case ACT_QUADRATIC: return T(2) * z;
-    default: return T(1);
+    case ACT_RELU: return select_(z > S(0), S(1), S(0));
+    case ACT_LEAKY_RELU: return select_(z > S(0), S(1), slope);
+    case ACT_TANH: { const V t = tanh_(z); return S(1) - t * t; }
+    case ACT_SIGMOID: { const V s = sigmoid_(z); return s * (S(1) - s); }
+    case ACT_SOFTPLUS: return select_(z > S(20), S(1), sigmoid_(z));
+    case ACT_ERF: return S(1.1283791670955126) * exp_nonpositive_(-z * z);  // 2/sqrt(pi)
+    case ACT_QUADRATIC: return S(2) * z;
+    default: return S(1) - V{};
   }
 }
 
-template <typename T>
-RS_HD T act_d2(int32_t act, T z, T /*slope*/) {
+template <typename V>
+RS_HD V act_d2(int32_t act, V z, scalar_of<V> /*slope*/) {
+  using S = scalar_of<V>;
   switch (act) {
-    case ACT_TANH: { T t = tanh_(z); return T(-2) * t * (T(1) - t * t); }
-    case ACT_SIGMOID: { T s = sigmoid_(z); return s * (T(1) - s) * (T(1) - T(2) * s); }
-    case ACT_SOFTPLUS: { if (z > T(20)) return T(0); T s = sigmoid_(z); return s * (T(1) - s); }
+    case ACT_TANH: { const V t = tanh_(z); return S(-2) * t * (S(1) - t * t); }
+    case ACT_SIGMOID: { const V s = sigmoid_(z); return s * (S(1) - s) * (S(1) - S(2) * s); }
+    case ACT_SOFTPLUS: { const V s = sigmoid_(z); return select_(z > S(20), S(0), s * (S(1) - s)); }
     case ACT_ERF:  // -4/sqrt(pi) z e^{-z^2}
-      return T(-2.2567583341910252) * z * exp_nonpositive_(-z * z);
-    case ACT_QUADRATIC: return T(2);
-    default: return T(0);  // identity, relu, leaky_relu: piecewise linear
+      return S(-2.2567583341910252) * z * exp_nonpositive_(-z * z);
+    case ACT_QUADRATIC: return S(2) - V{};
+    default: return V{};  // identity, relu, leaky_relu: piecewise linear
   }
 }
 

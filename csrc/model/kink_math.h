@@ -31,6 +31,7 @@
 
 #include "common/hostdevice.h"
 #include "common/math_fn.h"
+#include "common/value.h"
 #include "model/activation.h"
 #include "model/net_spec.h"
 
@@ -39,22 +40,73 @@ namespace rs {
 // A bound on |sigma^(z^) - sigma(z)| given |z^ - z| <= e: the Lipschitz constant of sigma on
 // [z^ - e, z^ + e] times e, plus sigma's own evaluation error (exact for relu and identity, one
 // rounding for leaky_relu, at most 8 u max(1, |sigma|) assumed for the transcendental ones).
-template <typename T>
-RS_HD T act_error(int32_t act, T z, T e, T slope) {
-  constexpr T u = std::numeric_limits<T>::epsilon() / 2;
-  const T az = abs_(z);
+template <typename V>
+RS_HD V act_error(int32_t act, V z, V e, scalar_of<V> slope) {
+  using S = scalar_of<V>;
+  constexpr S u = std::numeric_limits<S>::epsilon() / 2;
+  const V az = abs_(z);
   switch (act) {
     case ACT_IDENTITY: return e;
-    case ACT_RELU: return z < -e ? T(0) : e;
+    case ACT_RELU: return select_(z < -e, S(0), e);
     case ACT_LEAKY_RELU:
-      return (abs_(slope) > T(1) ? abs_(slope) : T(1)) * e + u * abs_(slope) * az;
-    case ACT_TANH: return e + T(8) * u;
-    case ACT_SIGMOID: return T(0.25) * e + T(8) * u;
-    case ACT_SOFTPLUS: return e + T(8) * u * (az + T(1));
-    case ACT_ERF: return T(1.1283791670955126) * e + T(8) * u;  // 2/sqrt(pi)
-    case ACT_QUADRATIC: return (T(2) * az + e) * e + T(2) * u * az * az;
+      return (abs_(slope) > S(1) ? abs_(slope) : S(1)) * e + u * abs_(slope) * az;
+    case ACT_TANH: return e + S(8) * u;
+    case ACT_SIGMOID: return S(0.25) * e + S(8) * u;
+    case ACT_SOFTPLUS: return e + S(8) * u * (az + S(1));
+    case ACT_ERF: return S(1.1283791670955126) * e + S(8) * u;  // 2/sqrt(pi)
+    case ACT_QUADRATIC: return (S(2) * az + e) * e + S(2) * u * az * az;
     default: return e;
   }
+}
+
+// The per-element steps of KinkLanes below, for a value type V (common/value.h): one lane, or a
+// host vector of lanes (the CPU's small-net path calls them directly).
+// gamma_n of layer Ly's pre-activations (n = fan-in + 1, + 3 in the NTK parameterisation).
+template <typename T>
+RS_HD T kink_gamma(const LayerSpec& Ly) {
+  constexpr T u = std::numeric_limits<T>::epsilon() / 2;
+  const T n = T(Ly.in + 1 + (layer_scaled(Ly) ? 3 : 0));  // NTK: w_scale (2u), scaled sum (1)
+  return n * u / (T(1) - n * u);
+}
+
+// 1 where the input x is 0, else 0 (in_zero is the product over a layer's inputs).
+template <typename V>
+RS_HD V kink_input_zero(V x) {
+  using S = scalar_of<V>;
+  return select_(x == S(0), S(1), S(0));
+}
+
+// An input's term of in_sum: gamma |a^| + e(a).
+template <typename V>
+RS_HD V kink_input_term(scalar_of<V> gamma, V a, V e) {
+  return gamma * abs_(a) + e;
+}
+
+// Neuron step: z the pre-activation, e_z its bound, fixed 1 where z is 0 for all theta nearby;
+// raises on_kink where a kink moves through z, multiplies out_zero by whether sigma(z) is 0 for
+// all theta nearby, and returns the bound of sigma(z).
+template <int ACT, typename V>
+RS_HD V kink_neuron_step(V z, V e_z, V fixed, scalar_of<V> slope, V& on_kink, V& out_zero) {
+  using S = scalar_of<V>;
+  constexpr bool kink = act_has_kink(ACT), relu = ACT == ACT_RELU;
+  const bool zero_at_0 = act_value(int32_t(ACT), S(0), slope) == S(0);
+  // The flags are 0/1 values combined by arithmetic, not conditional stores: GCC turned those
+  // into branches around masked stores (the relu forward with flags ran 2x the one without).
+  if (kink) {
+    const V moving_kink = select_(abs_(z) <= e_z, S(1), S(0)) * (S(1) - fixed);
+    on_kink = select_(on_kink > moving_kink, on_kink, moving_kink);
+  }
+  const V below = relu ? select_(z < -e_z, S(1), S(0)) : V{};
+  const V zero = zero_at_0 ? select_(fixed > below, fixed, below) : below;
+  out_zero *= zero;
+  return act_error(int32_t(ACT), z, e_z, slope);
+}
+
+// 1 for a sample on a moving kink with a non-zero weight w, else 0.
+template <typename V>
+RS_HD V kink_flag(V on_kink, V w) {
+  using S = scalar_of<V>;
+  return on_kink * select_(w != S(0), S(1), S(0));
 }
 
 // max_k |W_jk| of every neuron, layer after layer (neuron j of layer l at h_l + j, h_l the sum of
@@ -92,7 +144,7 @@ struct KinkLanes {
       const T* xk = x(k);
       T* ek = e(k);
       RS_SIMD for (int i = 0; i < L; ++i) {
-        in_zero[i] *= xk[i] == T(0) ? T(1) : T(0);
+        in_zero[i] *= kink_input_zero(xk[i]);
         ek[i] = T(0);
       }
     }
@@ -102,14 +154,12 @@ struct KinkLanes {
   // for the bounds of the layer's outputs).
   template <typename A, typename E>
   RS_HD void begin_layer(const LayerSpec& Ly, A&& a, E&& e) {
-    constexpr T u = std::numeric_limits<T>::epsilon() / 2;
-    const T n = T(Ly.in + 1 + (layer_scaled(Ly) ? 3 : 0));  // NTK: w_scale (2u), scaled sum (1)
-    gamma = n * u / (T(1) - n * u);
+    gamma = kink_gamma<T>(Ly);
     RS_SIMD for (int i = 0; i < L; ++i) { in_sum[i] = T(0); out_zero[i] = T(1); }
     for (int k = 0; k < Ly.in; ++k) {
       const T* ak = a(k);
       const T* ek = e(k);
-      RS_SIMD for (int i = 0; i < L; ++i) in_sum[i] += gamma * abs_(ak[i]) + ek[i];
+      RS_SIMD for (int i = 0; i < L; ++i) in_sum[i] += kink_input_term(gamma, ak[i], ek[i]);
     }
   }
 
@@ -119,24 +169,12 @@ struct KinkLanes {
   template <int ACT>
   RS_HD void neuron(const LayerSpec& Ly, const T* theta, int j, T w_max, const T* z, T* e,
                     T slope) {
-    constexpr bool kink = act_has_kink(ACT), relu = ACT == ACT_RELU;
-    const bool zero_at_0 = act_value(int32_t(ACT), T(0), slope) == T(0);
     const bool bias = Ly.b_off >= 0;
     const T e_bias = bias ? gamma * abs_(theta[Ly.b_off + j]) : T(0);
     const T no_bias = bias ? T(0) : T(1);
-    // The flags are 0/1 values combined by arithmetic, not conditional stores: GCC turned those
-    // into branches around masked stores (the relu forward with flags ran 2x the one without).
     RS_SIMD for (int i = 0; i < L; ++i) {
-      const T zi = z[i], ei = T(2) * (w_max * in_sum[i] + e_bias);
-      const T fixed = no_bias * in_zero[i];
-      if (kink) {
-        const T moving_kink = (abs_(zi) <= ei ? T(1) : T(0)) * (T(1) - fixed);
-        on_kink[i] = on_kink[i] > moving_kink ? on_kink[i] : moving_kink;
-      }
-      const T below = relu && zi < -ei ? T(1) : T(0);
-      const T zero = zero_at_0 && fixed > below ? fixed : below;
-      out_zero[i] *= zero;
-      e[i] = act_error(int32_t(ACT), zi, ei, slope);
+      const T ei = T(2) * (w_max * in_sum[i] + e_bias);
+      e[i] = kink_neuron_step<ACT>(z[i], ei, no_bias * in_zero[i], slope, on_kink[i], out_zero[i]);
     }
   }
 
@@ -146,7 +184,7 @@ struct KinkLanes {
 
   // 1 for the lanes on a moving kink with a non-zero sample weight w, else 0.
   RS_HD void flags(const T* w, T* out) const {
-    RS_SIMD for (int i = 0; i < L; ++i) out[i] = on_kink[i] * (w[i] != T(0) ? T(1) : T(0));
+    RS_SIMD for (int i = 0; i < L; ++i) out[i] = kink_flag(on_kink[i], w[i]);
   }
 };
 
