@@ -1,243 +1,35 @@
-// CPU launcher of the Hessian engine: threads over (network, data chunk) tasks; each task runs
-// hess_tile on tiles of kCpuLanes samples (structure-of-arrays rows, loaded from the row-major
-// inputs in place, so the lane loops vectorise) and folds each tile into one vector-wide
-// accumulator per output slot, summed in a fixed order at the end of the task into its own slice
-// of `part` — results are deterministic for any thread count.
-// On x86-64 with GCC/Clang the task loop is also compiled for AVX2+FMA and for AVX-512, picked at
-// run time (common/cpu_isa.h).
-// Time O(B N (P + K P)); memory per thread: rows x kCpuLanes + len x (kVec + 1) + 2 kCpuLanes x
-// max_width values.
-#include <algorithm>
+// CPU launcher of the Hessian engine: hess_tile on each tile of the task loop (hess_tasks_cpu.h),
+// or, for the students' shape, small_net_tile (small_net_cpu.cpp).
+// Time O(B N (P + K P)).
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
-#include "common/cpu_isa.h"
-#include "common/parallel.h"
-#include "common/square_transpose.h"
-#include "common/tile_cpu.h"
+#include "hessian/hess_tasks_cpu.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
 #include "hessian/small_net_cpu.h"
-#include "model/kink_math.h"
 
 namespace rs {
 
 namespace {
 
-
-// Accumulator slots are one 64-byte vector wide: add() folds the tile's lanes into it in a fixed
-// order (deterministic), so a slot costs one load and store per tile instead of kCpuLanes of each.
-// Lanes past `valid` (the padding of a task's last tile) are left out by a select, not multiplied
-// by their zero weight: an inf there would otherwise add NaN.
-template <typename T>
-constexpr int kVec = 64 / int(sizeof(T));
-
-// store_input_grad writes the tile's valid lanes of input gradient k into dx (the tile's first
-// sample's row of the (B, N, d_in) output).
-template <typename T>
-struct LaneAcc {
-  T* p;
-  int valid = kCpuLanes<T>;
-  T* dx = nullptr;
-  int d_in = 0;
-  void store_input_grad(int k, const T* lanes) {
-    for (int i = 0; i < valid; ++i) dx[int64_t(i) * d_in + k] = lanes[i];
+// run_tasks's tiles through hess_tile (UNIT: the unit directions of a full Hessian).
+template <bool UNIT, typename T>
+struct HessTiles {
+  const HessArgs<T>& a;
+  const T* theta = nullptr;
+  const T* v = nullptr;
+  void task(const T* theta_b, const T* v_b, const T*) {
+    theta = theta_b;
+    v = v_b;
   }
-  // add() of the lanes a b (+ c d when two), without the values going through memory.
-  void add_products(int64_t slot, const T* a, const T* b, const T* c, const T* d, bool two) {
-    T* q = p + slot * kVec<T>;
-    if (valid == kCpuLanes<T> && !two) {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r = a[i] * b[i];
-        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) r += a[g + i] * b[g + i];
-        q[i] += r;
-      }
-    } else if (valid == kCpuLanes<T>) {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r = a[i] * b[i];
-        r += c[i] * d[i];
-        for (int g = kVec<T>; g < kCpuLanes<T>; g += kVec<T>) {
-          T v = a[g + i] * b[g + i];
-          v += c[g + i] * d[g + i];
-          r += v;
-        }
-        q[i] += r;
-      }
-    } else {
-      T val[kCpuLanes<T>];
-      RS_SIMD for (int i = 0; i < kCpuLanes<T>; ++i) {
-        val[i] = a[i] * b[i];
-        if (two) val[i] += c[i] * d[i];
-      }
-      add(slot, val);
-    }
-  }
-  // The outer products of a layer's weight slots: slot slot0 + j sj + k (j < nj, k < nk) gets
-  // the lane sum of a_j b_k (+ c_j d_k when two), row r of a at a + r * stride, likewise b, c, d.
-  // A register block of kOuterJ x kOuterK slots runs the lanes as the inner dimension of a small
-  // matrix product: per lane, kOuterJ broadcasts of a_j (c_j) times kOuterK / kVec vector loads
-  // of b (d), which lie lane-major in bt (dt), copied once per call. Its sums go to the plain
-  // accumulator `outer` (one value per slot); the slots outside the blocks use add_products.
-  // Each slot sums its lanes in lane order, then adds into its accumulator: the same bits for
-  // any thread count. O(nj nk L) multiply-adds (twice when two), O(nk L) copies.
-  static constexpr int kOuterJ = 4;
-  static constexpr int kOuterK = 2 * kVec<T>;
-  T* outer = nullptr;
-  T* bt = nullptr;  // kCpuLanes x max width: lane-major copies of b ...
-  T* dt = nullptr;  // ... and of d
-  void add_outer(int64_t slot0, int64_t sj, int nj, int nk, const T* a, const T* b, const T* c,
-                 const T* d, int64_t stride, bool two) {
-    const int n = valid;
-    const int nj_blocked = nj - nj % kOuterJ;  // no blocks (and no copies) below kOuterJ rows
-    const int nk_blocked = nj_blocked > 0 ? nk - nk % kOuterK : 0;
-    lane_major(b, bt, n, nk, nk_blocked, stride);
-    if (two) lane_major(d, dt, n, nk, nk_blocked, stride);
-    for (int j0 = 0; j0 < nj_blocked; j0 += kOuterJ)
-      for (int k0 = 0; k0 < nk_blocked; k0 += kOuterK) {
-        const int64_t slot = slot0 + j0 * sj + k0;
-        if (two)
-          outer_block<true>(slot, sj, a + j0 * stride, c + j0 * stride, k0, nk, stride, n);
-        else
-          outer_block<false>(slot, sj, a + j0 * stride, a + j0 * stride, k0, nk, stride, n);
-      }
-    for (int j = 0; j < nj; ++j)  // the slots outside the blocks
-      for (int k = j < nj_blocked ? nk_blocked : 0; k < nk; ++k)
-        add_products(slot0 + j * sj + k, a + j * stride, b + k * stride, two ? c + j * stride : a,
-                     two ? d + k * stride : b, two);
-  }
-  // dst[i nk + k] = src[k stride + i] for lanes i < n, rows k < nk_blocked (a multiple of
-  // kVec), in kVec x kVec squares of vector shuffles.
-  static void lane_major(const T* src, T* dst, int n, int nk, int nk_blocked, int64_t stride) {
-    constexpr int V = kVec<T>;
-    const int n_sq = n - n % V;
-    for (int i0 = 0; i0 < n_sq; i0 += V)
-      for (int k0 = 0; k0 < nk_blocked; k0 += V)
-        SquareTranspose<T>::run(src + k0 * stride + i0, stride, dst + int64_t(i0) * nk + k0, nk);
-    for (int i = n_sq; i < n; ++i)
-      for (int k = 0; k < nk_blocked; ++k) dst[int64_t(i) * nk + k] = src[k * stride + i];
-  }
-  template <bool TWO>
-  void outer_block(int64_t slot, int64_t sj, const T* a, const T* c, int k0, int nk,
-                   int64_t stride, int n) {
-    T r[kOuterJ][kOuterK];
-    for (int jj = 0; jj < kOuterJ; ++jj) {
-      RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] = T(0);
-    }
-    for (int i = 0; i < n; ++i) {
-      const T* x = bt + int64_t(i) * nk + k0;
-      for (int jj = 0; jj < kOuterJ; ++jj) {
-        const T aj = a[jj * stride + i];
-        RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += aj * x[q];
-      }
-      if (TWO) {
-        const T* y = dt + int64_t(i) * nk + k0;
-        for (int jj = 0; jj < kOuterJ; ++jj) {
-          const T cj = c[jj * stride + i];
-          RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += cj * y[q];
-        }
-      }
-    }
-    for (int jj = 0; jj < kOuterJ; ++jj) {
-      T* o = outer + slot + jj * sj;
-      RS_SIMD for (int q = 0; q < kOuterK; ++q) o[q] += r[jj][q];
-    }
-  }
-  // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
-  // in a register. (Folding into a local array first made GCC copy it with 16-byte moves and
-  // reload it with 32-byte ones, a store-forwarding stall: 40 % of a full Hessian's time.)
-  void add(int64_t slot, const T* lanes) {
-    T* q = p + slot * kVec<T>;
-    if (valid == kCpuLanes<T>) {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r = lanes[i];
-        for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>) r += lanes[c + i];
-        q[i] += r;
-      }
-    } else {
-      RS_SIMD for (int i = 0; i < kVec<T>; ++i) {
-        T r = i < valid ? lanes[i] : T(0);
-        for (int c = kVec<T>; c < kCpuLanes<T>; c += kVec<T>)
-          r += c + i < valid ? lanes[c + i] : T(0);
-        q[i] += r;
-      }
-    }
+  void tile(T* s, LaneAcc<T>& acc) {
+    constexpr int kL = kCpuLanes<T>;
+    hess_tile<kL, kL, UNIT>(a, theta, v, s, kL, acc);
   }
 };
 
-// Tasks [begin, end) with scratch s (rows x kCpuLanes) and the accumulators of acc (acc.p: len
-// x kVec, acc.outer: len). xt, tt: the shared inputs and targets feature-major (d_in, N),
-// (d_out, N), or null (then read in place). small: the tiles go to small_net_tile.
-template <bool UNIT, typename T>
-inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, LaneAcc<T>& acc,
-                      const T* xt, const T* tt, bool small) {
-  constexpr int kL = kCpuLanes<T>;
-  const NetSpec& net = a.net;
-  const int64_t P = net.n_params, N = a.N, len = a.len();
-  T* acc_slots = acc.p;
-  acc.d_in = net.d_in;
-  for (int64_t task = begin; task < end && !stop_requested(); ++task) {
-    const int64_t b = task / a.C, c = task % a.C;
-    const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
-    const T* x = a.x + (a.x_per_net ? b * a.D * net.d_in : 0);
-    const T* t = a.t + (a.t_per_net ? b * a.D * net.d_out : 0);
-    const int64_t* rows = a.rows ? a.rows + b * N : nullptr;
-    // padding lanes repeat sample n0 (no row is read when the chunk holds no sample)
-    const int64_t pad_row = rows && n1 > n0 ? rows[n0] : n0;
-    const T* w = a.w + (a.w_per_net ? b * N : 0);
-    const T* v = a.v ? a.v + (a.v_per_net ? b * a.K * P : 0) : nullptr;
-    std::fill(acc_slots, acc_slots + len * kVec<T>, T(0));
-    std::fill(acc.outer, acc.outer + len, T(0));
-    if (a.kinks)
-      kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * kL; });
-    for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
-      // load the tile; padding lanes repeat sample n0 with weight 0
-      load_lanes<kL>(s + a.lay.w_row * kL, w, n, n1, T(0));
-      for (int j = 0; j < net.d_out; ++j) {
-        T* dst = s + (a.lay.t_row + j) * kL;
-        const T pad = t[pad_row * net.d_out + j];
-        if (tt)
-          load_lanes<kL>(dst, tt + j * N, n, n1, pad);
-        else
-          load_lanes_strided<kL>(dst, t + j, net.d_out, n, n1, pad, rows);
-      }
-      for (int k = 0; k < net.d_in; ++k) {
-        T* dst = s + (a.lay.a[0] + k) * kL;
-        const T pad = x[pad_row * net.d_in + k];
-        if (xt)
-          load_lanes<kL>(dst, xt + k * N, n, n1, pad);
-        else
-          load_lanes_strided<kL>(dst, x + k, net.d_in, n, n1, pad, rows);
-      }
-      acc.valid = int(std::min<int64_t>(kL, n1 - n));
-      if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
-      if constexpr (!UNIT) {
-        if (small) {
-          with_activation(net.layer[0].act, [&](auto tag) {
-            small_net_tile<decltype(tag)::value>(a, a.theta + b * P, v, s, acc.valid, acc.p);
-          });
-          continue;
-        }
-      }
-      hess_tile<kL, kL, UNIT>(a, a.theta + b * P, v, s, kL, acc);
-    }
-    T* out = a.part + task * len;
-    for (int64_t q = 0; q < len; ++q) {
-      T sum = T(0);
-      for (int i = 0; i < kVec<T>; ++i) sum += acc_slots[q * kVec<T> + i];
-      out[q] = sum + acc.outer[q];
-    }
-  }
-}
-
 }  // namespace
-
-// Inputs shared by all networks (and read in order, not through rows) are copied feature-major
-// once per call, O(N (d_in + d_out)), so every task loads its tiles with contiguous vector loads
-// instead of strided ones (~7 % of a [2,5,1] forward). Per-network inputs stay in place: there
-// the copy would cost as much as the loads it saves; so do data over kMaxTransposed values, whose
-// copy would add much memory for little.
-constexpr int64_t kMaxTransposed = int64_t(1) << 24;
 
 // RELUSCOPE_CPU_SMALL_NETS=0 sends the small nets through hess_tile too (the tests run both
 // paths; it is the arithmetic the CUDA launcher runs). Read on every call, like cpu_isa().
@@ -248,32 +40,12 @@ inline bool small_nets_enabled() {
 
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
-  const CpuIsa isa = cpu_isa();
-  const bool small = small_net_call(a) && small_nets_enabled();
-  std::vector<T> xt, tt;
-  const bool shared =
-      !a.rows && a.B > 1 && a.N * (a.net.d_in + a.net.d_out) <= kMaxTransposed;
-  if (shared && !a.x_per_net && a.net.d_in > 1) transpose_rows(a.x, 1, a.N, a.net.d_in, xt);
-  if (shared && !a.t_per_net && a.net.d_out > 1) transpose_rows(a.t, 1, a.N, a.net.d_out, tt);
-  const int64_t tasks = a.B * a.C;
-  const int64_t grain = std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
-  parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {
-    const size_t lanes = kCpuLanes<T>, width = size_t(a.net.max_width), len = size_t(a.len());
-    std::vector<T> scratch(size_t(a.lay.rows) * lanes), slots(len * kVec<T>), outer(len),
-        transposed(2 * lanes * width);
-    LaneAcc<T> acc{slots.data()};
-    acc.outer = outer.data();
-    acc.bt = transposed.data();
-    acc.dt = acc.bt + lanes * width;
-    const T* x = xt.empty() ? nullptr : xt.data();
-    const T* t = tt.empty() ? nullptr : tt.data();
-    // one function per kind of directions (each flattened into its own, ISA-specific code)
-    if (a.unit_first >= 0)
-      call_for_isa(isa, [&] { run_tasks<true>(a, begin, end, scratch.data(), acc, x, t, false); });
-    else
-      call_for_isa(isa,
-                   [&] { run_tasks<false>(a, begin, end, scratch.data(), acc, x, t, small); });
-  });
+  if (small_net_call(a) && small_nets_enabled()) return hess_small_cpu(a);
+  // one function per kind of directions (each flattened into its own, ISA-specific code)
+  if (a.unit_first >= 0)
+    hess_cpu_tasks(a, [&] { return HessTiles<true, T>{a}; });
+  else
+    hess_cpu_tasks(a, [&] { return HessTiles<false, T>{a}; });
 }
 
 template void hess_cpu<float>(const HessArgs<float>&);

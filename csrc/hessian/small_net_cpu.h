@@ -2,16 +2,17 @@
 // most kSmallIn inputs, at most kSmallHidden hidden neurons, one identity output (the students'
 // [2,5,1]). hess_tile runs each neuron's step over a whole tile of rows in scratch memory, with
 // loops and row overhead that dominate at these widths; here each 64-byte vector of kVec samples
-// goes through the forward, backward and R-passes on its own, its values in vector registers and
-// in a few stack rows (the per-element maths are hess_tile's own: act_all, loss_lanes,
-// loss_hessian_lanes and KinkLanes, run as lane loops over kVec-lane rows), and adds into the
-// same slots in the same order of operations per sample. 1.2-1.5x faster than hess_tile on the
-// students (bench/results/NOTES.md, which also says what still separates it from a kernel with
-// every value in registers). The CUDA launcher keeps hess_tile (one thread per sample).
+// goes through the forward, backward and R-passes on its own, with every value in vector
+// registers: the per-element maths are hess_tile's own (act_all, loss_diag, the kink steps),
+// instantiated for the vector type (common/value.h). It adds into the same slots as hess_tile.
+// The network's parameters, its directions' and their slots are read once per task (SmallNet).
+// The CUDA launcher keeps hess_tile (one thread per sample). small_net_cpu.cpp holds the
+// launcher (hess_small_cpu), in a translation unit of its own.
 // Cost per sample: O(P) forward + O(P) backward + O(K P); memory: ~(3 kSmallHidden + kSmallIn
-// + 3) vectors per vector of a tile's samples, on the stack.
+// + 3) vectors per vector of a tile's samples, on the stack, and K + 1 parameter sets per thread.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "common/tile_cpu.h"
 #include "common/vec64.h"
@@ -74,6 +75,33 @@ inline void small_each(int n, F&& f) {
     if (i < n) f(i);
 }
 
+// One network's task constants, built once per task for all its tiles: its parameters and its
+// K directions' (HVP, GNVP), their slots, and the kink bounds' constants (KinkLanes's
+// begin_layer and neuron; w_max from the kink_max rows of the scratch s).
+template <typename T>
+struct SmallNet {
+  LayerSpec L0, L1;
+  SmallSlots slot;
+  SmallParams<T> th;
+  std::vector<SmallParams<T>> dir;
+  T w_max[kSmallHidden], e_bias[kSmallHidden], gamma, no_bias;
+
+  explicit SmallNet(const HessArgs<T>& A)
+      : L0(A.net.layer[0]), L1(A.net.layer[1]), slot(L0, L1),
+        dir(A.v && (A.mode == HESS_HVP || A.mode == HESS_GNVP) ? size_t(A.K) : 0),
+        gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)) {}
+
+  void task(const HessArgs<T>& A, const T* theta, const T* v, const T* s) {
+    th.load(L0, L1, theta);
+    for (size_t kv = 0; kv < dir.size(); ++kv)
+      dir[kv].load(L0, L1, v + int64_t(kv) * A.net.n_params);
+    for (int j = 0; j < L0.out && A.kinks; ++j) {
+      w_max[j] = s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * kCpuLanes<T>];
+      e_bias[j] = L0.b_off >= 0 ? gamma * abs_(th.b1[j]) : T(0);
+    }
+  }
+};
+
 // What the R-passes read of one vector of samples: inputs, sigma(z), sigma', sigma'', the loss's
 // gradient and curvature in y, and which lanes hold samples.
 template <typename T>
@@ -91,35 +119,26 @@ struct SmallState {
 // direction's parameters read once per tile), every vector's R-passes from the values the first
 // phase kept. The per-element maths (act_all, loss_diag) run on the vectors themselves.
 template <int ACT, typename T>
-void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s, int valid,
+void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, int valid,
                     T* slots) {
   using V = typename Vec64<T>::Vec;
   using M = typename Vec64<T>::Mask;
   constexpr int W = int(sizeof(V) / sizeof(T)), L = kCpuLanes<T>, NV = L / W;
-  const LayerSpec L0 = A.net.layer[0], L1 = A.net.layer[1];
-  const int d = L0.in, h = L0.out, loss_kind = A.loss, nv = (valid + W - 1) / W;
-  const int64_t P = A.net.n_params, K = A.K;
+  const int d = net.L0.in, h = net.L0.out, loss_kind = A.loss, nv = (valid + W - 1) / W;
   const T slope = T(A.net.slope), imp = A.imp[0];
   const int32_t mode = A.mode;
   const bool full = mode != HESS_GNVP, kinks_asked = A.kinks;
   const bool bound = kinks_asked && act_has_kink(ACT);
-  SmallParams<T> th;
-  th.load(L0, L1, theta);
-  const SmallSlots slot(L0, L1);
-  // the kink bounds' constants (KinkLanes::begin_layer, neuron)
-  T w_max[kSmallHidden], e_bias[kSmallHidden];
-  const T gamma = kink_gamma<T>(L0), no_bias = L0.b_off >= 0 ? T(0) : T(1);
-  for (int j = 0; j < h && bound; ++j) {
-    w_max[j] = s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * L];
-    e_bias[j] = L0.b_off >= 0 ? gamma * abs_(th.b1[j]) : T(0);
-  }
+  const bool r_pass = mode == HESS_HVP || mode == HESS_GNVP;
+  const SmallParams<T>& th = net.th;
+  const SmallSlots& slot = net.slot;
   SmallState<T> st[NV];
   auto put = [&](const SmallState<T>& S, int p, T* q, V c) {  // q: the slot's kVec values
     if ((p + 1) * W > valid) c = V(M(c) & S.keep);
     store_vec64(q, load_vec64(q) + c);
   };
   for (int p = 0; p < nv; ++p) {
-    SmallState<T>& S = st[p];
+    SmallState<T> S;  // kept in st[p] for the R-passes
     const int p0 = p * W;
     S.keep = M{} - 1;
     for (int i = 0; i < W && p0 + W > valid; ++i) S.keep[i] = p0 + i < valid ? -1 : 0;
@@ -132,15 +151,15 @@ void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s
     if (kinks_asked)
       small_each<kSmallIn>(d, [&](int k) {
         in_zero *= kink_input_zero(S.x[k]);
-        if (bound) in_sum += kink_input_term(gamma, S.x[k], V{});
+        if (bound) in_sum += kink_input_term(net.gamma, S.x[k], V{});
       });
     V y = th.b2 + V{};
     small_each<kSmallHidden>(h, [&](int j) {
       V z = th.b1[j] + V{};
       small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
       if (bound) {
-        const V e_z = T(2) * (w_max[j] * in_sum + e_bias[j]);
-        kink_neuron_step<ACT>(z, e_z, no_bias * in_zero, slope, on_kink, out_zero);
+        const V e_z = T(2) * (net.w_max[j] * in_sum + net.e_bias[j]);
+        kink_neuron_step<ACT>(z, e_z, net.no_bias * in_zero, slope, on_kink, out_zero);
       }
       act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], S.d2[j]);
       y += th.w2[j] * S.a[j];
@@ -169,13 +188,13 @@ void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s
         small_each<kSmallIn>(d, [&](int k) { put(S, p, qw + k * W, del * S.x[k]); });
       });
     }
+    if (r_pass) st[p] = S;
   }
-  if (mode != HESS_HVP && mode != HESS_GNVP) return;
+  if (!r_pass) return;
   // ---- K directions: R-forward (Rz, Ra, R y), R g = (d2l/dy2) R y, R-backward
-  for (int64_t kv = 0; kv < K; ++kv) {
-    SmallParams<T> vp;
-    vp.load(L0, L1, v + kv * P);
-    T* q = slots + (kHessHeaderSlots + kv * P) * W;
+  for (size_t kv = 0; kv < net.dir.size(); ++kv) {
+    const SmallParams<T>& vp = net.dir[kv];
+    T* q = slots + (kHessHeaderSlots + int64_t(kv) * A.net.n_params) * W;
     for (int p = 0; p < nv; ++p) {
       const SmallState<T>& S = st[p];
       V rz[kSmallHidden], ra[kSmallHidden], ry = vp.b2 + V{};
@@ -203,5 +222,10 @@ void small_net_tile(const HessArgs<T>& A, const T* theta, const T* v, const T* s
     }
   }
 }
+
+
+// The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_call takes.
+template <typename T>
+void hess_small_cpu(const HessArgs<T>& a);
 
 }  // namespace rs
