@@ -29,26 +29,35 @@
 namespace rs {
 
 // (e^r - 1) / r by its Taylor polynomial for |r| <= ln2/2: sum_{k=1..13} r^(k-1) / k! for double,
-// to k = 7 for float (truncation below half an ulp). Shared by the exp functions below. The
-// terms from r^4 on by Estrin's scheme (pairs c_k + c_{k+1} r, then r^2, r^4), the first four by
-// Horner's, which keeps Horner's accuracy: 7 FMAs deep instead of 12, since a vector's sigmoids
-// are chains of these and were bound by their latency.
+// to k = 7 for float (truncation below half an ulp). Shared by the exp functions below.
 template <typename V>
 inline V exp_taylor(V r) {
   using S = scalar_of<V>;
-  const V r2 = r * r;
-  V high;  // sum_{k>=4} c_k r^(k-4), c_k = 1/(k+1)!
   if constexpr (sizeof(S) == 8) {
-    const V r4 = r2 * r2;
-    const V p45 = 1.0 / 120 + (1.0 / 720) * r, p67 = 1.0 / 5040 + (1.0 / 40320) * r;
-    const V p89 = 1.0 / 362880 + (1.0 / 3628800) * r;
-    const V pab = 1.0 / 39916800 + (1.0 / 479001600) * r;
-    const V p8c = (p89 + pab * r2) + (1.0 / 6227020800) * r4;
-    high = (p45 + p67 * r2) + p8c * r4;
+    V p = 1.0 / 6227020800.0 - V{};
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    return p;
   } else {
-    high = (1.0f / 120 + (1.0f / 720) * r) + (1.0f / 5040) * r2;
+    V p = 1.0f / 5040.0f - V{};
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    return p;
   }
-  return S(1) + r * (S(0.5) + r * (S(1.0 / 6) + r * (S(1.0 / 24) + r * high)));
 }
 
 // Constants of the exp functions per type: the rounding shifter (1.5 * 2^mantissa bits), log2(e),
@@ -125,20 +134,6 @@ inline V expm1_nonpositive(V x) {
   return select_(x > S(-0.34657359027997264), exp_taylor(x) * x, e);
 }
 
-// 1/x for x in [1, 2] (NaN kept): the minimax line 24/17 - 8/17 x (relative error <= 1/17) and
-// Newton steps r += r (1 - x r), each squaring the relative error (4 for double, 3 for float:
-// below 1e-19, 1e-10), to within one rounding or two. Seven or nine FMAs in place of a division,
-// whose unit takes 16 cycles per 8 doubles of an AVX-512 register (it bounded the sigmoid nets).
-template <typename V>
-inline V recip_1_2(V x) {
-  using S = scalar_of<V>;
-  V r = S(24.0 / 17) - S(8.0 / 17) * x;
-  constexpr int kSteps = sizeof(S) == 8 ? 4 : 3;
-  RS_UNROLL_FULLY
-  for (int i = 0; i < kSteps; ++i) r = r + r * (S(1) - x * r);
-  return r;
-}
-
 // sigmoid z = 1 / (1 + u) for z >= 0, u / (1 + u) for z < 0, u = e^{-|z|} in [0, 1]: no
 // overflow, full relative accuracy for z < 0 down to z = -708.7 (-87.7 float; 0 below, where
 // e^z is subnormal), NaN kept.
@@ -146,7 +141,7 @@ template <typename V>
 inline V sigmoid_host(V z) {
   using S = scalar_of<V>;
   const V u = exp_nonpositive(select_(z < S(0), z, -z));
-  return select_(z < S(0), u, S(1)) * recip_1_2(S(1) + u);
+  return select_(z < S(0), u, S(1)) / (S(1) + u);
 }
 
 // tanh z = sign(z) (1 - e^{-2|z|}) / (1 + e^{-2|z|}) = -sign(z) m / (2 + m), m = e^{-2|z|} - 1:
@@ -155,7 +150,7 @@ template <typename V>
 inline V tanh_host(V z) {
   using S = scalar_of<V>;
   const V m = expm1_nonpositive(S(-2) * abs_bits(z));
-  return copysign_bits(-m * recip_1_2(S(2) + m), z);
+  return copysign_bits(-m / (S(2) + m), z);
 }
 
 // log(1 + x) for x in [0, 1] (softplus's log1p(e^{-|z|})): 1 + x = 2^k m with k in {0, 1} and

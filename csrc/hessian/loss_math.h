@@ -57,6 +57,20 @@ RS_HD void loss_diag(V y, V t, V wc, V& loss, V& g, V& h) {
   }
 }
 
+// Whether d2l/dy2 is diagonal (loss_diag has the loss); the cross-entropy's is not.
+RS_HD constexpr bool loss_diagonal(int32_t kind) { return kind != LOSS_CROSS_ENTROPY; }
+
+// loss_diag with its kind (a diagonal loss) at run time.
+template <typename V>
+RS_HD void loss_diag_kind(int32_t kind, V y, V t, V wc, V& loss, V& g, V& h) {
+  if (kind == LOSS_MSE)
+    loss_diag<LOSS_MSE>(y, t, wc, loss, g, h);
+  else if (kind == LOSS_BCE_WITH_LOGITS)
+    loss_diag<LOSS_BCE_WITH_LOGITS>(y, t, wc, loss, g, h);
+  else
+    loss_diag<LOSS_LINEAR>(y, t, wc, loss, g, h);
+}
+
 // y(j), t(j), g(j), curv(j): lane rows of output j; w, ws: lane rows; imp: (d_out,); loss[L] is
 // added to. curv(j) receives d2l/dy_j^2 (diagonal losses) or p_j (cross_entropy, with w s in ws).
 template <int L, typename T, typename YRow, typename TRow, typename GRow, typename CurvRow>

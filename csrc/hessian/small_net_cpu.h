@@ -36,7 +36,7 @@ bool small_net_call(const HessArgs<T>& a) {
   if (net.n_layers != 2 || net.d_out != 1 || a.unit_first >= 0 || a.dx != nullptr) return false;
   const LayerSpec &L0 = net.layer[0], &L1 = net.layer[1];
   return L0.in <= kSmallIn && L0.out <= kSmallHidden && L1.act == ACT_IDENTITY &&
-         a.loss != LOSS_CROSS_ENTROPY && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 && L1.w_sk == 1;
+         loss_diagonal(a.loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 && L1.w_sk == 1;
 }
 
 // One network's (or one direction's) parameters, and the slot of each, in locals: the slot
@@ -102,22 +102,22 @@ struct SmallNet {
   }
 };
 
-// What the R-passes read of one vector of samples: inputs, sigma(z), sigma', sigma'', the loss's
-// gradient and curvature in y, and which lanes hold samples.
+// What the backward and R-passes read of one vector of samples: inputs, sigma(z), sigma',
+// sigma'', the loss's gradient and curvature in y.
 template <typename T>
 struct SmallState {
   using V = typename Vec64<T>::Vec;
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
-  typename Vec64<T>::Mask keep;
 };
 
 // One tile of the launcher (rows w_row, t_row, a[0].. of the scratch s filled, L = kCpuLanes
 // lanes each, the first `valid` of them samples; the kink_max rows when A.kinks), hidden
 // activation ACT, into slots (kVec values per slot, as LaneAcc::add): per slot, lane i of the
 // vector sums lanes i, i + kVec, ... of the tile, the lanes past `valid` left out by a mask.
-// First every vector's forward pass, loss and gradient; then, direction by direction (each
-// direction's parameters read once per tile), every vector's R-passes from the values the first
-// phase kept. The per-element maths (act_all, loss_diag) run on the vectors themselves.
+// First every vector's forward pass and loss; then the gradient, or direction by direction the
+// R-passes, slot group by slot group (a neuron's weights and bias), each slot's terms summed over
+// the tile's vectors in registers and added to the slot once. The per-element maths (act_all,
+// loss_diag, the kink steps) run on the vectors themselves.
 template <int ACT, typename T>
 void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, int valid,
                     T* slots) {
@@ -129,19 +129,19 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, in
   const int32_t mode = A.mode;
   const bool full = mode != HESS_GNVP, kinks_asked = A.kinks;
   const bool bound = kinks_asked && act_has_kink(ACT);
-  const bool r_pass = mode == HESS_HVP || mode == HESS_GNVP;
   const SmallParams<T>& th = net.th;
   const SmallSlots& slot = net.slot;
+  // the lanes of the last vector that hold samples
+  const int last = nv - 1;
+  M keep = M{} - 1;
+  for (int i = 0; i < W; ++i) keep[i] = last * W + i < valid ? -1 : 0;
+  auto masked = [&](int p, V c) { return p == last ? V(M(c) & keep) : c; };
+  auto put = [&](int64_t q, V c) { store_vec64(slots + q * W, load_vec64(slots + q * W) + c); };
   SmallState<T> st[NV];
-  auto put = [&](const SmallState<T>& S, int p, T* q, V c) {  // q: the slot's kVec values
-    if ((p + 1) * W > valid) c = V(M(c) & S.keep);
-    store_vec64(q, load_vec64(q) + c);
-  };
+  V loss_sum = V{}, kink_sum = V{};
   for (int p = 0; p < nv; ++p) {
-    SmallState<T> S;  // kept in st[p] for the R-passes
+    SmallState<T>& S = st[p];
     const int p0 = p * W;
-    S.keep = M{} - 1;
-    for (int i = 0; i < W && p0 + W > valid; ++i) S.keep[i] = p0 + i < valid ? -1 : 0;
     // ---- forward, with the kink flags of the hidden layer when asked for
     small_each<kSmallIn>(d, [&](int k) {
       S.x[k] = load_vec64(s + int64_t(A.lay.a[0] + k) * L + p0);
@@ -164,65 +164,79 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, in
       act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], S.d2[j]);
       y += th.w2[j] * S.a[j];
     });
-    const T* wr = s + int64_t(A.lay.w_row) * L + p0;
-    if (kinks_asked) put(S, p, slots + kHessKinkSlot * W, kink_flag(on_kink, load_vec64(wr)));
+    const V w = load_vec64(s + int64_t(A.lay.w_row) * L + p0);
+    if (kinks_asked) kink_sum += masked(p, kink_flag(on_kink, w));
     // ---- the loss, its gradient g in y and curvature (loss_math.h)
-    const V t = load_vec64(s + int64_t(A.lay.t_row) * L + p0), wc = load_vec64(wr) * imp;
+    const V t = load_vec64(s + int64_t(A.lay.t_row) * L + p0), wc = w * imp;
     V loss = V{};
-    if (loss_kind == LOSS_MSE)
-      loss_diag<LOSS_MSE>(y, t, wc, loss, S.g, S.curv);
-    else if (loss_kind == LOSS_BCE_WITH_LOGITS)
-      loss_diag<LOSS_BCE_WITH_LOGITS>(y, t, wc, loss, S.g, S.curv);
-    else
-      loss_diag<LOSS_LINEAR>(y, t, wc, loss, S.g, S.curv);
-    put(S, p, slots + kHessLossSlot * W, loss);
-    // ---- gradient: dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/dW1_jk = delta_j x_k
-    if (mode == HESS_GRAD) {
-      T* q = slots + kHessHeaderSlots * W;
-      if (slot.b2 >= 0) put(S, p, q + slot.b2 * W, S.g);
-      small_each<kSmallHidden>(h, [&](int j) {
-        put(S, p, q + slot.w2[j] * W, S.g * S.a[j]);
-        const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
-        if (slot.b1[j] >= 0) put(S, p, q + slot.b1[j] * W, del);
-        T* qw = q + slot.w1[j][0] * W;
-        small_each<kSmallIn>(d, [&](int k) { put(S, p, qw + k * W, del * S.x[k]); });
-      });
-    }
-    if (r_pass) st[p] = S;
+    loss_diag_kind(loss_kind, y, t, wc, loss, S.g, S.curv);
+    loss_sum += masked(p, loss);
   }
-  if (!r_pass) return;
+  put(kHessLossSlot, loss_sum);
+  if (kinks_asked) put(kHessKinkSlot, kink_sum);
+  // ---- gradient: dL/db2 = g, dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/db1_j = delta_j,
+  // dL/dW1_jk = delta_j x_k
+  if (mode == HESS_GRAD) {
+    const int64_t q = kHessHeaderSlots;
+    V gb2 = V{};
+    for (int p = 0; p < nv; ++p) gb2 += masked(p, st[p].g);
+    if (slot.b2 >= 0) put(q + slot.b2, gb2);
+    small_each<kSmallHidden>(h, [&](int j) {
+      V gw2 = V{}, gb1 = V{}, gw1[kSmallIn] = {};
+      for (int p = 0; p < nv; ++p) {
+        const SmallState<T>& S = st[p];
+        gw2 += masked(p, S.g * S.a[j]);
+        const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
+        gb1 += masked(p, del);
+        small_each<kSmallIn>(d, [&](int k) { gw1[k] += masked(p, del * S.x[k]); });
+      }
+      put(q + slot.w2[j], gw2);
+      if (slot.b1[j] >= 0) put(q + slot.b1[j], gb1);
+      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], gw1[k]); });
+    });
+  }
+  if (mode != HESS_HVP && mode != HESS_GNVP) return;
   // ---- K directions: R-forward (Rz, Ra, R y), R g = (d2l/dy2) R y, R-backward
   for (size_t kv = 0; kv < net.dir.size(); ++kv) {
     const SmallParams<T>& vp = net.dir[kv];
-    T* q = slots + (kHessHeaderSlots + int64_t(kv) * A.net.n_params) * W;
+    const int64_t q = kHessHeaderSlots + int64_t(kv) * A.net.n_params;
+    V rz[NV][kSmallHidden], ra[NV][kSmallHidden], rg[NV], rgb2 = V{};
     for (int p = 0; p < nv; ++p) {
       const SmallState<T>& S = st[p];
-      V rz[kSmallHidden], ra[kSmallHidden], ry = vp.b2 + V{};
+      V ry = vp.b2 + V{};
       small_each<kSmallHidden>(h, [&](int j) {
-        rz[j] = vp.b1[j] + V{};
-        small_each<kSmallIn>(d, [&](int k) { rz[j] += vp.w1[j][k] * S.x[k]; });
-        ra[j] = ACT == ACT_IDENTITY ? rz[j] : S.d1[j] * rz[j];
+        V r = vp.b1[j] + V{};
+        small_each<kSmallIn>(d, [&](int k) { r += vp.w1[j][k] * S.x[k]; });
+        rz[p][j] = r;
+        ra[p][j] = ACT == ACT_IDENTITY ? r : S.d1[j] * r;
         ry += vp.w2[j] * S.a[j];
-        ry += th.w2[j] * ra[j];
+        ry += th.w2[j] * ra[p][j];
       });
-      const V rg = S.curv * ry, gp = S.g;  // loss_hessian_lanes of a diagonal loss
-      if (slot.b2 >= 0) put(S, p, q + slot.b2 * W, rg);
-      small_each<kSmallHidden>(h, [&](int j) {
-        put(S, p, q + slot.w2[j] * W, full ? rg * S.a[j] + gp * ra[j] : rg * S.a[j]);
-        V rd = th.w2[j] * rg;  // R g_j = W2_j R g (+ V2_j g), then R delta_j
+      rg[p] = S.curv * ry;  // loss_hessian_lanes of a diagonal loss
+      rgb2 += masked(p, rg[p]);
+    }
+    if (slot.b2 >= 0) put(q + slot.b2, rgb2);
+    small_each<kSmallHidden>(h, [&](int j) {
+      V hw2 = V{}, hb1 = V{}, hw1[kSmallIn] = {};
+      for (int p = 0; p < nv; ++p) {
+        const SmallState<T>& S = st[p];
+        const V gp = S.g;
+        hw2 += masked(p, full ? rg[p] * S.a[j] + gp * ra[p][j] : rg[p] * S.a[j]);
+        V rd = th.w2[j] * rg[p];  // R g_j = W2_j R g (+ V2_j g), then R delta_j
         if (full) rd += vp.w2[j] * gp;
         if (full && act_has_d2(ACT))
-          rd = rd * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[j];
+          rd = rd * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[p][j];
         else if (ACT != ACT_IDENTITY)
           rd *= S.d1[j];
-        if (slot.b1[j] >= 0) put(S, p, q + slot.b1[j] * W, rd);
-        T* qw = q + slot.w1[j][0] * W;
-        small_each<kSmallIn>(d, [&](int k) { put(S, p, qw + k * W, rd * S.x[k]); });
-      });
-    }
+        hb1 += masked(p, rd);
+        small_each<kSmallIn>(d, [&](int k) { hw1[k] += masked(p, rd * S.x[k]); });
+      }
+      put(q + slot.w2[j], hw2);
+      if (slot.b1[j] >= 0) put(q + slot.b1[j], hb1);
+      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], hw1[k]); });
+    });
   }
 }
-
 
 // The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_call takes.
 template <typename T>
