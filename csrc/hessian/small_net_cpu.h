@@ -36,7 +36,8 @@ bool small_net_call(const HessArgs<T>& a) {
   if (net.n_layers != 2 || net.d_out != 1 || a.unit_first >= 0 || a.dx != nullptr) return false;
   const LayerSpec &L0 = net.layer[0], &L1 = net.layer[1];
   return L0.in <= kSmallIn && L0.out <= kSmallHidden && L1.act == ACT_IDENTITY &&
-         loss_diagonal(a.loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 && L1.w_sk == 1;
+         loss_diagonal(a.loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 &&
+         L1.w_sk == 1;
 }
 
 // One network's (or one direction's) parameters, and the slot of each, in locals: the slot
