@@ -38,15 +38,16 @@ struct ValueTraits<Vec64<float>::Vec> {
   using Bits = Vec64<float>::Bits;
 };
 
-// The vector of T whose lane masks (comparison results) are M.
+// The vector of T whose lane masks are M: the type of a comparison's result, which is a vector of
+// long in GCC and of long long in Clang for doubles.
 template <typename M>
 struct VecOfMask {};
 template <>
-struct VecOfMask<Vec64<double>::Mask> {
+struct VecOfMask<decltype(Vec64<double>::Vec{} < 0.0)> {
   using Vec = Vec64<double>::Vec;
 };
 template <>
-struct VecOfMask<Vec64<float>::Mask> {
+struct VecOfMask<decltype(Vec64<float>::Vec{} < 0.0f)> {
   using Vec = Vec64<float>::Vec;
 };
 
