@@ -86,6 +86,27 @@ void call_for_isa(CpuIsa isa, F&& f) {
   call_generic(f);
 }
 
+// call_for_isa without the baseline version on x86, for a launcher that its caller only takes
+// where the CPU has AVX2 (vector_isa(isa)); elsewhere, the baseline version only.
+inline bool vector_isa(CpuIsa isa) {
+#if defined(RS_X86_MULTIVERSION)
+  return isa != CpuIsa::kGeneric;
+#else
+  (void)isa;
+  return true;
+#endif
+}
+template <typename F>
+void call_for_vector_isa(CpuIsa isa, F&& f) {
+#if defined(RS_X86_MULTIVERSION)
+  if (isa == CpuIsa::kAvx512) return call_avx512(f);
+  call_avx2(f);
+#else
+  (void)isa;
+  call_generic(f);
+#endif
+}
+
 inline const char* cpu_isa_name(CpuIsa isa) {
   return isa == CpuIsa::kAvx512 ? "avx512" : isa == CpuIsa::kAvx2 ? "avx2" : "generic";
 }

@@ -77,7 +77,8 @@ void for_each_tile_cpu(const T* x, bool x_per_net, int64_t B, int64_t N, int d_i
   parallel_for(B * tiles, grain, [&](int64_t begin, int64_t end, int thread) {
     std::vector<T> xt(size_t(d_in) * kL), scratch(scratch_values);
     call_for_isa(isa, [&] {
-      for (int64_t task = begin; task < end && !stop_requested(); ++task) {
+      StopPoll<> stopped;
+      for (int64_t task = begin; task < end && !stopped(); ++task) {
         const int64_t b = task / tiles, n = (task % tiles) * kL;
         const T* xb = xs.data() + (x_per_net ? b * N * d_in : 0);
         for (int k = 0; k < d_in; ++k) load_lanes<kL>(xt.data() + k * kL, xb + k * N, n, N, T(0));

@@ -164,7 +164,8 @@ struct LaneAcc {
 // x kVec, acc.outer: len). xt, tt: the shared inputs and targets feature-major (d_in, N),
 // (d_out, N), or null (then read in place). tiles.task(theta, v, s) starts a task of the network
 // with parameters theta (P,) and directions v (K, P), the kink_max rows of s filled;
-// tiles.tile(s, acc) runs one loaded tile.
+// tiles.tile(s, acc) runs one tile loaded into s, or, when Tiles::kRows > 0, tiles.tile(row, acc)
+// one whose rows are at row[0..] (see the loop).
 template <typename T, typename Tiles>
 inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, LaneAcc<T>& acc,
                       const T* xt, const T* tt, Tiles& tiles) {
@@ -173,7 +174,8 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
   const int64_t P = net.n_params, N = a.N, len = a.len();
   T* acc_slots = acc.p;
   acc.d_in = net.d_in;
-  for (int64_t task = begin; task < end && !stop_requested(); ++task) {
+  StopPoll<> stopped;
+  for (int64_t task = begin; task < end && !stopped(); ++task) {
     const int64_t b = task / a.C, c = task % a.C;
     const int64_t n0 = N * c / a.C, n1 = N * (c + 1) / a.C;
     const T* x = a.x + (a.x_per_net ? b * a.D * net.d_in : 0);
@@ -188,28 +190,50 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
     if (a.kinks)
       kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * kL; });
     tiles.task(a.theta + b * P, v, s);
-    for (int64_t n = n0; n < n1 && !stop_requested(); n += kL) {
-      // load the tile; padding lanes repeat sample n0 with weight 0
-      load_lanes<kL>(s + a.lay.w_row * kL, w, n, n1, T(0));
+    for (int64_t n = n0; n < n1 && !stopped(); n += kL) {
+      // The tile's rows: row r (0: the sample weights, 1 + j: target j, 1 + d_out + k: input k)
+      // into its scratch row dst, padding lanes repeating sample n0 with weight 0; or, for Tiles
+      // that read rows through pointers (Tiles::kRows of them at most), a full tile's row in place
+      // where its lanes are contiguous in the caller's arrays (`contiguous`, else null).
+      const bool whole = n + kL <= n1;
+      const T* row[Tiles::kRows > 0 ? Tiles::kRows : 1];
+      auto tile_row = [&](int r, int dst, const T* contiguous, auto&& load) {
+        if constexpr (Tiles::kRows > 0) {
+          if (whole && contiguous) {
+            row[r] = contiguous;
+            return;
+          }
+          row[r] = s + dst * kL;
+        }
+        load(s + dst * kL);
+      };
+      tile_row(0, a.lay.w_row, w + n, [&](T* dst) { load_lanes<kL>(dst, w, n, n1, T(0)); });
       for (int j = 0; j < net.d_out; ++j) {
-        T* dst = s + (a.lay.t_row + j) * kL;
         const T pad = t[pad_row * net.d_out + j];
-        if (tt)
-          load_lanes<kL>(dst, tt + j * N, n, n1, pad);
-        else
-          load_lanes_strided<kL>(dst, t + j, net.d_out, n, n1, pad, rows);
+        const T* in_place = tt ? tt + j * N + n : net.d_out == 1 && !rows ? t + n : nullptr;
+        tile_row(1 + j, a.lay.t_row + j, in_place, [&](T* dst) {
+          if (tt)
+            load_lanes<kL>(dst, tt + j * N, n, n1, pad);
+          else
+            load_lanes_strided<kL>(dst, t + j, net.d_out, n, n1, pad, rows);
+        });
       }
       for (int k = 0; k < net.d_in; ++k) {
-        T* dst = s + (a.lay.a[0] + k) * kL;
         const T pad = x[pad_row * net.d_in + k];
-        if (xt)
-          load_lanes<kL>(dst, xt + k * N, n, n1, pad);
-        else
-          load_lanes_strided<kL>(dst, x + k, net.d_in, n, n1, pad, rows);
+        const T* in_place = xt ? xt + k * N + n : net.d_in == 1 && !rows ? x + n : nullptr;
+        tile_row(1 + net.d_out + k, a.lay.a[0] + k, in_place, [&](T* dst) {
+          if (xt)
+            load_lanes<kL>(dst, xt + k * N, n, n1, pad);
+          else
+            load_lanes_strided<kL>(dst, x + k, net.d_in, n, n1, pad, rows);
+        });
       }
       acc.valid = int(std::min<int64_t>(kL, n1 - n));
       if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
-      tiles.tile(s, acc);
+      if constexpr (Tiles::kRows > 0)
+        tiles.tile(row, acc);
+      else
+        tiles.tile(s, acc);
     }
     T* out = a.part + task * len;
     for (int64_t q = 0; q < len; ++q) {
@@ -227,7 +251,8 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
 // copy would add much memory for little.
 constexpr int64_t kMaxTransposed = int64_t(1) << 24;
 
-// Every task of a's call, with a Tiles (run_tasks) made per thread by make_tiles().
+// Every task of a's call, with a Tiles (run_tasks) made per thread by make_tiles(), compiled
+// for every vector ISA, or when Tiles::kVectorIsaOnly for those of call_for_vector_isa.
 template <typename T, typename MakeTiles>
 void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
   const CpuIsa isa = cpu_isa();
@@ -249,7 +274,11 @@ void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
     const T* x = xt.empty() ? nullptr : xt.data();
     const T* t = tt.empty() ? nullptr : tt.data();
     auto tiles = make_tiles();
-    call_for_isa(isa, [&] { run_tasks(a, begin, end, scratch.data(), acc, x, t, tiles); });
+    auto run = [&] { run_tasks(a, begin, end, scratch.data(), acc, x, t, tiles); };
+    if constexpr (decltype(tiles)::kVectorIsaOnly)
+      call_for_vector_isa(isa, run);
+    else
+      call_for_isa(isa, run);
   });
 }
 

@@ -19,6 +19,8 @@ struct HessTiles {
   const HessArgs<T>& a;
   const T* theta = nullptr;
   const T* v = nullptr;
+  static constexpr int kRows = 0;  // tiles loaded into the scratch
+  static constexpr bool kVectorIsaOnly = false;
   void task(const T* theta_b, const T* v_b, const T*) {
     theta = theta_b;
     v = v_b;
@@ -32,7 +34,8 @@ struct HessTiles {
 }  // namespace
 
 // RELUSCOPE_CPU_SMALL_NETS=0 sends the small nets through hess_tile too (the tests run both
-// paths; it is the arithmetic the CUDA launcher runs). Read on every call, like cpu_isa().
+// paths; it is the arithmetic the CUDA launcher runs), as do x86 CPUs without AVX2 (the small
+// path has no baseline copy). Read on every call, like cpu_isa().
 inline bool small_nets_enabled() {
   const char* flag = std::getenv("RELUSCOPE_CPU_SMALL_NETS");
   return flag == nullptr || std::strcmp(flag, "0") != 0;
@@ -40,7 +43,8 @@ inline bool small_nets_enabled() {
 
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
-  if (small_net_call(a) && small_nets_enabled()) return hess_small_cpu(a);
+  if (small_net_call(a) && small_nets_enabled() && vector_isa(cpu_isa()))
+    return hess_small_cpu(a);
   // one function per kind of directions (each flattened into its own, ISA-specific code)
   if (a.unit_first >= 0)
     hess_cpu_tasks(a, [&] { return HessTiles<true, T>{a}; });

@@ -15,9 +15,13 @@ struct SmallTiles {
   const HessArgs<T>& a;
   SmallNet<T> net;
   void task(const T* theta, const T* v, const T* s) { net.task(a, theta, v, s); }
-  void tile(T* s, LaneAcc<T>& acc) {
+  static constexpr int kRows = kSmallRows;
+  // x86 CPUs without AVX2 take hess_tile (hess_cpu): a baseline copy of this path would add
+  // minutes of compile time for them alone
+  static constexpr bool kVectorIsaOnly = true;
+  void tile(const T* const* row, LaneAcc<T>& acc) {
     with_activation(a.net.layer[0].act, [&](auto tag) {
-      small_net_tile<decltype(tag)::value>(a, net, s, acc.valid, acc.p);
+      small_net_tile<decltype(tag)::value>(a, net, row, acc.valid, acc.p);
     });
   }
 };

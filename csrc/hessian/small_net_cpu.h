@@ -5,6 +5,7 @@
 // goes through the forward, backward and R-passes on its own, with every value in vector
 // registers: the per-element maths are hess_tile's own (act_all, loss_diag, the kink steps),
 // instantiated for the vector type (common/value.h). It adds into the same slots as hess_tile.
+// A full tile's rows are read in place from the caller's arrays (run_tasks), not copied.
 // The network's parameters, its directions' and their slots are read once per task (SmallNet).
 // The CUDA launcher keeps hess_tile (one thread per sample). small_net_cpu.cpp holds the
 // launcher (hess_small_cpu), in a translation unit of its own.
@@ -25,6 +26,8 @@ namespace rs {
 
 inline constexpr int kSmallIn = 4;
 inline constexpr int kSmallHidden = 8;
+// The rows a tile reads (run_tasks's order): the sample weights, the target, the inputs.
+inline constexpr int kSmallRows = 2 + kSmallIn;
 
 // Whether a call takes small_net_tile: the shape above, the standard parameterisation with
 // row-major weights (a hidden neuron's weight slots are then consecutive), a diagonal loss
@@ -111,17 +114,16 @@ struct SmallState {
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
 };
 
-// One tile of the launcher (rows w_row, t_row, a[0].. of the scratch s filled, L = kCpuLanes
-// lanes each, the first `valid` of them samples; the kink_max rows when A.kinks), hidden
-// activation ACT, into slots (kVec values per slot, as LaneAcc::add): per slot, lane i of the
-// vector sums lanes i, i + kVec, ... of the tile, the lanes past `valid` left out by a mask.
-// First every vector's forward pass and loss; then the gradient, or direction by direction the
+// One tile of the launcher (row[0], row[1], row[2 + k]: the sample weights, the targets and input
+// k, L = kCpuLanes lanes each, the first `valid` of them samples), hidden activation ACT, into
+// slots (kVec values per slot, as LaneAcc::add): per slot, lane i of the vector sums lanes i,
+// i + kVec, ... of the tile, the lanes past `valid` left out by a mask. First every vector's forward pass and loss; then the gradient, or direction by direction the
 // R-passes, slot group by slot group (a neuron's weights and bias), each slot's terms summed over
 // the tile's vectors in registers and added to the slot once. The per-element maths (act_all,
 // loss_diag, the kink steps) run on the vectors themselves.
 template <int ACT, typename T>
-void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, int valid,
-                    T* slots) {
+void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
+                    int valid, T* slots) {
   using V = typename Vec64<T>::Vec;
   using M = typename Vec64<T>::Mask;
   constexpr int W = int(sizeof(V) / sizeof(T)), L = kCpuLanes<T>, NV = L / W;
@@ -145,7 +147,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, in
     const int p0 = p * W;
     // ---- forward, with the kink flags of the hidden layer when asked for
     small_each<kSmallIn>(d, [&](int k) {
-      S.x[k] = load_vec64(s + int64_t(A.lay.a[0] + k) * L + p0);
+      S.x[k] = load_vec64(row[2 + k] + p0);
     });
     // kink flags (kink_math.h's steps; the inputs are exact: e = 0)
     V in_zero = T(1) - V{}, in_sum = V{}, on_kink = V{}, out_zero = T(1) - V{};
@@ -165,10 +167,10 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* s, in
       act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], S.d2[j]);
       y += th.w2[j] * S.a[j];
     });
-    const V w = load_vec64(s + int64_t(A.lay.w_row) * L + p0);
+    const V w = load_vec64(row[0] + p0);
     if (kinks_asked) kink_sum += masked(p, kink_flag(on_kink, w));
     // ---- the loss, its gradient g in y and curvature (loss_math.h)
-    const V t = load_vec64(s + int64_t(A.lay.t_row) * L + p0), wc = w * imp;
+    const V t = load_vec64(row[1] + p0), wc = w * imp;
     V loss = V{};
     loss_diag_kind(loss_kind, y, t, wc, loss, S.g, S.curv);
     loss_sum += masked(p, loss);

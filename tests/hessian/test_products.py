@@ -197,16 +197,17 @@ SMALL_NETS = [(MLP([1, 1, 1], "tanh"), "mse"), (MLP([2, 5, 1], "relu"), "bce_wit
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_small_nets_match_reference_on_both_cpu_paths(small, isa, dtype, monkeypatch):
     """Two layers, <= 4 inputs, <= 8 hidden neurons, one output: the CPU runs each vector of
-    samples through all passes on its own (csrc/hessian/small_net_cpu.h);
-    RELUSCOPE_CPU_SMALL_NETS=0 runs the general tile instead (what CUDA runs). Widths at both
-    bounds and below, no bias, both losses of one output; N = 45 leaves a partial vector and
-    an empty one in the last tile; every activation on [4, 8, 1]; every vector variant."""
+    samples through all passes on its own (csrc/hessian/small_net_cpu.h), except on the
+    generic ISA; RELUSCOPE_CPU_SMALL_NETS=0 runs the general tile instead (what CUDA runs).
+    Widths at both bounds and below, no bias, both losses of one output; N = 45 leaves a
+    partial vector and an empty one in the last tile, N = 173 adds full tiles of both dtypes
+    (read in place); every activation on [4, 8, 1]; every vector variant."""
     monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     nets = SMALL_NETS + [(MLP([4, 8, 1], act), "mse") for act in ACTIVATIONS]
     for i, (net, loss) in enumerate(nets):
-        theta, data = random_problem(net, 2, 45, dtype, weighted=True, importance=True,
-                                     per_model=i % 2 == 1, loss=loss, seed=i)
+        theta, data = random_problem(net, 2, 173 if i % 3 == 2 else 45, dtype, weighted=True,
+                                     importance=True, per_model=i % 2 == 1, loss=loss, seed=i)
         V = torch.randn(2, 3, net.num_params, generator=torch.Generator().manual_seed(i),
                         dtype=dtype)
         matches_reference(net, theta, data, [V], dense=False)
