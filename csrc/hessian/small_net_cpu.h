@@ -46,16 +46,23 @@ bool small_net_call(const HessArgs<T>& a) {
 // One network's (or one direction's) parameters, and the slot of each, in locals: the slot
 // stores (byte copies, which may alias anything) would otherwise make the compiler reload theta
 // and the layer specs after each of them. Slot -1: no such parameter (a layer without bias).
+// The biases also as rows of kVec copies, loaded as the start of each pre-activation's sum: GCC
+// builds `b + V{}` with a scalar add and a broadcast per use (it may not fold away a + 0.0). (Rows
+// of T, not vectors: a std::vector of them need not be 64-byte aligned.)
 template <typename T>
 struct SmallParams {
+  static constexpr int W = 64 / int(sizeof(T));
   T w1[kSmallHidden][kSmallIn], b1[kSmallHidden], w2[kSmallHidden], b2;
+  T b1v[kSmallHidden][W], b2v[W];
   void load(const LayerSpec& L0, const LayerSpec& L1, const T* th) {
     for (int j = 0; j < L0.out; ++j) {
       for (int k = 0; k < L0.in; ++k) w1[j][k] = layer_theta(L0, th, j, k);
       b1[j] = L0.b_off >= 0 ? th[L0.b_off + j] : T(0);
+      for (int i = 0; i < W; ++i) b1v[j][i] = b1[j];
       w2[j] = layer_theta(L1, th, 0, j);
     }
     b2 = L1.b_off >= 0 ? th[L1.b_off] : T(0);
+    for (int i = 0; i < W; ++i) b2v[i] = b2;
   }
 };
 
@@ -81,7 +88,8 @@ inline void small_each(int n, F&& f) {
 
 // One network's task constants, built once per task for all its tiles: its parameters and its
 // K directions' (HVP, GNVP), their slots, and the kink bounds' constants (KinkLanes's
-// begin_layer and neuron; w_max from the kink_max rows of the scratch s).
+// begin_layer and neuron, w_max from the kink_max rows of the scratch s; w_max and e_bias here
+// doubled, so a bound 2 (w_max in_sum + e_bias) is one multiply-add, with the same bits).
 template <typename T>
 struct SmallNet {
   LayerSpec L0, L1;
@@ -100,8 +108,8 @@ struct SmallNet {
     for (size_t kv = 0; kv < dir.size(); ++kv)
       dir[kv].load(L0, L1, v + int64_t(kv) * A.net.n_params);
     for (int j = 0; j < L0.out && A.kinks; ++j) {
-      w_max[j] = s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * kCpuLanes<T>];
-      e_bias[j] = L0.b_off >= 0 ? gamma * abs_(th.b1[j]) : T(0);
+      w_max[j] = T(2) * s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * kCpuLanes<T>];
+      e_bias[j] = L0.b_off >= 0 ? T(2) * (gamma * abs_(th.b1[j])) : T(0);
     }
   }
 };
@@ -156,15 +164,18 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
         in_zero *= kink_input_zero(S.x[k]);
         if (bound) in_sum += kink_input_term(net.gamma, S.x[k], V{});
       });
-    V y = th.b2 + V{};
+    const V moving = T(1) - net.no_bias * in_zero;
+    V y = load_vec64(th.b2v);
     small_each<kSmallHidden>(h, [&](int j) {
-      V z = th.b1[j] + V{};
+      V z = load_vec64(th.b1v[j]);
       small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
       if (bound) {
-        const V e_z = T(2) * (net.w_max[j] * in_sum + net.e_bias[j]);
-        kink_neuron_step<ACT>(z, e_z, net.no_bias * in_zero, slope, on_kink, out_zero);
+        const V e_z = net.w_max[j] * in_sum + net.e_bias[j];
+        kink_neuron_step<ACT>(z, e_z, moving, slope, on_kink, out_zero);
       }
-      act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], S.d2[j]);
+      V d2;  // sigma'' stored only where it is read (not for the piecewise linear activations)
+      act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], d2);
+      if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y += th.w2[j] * S.a[j];
     });
     const V w = load_vec64(row[0] + p0);
@@ -206,9 +217,9 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     V rz[NV][kSmallHidden], ra[NV][kSmallHidden], rg[NV], rgb2 = V{};
     for (int p = 0; p < nv; ++p) {
       const SmallState<T>& S = st[p];
-      V ry = vp.b2 + V{};
+      V ry = load_vec64(vp.b2v);
       small_each<kSmallHidden>(h, [&](int j) {
-        V r = vp.b1[j] + V{};
+        V r = load_vec64(vp.b1v[j]);
         small_each<kSmallIn>(d, [&](int k) { r += vp.w1[j][k] * S.x[k]; });
         rz[p][j] = r;
         ra[p][j] = ACT == ACT_IDENTITY ? r : S.d1[j] * r;

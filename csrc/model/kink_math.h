@@ -82,31 +82,28 @@ RS_HD V kink_input_term(scalar_of<V> gamma, V a, V e) {
   return gamma * abs_(a) + e;
 }
 
-// Neuron step: z the pre-activation, e_z its bound, fixed 1 where z is 0 for all theta nearby;
-// raises on_kink where a kink moves through z, multiplies out_zero by whether sigma(z) is 0 for
-// all theta nearby, and returns the bound of sigma(z).
+// Neuron step: z the pre-activation, e_z its bound, moving 0 where z is fixed (0 for all theta
+// nearby), else 1; adds 1 to on_kink (a count) where a kink moves through z, multiplies out_zero
+// by whether sigma(z) is 0 for all theta nearby, and returns the bound of sigma(z).
 template <int ACT, typename V>
-RS_HD V kink_neuron_step(V z, V e_z, V fixed, scalar_of<V> slope, V& on_kink, V& out_zero) {
+RS_HD V kink_neuron_step(V z, V e_z, V moving, scalar_of<V> slope, V& on_kink, V& out_zero) {
   using S = scalar_of<V>;
   constexpr bool kink = act_has_kink(ACT), relu = ACT == ACT_RELU;
   const bool zero_at_0 = act_value(int32_t(ACT), S(0), slope) == S(0);
   // The flags are 0/1 values combined by arithmetic, not conditional stores: GCC turned those
   // into branches around masked stores (the relu forward with flags ran 2x the one without).
-  if (kink) {
-    const V moving_kink = select_(abs_(z) <= e_z, S(1), S(0)) * (S(1) - fixed);
-    on_kink = select_(on_kink > moving_kink, on_kink, moving_kink);
-  }
+  if (kink) on_kink += select_(abs_(z) <= e_z, moving, S(0));
   const V below = relu ? select_(z < -e_z, S(1), S(0)) : V{};
-  const V zero = zero_at_0 ? select_(fixed > below, fixed, below) : below;
+  const V zero = zero_at_0 ? select_(moving == S(0), S(1), below) : below;
   out_zero *= zero;
   return act_error(int32_t(ACT), z, e_z, slope);
 }
 
-// 1 for a sample on a moving kink with a non-zero weight w, else 0.
+// 1 for a sample on a moving kink (a count on_kink > 0) with a non-zero weight w, else 0.
 template <typename V>
 RS_HD V kink_flag(V on_kink, V w) {
   using S = scalar_of<V>;
-  return on_kink * select_(w != S(0), S(1), S(0));
+  return select_(on_kink > S(1), S(1), on_kink) * select_(w != S(0), S(1), S(0));
 }
 
 // max_k |W_jk| of every neuron, layer after layer (neuron j of layer l at h_l + j, h_l the sum of
@@ -132,7 +129,7 @@ template <int L, typename T>
 struct KinkLanes {
   T in_zero[L];   // 1 where every input of the current layer is 0 for all theta nearby
   T out_zero[L];  // the same for the current layer's outputs, so far
-  T on_kink[L];   // 1 where some pre-activation so far sits on a moving kink
+  T on_kink[L];   // how many pre-activations so far sit on a moving kink
   T in_sum[L];    // sum_k (gamma |a^_k| + e(a_k)) over the current layer's inputs
   T gamma = T(0);
 
@@ -174,7 +171,8 @@ struct KinkLanes {
     const T no_bias = bias ? T(0) : T(1);
     RS_SIMD for (int i = 0; i < L; ++i) {
       const T ei = T(2) * (w_max * in_sum[i] + e_bias);
-      e[i] = kink_neuron_step<ACT>(z[i], ei, no_bias * in_zero[i], slope, on_kink[i], out_zero[i]);
+      e[i] = kink_neuron_step<ACT>(z[i], ei, T(1) - no_bias * in_zero[i], slope, on_kink[i],
+                                   out_zero[i]);
     }
   }
 
