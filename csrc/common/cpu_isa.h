@@ -86,8 +86,8 @@ void call_for_isa(CpuIsa isa, F&& f) {
   call_generic(f);
 }
 
-// call_for_isa without the baseline version on x86, for a launcher that its caller only takes
-// where the CPU has AVX2 (vector_isa(isa)); elsewhere, the baseline version only.
+// Whether the CPU runs the launchers that have no baseline version on x86 (call_for_one_isa):
+// AVX2 or AVX-512 there; any CPU elsewhere.
 inline bool vector_isa(CpuIsa isa) {
 #if defined(RS_X86_MULTIVERSION)
   return isa != CpuIsa::kGeneric;
@@ -96,13 +96,19 @@ inline bool vector_isa(CpuIsa isa) {
   return true;
 #endif
 }
-template <typename F>
-void call_for_vector_isa(CpuIsa isa, F&& f) {
+
+// f() compiled for the one ISA kIsa, for a launcher with a version of its own per ISA (the
+// small-net path's vector width): AVX-512 or AVX2 on x86 (kGeneric is not used there), the
+// baseline elsewhere.
+template <CpuIsa kIsa, typename F>
+void call_for_one_isa(F&& f) {
 #if defined(RS_X86_MULTIVERSION)
-  if (isa == CpuIsa::kAvx512) return call_avx512(f);
-  call_avx2(f);
+  static_assert(kIsa != CpuIsa::kGeneric, "x86 takes this launcher under AVX2 or AVX-512 only");
+  if constexpr (kIsa == CpuIsa::kAvx512)
+    call_avx512(f);
+  else
+    call_avx2(f);
 #else
-  (void)isa;
   call_generic(f);
 #endif
 }

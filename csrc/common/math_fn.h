@@ -2,7 +2,7 @@
 // overloads are not callable from device code): libm on the host, CUDA's math library on the
 // device, except exp, sigmoid, tanh, log1p on [0, 1] and erf, which on the host are the
 // vectorisable exp_host and exp_nonpositive (1.15 ulp), sigmoid_host, tanh_host, log1p_unit and
-// erf_host (math_host.h); on the host also for 64-byte vectors (vec64.h).
+// erf_host (math_host.h); on the host also for 64- and 32-byte vectors (host_vec.h).
 #pragma once
 #include <math.h>
 
@@ -46,19 +46,19 @@ RS_HD float abs_(float x) { return fabsf(x); }
 RS_HD double abs_(double x) { return fabs(x); }
 
 #if !defined(__CUDACC__)
-// The same functions on a host vector's lanes (vec64.h), for the per-element maths' vector value
-// type; erf lane by lane through the scalar one.
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+// The same functions on a host vector's lanes (host_vec.h), for the per-element maths' vector
+// value type; erf lane by lane through the scalar one.
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V exp_nonpositive_(V x) { return exp_nonpositive(x); }
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V sigmoid_(V x) { return sigmoid_host(x); }
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V tanh_(V x) { return tanh_host(x); }
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V log1p_unit_(V x) { return log1p_unit(x); }
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V abs_(V x) { return abs_bits(x); }
-template <typename V, typename = std::enable_if_t<is_vec64<V>>>
+template <typename V, typename = std::enable_if_t<is_host_vec<V>>>
 inline V erf_(V x) {
   for (int i = 0; i < int(sizeof(V) / sizeof(x[0])); ++i) x[i] = erf_host(x[i]);
   return x;

@@ -4,7 +4,7 @@
 // range, subnormals included); sigmoid 2.4 ulp; tanh, log1p, erf: 2.2, 2.2, 1.1 eps of torch in
 // float64 (tests/test_forward.py). Needs -fno-trapping-math for the clamps and selects to
 // if-convert. Each is one template on its value type (common/value.h): float and double in the
-// lane loops, or a 64-byte vector of them (vec64.h) lane by lane with the same arithmetic; erf is
+// lane loops, or a host vector of them (host_vec.h) lane by lane with the same arithmetic; erf is
 // scalar only. Device code keeps CUDA's math library (see math_fn.h).
 #pragma once
 #include <math.h>
@@ -13,7 +13,7 @@
 
 #include "common/value.h"
 #if !defined(__CUDACC__)
-#include "common/vec64.h"
+#include "common/host_vec.h"
 #endif
 
 // Fully unrolls a short fixed-count loop (the polynomial and series loops below), so the lane

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "common/vec64.h"
+#include "common/host_vec.h"
 
 namespace rs {
 

@@ -1,9 +1,9 @@
 // The value type of the per-element maths. The activations, the diagonal losses and the host's
 // exp family are templates on a value type V: a scalar (float, double), which is what CUDA and
-// the CPU's lane loops run, or, on the host, a 64-byte vector of one (common/vec64.h), which is
-// what the CPU's small-net path runs — one body for both, written with select_ instead of ?: so
-// that it holds for a vector's lanes. scalar_of<V> is V's element type; ValueTraits<V>::Bits the
-// unsigned integer of V's width (vec64.h specialises both for its vectors).
+// the CPU's lane loops run, or, on the host, a 64- or 32-byte vector of one (common/host_vec.h),
+// which is what the CPU's small-net path runs — one body for both, written with select_ instead
+// of ?: so that it holds for a vector's lanes. scalar_of<V> is V's element type; ValueTraits<V>::Bits the
+// unsigned integer of V's width (host_vec.h specialises both for its vectors).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -21,7 +21,7 @@ struct ValueTraits {
 template <typename V>
 using scalar_of = typename ValueTraits<V>::Scalar;
 
-// c ? a : b on one lane (both are evaluated; vec64.h has the lane-wise form for vector masks).
+// c ? a : b on one lane (both are evaluated; host_vec.h has the lane-wise form for vector masks).
 template <typename A, typename B>
 RS_HD auto select_(bool c, A a, B b) {
   return c ? a : b;

@@ -252,7 +252,7 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
 constexpr int64_t kMaxTransposed = int64_t(1) << 24;
 
 // Every task of a's call, with a Tiles (run_tasks) made per thread by make_tiles(), compiled
-// for every vector ISA, or when Tiles::kVectorIsaOnly for those of call_for_vector_isa.
+// for every vector ISA, or when Tiles::kOneIsa for Tiles::kIsa alone (call_for_one_isa).
 template <typename T, typename MakeTiles>
 void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
   const CpuIsa isa = cpu_isa();
@@ -275,8 +275,9 @@ void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
     const T* t = tt.empty() ? nullptr : tt.data();
     auto tiles = make_tiles();
     auto run = [&] { run_tasks(a, begin, end, scratch.data(), acc, x, t, tiles); };
-    if constexpr (decltype(tiles)::kVectorIsaOnly)
-      call_for_vector_isa(isa, run);
+    using Tiles = decltype(tiles);
+    if constexpr (Tiles::kOneIsa)
+      call_for_one_isa<Tiles::kIsa>(run);
     else
       call_for_isa(isa, run);
   });

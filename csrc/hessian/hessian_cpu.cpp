@@ -20,7 +20,7 @@ struct HessTiles {
   const T* theta = nullptr;
   const T* v = nullptr;
   static constexpr int kRows = 0;  // tiles loaded into the scratch
-  static constexpr bool kVectorIsaOnly = false;
+  static constexpr bool kOneIsa = false;
   void task(const T* theta_b, const T* v_b, const T*) {
     theta = theta_b;
     v = v_b;

@@ -10,18 +10,22 @@ namespace rs {
 
 namespace {
 
-template <typename T>
+// Tiles of small_net_tile in vectors one register wide: 32 bytes under AVX2, 64 under AVX-512
+// (and on other CPUs, where the compiler splits them as it can). One version per ISA; x86 CPUs
+// without AVX2 take hess_tile (hess_cpu): a baseline copy of this path would add minutes of
+// compile time for them alone.
+template <typename T, CpuIsa kIsaOfTiles>
 struct SmallTiles {
   const HessArgs<T>& a;
   SmallNet<T> net;
   void task(const T* theta, const T* v, const T* s) { net.task(a, theta, v, s); }
   static constexpr int kRows = kSmallRows;
-  // x86 CPUs without AVX2 take hess_tile (hess_cpu): a baseline copy of this path would add
-  // minutes of compile time for them alone
-  static constexpr bool kVectorIsaOnly = true;
+  static constexpr bool kOneIsa = true;
+  static constexpr CpuIsa kIsa = kIsaOfTiles;
+  static constexpr int kVecBytes = kIsa == CpuIsa::kAvx2 ? 32 : 64;
   void tile(const T* const* row, LaneAcc<T>& acc) {
     with_activation(a.net.layer[0].act, [&](auto tag) {
-      small_net_tile<decltype(tag)::value>(a, net, row, acc.valid, acc.p);
+      small_net_tile<decltype(tag)::value, kVecBytes>(a, net, row, acc.valid, acc.p);
     });
   }
 };
@@ -30,7 +34,13 @@ struct SmallTiles {
 
 template <typename T>
 void hess_small_cpu(const HessArgs<T>& a) {
-  hess_cpu_tasks(a, [&] { return SmallTiles<T>{a, SmallNet<T>(a)}; });
+#if defined(RS_X86_MULTIVERSION)
+  if (cpu_isa() == CpuIsa::kAvx2)
+    return hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx2>{a, SmallNet<T>(a)}; });
+  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx512>{a, SmallNet<T>(a)}; });
+#else
+  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kGeneric>{a, SmallNet<T>(a)}; });
+#endif
 }
 
 template void hess_small_cpu<float>(const HessArgs<float>&);

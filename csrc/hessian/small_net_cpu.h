@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/tile_cpu.h"
-#include "common/vec64.h"
+#include "common/host_vec.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
 #include "model/kink_math.h"
@@ -114,27 +114,28 @@ struct SmallNet {
   }
 };
 
-// What the backward and R-passes read of one vector of samples: inputs, sigma(z), sigma',
+// What the backward and R-passes read of one vector V of samples: inputs, sigma(z), sigma',
 // sigma'', the loss's gradient and curvature in y.
-template <typename T>
+template <typename V>
 struct SmallState {
-  using V = typename Vec64<T>::Vec;
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
 };
 
 // One tile of the launcher (row[0], row[1], row[2 + k]: the sample weights, the targets and input
-// k, L = kCpuLanes lanes each, the first `valid` of them samples), hidden activation ACT, into
-// slots (kVec values per slot, as LaneAcc::add): per slot, lane i of the vector sums lanes i,
-// i + kVec, ... of the tile, the lanes past `valid` left out by a mask. First every vector's forward pass and loss; then the gradient, or direction by direction the
-// R-passes, slot group by slot group (a neuron's weights and bias), each slot's terms summed over
-// the tile's vectors in registers and added to the slot once. The per-element maths (act_all,
-// loss_diag, the kink steps) run on the vectors themselves.
-template <int ACT, typename T>
+// k, L = kCpuLanes lanes each, the first `valid` of them samples), hidden activation ACT, in
+// vectors of VB bytes (64, or 32 for AVX2: host_vec.h), into slots (64 bytes per slot, as
+// LaneAcc::add): per slot, lane i of the vector sums lanes i, i + W, ... of the tile (W lanes per
+// vector; a 32-byte vector adds into its slot's first half), the lanes past `valid` left out by a
+// mask. First every vector's forward pass and loss; then the gradient, or direction by direction
+// the R-passes, slot group by slot group (a neuron's weights and bias), each slot's terms summed
+// over the tile's vectors in registers and added to the slot once. The per-element maths
+// (act_all, loss_diag, the kink steps) run on the vectors themselves.
+template <int ACT, int VB, typename T>
 void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
                     int valid, T* slots) {
-  using V = typename Vec64<T>::Vec;
-  using M = typename Vec64<T>::Mask;
-  constexpr int W = int(sizeof(V) / sizeof(T)), L = kCpuLanes<T>, NV = L / W;
+  using V = typename HostVec<T, VB>::Vec;
+  using M = typename HostVec<T, VB>::Mask;
+  constexpr int W = VB / int(sizeof(T)), L = kCpuLanes<T>, NV = L / W, kSlot = 64 / int(sizeof(T));
   const int d = net.L0.in, h = net.L0.out, loss_kind = A.loss, nv = (valid + W - 1) / W;
   const T slope = T(A.net.slope), imp = A.imp[0];
   const int32_t mode = A.mode;
@@ -147,15 +148,17 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   M keep = M{} - 1;
   for (int i = 0; i < W; ++i) keep[i] = last * W + i < valid ? -1 : 0;
   auto masked = [&](int p, V c) { return p == last ? V(M(c) & keep) : c; };
-  auto put = [&](int64_t q, V c) { store_vec64(slots + q * W, load_vec64(slots + q * W) + c); };
-  SmallState<T> st[NV];
+  auto put = [&](int64_t q, V c) {
+    store_vec(slots + q * kSlot, load_vec<V>(slots + q * kSlot) + c);
+  };
+  SmallState<V> st[NV];
   V loss_sum = V{}, kink_sum = V{};
   for (int p = 0; p < nv; ++p) {
-    SmallState<T>& S = st[p];
+    SmallState<V>& S = st[p];
     const int p0 = p * W;
     // ---- forward, with the kink flags of the hidden layer when asked for
     small_each<kSmallIn>(d, [&](int k) {
-      S.x[k] = load_vec64(row[2 + k] + p0);
+      S.x[k] = load_vec<V>(row[2 + k] + p0);
     });
     // kink flags (kink_math.h's steps; the inputs are exact: e = 0)
     V in_zero = T(1) - V{}, in_sum = V{}, on_kink = V{}, out_zero = T(1) - V{};
@@ -165,9 +168,9 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
         if (bound) in_sum += kink_input_term(net.gamma, S.x[k], V{});
       });
     const V moving = T(1) - net.no_bias * in_zero;
-    V y = load_vec64(th.b2v);
+    V y = load_vec<V>(th.b2v);
     small_each<kSmallHidden>(h, [&](int j) {
-      V z = load_vec64(th.b1v[j]);
+      V z = load_vec<V>(th.b1v[j]);
       small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
       if (bound) {
         const V e_z = net.w_max[j] * in_sum + net.e_bias[j];
@@ -178,10 +181,10 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y += th.w2[j] * S.a[j];
     });
-    const V w = load_vec64(row[0] + p0);
+    const V w = load_vec<V>(row[0] + p0);
     if (kinks_asked) kink_sum += masked(p, kink_flag(on_kink, w));
     // ---- the loss, its gradient g in y and curvature (loss_math.h)
-    const V t = load_vec64(row[1] + p0), wc = w * imp;
+    const V t = load_vec<V>(row[1] + p0), wc = w * imp;
     V loss = V{};
     loss_diag_kind(loss_kind, y, t, wc, loss, S.g, S.curv);
     loss_sum += masked(p, loss);
@@ -198,7 +201,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     small_each<kSmallHidden>(h, [&](int j) {
       V gw2 = V{}, gb1 = V{}, gw1[kSmallIn] = {};
       for (int p = 0; p < nv; ++p) {
-        const SmallState<T>& S = st[p];
+        const SmallState<V>& S = st[p];
         gw2 += masked(p, S.g * S.a[j]);
         const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
         gb1 += masked(p, del);
@@ -216,10 +219,10 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     const int64_t q = kHessHeaderSlots + int64_t(kv) * A.net.n_params;
     V rz[NV][kSmallHidden], ra[NV][kSmallHidden], rg[NV], rgb2 = V{};
     for (int p = 0; p < nv; ++p) {
-      const SmallState<T>& S = st[p];
-      V ry = load_vec64(vp.b2v);
+      const SmallState<V>& S = st[p];
+      V ry = load_vec<V>(vp.b2v);
       small_each<kSmallHidden>(h, [&](int j) {
-        V r = load_vec64(vp.b1v[j]);
+        V r = load_vec<V>(vp.b1v[j]);
         small_each<kSmallIn>(d, [&](int k) { r += vp.w1[j][k] * S.x[k]; });
         rz[p][j] = r;
         ra[p][j] = ACT == ACT_IDENTITY ? r : S.d1[j] * r;
@@ -233,7 +236,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     small_each<kSmallHidden>(h, [&](int j) {
       V hw2 = V{}, hb1 = V{}, hw1[kSmallIn] = {};
       for (int p = 0; p < nv; ++p) {
-        const SmallState<T>& S = st[p];
+        const SmallState<V>& S = st[p];
         const V gp = S.g;
         hw2 += masked(p, full ? rg[p] * S.a[j] + gp * ra[p][j] : rg[p] * S.a[j]);
         V rd = th.w2[j] * rg[p];  // R g_j = W2_j R g (+ V2_j g), then R delta_j
