@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/vector_registers.h"
+
 namespace rs {
 
 enum class CpuIsa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -64,17 +66,26 @@ inline CpuIsa cpu_isa() {
   __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma,prefer-vector-width=512")))
 #endif
 template <typename F>
-RS_TARGET_AVX512 __attribute__((flatten)) void call_avx512(F& f) { f(); }
+RS_TARGET_AVX512 __attribute__((flatten)) void call_avx512(F& f) {
+  VectorRegistersScope registers(32);
+  f();
+}
 
 template <typename F>
-__attribute__((target("avx2,fma"), flatten)) void call_avx2(F& f) { f(); }
+__attribute__((target("avx2,fma"), flatten)) void call_avx2(F& f) {
+  VectorRegistersScope registers(16);
+  f();
+}
 #endif
 
 template <typename F>
 #if defined(__GNUC__)
 __attribute__((flatten))
 #endif
-void call_generic(F& f) { f(); }
+void call_generic(F& f) {
+  VectorRegistersScope registers(16);
+  f();
+}
 
 template <typename F>
 void call_for_isa(CpuIsa isa, F&& f) {

@@ -70,14 +70,18 @@ struct LaneAcc {
   }
   // The outer products of a layer's weight slots: slot slot0 + j sj + k (j < nj, k < nk) gets
   // the lane sum of a_j b_k (+ c_j d_k when two), row r of a at a + r * stride, likewise b, c, d.
-  // A register block of kOuterJ x kOuterK slots runs the lanes as the inner dimension of a small
-  // matrix product: per lane, kOuterJ broadcasts of a_j (c_j) times kOuterK / kVec vector loads
+  // A register block of kOuterJ x outer_k slots runs the lanes as the inner dimension of a small
+  // matrix product: per lane, kOuterJ broadcasts of a_j (c_j) times outer_k / kVec vector loads
   // of b (d), which lie lane-major in bt (dt), copied once per call. Its sums go to the plain
   // accumulator `outer` (one value per slot); the slots outside the blocks use add_products.
   // Each slot sums its lanes in lane order, then adds into its accumulator: the same bits for
-  // any thread count. O(nj nk L) multiply-adds (twice when two), O(nk L) copies.
+  // any thread count and block shape. O(nj nk L) multiply-adds (twice when two), O(nk L) copies.
+  // outer_k: 2 kVec where the CPU has 32 vector registers (AVX-512: the block's sums take 8 of
+  // them), kVec elsewhere (AVX2's 16 would spill 16 registers of sums: the [16,64,64,1] HVP ran
+  // 2x slower than under AVX-512, on a CPU whose two ISAs have the same FMA rate).
   static constexpr int kOuterJ = 4;
-  static constexpr int kOuterK = 2 * kVec<T>;
+  static constexpr int kOuterKWide = 2 * kVec<T>;
+  int outer_k = kOuterKWide;
   T* outer = nullptr;
   T* bt = nullptr;  // kCpuLanes x max width: lane-major copies of b ...
   T* dt = nullptr;  // ... and of d
@@ -85,16 +89,21 @@ struct LaneAcc {
                  const T* d, int64_t stride, bool two) {
     const int n = valid;
     const int nj_blocked = nj - nj % kOuterJ;  // no blocks (and no copies) below kOuterJ rows
-    const int nk_blocked = nj_blocked > 0 ? nk - nk % kOuterK : 0;
+    const int nk_blocked = nj_blocked > 0 ? nk - nk % outer_k : 0;
     lane_major(b, bt, n, nk, nk_blocked, stride);
     if (two) lane_major(d, dt, n, nk, nk_blocked, stride);
     for (int j0 = 0; j0 < nj_blocked; j0 += kOuterJ)
-      for (int k0 = 0; k0 < nk_blocked; k0 += kOuterK) {
+      for (int k0 = 0; k0 < nk_blocked; k0 += outer_k) {
         const int64_t slot = slot0 + j0 * sj + k0;
-        if (two)
-          outer_block<true>(slot, sj, a + j0 * stride, c + j0 * stride, k0, nk, stride, n);
+        const T *aj = a + j0 * stride, *cj = two ? c + j0 * stride : aj;
+        if (outer_k == kOuterKWide && two)
+          outer_block<true, kOuterKWide>(slot, sj, aj, cj, k0, nk, stride, n);
+        else if (outer_k == kOuterKWide)
+          outer_block<false, kOuterKWide>(slot, sj, aj, cj, k0, nk, stride, n);
+        else if (two)
+          outer_block<true, kVec<T>>(slot, sj, aj, cj, k0, nk, stride, n);
         else
-          outer_block<false>(slot, sj, a + j0 * stride, a + j0 * stride, k0, nk, stride, n);
+          outer_block<false, kVec<T>>(slot, sj, aj, cj, k0, nk, stride, n);
       }
     for (int j = 0; j < nj; ++j)  // the slots outside the blocks
       for (int k = j < nj_blocked ? nk_blocked : 0; k < nk; ++k)
@@ -112,30 +121,30 @@ struct LaneAcc {
     for (int i = n_sq; i < n; ++i)
       for (int k = 0; k < nk_blocked; ++k) dst[int64_t(i) * nk + k] = src[k * stride + i];
   }
-  template <bool TWO>
+  template <bool TWO, int KB>
   void outer_block(int64_t slot, int64_t sj, const T* a, const T* c, int k0, int nk,
                    int64_t stride, int n) {
-    T r[kOuterJ][kOuterK];
+    T r[kOuterJ][KB];
     for (int jj = 0; jj < kOuterJ; ++jj) {
-      RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] = T(0);
+      RS_SIMD for (int q = 0; q < KB; ++q) r[jj][q] = T(0);
     }
     for (int i = 0; i < n; ++i) {
       const T* x = bt + int64_t(i) * nk + k0;
       for (int jj = 0; jj < kOuterJ; ++jj) {
         const T aj = a[jj * stride + i];
-        RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += aj * x[q];
+        RS_SIMD for (int q = 0; q < KB; ++q) r[jj][q] += aj * x[q];
       }
       if (TWO) {
         const T* y = dt + int64_t(i) * nk + k0;
         for (int jj = 0; jj < kOuterJ; ++jj) {
           const T cj = c[jj * stride + i];
-          RS_SIMD for (int q = 0; q < kOuterK; ++q) r[jj][q] += cj * y[q];
+          RS_SIMD for (int q = 0; q < KB; ++q) r[jj][q] += cj * y[q];
         }
       }
     }
     for (int jj = 0; jj < kOuterJ; ++jj) {
       T* o = outer + slot + jj * sj;
-      RS_SIMD for (int q = 0; q < kOuterK; ++q) o[q] += r[jj][q];
+      RS_SIMD for (int q = 0; q < KB; ++q) o[q] += r[jj][q];
     }
   }
   // One pass over the slot's vector: each lane i of it sums lanes i, i + kVec, ... in that order
@@ -269,6 +278,7 @@ void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
         transposed(2 * lanes * width);
     LaneAcc<T> acc{slots.data()};
     acc.outer = outer.data();
+    acc.outer_k = isa == CpuIsa::kAvx512 ? acc.kOuterKWide : kVec<T>;
     acc.bt = transposed.data();
     acc.dt = acc.bt + lanes * width;
     const T* x = xt.empty() ? nullptr : xt.data();

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "common/hostdevice.h"
+#include "common/vector_registers.h"
 #include "model/activation.h"
 #include "model/net_spec.h"
 
@@ -45,7 +46,8 @@ RS_HD void act_value_lanes(int32_t act, T* z, T slope) {
 // then done(q, val). scale is a layer's w_scale (its coefficients are theta's entries): applied
 // once per output, not to every coefficient (a scalar product and broadcast per coefficient cost
 // the [16,64,64,1] HVP ~7 %); when it is 1 the sum starts at init(q) and is not multiplied.
-// Outputs go in blocks of JB (4 on the CPU, 1 on CUDA's single lane) so each source row is
+// Outputs go in blocks of JB (4 on a CPU with 32 vector registers, AVX-512; 1 elsewhere, where
+// the block's 4 x L sums would not fit in them, and on CUDA's single lane) so each source row is
 // loaded once per block and the block's sums stay in registers. The matrix-vector
 // shapes of a layer (forward, backward, R-forward, R-backward) are all this loop.
 // O(n_out * n_sum * L) multiply-adds (twice that when `two`).
@@ -91,6 +93,17 @@ RS_HD void lane_sums_block(int q0, int n_sum, T scale, Init& init, C1& c1, R1& r
 // and the [2,5,1] benchmark nets (sums of 2 and 5 rows) keep their unblocked code.
 inline constexpr int kMinBlockedSum = 8;
 
+// Whether lane_sums takes blocks of 4 outputs: L lanes on a CPU thread with 32 vector registers
+// (vector_registers(): a block's sums then take 16 of them in either dtype).
+template <int L>
+RS_HD bool lane_blocks() {
+#if defined(__CUDA_ARCH__)
+  return false;
+#else
+  return L > 1 && vector_registers() >= 32;
+#endif
+}
+
 template <int L, typename T, typename Init, typename C1, typename R1, typename C2, typename R2,
           typename Done>
 RS_HD void lane_sums(int n_out, int n_sum, bool two, T scale, Init&& init, C1&& c1, R1&& r1,
@@ -99,7 +112,7 @@ RS_HD void lane_sums(int n_out, int n_sum, bool two, T scale, Init&& init, C1&& 
   auto run = [&](auto two_tag) {
     constexpr bool kTwo = decltype(two_tag)::value;
     int q = 0;
-    if (n_sum >= kMinBlockedSum)
+    if (n_sum >= kMinBlockedSum && lane_blocks<L>())
       for (; q + JB <= n_out; q += JB)
         lane_sums_block<JB, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
     for (; q < n_out; ++q)
