@@ -46,9 +46,9 @@ RS_HD void act_value_lanes(int32_t act, T* z, T slope) {
 // then done(q, val). scale is a layer's w_scale (its coefficients are theta's entries): applied
 // once per output, not to every coefficient (a scalar product and broadcast per coefficient cost
 // the [16,64,64,1] HVP ~7 %); when it is 1 the sum starts at init(q) and is not multiplied.
-// Outputs go in blocks of JB (4 on a CPU with 32 vector registers, AVX-512; 1 elsewhere, where
-// the block's 4 x L sums would not fit in them, and on CUDA's single lane) so each source row is
-// loaded once per block and the block's sums stay in registers. The matrix-vector
+// Outputs go in blocks of JB (lane_block: 4 on a CPU with 32 vector registers, AVX-512; 2 with
+// 16, AVX2; 1 on CUDA's single lane) so each source row is loaded once per block and the block's
+// sums stay in registers. The matrix-vector
 // shapes of a layer (forward, backward, R-forward, R-backward) are all this loop.
 // O(n_out * n_sum * L) multiply-adds (twice that when `two`).
 template <int JB, bool TWO, int L, typename T, typename Init, typename C1, typename R1,
@@ -93,14 +93,15 @@ RS_HD void lane_sums_block(int q0, int n_sum, T scale, Init& init, C1& c1, R1& r
 // and the [2,5,1] benchmark nets (sums of 2 and 5 rows) keep their unblocked code.
 inline constexpr int kMinBlockedSum = 8;
 
-// Whether lane_sums takes blocks of 4 outputs: L lanes on a CPU thread with 32 vector registers
-// (vector_registers(): a block's sums then take 16 of them in either dtype).
+// The outputs per block of lane_sums over L lanes on this thread: 4 with 32 vector registers
+// (AVX-512: the block's sums take 16 of them in either dtype), 2 with 16 (AVX2: 16 of them, a few
+// spilled, still faster than 1 or 4), 1 on CUDA's single lane.
 template <int L>
-RS_HD bool lane_blocks() {
+RS_HD int lane_block() {
 #if defined(__CUDA_ARCH__)
-  return false;
+  return 1;
 #else
-  return L > 1 && vector_registers() >= 32;
+  return L == 1 ? 1 : vector_registers() >= 32 ? 4 : 2;
 #endif
 }
 
@@ -108,13 +109,18 @@ template <int L, typename T, typename Init, typename C1, typename R1, typename C
           typename Done>
 RS_HD void lane_sums(int n_out, int n_sum, bool two, T scale, Init&& init, C1&& c1, R1&& r1,
                      C2&& c2, R2&& r2, Done&& done) {
-  constexpr int JB = L > 1 ? 4 : 1;
   auto run = [&](auto two_tag) {
     constexpr bool kTwo = decltype(two_tag)::value;
+    const int jb = n_sum >= kMinBlockedSum ? lane_block<L>() : 1;
     int q = 0;
-    if (n_sum >= kMinBlockedSum && lane_blocks<L>())
-      for (; q + JB <= n_out; q += JB)
-        lane_sums_block<JB, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
+    if constexpr (L > 1) {
+      if (jb == 4)
+        for (; q + 4 <= n_out; q += 4)
+          lane_sums_block<4, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
+      if (jb == 2)
+        for (; q + 2 <= n_out; q += 2)
+          lane_sums_block<2, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
+    }
     for (; q < n_out; ++q)
       lane_sums_block<1, kTwo, L, T>(q, n_sum, scale, init, c1, r1, c2, r2, done);
   };
