@@ -2,8 +2,9 @@
 // exp family are templates on a value type V: a scalar (float, double), which is what CUDA and
 // the CPU's lane loops run, or, on the host, a 64- or 32-byte vector of one (common/host_vec.h),
 // which is what the CPU's small-net path runs — one body for both, written with select_ instead
-// of ?: so that it holds for a vector's lanes. scalar_of<V> is V's element type; ValueTraits<V>::Bits the
-// unsigned integer of V's width (host_vec.h specialises both for its vectors).
+// of ?: so that it holds for a vector's lanes. scalar_of<V> is V's element type;
+// ValueTraits<V>::Bits the unsigned integer of V's width (host_vec.h specialises both for its
+// vectors).
 #pragma once
 #include <cstdint>
 #include <cstring>

@@ -1,11 +1,12 @@
 // The CPU's second path of the Hessian engine, for the teacher-student shape: two layers, at
 // most kSmallIn inputs, at most kSmallHidden hidden neurons, one identity output (the students'
 // [2,5,1]). hess_tile runs each neuron's step over a whole tile of rows in scratch memory, with
-// loops and row overhead that dominate at these widths; here each 64-byte vector of kVec samples
-// goes through the forward, backward and R-passes on its own, with every value in vector
-// registers: the per-element maths are hess_tile's own (act_all, loss_diag, the kink steps),
-// instantiated for the vector type (common/value.h). It adds into the same slots as hess_tile.
-// A full tile's rows are read in place from the caller's arrays (run_tasks), not copied.
+// loops and row overhead that dominate at these widths; here each vector of samples (one
+// register wide: host_vec.h) goes through the forward, backward and R-passes on its own, with
+// every value in vector registers: the per-element maths are hess_tile's own (act_all,
+// loss_diag, the kink steps), instantiated for the vector type (common/value.h). It adds into
+// the same slots as hess_tile. A full tile's rows are read in place from the caller's arrays
+// (run_tasks), not copied.
 // The network's parameters, its directions' and their slots are read once per task (SmallNet).
 // The CUDA launcher keeps hess_tile (one thread per sample). small_net_cpu.cpp holds the
 // launcher (hess_small_cpu), in a translation unit of its own.

@@ -456,13 +456,16 @@ def test_kinks_with_a_bias_at_the_atom_and_zero_weights():
 
 
 @pytest.mark.parametrize("small", ["1", "0"])
+@pytest.mark.parametrize("isa", CPU_ISAS)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
-def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, small, monkeypatch):
+def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, isa, small, monkeypatch):
     """Integer weights put samples exactly on the kinks of the first hidden layer: z1 = x1 - x2
     at x = (1, 1) (and z2 = 2 x1 + x2 - 3 there too: one sample, counted once), z = b = 0 at
     x = 0 (the bias moves it); x = (3, 3) is on the kink with weight 0. Without a bias, x = 0
-    gives z = 0 for every theta: no kink. Both CPU paths of this small net."""
+    gives z = 0 for every theta: no kink. Both CPU paths of this small net, in every vector
+    variant (the small path's vectors are 32 bytes under AVX2, 64 under AVX-512)."""
     monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     net = MLP([2, 2, 1], act)
     W1 = torch.tensor([[[1.0, -1.0], [2.0, 1.0]]], dtype=torch.float64)
     b1 = torch.tensor([[0.0, -3.0]], dtype=torch.float64)
