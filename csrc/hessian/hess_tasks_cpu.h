@@ -16,6 +16,7 @@
 #include "common/parallel.h"
 #include "common/square_transpose.h"
 #include "common/tile_cpu.h"
+#include "common/vector_registers.h"
 #include "hessian/hessian.h"
 #include "model/kink_math.h"
 
@@ -76,18 +77,17 @@ struct LaneAcc {
   // accumulator `outer` (one value per slot); the slots outside the blocks use add_products.
   // Each slot sums its lanes in lane order, then adds into its accumulator: the same bits for
   // any thread count and block shape. O(nj nk L) multiply-adds (twice when two), O(nk L) copies.
-  // outer_k: 2 kVec where the CPU has 32 vector registers (AVX-512: the block's sums take 8 of
-  // them), kVec elsewhere (AVX2's 16 would spill 16 registers of sums: the [16,64,64,1] HVP ran
-  // 2x slower than under AVX-512, on a CPU whose two ISAs have the same FMA rate).
+  // outer_k: 2 kVec where the launch's ISA has 32 vector registers (vector_registers(); AVX-512:
+  // the block's sums take 8 of them), kVec elsewhere (under AVX2 the wide block's 16 registers
+  // of sums, all 16 there, spilled on every step).
   static constexpr int kOuterJ = 4;
   static constexpr int kOuterKWide = 2 * kVec<T>;
-  int outer_k = kOuterKWide;
   T* outer = nullptr;
   T* bt = nullptr;  // kCpuLanes x max width: lane-major copies of b ...
   T* dt = nullptr;  // ... and of d
   void add_outer(int64_t slot0, int64_t sj, int nj, int nk, const T* a, const T* b, const T* c,
                  const T* d, int64_t stride, bool two) {
-    const int n = valid;
+    const int n = valid, outer_k = vector_registers() >= 32 ? kOuterKWide : kVec<T>;
     const int nj_blocked = nj - nj % kOuterJ;  // no blocks (and no copies) below kOuterJ rows
     const int nk_blocked = nj_blocked > 0 ? nk - nk % outer_k : 0;
     lane_major(b, bt, n, nk, nk_blocked, stride);
@@ -278,7 +278,6 @@ void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
         transposed(2 * lanes * width);
     LaneAcc<T> acc{slots.data()};
     acc.outer = outer.data();
-    acc.outer_k = isa == CpuIsa::kAvx512 ? acc.kOuterKWide : kVec<T>;
     acc.bt = transposed.data();
     acc.dt = acc.bt + lanes * width;
     const T* x = xt.empty() ? nullptr : xt.data();
