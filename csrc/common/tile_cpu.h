@@ -63,8 +63,9 @@ inline void load_lanes_strided(T* dst, const T* src, int64_t stride, int64_t n, 
 // tile of kCpuLanes samples starting at n) calls fn(b, n, lanes, xt, scratch, thread), where xt
 // holds the tile's inputs (feature k of lane i at xt[k * kCpuLanes + i]; lanes >= `lanes` are
 // zero), scratch is the calling thread's own `scratch_values` values, thread < max_threads().
-// x is (N, d_in), or (B, N, d_in) when x_per_net; it is transposed once per call. Threads over tasks in chunks of about 64k units of
-// `work_per_sample`; fn runs compiled for the CPU's widest vector ISA.
+// x is (N, d_in), or (B, N, d_in) when x_per_net; it is transposed once per call. Threads over
+// tasks in chunks of about 64k units of `work_per_sample`; fn runs compiled for the CPU's widest
+// vector ISA.
 template <typename T, typename Fn>
 void for_each_tile_cpu(const T* x, bool x_per_net, int64_t B, int64_t N, int d_in,
                        int64_t work_per_sample, size_t scratch_values, Fn&& fn) {

@@ -48,8 +48,8 @@ RS_HD void act_value_lanes(int32_t act, T* z, T slope) {
 // the [16,64,64,1] HVP ~7 %); when it is 1 the sum starts at init(q) and is not multiplied.
 // Outputs go in blocks of JB (lane_block: 4 on a CPU with 32 vector registers, AVX-512; 2 with
 // 16, AVX2; 1 on CUDA's single lane) so each source row is loaded once per block and the block's
-// sums stay in registers. The matrix-vector
-// shapes of a layer (forward, backward, R-forward, R-backward) are all this loop.
+// sums stay in registers. The matrix-vector shapes of a layer (forward, backward, R-forward,
+// R-backward) are all this loop.
 // O(n_out * n_sum * L) multiply-adds (twice that when `two`).
 template <int JB, bool TWO, int L, typename T, typename Init, typename C1, typename R1,
           typename C2, typename R2, typename Done>
