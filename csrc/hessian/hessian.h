@@ -147,6 +147,10 @@ static_assert(sizeof(HessArgs<double>) <= 4096, "HessArgs must fit in a CUDA ker
 template <typename T>
 void hess_cpu(const HessArgs<T>& a);
 
+// Whether hess_cpu runs a call of this network and loss (without input gradients) on its
+// small-net path (small_net_cpu.h), on this CPU and with this environment, now.
+bool hess_cpu_small_path(const NetSpec& net, int32_t loss);
+
 template <typename T>
 void hess_cuda(const HessArgs<T>& a, const DeviceContext& ctx);
 

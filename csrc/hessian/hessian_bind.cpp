@@ -119,9 +119,9 @@ void bind_hessian(nb::module_& m) {
   m.def("hess_flops", &hess_flops, nb::arg("net"), nb::arg("mode"), nb::arg("K"),
         "Floating-point operations per sample of a _core.hess call (hessian_flops.h: 2 x the "
         "multiply-adds of the matrix products), for the benchmark's roofline.");
-  m.def("hess_unit_flops", &hess_unit_flops, nb::arg("net"), nb::arg("mode"),
+  m.def("hess_unit_flops", &hess_unit_flops, nb::arg("net"), nb::arg("mode"), nb::arg("loss"),
         "hess_flops' count for the P unit directions of a full Hessian (unit_first = 0, units = "
-        "P; hessian_flops.h).");
+        "P; hessian_flops.h), of the path a CPU call with this loss takes.");
   m.def("hess_plan", &hess_plan, nb::arg("net"), nb::arg("B"), nb::arg("N"), nb::arg("K"),
         nb::arg("mode"), nb::arg("cuda"), nb::arg("elem_size"),
         nb::arg("max_workspace_bytes") = -1,

@@ -41,10 +41,13 @@ inline bool small_nets_enabled() {
   return flag == nullptr || std::strcmp(flag, "0") != 0;
 }
 
+bool hess_cpu_small_path(const NetSpec& net, int32_t loss) {
+  return small_net_shape(net, loss) && small_nets_enabled() && vector_isa(cpu_isa());
+}
+
 template <typename T>
 void hess_cpu(const HessArgs<T>& a) {
-  if (small_net_call(a) && small_nets_enabled() && vector_isa(cpu_isa()))
-    return hess_small_cpu(a);
+  if (a.dx == nullptr && hess_cpu_small_path(a.net, a.loss)) return hess_small_cpu(a);
   // one function per kind of directions (each flattened into its own, ISA-specific code)
   if (a.unit_first >= 0)
     hess_cpu_tasks(a, [&] { return HessTiles<true, T>{a}; });

@@ -34,12 +34,31 @@ inline double hess_flops(const NetSpec& net, HessMode mode, int64_t K) {
   return 2 * macs;
 }
 
-// The same count for the P unit directions of a full Hessian (HessArgs::unit_first;
-// hessian_unit_math.h): per neuron of layer lo one pass from lo up (R-forward: one column of W at
-// lo + 1, then W Ra; R-backward W^T R delta above lo), per column p the slot products of the
+// The count of the CPU's small-net path for the P unit directions (small_net_columns.h; the
+// students' two layers, d inputs, h hidden neurons): the forward pass (d h + h), J's products
+// (h (d + 1)), the columns' factors c J_p (P) and their triangle of J's outer products
+// (P (P + 1) / 2); in the full Hessian per first-layer column the g sigma' x~_p term (2) and per
+// entry within its neuron the g w2 sigma'' x~_p x~_q term (3; activations with a sigma'' only).
+inline double hess_small_unit_flops(const NetSpec& net, HessMode mode) {
+  const LayerSpec& L0 = net.layer[0];
+  const double d = L0.in, h = L0.out, P = double(net.n_params);
+  double macs = d * h + h + h * (d + 1) + P + P * (P + 1) / 2;
+  if (mode != HESS_GNVP) {
+    const double per_neuron = d + (L0.b_off >= 0 ? 1 : 0);  // first-layer columns per neuron
+    macs += h * per_neuron * 2;
+    if (act_has_d2(L0.act)) macs += h * per_neuron * (per_neuron + 1) / 2 * 3;
+  }
+  return 2 * macs;
+}
+
+// The same count for the P unit directions of a full Hessian (HessArgs::unit_first) of the
+// path a CPU call with this loss takes: the small-net path's (above) where it takes that, else
+// hessian_unit_math.h's: per neuron of layer lo one pass from lo up (R-forward: one column of W
+// at lo + 1, then W Ra; R-backward W^T R delta above lo), per column p the slot products of the
 // layers above lo (R delta a^T, + delta Ra^T in the full Hessian: one column of it at lo + 1) and
 // at lo the weight slots q >= p. (Scaling rows by s_p and the bias slots are O(width): uncounted.)
-inline double hess_unit_flops(const NetSpec& net, HessMode mode) {
+inline double hess_unit_flops(const NetSpec& net, HessMode mode, int32_t loss) {
+  if (hess_cpu_small_path(net, loss)) return hess_small_unit_flops(net, mode);
   const bool full = mode != HESS_GNVP;
   double macs = hess_flops(net, mode, 0) / 2;
   auto M = [&](int l) { return double(net.layer[l].in) * double(net.layer[l].out); };

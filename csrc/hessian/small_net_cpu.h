@@ -20,6 +20,7 @@
 #include "common/host_vec.h"
 #include "hessian/hessian.h"
 #include "hessian/hessian_math.h"
+#include "hessian/small_net_columns.h"
 #include "model/kink_math.h"
 #include "model/net_spec.h"
 
@@ -27,20 +28,20 @@ namespace rs {
 
 inline constexpr int kSmallIn = 4;
 inline constexpr int kSmallHidden = 8;
+// The most parameters of such a net (full Hessians: the rows of small_unit_columns's J).
+inline constexpr int kSmallParams = kSmallHidden * (kSmallIn + 2) + 1;
 // The rows a tile reads (run_tasks's order): the sample weights, the target, the inputs.
 inline constexpr int kSmallRows = 2 + kSmallIn;
 
-// Whether a call takes small_net_tile: the shape above, the standard parameterisation with
-// row-major weights (a hidden neuron's weight slots are then consecutive), a diagonal loss
-// (loss_diag: a cross-entropy of one output keeps hess_tile), no unit directions
-// (full Hessians keep their own pass) and no input gradients.
-template <typename T>
-bool small_net_call(const HessArgs<T>& a) {
-  const NetSpec& net = a.net;
-  if (net.n_layers != 2 || net.d_out != 1 || a.unit_first >= 0 || a.dx != nullptr) return false;
+// Whether a network and loss fit small_net_tile: the shape above, the standard
+// parameterisation with row-major weights (a hidden neuron's weight slots are then
+// consecutive) and a diagonal loss (loss_diag: a cross-entropy of one output keeps hess_tile).
+// A call with input gradients keeps hess_tile too.
+inline bool small_net_shape(const NetSpec& net, int32_t loss) {
+  if (net.n_layers != 2 || net.d_out != 1 || net.n_params > kSmallParams) return false;
   const LayerSpec &L0 = net.layer[0], &L1 = net.layer[1];
   return L0.in <= kSmallIn && L0.out <= kSmallHidden && L1.act == ACT_IDENTITY &&
-         loss_diagonal(a.loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 &&
+         loss_diagonal(loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 &&
          L1.w_sk == 1;
 }
 
@@ -97,11 +98,15 @@ struct SmallNet {
   SmallSlots slot;
   SmallParams<T> th;
   std::vector<SmallParams<T>> dir;
+  SmallColumns<kSmallIn, kSmallHidden> cols;  // unit directions (full Hessians)
   T w_max[kSmallHidden], e_bias[kSmallHidden], gamma, no_bias;
 
   explicit SmallNet(const HessArgs<T>& A)
       : L0(A.net.layer[0]), L1(A.net.layer[1]), slot(L0, L1),
         dir(A.v && (A.mode == HESS_HVP || A.mode == HESS_GNVP) ? size_t(A.K) : 0),
+        cols(A.unit_first >= 0 ? decltype(cols)(L0, L1, A.unit_first, A.K, A.mode != HESS_GNVP,
+                                                A.net.n_params)
+                               : decltype(cols)()),
         gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)) {}
 
   void task(const HessArgs<T>& A, const T* theta, const T* v, const T* s) {
@@ -192,6 +197,15 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   }
   put(kHessLossSlot, loss_sum);
   if (kinks_asked) put(kHessKinkSlot, kink_sum);
+  // full Hessians' unit columns: register blocks of 4 columns x NV vectors of factors where
+  // that leaves room (AVX-512's 32 registers), else 1
+  constexpr int kCols = NV <= 4 ? 4 : 1;
+  if (A.unit_first >= 0 && valid == L)
+    return small_unit_columns<ACT, NV, kSmallParams, kCols, true, V>(net.cols, st, nv, keep, d,
+                                                                     h, th.w2, put);
+  if (A.unit_first >= 0)
+    return small_unit_columns<ACT, NV, kSmallParams, kCols, false, V>(net.cols, st, nv, keep, d,
+                                                                      h, th.w2, put);
   // ---- gradient: dL/db2 = g, dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/db1_j = delta_j,
   // dL/dW1_jk = delta_j x_k
   if (mode == HESS_GRAD) {
@@ -256,7 +270,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   }
 }
 
-// The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_call takes.
+// The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_shape takes.
 template <typename T>
 void hess_small_cpu(const HessArgs<T>& a);
 

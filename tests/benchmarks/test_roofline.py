@@ -1,5 +1,7 @@
 """reluscope.benchmarks.roofline: the operation count against a count written out from the math
 header's loops, the peak microbenchmark's sanity, and the columns it adds."""
+import platform
+
 import pytest
 import torch
 
@@ -61,12 +63,49 @@ def unit_macs_by_hand(widths, mode):
 
 @pytest.mark.parametrize("mode", ["hvp", "gnvp"])
 @pytest.mark.parametrize("widths", [[2, 5, 1], [3, 4, 6, 2], [3, 1]])
-def test_unit_direction_count(widths, mode):
+def test_unit_direction_count(widths, mode, monkeypatch):
+    """The general tile's count (the students' [2,5,1] takes it with the small path off)."""
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", "0")
     net = MLP(widths)
-    assert _core.hess_unit_flops(net.spec, getattr(_core.HessMode, mode)) == \
+    assert _core.hess_unit_flops(net.spec, getattr(_core.HessMode, mode), _core.Loss.mse) == \
         unit_macs_by_hand(widths, mode)
     assert roofline.hess_flops(net, mode, 10, 3, units=True) == \
         30 * unit_macs_by_hand(widths, mode)
+
+
+def small_unit_macs_by_hand(d, h, act, mode):
+    """The small-net path's unit directions (J's outer products, d inputs, h hidden neurons,
+    biases): forward d h + h, J's products h (d + 1), the P factors c J_p and the triangle
+    P (P + 1) / 2; in the full Hessian per first-layer column 2 for g sigma' x~_p and, with a
+    sigma'', 3 per entry of its neuron's own triangle of (d + 1) (d + 2) / 2."""
+    P = d * h + 2 * h + 1
+    total = d * h + h + h * (d + 1) + P + P * (P + 1) / 2
+    if mode == "hvp":
+        total += h * (d + 1) * 2
+        if act != "relu":
+            total += h * (d + 1) * (d + 2) / 2 * 3
+    return 2 * total
+
+
+@pytest.mark.parametrize("mode", ["hvp", "gnvp"])
+@pytest.mark.parametrize("act", ["relu", "sigmoid"])
+def test_unit_direction_count_follows_the_cpu_path(act, mode, monkeypatch):
+    """The students' shape with a loss of one output takes the small-net path, whose count is
+    its own; with the path off, on a CPU without vector ISA or with a cross-entropy, the
+    general tile's."""
+    net, code = MLP([2, 5, 1], act), getattr(_core.HessMode, mode)
+    small = small_unit_macs_by_hand(2, 5, act, mode)
+    assert _core.hess_unit_flops(net.spec, code, _core.Loss.mse) == small
+    assert roofline.hess_flops(net, mode, 10, 3, units=True) == 30 * small
+    general = unit_macs_by_hand([2, 5, 1], mode)
+    assert _core.hess_unit_flops(net.spec, code, _core.Loss.cross_entropy) == general
+    if platform.machine() == "x86_64":   # elsewhere every CPU takes the small path
+        monkeypatch.setenv("RELUSCOPE_CPU_ISA", "generic")
+        assert _core.hess_unit_flops(net.spec, code, _core.Loss.mse) == general
+        monkeypatch.setenv("RELUSCOPE_CPU_ISA", "avx2")
+        assert _core.hess_unit_flops(net.spec, code, _core.Loss.mse) == small
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", "0")
+    assert _core.hess_unit_flops(net.spec, code, _core.Loss.mse) == general
 
 
 def test_tied_weights_count_both_layers():

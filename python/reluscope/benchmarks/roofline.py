@@ -53,13 +53,15 @@ def activation_seconds(model, samples: int, dtype: torch.dtype, derivatives: boo
                if act != int(_core.Activation.identity))
 
 
-def hess_flops(model, mode: str, N: int, B: int, K: int = 0, *, units: bool = False) -> float:
+def hess_flops(model, mode: str, N: int, B: int, K: int = 0, *, units: bool = False,
+               loss: str = "mse") -> float:
     """Operations of one fused pass of mode ("loss" = a forward pass, "grad", "hvp", "gnvp")
     over B networks, N samples and K directions; ``units``: the P unit directions of a full
-    Hessian instead (each pass from its parameter's layer up, ``_core.hess_unit_flops``)."""
+    Hessian instead, as the CPU computes them with this loss (``_core.hess_unit_flops``: each
+    pass from its parameter's layer up, or for the students' shape J's outer products)."""
     code = getattr(_core.HessMode, mode)
-    per_sample = (_core.hess_unit_flops(model.spec, code) if units else
-                  _core.hess_flops(model.spec, code, K))
+    per_sample = (_core.hess_unit_flops(model.spec, code, getattr(_core.Loss, loss)) if units
+                  else _core.hess_flops(model.spec, code, K))
     return float(B) * N * per_sample
 
 

@@ -1,0 +1,174 @@
+// The unit columns of a full Hessian (HessArgs::unit_first) on the small-net path
+// (small_net_cpu.h): the same slots as hess_unit_columns (column p holds the entries q of layers
+// above p's, or of p's layer with q >= p), from the closed form of the students' Hessian instead
+// of one R-pass per neuron. For y = sum_j w2_j sigma(z_j) + b2, z_j = W1_j x + b1_j and a
+// diagonal loss with gradient g and curvature c in y (sample weight included),
+//   H(p, q) = sum_n c J_p J_q + g d2y/dp dq,
+//   J = dy/dtheta: 1 (b2), a_j (w2_j), u_j = w2_j sigma'_j (b1_j), u_j x_k (W1_jk),
+// and d2y/dp dq is non-zero only within one hidden neuron j (x~_k: x_k, or 1 for its bias):
+//   sigma'_j x~_k between w2_j and (W1_jk or b1_j), w2_j sigma''_j x~_k x~_l within W1_j, b1_j.
+// The Gauss-Newton part (HESS_GNVP) drops the second term.
+// In (layer, index) order of the parameters -- their rank -- column p holds the ranks from p's
+// on: the first term is a triangle of J's outer products, computed in blocks of KC columns
+// (register blocks of KC x the tile's vectors); the second is added to its few slots after.
+// Per vector of samples: J once (O(P)), then one multiply-add per entry (P (P + 1) / 2 over all
+// columns); per tile and entry one add into its slot. Memory: P x (a tile's vectors) values of
+// J on the stack.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "hessian/hessian.h"
+#include "model/activation.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+// A call's unit columns, from its two layers' specs (at most KI inputs, KH hidden neurons).
+template <int KI, int KH>
+struct SmallColumns {
+  static constexpr int kBias = -1;  // input index of a bias (x~ = 1)
+  // The rank of each parameter (its row of J; -1: no such bias) and the theta index of each rank.
+  int32_t r_w1[KH][KI], r_b1[KH], r_w2[KH], r_b2;
+  std::vector<int32_t> index;
+  struct Term {  // a second-derivative term of column p: slot q, x~_q's input k
+    int32_t q, k;
+  };
+  struct Column {
+    int64_t slots;     // the column's first slot (header slots included)
+    int32_t rank;      // p's
+    int32_t j, k;      // p's hidden neuron j and input k (kBias), or j = -1 (the output layer)
+    int32_t w2_slot;   // the slot of (p, w2_j) when the term g sigma'_j x~_p is there, else -1
+    int32_t begin, end;  // [begin, end) of `terms`: the (p, q) of g w2_j sigma''_j x~_p x~_q
+  };
+  std::vector<Column> col;
+  std::vector<Term> terms;
+
+  SmallColumns() = default;
+  SmallColumns(const LayerSpec& L0, const LayerSpec& L1, int64_t first, int64_t K, bool full,
+               int64_t P) {
+    auto bias = [](const LayerSpec& L, int j) { return L.b_off >= 0 ? L.b_off + j : -1; };
+    std::vector<int64_t> order[2];  // each layer's parameters, sorted by index
+    for (int j = 0; j < L0.out; ++j) {
+      for (int k = 0; k < L0.in; ++k) order[0].push_back(layer_weight_index(L0, j, k));
+      if (bias(L0, j) >= 0) order[0].push_back(bias(L0, j));
+      order[1].push_back(layer_weight_index(L1, 0, j));
+    }
+    if (bias(L1, 0) >= 0) order[1].push_back(bias(L1, 0));
+    std::vector<int32_t> rank(size_t(P), -1);
+    for (auto& o : order) {
+      std::sort(o.begin(), o.end());
+      for (int64_t q : o) {
+        rank[size_t(q)] = int32_t(index.size());
+        index.push_back(int32_t(q));
+      }
+    }
+    for (int j = 0; j < L0.out; ++j) {
+      for (int k = 0; k < L0.in; ++k) r_w1[j][k] = rank[size_t(layer_weight_index(L0, j, k))];
+      r_b1[j] = bias(L0, j) >= 0 ? rank[size_t(bias(L0, j))] : -1;
+      r_w2[j] = rank[size_t(layer_weight_index(L1, 0, j))];
+    }
+    r_b2 = bias(L1, 0) >= 0 ? rank[size_t(bias(L1, 0))] : -1;
+    const bool d2 = full && act_has_d2(L0.act);
+    for (int64_t p = first; p < first + K; ++p) {
+      Column c{kHessHeaderSlots + (p - first) * P, rank[size_t(p)], -1, kBias, -1, 0, 0};
+      for (int j = 0; j < L0.out; ++j) {
+        if (bias(L0, j) == p) c.j = j;
+        for (int k = 0; k < L0.in; ++k)
+          if (layer_weight_index(L0, j, k) == p) c.j = j, c.k = k;
+      }
+      c.begin = c.end = int32_t(terms.size());
+      if (c.j >= 0 && full) c.w2_slot = int32_t(layer_weight_index(L1, 0, c.j));
+      for (int k = kBias; c.j >= 0 && d2 && k < L0.in; ++k) {
+        const int64_t q = k == kBias ? bias(L0, c.j) : layer_weight_index(L0, c.j, k);
+        if (q >= 0 && rank[size_t(q)] >= c.rank) terms.push_back({int32_t(q), k});
+      }
+      c.end = int32_t(terms.size());
+      col.push_back(c);
+    }
+  }
+};
+
+// One tile's unit columns, after its forward pass: st[v] (v < nv) the state of vector v of
+// samples (SmallState: x, a, sigma', sigma'', g, curvature), d inputs, h hidden neurons, w2
+// the output layer's weights, keep the lanes of vector nv - 1 that hold samples; put(slot, s)
+// adds s into a slot. J (by rank, P <= NJ rows) and x are built per vector into stack arrays,
+// zero in the lanes past the tile's samples (and so is each column's factor c J_p), so every
+// sum runs over all NV vectors without masks. KC: columns per register block (KC NV factors).
+// FULL: a tile of NV whole vectors (no lanes to zero: the arithmetic is the same).
+template <int ACT, int NV, int NJ, int KC, bool FULL, typename V, typename M, typename T,
+          typename State, typename Columns, typename Put>
+inline void small_unit_columns(const Columns& cols, const State* st, int nv, M keep, int d,
+                               int h, const T* w2, Put&& put) {
+  constexpr int kIn = sizeof(st->x) / sizeof(st->x[0]);
+  const int P = int(cols.index.size());
+  const int32_t* index = cols.index.data();
+  V J[NJ][NV], x[kIn][NV];
+  auto lanes = [&](int v, V a) {
+    if constexpr (FULL) return a;
+    return v < nv - 1 ? a : v == nv - 1 ? V(M(a) & keep) : V{};
+  };
+  auto state = [&](int v) -> const State& { return st[FULL || v < nv ? v : 0]; };
+  for (int v = 0; v < NV; ++v) {
+    const State& S = state(v);
+    if (cols.r_b2 >= 0) J[cols.r_b2][v] = lanes(v, T(1) - V{});
+    for (int k = 0; k < d; ++k) x[k][v] = lanes(v, S.x[k]);
+    for (int j = 0; j < h; ++j) {
+      const V u = lanes(v, ACT == ACT_IDENTITY ? w2[j] - V{} : w2[j] * S.d1[j]);
+      J[cols.r_w2[j]][v] = lanes(v, S.a[j]);
+      if (cols.r_b1[j] >= 0) J[cols.r_b1[j]][v] = u;
+      for (int k = 0; k < d; ++k) J[cols.r_w1[j][k]][v] = u * x[k][v];
+    }
+  }
+  // the triangle c J_p J_q, rank(q) >= rank(p). Each sum starts at 0 and adds its vectors in
+  // order, so that every product is contracted into its multiply-add the same way in every
+  // place of a block (of two products in one addition the compiler picks which one to round):
+  // a column's bits do not depend on the columns a call asks for beside it.
+  auto dot = [&](const V* f, int q) {
+    V s = V{};
+    for (int v = 0; v < NV; ++v) s += f[v] * J[q][v];
+    return s;
+  };
+  const int n_col = int(cols.col.size());
+  for (int c0 = 0; c0 < n_col; c0 += KC) {
+    const int nc = std::min(KC, n_col - c0);
+    const auto* c = cols.col.data() + c0;
+    V f[KC][NV];
+    int r_min = P;
+    for (int i = 0; i < KC; ++i) {
+      for (int v = 0; v < NV; ++v)
+        f[i][v] = i < nc ? lanes(v, state(v).curv * J[c[i].rank][v]) : V{};
+      if (i < nc) r_min = std::min(r_min, int(c[i].rank));
+    }
+    for (int q = r_min; q < P; ++q) {
+      V s[KC];
+      for (int i = 0; i < KC; ++i) s[i] = dot(f[i], q);
+      for (int i = 0; i < nc; ++i)
+        if (q >= c[i].rank) put(c[i].slots + index[q], s[i]);
+    }
+  }
+  // the second derivatives of y, times g
+  for (const auto& c : cols.col) {
+    if (c.w2_slot < 0) continue;
+    V gx[NV], r = V{};
+    for (int v = 0; v < NV; ++v) {
+      const State& S = state(v);
+      gx[v] = c.k == Columns::kBias ? lanes(v, S.g) : lanes(v, S.g) * x[c.k][v];
+      r += ACT == ACT_IDENTITY ? gx[v] : gx[v] * S.d1[c.j];
+    }
+    put(c.slots + c.w2_slot, r);
+    if constexpr (act_has_d2(ACT))
+      for (int i = c.begin; i < c.end; ++i) {
+        const int k = cols.terms[i].k;
+        V t = V{};
+        for (int v = 0; v < NV; ++v) {
+          const V xq = k == Columns::kBias ? lanes(v, T(1) - V{}) : x[k][v];
+          t += (w2[c.j] * gx[v]) * state(v).d2[c.j] * xq;
+        }
+        put(c.slots + cols.terms[i].q, t);
+      }
+  }
+}
+
+}  // namespace rs
