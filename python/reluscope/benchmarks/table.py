@@ -30,6 +30,8 @@ HEADLINE = (
     ("cpu_bench_avx2.json", "(a) hvp relu [2,5,1] B=1000 N=1681", "float64"),
     ("cpu_bench.json", "(f) value_and_grad relu [2,5,1] B=1000 N=1681", "float64"),
     ("cpu_bench.json", "(b) hessian sigmoid [2,5,1] B=1000 N=1681", "float64"),
+    ("cpu_bench.json", "(b) hessian relu [2,5,1] B=1000 N=1681", "float64"),
+    ("cpu_bench_avx2.json", "(b) hessian sigmoid [2,5,1] B=1000 N=1681", "float64"),
     ("cpu_bench.json", "(c) hvp K=8 relu [16,64,64,1] B=100 N=1681", "float64"),
     ("cpu_bench.json", "(d) hvp TMS n=20 m=5 B=1000 N=4096", "float64"),
     ("cpu_bench.json", "(f) loss backward sigmoid [2,5,1]", "float64"),
