@@ -465,7 +465,8 @@ def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, isa, small, monkeyp
     at x = (1, 1) (and z2 = 2 x1 + x2 - 3 there too: one sample, counted once), z = b = 0 at
     x = 0 (the bias moves it); x = (3, 3) is on the kink with weight 0. Without a bias, x = 0
     gives z = 0 for every theta: no kink. Both CPU paths of this small net, in every vector
-    variant (the small path's vectors are 32 bytes under AVX2, 64 under AVX-512)."""
+    variant (the small path's vectors are 32 bytes under AVX2, 64 under AVX-512); the full
+    Hessian's own pass counts the same."""
     monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     net = MLP([2, 2, 1], act)
@@ -479,6 +480,10 @@ def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, isa, small, monkeyp
                 weights=torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0], dtype=torch.float64))
     assert hessian.kinks(net, theta, data).tolist() == [2]
     assert hessian.kinks(net, theta, Data(X[1:2], torch.zeros(1, 1, dtype=torch.float64))) == 0
+    H = hessian.Hessian(net, theta, data)
+    with pytest.warns(hessian.KinkWarning):
+        H.to_dense()                     # counted in the pass of the full Hessian's columns
+    assert H.kinks.tolist() == [2]
     free = MLP([2, 2, 1], act, bias=False)
     theta_free = free.flatten([(W1, None), (W2, None)])
     assert hessian.kinks(free, theta_free, data).tolist() == [1]  # x = (1, 1) only
