@@ -70,6 +70,9 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
     w = randn(4, 9)
     tms = rs.TMS(2, 1)
     tms_theta = randn(2, tms.num_params)
+    student = rs.MLP([2, 5, 1], "sigmoid")   # the CPU's small-net path (full Hessians from J)
+    student_theta = student.init(3, generator=g, dtype=dtype, bias_std=0.3)
+    student_data = rs.Data(randn(17, 2), randn(17, 1))
     R = reference
     calls = [
         Call("forward", rs.forward, R.forward, [net, theta, X], {}),
@@ -81,6 +84,10 @@ def _calls(dtype: torch.dtype, g: torch.Generator) -> list[Call]:
         Call("hessian.hvp", hessian.hvp, R.hessian.hvp, [net, theta, data, V], {}),
         Call("hessian.gnvp", hessian.gnvp, R.hessian.gnvp, [net, theta, data, V[:, 0]], {}),
         Call("hessian.hessian", hessian.hessian, R.hessian.hessian, [net, theta, data], {}),
+        Call("hessian.hessian.student", hessian.hessian, R.hessian.hessian,
+             [student, student_theta, student_data], {}),
+        Call("hessian.gauss_newton.student", hessian.gauss_newton, R.hessian.gauss_newton,
+             [student, student_theta, student_data], {}),
         Call("hessian.extreme_eigs", lambda m, t, d, **k: hessian.extreme_eigs(
              hessian.Hessian(m, t, d), **k).values, lambda m, t, d, **k: torch.linalg.eigvalsh(
              R.hessian.hessian(m, t, d))[:, :1], [net, theta, data], {"k": 1}),
