@@ -12,8 +12,8 @@
 // on: the first term is a triangle of J's outer products, computed in blocks of KC columns
 // (register blocks of KC x the tile's vectors); the second is added to its few slots after.
 // Per vector of samples: J once (O(P)), then one multiply-add per entry (P (P + 1) / 2 over all
-// columns); per tile and entry one add into its slot. Memory: P x (a tile's vectors) values of
-// J on the stack.
+// columns); per tile and entry one add into its slot. Memory: on the stack, P x (a tile's
+// vectors) values of J and a copy of the tile's state.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -92,33 +92,41 @@ struct SmallColumns {
 
 // One tile's unit columns, after its forward pass: st[v] (v < nv) the state of vector v of
 // samples (SmallState: x, a, sigma', sigma'', g, curvature), d inputs, h hidden neurons, w2
-// the output layer's weights, keep the lanes of vector nv - 1 that hold samples; put(slot, s)
-// adds s into a slot. J (by rank, P <= NJ rows) and x are built per vector into stack arrays,
-// zero in the lanes past the tile's samples (and so is each column's factor c J_p), so every
-// sum runs over all NV vectors without masks. KC: columns per register block (KC NV factors).
-// FULL: a tile of NV whole vectors (no lanes to zero: the arithmetic is the same).
-template <int ACT, int NV, int NJ, int KC, bool FULL, typename V, typename M, typename T,
-          typename State, typename Columns, typename Put>
-inline void small_unit_columns(const Columns& cols, const State* st, int nv, M keep, int d,
-                               int h, const T* w2, Put&& put) {
-  constexpr int kIn = sizeof(st->x) / sizeof(st->x[0]);
+// the output layer's weights; put(slot, s) adds s into a slot. A tile with lanes past its
+// samples (`keep`: the lanes of vector nv - 1 that hold samples; nv < NV) runs on a copy of its
+// state zero there (and in the vectors past nv), so that every sum runs over all NV vectors and
+// adds exactly 0 for those lanes. J (by rank, P <= NJ rows) is built per vector into a stack
+// array. KC: columns per register block (KC NV factors).
+template <int ACT, int NV, int NJ, int KC, typename V, typename M, typename T, typename State,
+          typename Columns, typename Put>
+inline void small_unit_columns(const Columns& cols, const State* st, int nv, M keep, bool partial,
+                               int d, int h, const T* w2, Put&& put) {
   const int P = int(cols.index.size());
   const int32_t* index = cols.index.data();
-  V J[NJ][NV], x[kIn][NV];
-  auto lanes = [&](int v, V a) {
-    if constexpr (FULL) return a;
-    return v < nv - 1 ? a : v == nv - 1 ? V(M(a) & keep) : V{};
-  };
-  auto state = [&](int v) -> const State& { return st[FULL || v < nv ? v : 0]; };
-  for (int v = 0; v < NV; ++v) {
-    const State& S = state(v);
-    if (cols.r_b2 >= 0) J[cols.r_b2][v] = lanes(v, T(1) - V{});
-    for (int k = 0; k < d; ++k) x[k][v] = lanes(v, S.x[k]);
+  State zeroed[NV];
+  if (partial) {
+    for (int v = 0; v < NV; ++v) zeroed[v] = v < nv ? st[v] : State{};
+    State& S = zeroed[nv - 1];
+    auto mask = [&](V& a) { a = V(M(a) & keep); };
+    for (int k = 0; k < d; ++k) mask(S.x[k]);
     for (int j = 0; j < h; ++j) {
-      const V u = lanes(v, ACT == ACT_IDENTITY ? w2[j] - V{} : w2[j] * S.d1[j]);
-      J[cols.r_w2[j]][v] = lanes(v, S.a[j]);
+      mask(S.a[j]);
+      mask(S.d1[j]);
+      if constexpr (act_has_d2(ACT)) mask(S.d2[j]);
+    }
+    mask(S.g);
+    mask(S.curv);
+    st = zeroed;
+  }
+  V J[NJ][NV];
+  for (int v = 0; v < NV; ++v) {
+    const State& S = st[v];
+    if (cols.r_b2 >= 0) J[cols.r_b2][v] = T(1) - V{};
+    for (int j = 0; j < h; ++j) {
+      const V u = ACT == ACT_IDENTITY ? w2[j] - V{} : w2[j] * S.d1[j];
+      J[cols.r_w2[j]][v] = S.a[j];
       if (cols.r_b1[j] >= 0) J[cols.r_b1[j]][v] = u;
-      for (int k = 0; k < d; ++k) J[cols.r_w1[j][k]][v] = u * x[k][v];
+      for (int k = 0; k < d; ++k) J[cols.r_w1[j][k]][v] = u * S.x[k];
     }
   }
   // the triangle c J_p J_q, rank(q) >= rank(p). Each sum starts at 0 and adds its vectors in
@@ -137,8 +145,7 @@ inline void small_unit_columns(const Columns& cols, const State* st, int nv, M k
     V f[KC][NV];
     int r_min = P;
     for (int i = 0; i < KC; ++i) {
-      for (int v = 0; v < NV; ++v)
-        f[i][v] = i < nc ? lanes(v, state(v).curv * J[c[i].rank][v]) : V{};
+      for (int v = 0; v < NV; ++v) f[i][v] = i < nc ? st[v].curv * J[c[i].rank][v] : V{};
       if (i < nc) r_min = std::min(r_min, int(c[i].rank));
     }
     for (int q = r_min; q < P; ++q) {
@@ -153,8 +160,8 @@ inline void small_unit_columns(const Columns& cols, const State* st, int nv, M k
     if (c.w2_slot < 0) continue;
     V gx[NV], r = V{};
     for (int v = 0; v < NV; ++v) {
-      const State& S = state(v);
-      gx[v] = c.k == Columns::kBias ? lanes(v, S.g) : lanes(v, S.g) * x[c.k][v];
+      const State& S = st[v];
+      gx[v] = c.k == Columns::kBias ? S.g : S.g * S.x[c.k];
       r += ACT == ACT_IDENTITY ? gx[v] : gx[v] * S.d1[c.j];
     }
     put(c.slots + c.w2_slot, r);
@@ -163,8 +170,8 @@ inline void small_unit_columns(const Columns& cols, const State* st, int nv, M k
         const int k = cols.terms[i].k;
         V t = V{};
         for (int v = 0; v < NV; ++v) {
-          const V xq = k == Columns::kBias ? lanes(v, T(1) - V{}) : x[k][v];
-          t += (w2[c.j] * gx[v]) * state(v).d2[c.j] * xq;
+          const V xq = k == Columns::kBias ? T(1) - V{} : st[v].x[k];
+          t += (w2[c.j] * gx[v]) * st[v].d2[c.j] * xq;
         }
         put(c.slots + cols.terms[i].q, t);
       }

@@ -200,12 +200,9 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   // full Hessians' unit columns: register blocks of 4 columns x NV vectors of factors where
   // that leaves room (AVX-512's 32 registers), else 1
   constexpr int kCols = NV <= 4 ? 4 : 1;
-  if (A.unit_first >= 0 && valid == L)
-    return small_unit_columns<ACT, NV, kSmallParams, kCols, true, V>(net.cols, st, nv, keep, d,
-                                                                     h, th.w2, put);
   if (A.unit_first >= 0)
-    return small_unit_columns<ACT, NV, kSmallParams, kCols, false, V>(net.cols, st, nv, keep, d,
-                                                                      h, th.w2, put);
+    return small_unit_columns<ACT, NV, kSmallParams, kCols, V>(net.cols, st, nv, keep, valid < L,
+                                                               d, h, th.w2, put);
   // ---- gradient: dL/db2 = g, dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/db1_j = delta_j,
   // dL/dW1_jk = delta_j x_k
   if (mode == HESS_GRAD) {
