@@ -10,8 +10,10 @@
 // The network's parameters, its directions' and their slots are read once per task (SmallNet).
 // The CUDA launcher keeps hess_tile (one thread per sample). small_net_cpu.cpp holds the
 // launcher (hess_small_cpu), in a translation unit of its own.
-// Cost per sample: O(P) forward + O(P) backward + O(K P); memory: ~(3 kSmallHidden + kSmallIn
-// + 3) vectors per vector of a tile's samples, on the stack, and K + 1 parameter sets per thread.
+// A full Hessian's unit columns come from J's outer products instead (small_net_columns.h).
+// Cost per sample: O(P) forward + O(P) backward + O(K P) (unit columns: O(P^2)); memory: ~(3
+// kSmallHidden + kSmallIn + 3) vectors per vector of a tile's samples, on the stack, and K + 1
+// parameter sets per thread.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -132,10 +134,10 @@ struct SmallState {
 // vectors of VB bytes (64, or 32 for AVX2: host_vec.h), into slots (64 bytes per slot, as
 // LaneAcc::add): per slot, lane i of the vector sums lanes i, i + W, ... of the tile (W lanes per
 // vector; a 32-byte vector adds into its slot's first half), the lanes past `valid` left out by a
-// mask. First every vector's forward pass and loss; then the gradient, or direction by direction
-// the R-passes, slot group by slot group (a neuron's weights and bias), each slot's terms summed
-// over the tile's vectors in registers and added to the slot once. The per-element maths
-// (act_all, loss_diag, the kink steps) run on the vectors themselves.
+// mask. First every vector's forward pass and loss; then the gradient, a full Hessian's unit
+// columns, or direction by direction the R-passes, slot group by slot group (a neuron's weights
+// and bias), each slot's terms summed over the tile's vectors in registers and added to the slot
+// once. The per-element maths (act_all, loss_diag, the kink steps) run on the vectors themselves.
 template <int ACT, int VB, typename T>
 void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
                     int valid, T* slots) {
