@@ -17,6 +17,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "hessian/hessian.h"
@@ -25,7 +26,7 @@
 
 namespace rs {
 
-// A call's unit columns, from its two layers' specs (at most KI inputs, KH hidden neurons).
+// A call's unit columns (a net of at most KI inputs and KH hidden neurons).
 template <int KI, int KH>
 struct SmallColumns {
   static constexpr int kBias = -1;  // input index of a bias (x~ = 1)
@@ -46,42 +47,39 @@ struct SmallColumns {
   std::vector<Term> terms;
 
   SmallColumns() = default;
-  SmallColumns(const LayerSpec& L0, const LayerSpec& L1, int64_t first, int64_t K, bool full,
-               int64_t P) {
-    auto bias = [](const LayerSpec& L, int j) { return L.b_off >= 0 ? L.b_off + j : -1; };
-    std::vector<int64_t> order[2];  // each layer's parameters, sorted by index
-    for (int j = 0; j < L0.out; ++j) {
-      for (int k = 0; k < L0.in; ++k) order[0].push_back(layer_weight_index(L0, j, k));
-      if (bias(L0, j) >= 0) order[0].push_back(bias(L0, j));
-      order[1].push_back(layer_weight_index(L1, 0, j));
+  // The columns first ... first + K - 1 of net, whose parameters' indices slot holds
+  // (SmallSlots: -1 for no bias); full: the Hessian, else the Gauss-Newton part.
+  template <typename Slots>
+  SmallColumns(const NetSpec& net, const Slots& slot, int64_t first, int64_t K, bool full) {
+    const int d = net.layer[0].in, h = net.layer[0].out;
+    const int64_t P = net.n_params;
+    // ranks: the (layer, index) order that the unit columns' slots follow (hess_param_layers)
+    const std::vector<int32_t> layer = hess_param_layers(net);
+    index.resize(size_t(P));
+    std::iota(index.begin(), index.end(), 0);
+    std::stable_sort(index.begin(), index.end(),
+                     [&](int32_t a, int32_t b) { return layer[size_t(a)] < layer[size_t(b)]; });
+    std::vector<int32_t> rank(static_cast<size_t>(P));
+    for (int64_t r = 0; r < P; ++r) rank[size_t(index[size_t(r)])] = int32_t(r);
+    auto rank_of = [&](int64_t q) { return q >= 0 ? rank[size_t(q)] : -1; };
+    for (int j = 0; j < h; ++j) {
+      for (int k = 0; k < d; ++k) r_w1[j][k] = rank_of(slot.w1[j][k]);
+      r_b1[j] = rank_of(slot.b1[j]);
+      r_w2[j] = rank_of(slot.w2[j]);
     }
-    if (bias(L1, 0) >= 0) order[1].push_back(bias(L1, 0));
-    std::vector<int32_t> rank(size_t(P), -1);
-    for (auto& o : order) {
-      std::sort(o.begin(), o.end());
-      for (int64_t q : o) {
-        rank[size_t(q)] = int32_t(index.size());
-        index.push_back(int32_t(q));
-      }
-    }
-    for (int j = 0; j < L0.out; ++j) {
-      for (int k = 0; k < L0.in; ++k) r_w1[j][k] = rank[size_t(layer_weight_index(L0, j, k))];
-      r_b1[j] = bias(L0, j) >= 0 ? rank[size_t(bias(L0, j))] : -1;
-      r_w2[j] = rank[size_t(layer_weight_index(L1, 0, j))];
-    }
-    r_b2 = bias(L1, 0) >= 0 ? rank[size_t(bias(L1, 0))] : -1;
-    const bool d2 = full && act_has_d2(L0.act);
+    r_b2 = rank_of(slot.b2);
+    const bool d2 = full && act_has_d2(net.layer[0].act);
     for (int64_t p = first; p < first + K; ++p) {
       Column c{kHessHeaderSlots + (p - first) * P, rank[size_t(p)], -1, kBias, -1, 0, 0};
-      for (int j = 0; j < L0.out; ++j) {
-        if (bias(L0, j) == p) c.j = j;
-        for (int k = 0; k < L0.in; ++k)
-          if (layer_weight_index(L0, j, k) == p) c.j = j, c.k = k;
+      for (int j = 0; j < h; ++j) {
+        if (slot.b1[j] == p) c.j = j;
+        for (int k = 0; k < d; ++k)
+          if (slot.w1[j][k] == p) c.j = j, c.k = k;
       }
-      c.begin = c.end = int32_t(terms.size());
-      if (c.j >= 0 && full) c.w2_slot = int32_t(layer_weight_index(L1, 0, c.j));
-      for (int k = kBias; c.j >= 0 && d2 && k < L0.in; ++k) {
-        const int64_t q = k == kBias ? bias(L0, c.j) : layer_weight_index(L0, c.j, k);
+      c.begin = int32_t(terms.size());
+      if (c.j >= 0 && full) c.w2_slot = int32_t(slot.w2[c.j]);
+      for (int k = kBias; c.j >= 0 && d2 && k < d; ++k) {
+        const int64_t q = k == kBias ? slot.b1[c.j] : slot.w1[c.j][k];
         if (q >= 0 && rank[size_t(q)] >= c.rank) terms.push_back({int32_t(q), k});
       }
       c.end = int32_t(terms.size());

@@ -106,9 +106,9 @@ struct SmallNet {
   explicit SmallNet(const HessArgs<T>& A)
       : L0(A.net.layer[0]), L1(A.net.layer[1]), slot(L0, L1),
         dir(A.v && (A.mode == HESS_HVP || A.mode == HESS_GNVP) ? size_t(A.K) : 0),
-        cols(A.unit_first >= 0 ? decltype(cols)(L0, L1, A.unit_first, A.K, A.mode != HESS_GNVP,
-                                                A.net.n_params)
-                               : decltype(cols)()),
+        cols(A.unit_first >= 0
+                 ? decltype(cols)(A.net, slot, A.unit_first, A.K, A.mode != HESS_GNVP)
+                 : decltype(cols)()),
         gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)) {}
 
   void task(const HessArgs<T>& A, const T* theta, const T* v, const T* s) {
