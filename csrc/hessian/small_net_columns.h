@@ -88,34 +88,18 @@ struct SmallColumns {
   }
 };
 
-// One tile's unit columns, after its forward pass: st[v] (v < nv) the state of vector v of
-// samples (SmallState: x, a, sigma', sigma'', g, curvature), d inputs, h hidden neurons, w2
-// the output layer's weights; put(slot, s) adds s into a slot. A tile with lanes past its
-// samples (`keep`: the lanes of vector nv - 1 that hold samples; nv < NV) runs on a copy of its
-// state zero there (and in the vectors past nv), so that every sum runs over all NV vectors and
-// adds exactly 0 for those lanes. J (by rank, P <= NJ rows) is built per vector into a stack
-// array. KC: columns per register block (KC NV factors).
-template <int ACT, int NV, int NJ, int KC, typename V, typename M, typename T, typename State,
+// One tile's unit columns, after its forward pass: st[v] (v < NV) the state of vector v of
+// samples (SmallState: x, a, sigma', sigma'', g, curvature; 0 in the lanes past a partial tile's
+// samples, so that every sum runs over all NV vectors and adds exactly 0 for those lanes), d
+// inputs, h hidden neurons, w2 the output layer's weights; put(slot, s) adds s into a slot. J
+// (by rank, P <= NJ rows) is built per vector into a stack array. KC: columns per register block
+// (KC NV factors).
+template <int ACT, int NV, int NJ, int KC, typename V, typename T, typename State,
           typename Columns, typename Put>
-inline void small_unit_columns(const Columns& cols, const State* st, int nv, M keep, bool partial,
-                               int d, int h, const T* w2, Put&& put) {
+inline void small_unit_columns(const Columns& cols, const State* st, int d, int h, const T* w2,
+                               Put&& put) {
   const int P = int(cols.index.size());
   const int32_t* index = cols.index.data();
-  State zeroed[NV];
-  if (partial) {
-    for (int v = 0; v < NV; ++v) zeroed[v] = v < nv ? st[v] : State{};
-    State& S = zeroed[nv - 1];
-    auto mask = [&](V& a) { a = V(M(a) & keep); };
-    for (int k = 0; k < d; ++k) mask(S.x[k]);
-    for (int j = 0; j < h; ++j) {
-      mask(S.a[j]);
-      mask(S.d1[j]);
-      if constexpr (act_has_d2(ACT)) mask(S.d2[j]);
-    }
-    mask(S.g);
-    mask(S.curv);
-    st = zeroed;
-  }
   V J[NJ][NV];
   for (int v = 0; v < NV; ++v) {
     const State& S = st[v];

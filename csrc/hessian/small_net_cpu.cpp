@@ -1,9 +1,11 @@
 // CPU launcher of the Hessian engine's small-net path (small_net_cpu.h): the task loop of
-// hess_tasks_cpu.h with small_net_tile on each tile, the hidden activation dispatched per tile.
+// hess_tasks_cpu.h with small_net_tile (small_net_tile.h) on each tile, the hidden activation
+// dispatched per tile.
 // Time O(B N (P + K P)); memory per thread: as hess_tile's launcher, plus K + 1 parameter sets.
 #include "hessian/small_net_cpu.h"
 
 #include "hessian/hess_tasks_cpu.h"
+#include "hessian/small_net_tile.h"
 #include "model/lanes.h"
 
 namespace rs {

@@ -1,0 +1,287 @@
+// The tile kernel of the Hessian engine's small-net path (small_net_cpu.h): each vector of a
+// tile's samples (one register wide: host_vec.h) goes through the forward, backward and
+// R-passes with the per-element maths of hess_tile (act_all, loss_diag, the kink steps),
+// instantiated for the vector type (common/value.h), adding into the same slots as hess_tile. A
+// full tile's rows are read in place from the caller's arrays (run_tasks), not copied. The
+// network's parameters, its directions' and their slots are read once per task (SmallNet). A full
+// Hessian's unit columns come from J's outer products instead (small_net_columns.h).
+// Cost per sample: O(P) forward + O(P) backward + O(K P) (unit columns: O(P^2)); memory: ~(3
+// kSmallHidden + kSmallIn + 3) vectors per vector of a tile's samples, on the stack, and K + 1
+// parameter sets per thread.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common/host_vec.h"
+#include "common/tile_cpu.h"
+#include "hessian/hessian.h"
+#include "hessian/hessian_math.h"
+#include "hessian/small_net_columns.h"
+#include "hessian/small_net_cpu.h"
+#include "model/kink_math.h"
+#include "model/net_spec.h"
+
+namespace rs {
+
+// One network's (or one direction's) parameters, and the slot of each, in locals: the slot
+// stores (byte copies, which may alias anything) would otherwise make the compiler reload theta
+// and the layer specs after each of them. Slot -1: no such parameter (a layer without bias).
+// The biases also as rows of kVec copies, loaded as the start of each pre-activation's sum: GCC
+// builds `b + V{}` with a scalar add and a broadcast per use (it may not fold away a + 0.0). (Rows
+// of T, not vectors: a std::vector of them need not be 64-byte aligned.)
+template <typename T>
+struct SmallParams {
+  static constexpr int W = 64 / int(sizeof(T));
+  T w1[kSmallHidden][kSmallIn], b1[kSmallHidden], w2[kSmallHidden], b2;
+  T b1v[kSmallHidden][W], b2v[W];
+  void load(const LayerSpec& L0, const LayerSpec& L1, const T* th) {
+    for (int j = 0; j < L0.out; ++j) {
+      for (int k = 0; k < L0.in; ++k) w1[j][k] = layer_theta(L0, th, j, k);
+      b1[j] = L0.b_off >= 0 ? th[L0.b_off + j] : T(0);
+      for (int i = 0; i < W; ++i) b1v[j][i] = b1[j];
+      w2[j] = layer_theta(L1, th, 0, j);
+    }
+    b2 = L1.b_off >= 0 ? th[L1.b_off] : T(0);
+    for (int i = 0; i < W; ++i) b2v[i] = b2;
+  }
+};
+
+struct SmallSlots {
+  int64_t w1[kSmallHidden][kSmallIn], b1[kSmallHidden], w2[kSmallHidden], b2;
+  SmallSlots(const LayerSpec& L0, const LayerSpec& L1) {
+    for (int j = 0; j < L0.out; ++j) {
+      for (int k = 0; k < L0.in; ++k) w1[j][k] = layer_weight_index(L0, j, k);
+      b1[j] = L0.b_off >= 0 ? L0.b_off + j : -1;
+      w2[j] = layer_weight_index(L1, 0, j);
+    }
+    b2 = L1.b_off >= 0 ? L1.b_off : -1;
+  }
+};
+
+// f(i) for i < n, unrolled over i < N so that arrays indexed by i stay in registers.
+template <int N, typename F>
+inline void small_each(int n, F&& f) {
+  RS_UNROLL_FULLY
+  for (int i = 0; i < N; ++i)
+    if (i < n) f(i);
+}
+
+// One network's task constants, built once per task for all its tiles: its parameters and its
+// K directions' (HVP, GNVP), their slots, and the kink bounds' constants (KinkLanes's
+// begin_layer and neuron, w_max from the kink_max rows of the scratch s; w_max and e_bias here
+// doubled, so a bound 2 (w_max in_sum + e_bias) is one multiply-add, with the same bits).
+template <typename T>
+struct SmallNet {
+  LayerSpec L0, L1;
+  SmallSlots slot;
+  SmallParams<T> th;
+  std::vector<SmallParams<T>> dir;
+  SmallColumns<kSmallIn, kSmallHidden> cols;  // unit directions (full Hessians)
+  T w_max[kSmallHidden], e_bias[kSmallHidden], gamma, no_bias;
+
+  explicit SmallNet(const HessArgs<T>& A)
+      : L0(A.net.layer[0]), L1(A.net.layer[1]), slot(L0, L1),
+        dir(A.v && (A.mode == HESS_HVP || A.mode == HESS_GNVP) ? size_t(A.K) : 0),
+        cols(A.unit_first >= 0
+                 ? decltype(cols)(A.net, slot, A.unit_first, A.K, A.mode != HESS_GNVP)
+                 : decltype(cols)()),
+        gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)) {}
+
+  void task(const HessArgs<T>& A, const T* theta, const T* v, const T* s) {
+    th.load(L0, L1, theta);
+    for (size_t kv = 0; kv < dir.size(); ++kv)
+      dir[kv].load(L0, L1, v + int64_t(kv) * A.net.n_params);
+    for (int j = 0; j < L0.out && A.kinks; ++j) {
+      w_max[j] = T(2) * s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * kCpuLanes<T>];
+      e_bias[j] = L0.b_off >= 0 ? T(2) * (gamma * abs_(th.b1[j])) : T(0);
+    }
+  }
+};
+
+// What the backward and R-passes read of one vector V of samples: inputs, sigma(z), sigma',
+// sigma'', the loss's gradient and curvature in y.
+template <typename V>
+struct SmallState {
+  V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
+};
+
+// A partial tile's lanes past `valid` (vector p holds lanes p W ... p W + W - 1), set to 0 in
+// the state of every vector, its loss and kink flags: x, sigma, sigma', sigma'' (kD2: where
+// stored), g and the
+// curvature are then 0 there, so every product a later sum adds for those lanes is exactly 0
+// (the padding lanes' values are finite, but an overflow to inf would make 0 x inf a NaN).
+template <bool kD2, int NV, typename V, typename State>
+inline void small_zero_past(State* st, V* loss, V* flag, int valid, int d, int h) {
+  using M = decltype(V{} < V{});
+  constexpr int W = int(sizeof(V) / sizeof(V{}[0]));
+  for (int p = 0; p < NV; ++p) {
+    M keep;
+    for (int i = 0; i < W; ++i) keep[i] = p * W + i < valid ? -1 : 0;
+    auto zero = [&](V& a) { a = V(M(a) & keep); };
+    State& S = st[p];
+    for (int k = 0; k < d; ++k) zero(S.x[k]);
+    for (int j = 0; j < h; ++j) {
+      zero(S.a[j]);
+      zero(S.d1[j]);
+      if constexpr (kD2) zero(S.d2[j]);
+    }
+    zero(S.g);
+    zero(S.curv);
+    zero(loss[p]);
+    zero(flag[p]);
+  }
+}
+
+// One tile of the launcher (row[0], row[1], row[2 + k]: the sample weights, the targets and input
+// k, L = kCpuLanes lanes each, the first `valid` of them samples; a partial tile's rows are
+// padded with finite values), hidden activation ACT, in vectors of VB bytes (64, or 32 for AVX2:
+// host_vec.h), into slots (64 bytes per slot, as LaneAcc::add): per slot, lane i of the vector
+// sums lanes i, i + W, ... of the tile (W lanes per vector; a 32-byte vector adds into its slot's
+// first half). First the forward pass and loss of all NV vectors, neuron by neuron with the
+// vectors innermost (NV independent chains); in a partial tile the state, loss and kink flags of
+// the lanes past `valid` are then set to 0, so that every later sum adds exactly 0 for them.
+// Then the gradient, a full Hessian's unit columns, or direction by direction the R-passes, slot
+// group by slot group (a neuron's weights and bias), each slot's terms summed over the tile's
+// vectors in order in registers and added to the slot once. The per-element maths (act_all,
+// loss_diag, the kink steps) run on the vectors themselves.
+template <int ACT, int VB, typename T>
+void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
+                    int valid, T* slots) {
+  using V = typename HostVec<T, VB>::Vec;
+  constexpr int W = VB / int(sizeof(T)), L = kCpuLanes<T>, NV = L / W, kSlot = 64 / int(sizeof(T));
+  const int d = net.L0.in, h = net.L0.out, loss_kind = A.loss;
+  const T slope = T(A.net.slope), imp = A.imp[0];
+  const int32_t mode = A.mode;
+  const bool full = mode != HESS_GNVP, kinks_asked = A.kinks;
+  const bool bound = kinks_asked && act_has_kink(ACT);
+  const SmallParams<T>& th = net.th;
+  const SmallSlots& slot = net.slot;
+  auto put = [&](int64_t q, V c) {
+    store_vec(slots + q * kSlot, load_vec<V>(slots + q * kSlot) + c);
+  };
+  // ---- forward, with the kink flags of the hidden layer when asked for (kink_math.h's steps;
+  // the inputs are exact: e = 0)
+  SmallState<V> st[NV];
+  V y[NV], loss[NV], flag[NV], in_sum[NV], moving[NV], on_kink[NV];
+  RS_UNROLL_FULLY
+  for (int p = 0; p < NV; ++p) {
+    SmallState<V>& S = st[p];
+    small_each<kSmallIn>(d, [&](int k) { S.x[k] = load_vec<V>(row[2 + k] + p * W); });
+    V in_zero = T(1) - V{};
+    in_sum[p] = V{};
+    on_kink[p] = V{};
+    if (kinks_asked)
+      small_each<kSmallIn>(d, [&](int k) {
+        in_zero *= kink_input_zero(S.x[k]);
+        if (bound) in_sum[p] += kink_input_term(net.gamma, S.x[k], V{});
+      });
+    moving[p] = T(1) - net.no_bias * in_zero;
+    y[p] = load_vec<V>(th.b2v);
+  }
+  small_each<kSmallHidden>(h, [&](int j) {
+    RS_UNROLL_FULLY
+    for (int p = 0; p < NV; ++p) {
+      SmallState<V>& S = st[p];
+      V z = load_vec<V>(th.b1v[j]);
+      small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
+      if (bound) {
+        const V e_z = net.w_max[j] * in_sum[p] + net.e_bias[j];
+        V out_zero = T(1) - V{};  // (read by the layers above a hidden one: none here)
+        kink_neuron_step<ACT>(z, e_z, moving[p], slope, on_kink[p], out_zero);
+      }
+      V d2;  // sigma'' stored only where it is read (not for the piecewise linear activations)
+      act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], d2);
+      if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
+      y[p] += th.w2[j] * S.a[j];
+    }
+  });
+  // ---- the loss, its gradient g in y and curvature (loss_math.h)
+  RS_UNROLL_FULLY
+  for (int p = 0; p < NV; ++p) {
+    const V w = load_vec<V>(row[0] + p * W), t = load_vec<V>(row[1] + p * W);
+    loss[p] = V{};
+    loss_diag_kind(loss_kind, y[p], t, w * imp, loss[p], st[p].g, st[p].curv);
+    flag[p] = kinks_asked ? kink_flag(on_kink[p], w) : V{};
+  }
+  if (valid < L) small_zero_past<act_has_d2(ACT), NV>(st, loss, flag, valid, d, h);
+  V loss_sum = V{}, kink_sum = V{};
+  RS_UNROLL_FULLY
+  for (int p = 0; p < NV; ++p) {
+    loss_sum += loss[p];
+    kink_sum += flag[p];
+  }
+  put(kHessLossSlot, loss_sum);
+  if (kinks_asked) put(kHessKinkSlot, kink_sum);
+  // full Hessians' unit columns: register blocks of 4 columns x NV vectors of factors where
+  // that leaves room (AVX-512's 32 registers), else 1
+  constexpr int kCols = NV <= 4 ? 4 : 1;
+  if (A.unit_first >= 0)
+    return small_unit_columns<ACT, NV, kSmallParams, kCols, V>(net.cols, st, d, h, th.w2, put);
+  // ---- gradient: dL/db2 = g, dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/db1_j = delta_j,
+  // dL/dW1_jk = delta_j x_k
+  if (mode == HESS_GRAD) {
+    const int64_t q = kHessHeaderSlots;
+    V gb2 = V{};
+    for (int p = 0; p < NV; ++p) gb2 += st[p].g;
+    if (slot.b2 >= 0) put(q + slot.b2, gb2);
+    small_each<kSmallHidden>(h, [&](int j) {
+      V gw2 = V{}, gb1 = V{}, gw1[kSmallIn] = {};
+      for (int p = 0; p < NV; ++p) {
+        const SmallState<V>& S = st[p];
+        gw2 += S.g * S.a[j];
+        const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
+        gb1 += del;
+        small_each<kSmallIn>(d, [&](int k) { gw1[k] += del * S.x[k]; });
+      }
+      put(q + slot.w2[j], gw2);
+      if (slot.b1[j] >= 0) put(q + slot.b1[j], gb1);
+      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], gw1[k]); });
+    });
+  }
+  if (mode != HESS_HVP && mode != HESS_GNVP) return;
+  // ---- K directions: R-forward (Rz, Ra, R y), R g = (d2l/dy2) R y, R-backward
+  for (size_t kv = 0; kv < net.dir.size(); ++kv) {
+    const SmallParams<T>& vp = net.dir[kv];
+    const int64_t q = kHessHeaderSlots + int64_t(kv) * A.net.n_params;
+    V rz[NV][kSmallHidden], ra[NV][kSmallHidden], rg[NV], ry[NV], rgb2 = V{};
+    for (int p = 0; p < NV; ++p) ry[p] = load_vec<V>(vp.b2v);
+    small_each<kSmallHidden>(h, [&](int j) {
+      RS_UNROLL_FULLY
+      for (int p = 0; p < NV; ++p) {
+        const SmallState<V>& S = st[p];
+        V r = load_vec<V>(vp.b1v[j]);
+        small_each<kSmallIn>(d, [&](int k) { r += vp.w1[j][k] * S.x[k]; });
+        rz[p][j] = r;
+        ra[p][j] = ACT == ACT_IDENTITY ? r : S.d1[j] * r;
+        ry[p] += vp.w2[j] * S.a[j];
+        ry[p] += th.w2[j] * ra[p][j];
+      }
+    });
+    for (int p = 0; p < NV; ++p) {
+      rg[p] = st[p].curv * ry[p];  // loss_hessian_lanes of a diagonal loss
+      rgb2 += rg[p];
+    }
+    if (slot.b2 >= 0) put(q + slot.b2, rgb2);
+    small_each<kSmallHidden>(h, [&](int j) {
+      V hw2 = V{}, hb1 = V{}, hw1[kSmallIn] = {};
+      for (int p = 0; p < NV; ++p) {
+        const SmallState<V>& S = st[p];
+        const V gp = S.g;
+        hw2 += full ? rg[p] * S.a[j] + gp * ra[p][j] : rg[p] * S.a[j];
+        V rd = th.w2[j] * rg[p];  // R g_j = W2_j R g (+ V2_j g), then R delta_j
+        if (full) rd += vp.w2[j] * gp;
+        if (full && act_has_d2(ACT))
+          rd = rd * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[p][j];
+        else if (ACT != ACT_IDENTITY)
+          rd *= S.d1[j];
+        hb1 += rd;
+        small_each<kSmallIn>(d, [&](int k) { hw1[k] += rd * S.x[k]; });
+      }
+      put(q + slot.w2[j], hw2);
+      if (slot.b1[j] >= 0) put(q + slot.b1[j], hb1);
+      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], hw1[k]); });
+    });
+  }
+}
+
+}  // namespace rs
