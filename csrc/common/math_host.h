@@ -18,12 +18,17 @@
 
 // Fully unrolls a short fixed-count loop (the polynomial and series loops below), so the lane
 // loops calling these functions stay straight-line code and vectorise.
+// RS_NO_UNROLL keeps a loop over a small run-time count rolled: no peeled copy of its body per
+// possible count (small_net_tile.h), so the code stays compact.
 #if defined(__clang__) && !defined(__CUDACC__)
 #define RS_UNROLL_FULLY _Pragma("unroll")
+#define RS_NO_UNROLL _Pragma("nounroll")
 #elif defined(__GNUC__) && !defined(__CUDACC__)
 #define RS_UNROLL_FULLY _Pragma("GCC unroll 64")
+#define RS_NO_UNROLL _Pragma("GCC unroll 1")
 #else
 #define RS_UNROLL_FULLY
+#define RS_NO_UNROLL
 #endif
 
 namespace rs {

@@ -58,14 +58,6 @@ struct SmallSlots {
   }
 };
 
-// f(i) for i < n, unrolled over i < N so that arrays indexed by i stay in registers.
-template <int N, typename F>
-inline void small_each(int n, F&& f) {
-  RS_UNROLL_FULLY
-  for (int i = 0; i < N; ++i)
-    if (i < n) f(i);
-}
-
 // One network's task constants, built once per task for all its tiles: its parameters and its
 // K directions' (HVP, GNVP), their slots, and the kink bounds' constants (KinkLanes's
 // begin_layer and neuron, w_max from the kink_max rows of the scratch s; w_max and e_bias here
@@ -137,13 +129,13 @@ inline void small_zero_past(State* st, V* loss, V* flag, int valid, int d, int h
 // padded with finite values), hidden activation ACT, in vectors of VB bytes (64, or 32 for AVX2:
 // host_vec.h), into slots (64 bytes per slot, as LaneAcc::add): per slot, lane i of the vector
 // sums lanes i, i + W, ... of the tile (W lanes per vector; a 32-byte vector adds into its slot's
-// first half). First the forward pass and loss of all NV vectors, neuron by neuron with the
-// vectors innermost (NV independent chains); in a partial tile the state, loss and kink flags of
-// the lanes past `valid` are then set to 0, so that every later sum adds exactly 0 for them.
-// Then the gradient, a full Hessian's unit columns, or direction by direction the R-passes, slot
-// group by slot group (a neuron's weights and bias), each slot's terms summed over the tile's
-// vectors in order in registers and added to the slot once. The per-element maths (act_all,
-// loss_diag, the kink steps) run on the vectors themselves.
+// first half). Every step runs on the tile's NV vectors at once (NV independent chains, unrolled)
+// inside plain loops over the neurons j and inputs k (RS_NO_UNROLL: one compact copy of the code
+// for every width, the values indexed by j or k in memory). First the forward pass and loss; in a
+// partial tile the state, loss and kink flags of the lanes past `valid` are then set to 0, so that
+// every later sum adds exactly 0 for them. Then the gradient, a full Hessian's unit columns, or
+// direction by direction the R-passes, slot by slot, each slot's terms summed over the vectors in
+// order in a register and added to the slot once.
 template <int ACT, int VB, typename T>
 void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
                     int valid, T* slots) {
@@ -162,39 +154,50 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   // ---- forward, with the kink flags of the hidden layer when asked for (kink_math.h's steps;
   // the inputs are exact: e = 0)
   SmallState<V> st[NV];
-  V y[NV], loss[NV], flag[NV], in_sum[NV], moving[NV], on_kink[NV];
+  V y[NV], loss[NV], flag[NV], in_sum[NV], in_zero[NV], moving[NV], on_kink[NV];
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
-    SmallState<V>& S = st[p];
-    small_each<kSmallIn>(d, [&](int k) { S.x[k] = load_vec<V>(row[2 + k] + p * W); });
-    V in_zero = T(1) - V{};
-    in_sum[p] = V{};
-    on_kink[p] = V{};
-    if (kinks_asked)
-      small_each<kSmallIn>(d, [&](int k) {
-        in_zero *= kink_input_zero(S.x[k]);
-        if (bound) in_sum[p] += kink_input_term(net.gamma, S.x[k], V{});
-      });
-    moving[p] = T(1) - net.no_bias * in_zero;
     y[p] = load_vec<V>(th.b2v);
+    in_sum[p] = on_kink[p] = V{};
+    in_zero[p] = T(1) - V{};
   }
-  small_each<kSmallHidden>(h, [&](int j) {
+  RS_NO_UNROLL
+  for (int k = 0; k < d; ++k) {
+    RS_UNROLL_FULLY
+    for (int p = 0; p < NV; ++p) {
+      const V x = load_vec<V>(row[2 + k] + p * W);
+      st[p].x[k] = x;
+      if (kinks_asked) in_zero[p] *= kink_input_zero(x);
+      if (bound) in_sum[p] += kink_input_term(net.gamma, x, V{});
+    }
+  }
+  RS_UNROLL_FULLY
+  for (int p = 0; p < NV; ++p) moving[p] = T(1) - net.no_bias * in_zero[p];
+  RS_NO_UNROLL
+  for (int j = 0; j < h; ++j) {
+    V z[NV];
+    RS_UNROLL_FULLY
+    for (int p = 0; p < NV; ++p) z[p] = load_vec<V>(th.b1v[j]);
+    RS_NO_UNROLL
+    for (int k = 0; k < d; ++k) {
+      const T w = th.w1[j][k];
+      RS_UNROLL_FULLY
+      for (int p = 0; p < NV; ++p) z[p] += w * st[p].x[k];
+    }
     RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
       SmallState<V>& S = st[p];
-      V z = load_vec<V>(th.b1v[j]);
-      small_each<kSmallIn>(d, [&](int k) { z += th.w1[j][k] * S.x[k]; });
       if (bound) {
         const V e_z = net.w_max[j] * in_sum[p] + net.e_bias[j];
         V out_zero = T(1) - V{};  // (read by the layers above a hidden one: none here)
-        kink_neuron_step<ACT>(z, e_z, moving[p], slope, on_kink[p], out_zero);
+        kink_neuron_step<ACT>(z[p], e_z, moving[p], slope, on_kink[p], out_zero);
       }
       V d2;  // sigma'' stored only where it is read (not for the piecewise linear activations)
-      act_all(int32_t(ACT), z, slope, S.a[j], S.d1[j], d2);
+      act_all(int32_t(ACT), z[p], slope, S.a[j], S.d1[j], d2);
       if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y[p] += th.w2[j] * S.a[j];
     }
-  });
+  }
   // ---- the loss, its gradient g in y and curvature (loss_math.h)
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
@@ -217,70 +220,94 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   constexpr int kCols = NV <= 4 ? 4 : 1;
   if (A.unit_first >= 0)
     return small_unit_columns<ACT, NV, kSmallParams, kCols, V>(net.cols, st, d, h, th.w2, put);
+  // sum_p f[p] x_k of vector p, for each input k, into slot w1[j][k] (+ q)
+  auto put_inputs = [&](int64_t q, int j, const V* f) {
+    RS_NO_UNROLL
+    for (int k = 0; k < d; ++k) {
+      V s = V{};
+      RS_UNROLL_FULLY
+      for (int p = 0; p < NV; ++p) s += f[p] * st[p].x[k];
+      put(q + slot.w1[j][k], s);
+    }
+  };
   // ---- gradient: dL/db2 = g, dL/dW2_j = g a_j, delta_j = W2_j g sigma'_j, dL/db1_j = delta_j,
   // dL/dW1_jk = delta_j x_k
   if (mode == HESS_GRAD) {
     const int64_t q = kHessHeaderSlots;
     V gb2 = V{};
+    RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) gb2 += st[p].g;
     if (slot.b2 >= 0) put(q + slot.b2, gb2);
-    small_each<kSmallHidden>(h, [&](int j) {
-      V gw2 = V{}, gb1 = V{}, gw1[kSmallIn] = {};
+    RS_NO_UNROLL
+    for (int j = 0; j < h; ++j) {
+      V gw2 = V{}, gb1 = V{}, del[NV];
+      RS_UNROLL_FULLY
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
         gw2 += S.g * S.a[j];
-        const V del = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
-        gb1 += del;
-        small_each<kSmallIn>(d, [&](int k) { gw1[k] += del * S.x[k]; });
+        del[p] = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
+        gb1 += del[p];
       }
       put(q + slot.w2[j], gw2);
       if (slot.b1[j] >= 0) put(q + slot.b1[j], gb1);
-      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], gw1[k]); });
-    });
+      put_inputs(q, j, del);
+    }
   }
   if (mode != HESS_HVP && mode != HESS_GNVP) return;
   // ---- K directions: R-forward (Rz, Ra, R y), R g = (d2l/dy2) R y, R-backward
   for (size_t kv = 0; kv < net.dir.size(); ++kv) {
     const SmallParams<T>& vp = net.dir[kv];
     const int64_t q = kHessHeaderSlots + int64_t(kv) * A.net.n_params;
-    V rz[NV][kSmallHidden], ra[NV][kSmallHidden], rg[NV], ry[NV], rgb2 = V{};
+    V rz[kSmallHidden][NV], ra[kSmallHidden][NV], rg[NV], ry[NV], rgb2 = V{};
+    RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) ry[p] = load_vec<V>(vp.b2v);
-    small_each<kSmallHidden>(h, [&](int j) {
+    RS_NO_UNROLL
+    for (int j = 0; j < h; ++j) {
+      V r[NV];
+      RS_UNROLL_FULLY
+      for (int p = 0; p < NV; ++p) r[p] = load_vec<V>(vp.b1v[j]);
+      RS_NO_UNROLL
+      for (int k = 0; k < d; ++k) {
+        const T w = vp.w1[j][k];
+        RS_UNROLL_FULLY
+        for (int p = 0; p < NV; ++p) r[p] += w * st[p].x[k];
+      }
       RS_UNROLL_FULLY
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
-        V r = load_vec<V>(vp.b1v[j]);
-        small_each<kSmallIn>(d, [&](int k) { r += vp.w1[j][k] * S.x[k]; });
-        rz[p][j] = r;
-        ra[p][j] = ACT == ACT_IDENTITY ? r : S.d1[j] * r;
+        rz[j][p] = r[p];
+        ra[j][p] = ACT == ACT_IDENTITY ? r[p] : S.d1[j] * r[p];
         ry[p] += vp.w2[j] * S.a[j];
-        ry[p] += th.w2[j] * ra[p][j];
+        ry[p] += th.w2[j] * ra[j][p];
       }
-    });
+    }
+    RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
       rg[p] = st[p].curv * ry[p];  // loss_hessian_lanes of a diagonal loss
       rgb2 += rg[p];
     }
     if (slot.b2 >= 0) put(q + slot.b2, rgb2);
-    small_each<kSmallHidden>(h, [&](int j) {
-      V hw2 = V{}, hb1 = V{}, hw1[kSmallIn] = {};
+    RS_NO_UNROLL
+    for (int j = 0; j < h; ++j) {
+      V hw2 = V{}, hb1 = V{}, rd[NV];
+      RS_UNROLL_FULLY
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
         const V gp = S.g;
-        hw2 += full ? rg[p] * S.a[j] + gp * ra[p][j] : rg[p] * S.a[j];
-        V rd = th.w2[j] * rg[p];  // R g_j = W2_j R g (+ V2_j g), then R delta_j
-        if (full) rd += vp.w2[j] * gp;
+        hw2 += full ? rg[p] * S.a[j] + gp * ra[j][p] : rg[p] * S.a[j];
+        V r = th.w2[j] * rg[p];  // R g_j = W2_j R g (+ V2_j g), then R delta_j
+        if (full) r += vp.w2[j] * gp;
         if (full && act_has_d2(ACT))
-          rd = rd * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[p][j];
+          r = r * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[j][p];
         else if (ACT != ACT_IDENTITY)
-          rd *= S.d1[j];
-        hb1 += rd;
-        small_each<kSmallIn>(d, [&](int k) { hw1[k] += rd * S.x[k]; });
+          r *= S.d1[j];
+        rd[p] = r;
+        hb1 += r;
       }
       put(q + slot.w2[j], hw2);
       if (slot.b1[j] >= 0) put(q + slot.b1[j], hb1);
-      small_each<kSmallIn>(d, [&](int k) { put(q + slot.w1[j][k], hw1[k]); });
-    });
+      put_inputs(q, j, rd);
+    }
   }
 }
 
