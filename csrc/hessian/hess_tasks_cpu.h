@@ -199,7 +199,37 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
     if (a.kinks)
       kink_row_max(net, a.theta + b * P, [&](int r) { return s + (a.lay.kink_max + r) * kL; });
     tiles.task(a.theta + b * P, v, s);
-    for (int64_t n = n0; n < n1 && !stopped(); n += kL) {
+    // Where a target's or an input's row lies contiguous in the caller's arrays (its sample 0;
+    // null: nowhere, so each tile loads it); the sample weights always do.
+    auto t_place = [&](int j) -> const T* {
+      return tt ? tt + j * N : net.d_out == 1 && !rows ? t : nullptr;
+    };
+    auto x_place = [&](int k) -> const T* {
+      return xt ? xt + k * N : net.d_in == 1 && !rows ? x : nullptr;
+    };
+    int64_t n = n0;
+    if constexpr (Tiles::kRows > 0) {
+      // Tiles that read rows through pointers, when every row lies in place (shared or
+      // one-column data, no minibatch rows): the whole tiles with pointers advanced by kL, none
+      // of the per-tile checks and loads of the loop below (which then runs the last tile).
+      const int n_rows = 1 + net.d_out + net.d_in;
+      const T* row[Tiles::kRows];
+      row[0] = w + n0;
+      bool in_place = true;
+      for (int j = 0; j < net.d_out; ++j) in_place &= (row[1 + j] = t_place(j)) != nullptr;
+      for (int k = 0; k < net.d_in; ++k)
+        in_place &= (row[1 + net.d_out + k] = x_place(k)) != nullptr;
+      if (in_place) {
+        for (int r = 1; r < n_rows; ++r) row[r] += n0;
+        acc.valid = kL;
+        for (; n + kL <= n1 && !stopped(); n += kL) {
+          if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
+          tiles.tile(row, acc);
+          for (int r = 0; r < n_rows; ++r) row[r] += kL;
+        }
+      }
+    }
+    for (; n < n1 && !stopped(); n += kL) {
       // The tile's rows: row r (0: the sample weights, 1 + j: target j, 1 + d_out + k: input k)
       // into its scratch row dst, padding lanes repeating sample n0 with weight 0; or, for Tiles
       // that read rows through pointers (Tiles::kRows of them at most), a full tile's row in place
@@ -219,8 +249,8 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
       tile_row(0, a.lay.w_row, w + n, [&](T* dst) { load_lanes<kL>(dst, w, n, n1, T(0)); });
       for (int j = 0; j < net.d_out; ++j) {
         const T pad = t[pad_row * net.d_out + j];
-        const T* in_place = tt ? tt + j * N + n : net.d_out == 1 && !rows ? t + n : nullptr;
-        tile_row(1 + j, a.lay.t_row + j, in_place, [&](T* dst) {
+        const T* place = t_place(j);
+        tile_row(1 + j, a.lay.t_row + j, place ? place + n : nullptr, [&](T* dst) {
           if (tt)
             load_lanes<kL>(dst, tt + j * N, n, n1, pad);
           else
@@ -229,8 +259,8 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
       }
       for (int k = 0; k < net.d_in; ++k) {
         const T pad = x[pad_row * net.d_in + k];
-        const T* in_place = xt ? xt + k * N + n : net.d_in == 1 && !rows ? x + n : nullptr;
-        tile_row(1 + net.d_out + k, a.lay.a[0] + k, in_place, [&](T* dst) {
+        const T* place = x_place(k);
+        tile_row(1 + net.d_out + k, a.lay.a[0] + k, place ? place + n : nullptr, [&](T* dst) {
           if (xt)
             load_lanes<kL>(dst, xt + k * N, n, n1, pad);
           else
