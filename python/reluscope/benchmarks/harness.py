@@ -3,6 +3,7 @@ is always timed in the same run and the ratio reference/ours reported."""
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 import time
@@ -25,19 +26,37 @@ def _time_once(fn: Callable[[], object], device: str, inner: int) -> float:
     return (time.perf_counter() - t0) / inner
 
 
+#: A timing of a function whose warm-up call was shorter runs it several times in a row, this
+#: long in all (``median_times``).
+MIN_TIMING_S = 0.05
+
+
+def _warm_up(fn: Callable[[], object], device: str, warmup: int) -> Optional[float]:
+    """Calls fn() `warmup` times; the last call's wall time (None without warm-up)."""
+    t = None
+    for _ in range(warmup):
+        t = _time_once(fn, device, 1)
+    return t
+
+
 def median_times(fns: list[Callable[[], object]], device: str, repeats: int = 7, warmup: int = 2,
-                 inner: int = 1) -> list[float]:
-    """Median wall time in seconds of each fn over `repeats` timings of `inner` calls each. The
+                 inner: int = 1, min_time: float = MIN_TIMING_S) -> list[float]:
+    """Median wall time in seconds of one call of each fn, over `repeats` timings. The
     functions take turns within each repeat, so slow phases of a shared machine hit all of them
-    alike and their ratio stays meaningful."""
+    alike and their ratio stays meaningful. A timing runs `inner` calls in a row, or for a
+    function whose last warm-up call took less than min_time / inner enough calls to last about
+    min_time (timeit's practice): a short call is timed at the rate of calls in a row, as a loop
+    of them runs. Timed alone right after a long torch reference, a call of a few ms ran
+    10-80 % slower here (caches and an idle core after the reference; bench/results/NOTES.md),
+    which is the machine's transient, not the call's speed. Without warm-up, `inner` calls."""
+    inners = []
     for fn in fns:
-        for _ in range(warmup):
-            fn()
-    sync(device)
+        t = _warm_up(fn, device, warmup)
+        inners.append(inner if t is None else max(inner, math.ceil(min_time / max(t, 1e-9))))
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            ts.append(_time_once(fn, device, inner))
+        for fn, n, ts in zip(fns, inners, times):
+            ts.append(_time_once(fn, device, n))
     return [statistics.median(ts) for ts in times]
 
 
