@@ -20,11 +20,30 @@
 #include <numeric>
 #include <vector>
 
+#include "common/host_vec.h"
 #include "hessian/hessian.h"
 #include "model/activation.h"
 #include "model/net_spec.h"
 
 namespace rs {
+
+// Whether the small-net path stores sigma' in its state (small_net_tile.h's SmallState): not
+// for the identity (1) nor for relu, whose sigma' (1 where sigma(z) = a > 0, else 0) is read off
+// a where it is used: one comparison there instead of a comparison, a select and a store per
+// neuron and vector in the forward pass.
+constexpr bool small_stores_d1(int act) { return act != ACT_RELU && act != ACT_IDENTITY; }
+
+// sigma'_j x for a vector state S of the small-net path: for relu x where a_j > 0, else 0 (a
+// select, as torch's relu backward), for the identity x, else S.d1[j] x.
+template <int ACT, typename State, typename V>
+inline V times_d1(const State& S, int j, V x) {
+  if constexpr (ACT == ACT_RELU)
+    return select_(S.a[j] > V{}, x, V{});
+  else if constexpr (ACT == ACT_IDENTITY)
+    return x;
+  else
+    return S.d1[j] * x;
+}
 
 // A call's unit columns (a net of at most KI inputs and KH hidden neurons).
 template <int KI, int KH>
@@ -105,7 +124,7 @@ inline void small_unit_columns(const Columns& cols, const State* st, int d, int 
     const State& S = st[v];
     if (cols.r_b2 >= 0) J[cols.r_b2][v] = T(1) - V{};
     for (int j = 0; j < h; ++j) {
-      const V u = ACT == ACT_IDENTITY ? w2[j] - V{} : w2[j] * S.d1[j];
+      const V u = times_d1<ACT>(S, j, w2[j] - V{});
       J[cols.r_w2[j]][v] = S.a[j];
       if (cols.r_b1[j] >= 0) J[cols.r_b1[j]][v] = u;
       for (int k = 0; k < d; ++k) J[cols.r_w1[j][k]][v] = u * S.x[k];
@@ -144,7 +163,7 @@ inline void small_unit_columns(const Columns& cols, const State* st, int d, int 
     for (int v = 0; v < NV; ++v) {
       const State& S = st[v];
       gx[v] = c.k == Columns::kBias ? S.g : S.g * S.x[c.k];
-      r += ACT == ACT_IDENTITY ? gx[v] : gx[v] * S.d1[c.j];
+      r += times_d1<ACT>(S, c.j, gx[v]);
     }
     put(c.slots + c.w2_slot, r);
     if constexpr (act_has_d2(ACT))

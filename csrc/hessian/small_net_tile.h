@@ -90,19 +90,19 @@ struct SmallNet {
   }
 };
 
-// What the backward and R-passes read of one vector V of samples: inputs, sigma(z), sigma',
-// sigma'', the loss's gradient and curvature in y.
+// What the backward and R-passes read of one vector V of samples: inputs, sigma(z), sigma'
+// (small_stores_d1: read through times_d1), sigma'', the loss's gradient and curvature in y.
 template <typename V>
 struct SmallState {
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
 };
 
 // A partial tile's lanes past `valid` (vector p holds lanes p W ... p W + W - 1), set to 0 in
-// the state of every vector, its loss and kink flags: x, sigma, sigma', sigma'' (kD2: where
-// stored), g and the
-// curvature are then 0 there, so every product a later sum adds for those lanes is exactly 0
-// (the padding lanes' values are finite, but an overflow to inf would make 0 x inf a NaN).
-template <bool kD2, int NV, typename V, typename State>
+// the state of every vector, its loss and kink flags: x, sigma, sigma', sigma'' (kD1, kD2: where
+// stored), g and the curvature are then 0 there, so every product a later sum adds for those
+// lanes is exactly 0 (the padding lanes' values are finite, but an overflow to inf would make
+// 0 x inf a NaN).
+template <bool kD1, bool kD2, int NV, typename V, typename State>
 inline void small_zero_past(State* st, V* loss, V* flag, int valid, int d, int h) {
   using M = decltype(V{} < V{});
   constexpr int W = int(sizeof(V) / sizeof(V{}[0]));
@@ -114,7 +114,7 @@ inline void small_zero_past(State* st, V* loss, V* flag, int valid, int d, int h
     for (int k = 0; k < d; ++k) zero(S.x[k]);
     for (int j = 0; j < h; ++j) {
       zero(S.a[j]);
-      zero(S.d1[j]);
+      if constexpr (kD1) zero(S.d1[j]);
       if constexpr (kD2) zero(S.d2[j]);
     }
     zero(S.g);
@@ -192,8 +192,10 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
         V out_zero = T(1) - V{};  // (read by the layers above a hidden one: none here)
         kink_neuron_step<ACT>(z[p], e_z, moving[p], slope, on_kink[p], out_zero);
       }
-      V d2;  // sigma'' stored only where it is read (not for the piecewise linear activations)
-      act_all(int32_t(ACT), z[p], slope, S.a[j], S.d1[j], d2);
+      V d1, d2;  // stored only where they are read (small_stores_d1; sigma'': not for the
+                 // piecewise linear activations)
+      act_all(int32_t(ACT), z[p], slope, S.a[j], d1, d2);
+      if constexpr (small_stores_d1(ACT)) S.d1[j] = d1;
       if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y[p] += th.w2[j] * S.a[j];
     }
@@ -206,7 +208,8 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     loss_diag_kind(loss_kind, y[p], t, w * imp, loss[p], st[p].g, st[p].curv);
     flag[p] = kinks_asked ? kink_flag(on_kink[p], w) : V{};
   }
-  if (valid < L) small_zero_past<act_has_d2(ACT), NV>(st, loss, flag, valid, d, h);
+  if (valid < L)
+    small_zero_past<small_stores_d1(ACT), act_has_d2(ACT), NV>(st, loss, flag, valid, d, h);
   V loss_sum = V{}, kink_sum = V{};
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
@@ -245,7 +248,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
         gw2 += S.g * S.a[j];
-        del[p] = ACT == ACT_IDENTITY ? th.w2[j] * S.g : th.w2[j] * S.g * S.d1[j];
+        del[p] = times_d1<ACT>(S, j, th.w2[j] * S.g);
         gb1 += del[p];
       }
       put(q + slot.w2[j], gw2);
@@ -276,7 +279,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
         rz[j][p] = r[p];
-        ra[j][p] = ACT == ACT_IDENTITY ? r[p] : S.d1[j] * r[p];
+        ra[j][p] = times_d1<ACT>(S, j, r[p]);
         ry[p] += vp.w2[j] * S.a[j];
         ry[p] += th.w2[j] * ra[j][p];
       }
@@ -299,8 +302,8 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
         if (full) r += vp.w2[j] * gp;
         if (full && act_has_d2(ACT))
           r = r * S.d1[j] + (th.w2[j] * gp) * S.d2[j] * rz[j][p];
-        else if (ACT != ACT_IDENTITY)
-          r *= S.d1[j];
+        else
+          r = times_d1<ACT>(S, j, r);
         rd[p] = r;
         hb1 += r;
       }
