@@ -4,8 +4,9 @@ achieved GFLOP/s of a case, from the operation count of the math headers
 csrc/hessian/hessian_flops.h), and its fraction of the machine's peak, measured once per run by
 a multiply-add microbenchmark in the vector ISA the kernels use (``_core.cpu_peak``,
 csrc/common/peak_cpu.cpp) on every pool thread; and a bound: those operations at peak plus the
-forward pass's activations at the rate of the kernels' own activation lane loop, measured the same
-way (``_core.cpu_activation_rate``, csrc/hessian/act_rate_cpu.cpp). The two compete for the same
+forward pass's activations at the rate of the kernels' own activation code (with derivatives the
+faster of the general tile's lane loop and the small-net path's vectors), measured the same way
+(``_core.cpu_activation_rate``, csrc/hessian/act_rate_cpu.cpp). The two compete for the same
 vector units, so no kernel doing this work runs much faster than the bound: "% of bound" says how
 close a case is, "ratio at bound" the torch ratio it would have there (for sigmoid networks the
 activations alone can cap it below a target)."""
