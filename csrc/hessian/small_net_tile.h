@@ -173,17 +173,21 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   }
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) moving[p] = T(1) - net.no_bias * in_zero[p];
+  // b1_j + sum_k w1_jk x_k of a parameter set (theta: z_j; a direction: its R z_j) per vector
+  auto affine = [&](const SmallParams<T>& q, int j, V* out) {
+    RS_UNROLL_FULLY
+    for (int p = 0; p < NV; ++p) out[p] = load_vec<V>(q.b1v[j]);
+    RS_NO_UNROLL
+    for (int k = 0; k < d; ++k) {
+      const T w = q.w1[j][k];
+      RS_UNROLL_FULLY
+      for (int p = 0; p < NV; ++p) out[p] += w * st[p].x[k];
+    }
+  };
   RS_NO_UNROLL
   for (int j = 0; j < h; ++j) {
     V z[NV];
-    RS_UNROLL_FULLY
-    for (int p = 0; p < NV; ++p) z[p] = load_vec<V>(th.b1v[j]);
-    RS_NO_UNROLL
-    for (int k = 0; k < d; ++k) {
-      const T w = th.w1[j][k];
-      RS_UNROLL_FULLY
-      for (int p = 0; p < NV; ++p) z[p] += w * st[p].x[k];
-    }
+    affine(th, j, z);
     RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
       SmallState<V>& S = st[p];
@@ -267,14 +271,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     RS_NO_UNROLL
     for (int j = 0; j < h; ++j) {
       V r[NV];
-      RS_UNROLL_FULLY
-      for (int p = 0; p < NV; ++p) r[p] = load_vec<V>(vp.b1v[j]);
-      RS_NO_UNROLL
-      for (int k = 0; k < d; ++k) {
-        const T w = vp.w1[j][k];
-        RS_UNROLL_FULLY
-        for (int p = 0; p < NV; ++p) r[p] += w * st[p].x[k];
-      }
+      affine(vp, j, r);
       RS_UNROLL_FULLY
       for (int p = 0; p < NV; ++p) {
         const SmallState<V>& S = st[p];
