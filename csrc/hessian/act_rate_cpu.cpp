@@ -9,6 +9,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/pair.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "common/thread_timing.h"
 #include "common/tile_cpu.h"
 #include "hessian/hessian_math.h"
+#include "hessian/small_net_cpu.h"
 #include "model/lanes.h"
 
 namespace nb = nanobind;
@@ -29,12 +31,20 @@ namespace {
 
 constexpr int kRows = 16;  // rows per pass: 16 x kCpuLanes values, well inside L1
 
+// kRows rows of kCpuLanes pre-activations spread evenly over [-8, 8].
+template <typename T>
+std::vector<T> pre_activations() {
+  std::vector<T> src(size_t(kRows) * kCpuLanes<T>);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = T(-8) + T(16) * (T(i) + T(0.5)) / T(src.size());
+  return src;
+}
+
 // `reps` passes over the rows: each copies the pre-activations into z and applies the activation.
 template <typename T>
 T activation_passes(int32_t act, bool derivatives, int64_t reps, T slope) {
   constexpr int L = kCpuLanes<T>;
-  std::vector<T> src(size_t(kRows) * L), z(src.size()), d1(src.size()), d2(src.size());
-  for (size_t i = 0; i < src.size(); ++i) src[i] = T(-8) + T(16) * (T(i) + T(0.5)) / T(src.size());
+  const std::vector<T> src = pre_activations<T>();
+  std::vector<T> z(src.size()), d1(src.size()), d2(src.size());
   T sink = T(0);
   for (int64_t r = 0; r < reps && (r % 1024 != 0 || !stop_requested()); ++r) {
     for (int row = 0; row < kRows; ++row) {
@@ -60,8 +70,8 @@ template <typename T, int VB>
 T vector_passes(int32_t act, int64_t reps, T slope) {
   using V = typename HostVec<T, VB>::Vec;
   constexpr int n = kRows * kCpuLanes<T>, W = VB / int(sizeof(T));
-  std::vector<T> src(static_cast<size_t>(n)), z(src.size()), d1(src.size()), d2(src.size());
-  for (size_t i = 0; i < src.size(); ++i) src[i] = T(-8) + T(16) * (T(i) + T(0.5)) / T(n);
+  const std::vector<T> src = pre_activations<T>();
+  std::vector<T> z(src.size()), d1(src.size()), d2(src.size());
   T sink = T(0);
   with_activation(act, [&](auto tag) {
     constexpr int ACT = decltype(tag)::value;
@@ -82,20 +92,21 @@ T vector_passes(int32_t act, int64_t reps, T slope) {
   return sink + d1[0] + d2[0];
 }
 
-// The small-net path's form on this CPU (the vector width its launcher takes); false where it
-// has none (x86 without AVX2).
+// The small-net path's form on this CPU, in the vector width its launcher takes (a CPU with a
+// vector ISA: vector_isa).
 template <typename T>
-bool vector_form(CpuIsa isa, int32_t act, int64_t reps, T& sink) {
-  if (!vector_isa(isa)) return false;
+T vector_form(CpuIsa isa, int32_t act, int64_t reps) {
+  T sink = T(0);
 #if defined(RS_X86_MULTIVERSION)
+  constexpr int k2 = small_vec_bytes(CpuIsa::kAvx2), k512 = small_vec_bytes(CpuIsa::kAvx512);
   if (isa == CpuIsa::kAvx2)
-    call_for_one_isa<CpuIsa::kAvx2>([&] { sink = vector_passes<T, 32>(act, reps, T(0.01)); });
+    call_for_one_isa<CpuIsa::kAvx2>([&] { sink = vector_passes<T, k2>(act, reps, T(0.01)); });
   else
-    call_for_one_isa<CpuIsa::kAvx512>([&] { sink = vector_passes<T, 64>(act, reps, T(0.01)); });
+    call_for_one_isa<CpuIsa::kAvx512>([&] { sink = vector_passes<T, k512>(act, reps, T(0.01)); });
 #else
-  sink = vector_passes<T, 64>(act, reps, T(0.01));
+  sink = vector_passes<T, small_vec_bytes(CpuIsa::kGeneric)>(act, reps, T(0.01));
 #endif
-  return true;
+  return sink;
 }
 
 template <typename T>
@@ -111,13 +122,12 @@ std::pair<double, double> activation_rate_t(int32_t act, bool derivatives, int64
     });
   });
   RS_CHECK(sink[0] == sink[0], "the activation benchmark went NaN");
-  if (derivatives) {
-    bool ran = true;
+  if (derivatives && vector_isa(isa)) {  // (x86 without AVX2 has no small-net path)
     const double v = seconds_on_every_thread([&](int t) {
-      ran = vector_form<T>(isa, act, reps, sink[size_t(t)]);
+      sink[size_t(t)] = vector_form<T>(isa, act, reps);
     });
     RS_CHECK(sink[0] == sink[0], "the activation benchmark went NaN");
-    if (ran && v < s) s = v;
+    s = std::min(s, v);
   }
   return {double(threads) * double(reps) * double(per_pass), s};
 }

@@ -24,7 +24,7 @@ struct SmallTiles {
   static constexpr int kRows = kSmallRows;
   static constexpr bool kOneIsa = true;
   static constexpr CpuIsa kIsa = kIsaOfTiles;
-  static constexpr int kVecBytes = kIsa == CpuIsa::kAvx2 ? 32 : 64;
+  static constexpr int kVecBytes = small_vec_bytes(kIsa);
   void tile(const T* const* row, LaneAcc<T>& acc) {
     with_activation(a.net.layer[0].act, [&](auto tag) {
       small_net_tile<decltype(tag)::value, kVecBytes>(a, net, row, acc.valid, acc.p);

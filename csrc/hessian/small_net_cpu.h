@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 
+#include "common/cpu_isa.h"
 #include "hessian/hessian.h"
 #include "hessian/loss_math.h"
 #include "model/net_spec.h"
@@ -33,6 +34,10 @@ inline bool small_net_shape(const NetSpec& net, int32_t loss) {
          loss_diagonal(loss) && !layer_scaled(L0) && !layer_scaled(L1) && L0.w_sk == 1 &&
          L1.w_sk == 1;
 }
+
+// The bytes of the host vectors (host_vec.h) the path's tiles run in, one register wide: 32
+// under AVX2 (GCC lowers a 64-byte vector's lane comparisons there to scalar code), else 64.
+constexpr int small_vec_bytes(CpuIsa isa) { return isa == CpuIsa::kAvx2 ? 32 : 64; }
 
 // The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_shape takes.
 template <typename T>
