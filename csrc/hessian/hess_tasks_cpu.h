@@ -210,8 +210,9 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
     int64_t n = n0;
     if constexpr (Tiles::kRows > 0) {
       // Tiles that read rows through pointers, when every row lies in place (shared or
-      // one-column data, no minibatch rows): the whole tiles with pointers advanced by kL, none
-      // of the per-tile checks and loads of the loop below (which then runs the last tile).
+      // one-column data, no minibatch rows): Tiles::kSpan whole tiles per call, with pointers
+      // advanced by kSpan kL, none of the per-tile checks and loads of the loop below (which
+      // then runs the last tiles one by one).
       const int n_rows = 1 + net.d_out + net.d_in;
       const T* row[Tiles::kRows];
       row[0] = w + n0;
@@ -221,11 +222,12 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
         in_place &= (row[1 + net.d_out + k] = x_place(k)) != nullptr;
       if (in_place) {
         for (int r = 1; r < n_rows; ++r) row[r] += n0;
-        acc.valid = kL;
-        for (; n + kL <= n1 && !stopped(); n += kL) {
+        constexpr int kStep = Tiles::kSpan * kL;
+        acc.valid = kStep;
+        for (; n + kStep <= n1 && !stopped(); n += kStep) {
           if (a.dx) acc.dx = a.dx + (b * N + n) * net.d_in;
           tiles.tile(row, acc);
-          for (int r = 0; r < n_rows; ++r) row[r] += kL;
+          for (int r = 0; r < n_rows; ++r) row[r] += kStep;
         }
       }
     }

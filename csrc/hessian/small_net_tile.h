@@ -124,23 +124,24 @@ inline void small_zero_past(State* st, V* loss, V* flag, int valid, int d, int h
   }
 }
 
-// One tile of the launcher (row[0], row[1], row[2 + k]: the sample weights, the targets and input
-// k, L = kCpuLanes lanes each, the first `valid` of them samples; a partial tile's rows are
-// padded with finite values), hidden activation ACT, in vectors of VB bytes (64, or 32 for AVX2:
-// host_vec.h), into slots (64 bytes per slot, as LaneAcc::add): per slot, lane i of the vector
-// sums lanes i, i + W, ... of the tile (W lanes per vector; a 32-byte vector adds into its slot's
-// first half). Every step runs on the tile's NV vectors at once (NV independent chains, unrolled)
+// kSpan tiles of the launcher (row[0], row[1], row[2 + k]: the sample weights, the targets and
+// input k, L = kSpan kCpuLanes lanes each, the first `valid` of them samples; a partial tile's
+// rows are padded with finite values), hidden activation ACT, in vectors of VB bytes (64, or 32
+// for AVX2: host_vec.h), into slots (64 bytes per slot, as LaneAcc::add): per slot, lane i of the
+// vector sums lanes i, i + W, ... of the tiles (W lanes per vector; a 32-byte vector adds into its
+// slot's first half). Every step runs on the NV vectors at once (NV independent chains, unrolled)
 // inside plain loops over the neurons j and inputs k (RS_NO_UNROLL: one compact copy of the code
 // for every width, the values indexed by j or k in memory). First the forward pass and loss; in a
 // partial tile the state, loss and kink flags of the lanes past `valid` are then set to 0, so that
 // every later sum adds exactly 0 for them. Then the gradient, a full Hessian's unit columns, or
 // direction by direction the R-passes, slot by slot, each slot's terms summed over the vectors in
 // order in a register and added to the slot once.
-template <int ACT, int VB, typename T>
+template <int ACT, int VB, int kSpan, typename T>
 void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const* row,
                     int valid, T* slots) {
   using V = typename HostVec<T, VB>::Vec;
-  constexpr int W = VB / int(sizeof(T)), L = kCpuLanes<T>, NV = L / W, kSlot = 64 / int(sizeof(T));
+  constexpr int W = VB / int(sizeof(T)), L = kSpan * kCpuLanes<T>, NV = L / W;
+  constexpr int kSlot = 64 / int(sizeof(T));
   const int d = net.L0.in, h = net.L0.out, loss_kind = A.loss;
   const T slope = T(A.net.slope), imp = A.imp[0];
   const int32_t mode = A.mode;
@@ -223,7 +224,8 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   put(kHessLossSlot, loss_sum);
   if (kinks_asked) put(kHessKinkSlot, kink_sum);
   // full Hessians' unit columns: register blocks of 4 columns x NV vectors of factors where
-  // that leaves room (AVX-512's 32 registers), else 1
+  // that leaves room (AVX-512's 32 registers), else 1 (2 for 8 vectors: slower under AVX2, no
+  // faster under AVX-512)
   constexpr int kCols = NV <= 4 ? 4 : 1;
   if (A.unit_first >= 0)
     return small_unit_columns<ACT, NV, kSmallParams, kCols, V>(net.cols, st, d, h, th.w2, put);

@@ -200,15 +200,16 @@ def test_small_nets_match_reference_on_both_cpu_paths(small, isa, dtype, monkeyp
     samples through all passes on its own (csrc/hessian/small_net_cpu.h), except on the
     generic ISA; RELUSCOPE_CPU_SMALL_NETS=0 runs the general tile instead (what CUDA runs).
     Widths at both bounds and below, no bias, both losses of one output; N = 45 leaves a
-    partial vector and an empty one in the last tile, N = 173 adds full tiles of both dtypes
-    (read in place); every activation on [4, 8, 1]; every vector variant. Products, and the
-    full Hessians and Gauss-Newton matrices (on the small path from J's outer products and
-    the second derivatives of y: csrc/hessian/small_net_columns.h)."""
+    partial vector and an empty one in the last tile; N = 237 adds whole tiles (read in place)
+    of both dtypes: pairs of them in one call (AVX-512: small_net_cpu.cpp's kSpan), then one
+    alone, then the partial one; every activation on [4, 8, 1]; every vector variant. Products,
+    and the full Hessians and Gauss-Newton matrices (on the small path from J's outer products
+    and the second derivatives of y: csrc/hessian/small_net_columns.h)."""
     monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     nets = SMALL_NETS + [(MLP([4, 8, 1], act), "mse") for act in ACTIVATIONS]
     for i, (net, loss) in enumerate(nets):
-        theta, data = random_problem(net, 2, 173 if i % 3 == 2 else 45, dtype, weighted=True,
+        theta, data = random_problem(net, 2, 237 if i % 3 == 2 else 45, dtype, weighted=True,
                                      importance=True, per_model=i % 2 == 1, loss=loss, seed=i)
         V = torch.randn(2, 3, net.num_params, generator=torch.Generator().manual_seed(i),
                         dtype=dtype)
