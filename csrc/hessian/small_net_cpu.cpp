@@ -19,7 +19,7 @@ namespace {
 // whole-tile loop), so that it runs kSmallVectors vectors of samples: 2 tiles of 4 vectors under
 // AVX-512 (8 independent chains to cover the multiply-adds' latency, and half the slot adds per
 // sample: HVP -10 %, value_and_grad -12 %; 16 vectors, 4 tiles, were slower), 1 tile of 8 under
-// AVX2 (where 2 were 5-10 % slower). A task's last tiles (fewer than kSpan whole ones, or a
+// AVX2 (where 2 were 3-10 % slower). A task's last tiles (fewer than kSpan whole ones, or a
 // partial one) go one by one.
 constexpr int kSmallVectors = 8;
 

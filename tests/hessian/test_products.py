@@ -200,18 +200,32 @@ def test_small_nets_match_reference_on_both_cpu_paths(small, isa, dtype, monkeyp
     samples through all passes on its own (csrc/hessian/small_net_cpu.h), except on the
     generic ISA; RELUSCOPE_CPU_SMALL_NETS=0 runs the general tile instead (what CUDA runs).
     Widths at both bounds and below, no bias, both losses of one output; N = 45 leaves a
-    partial vector and an empty one in the last tile; N = 237 adds whole tiles (read in place)
-    of both dtypes: pairs of them in one call (AVX-512: small_net_cpu.cpp's kSpan), then one
-    alone, then the partial one; every activation on [4, 8, 1]; every vector variant. Products,
-    and the full Hessians and Gauss-Newton matrices (on the small path from J's outer products
-    and the second derivatives of y: csrc/hessian/small_net_columns.h)."""
+    partial vector and an empty one in the last tile, N = 173 adds full tiles of both dtypes
+    (read in place); every activation on [4, 8, 1]; every vector variant. Products, and the
+    full Hessians and Gauss-Newton matrices (on the small path from J's outer products and
+    the second derivatives of y: csrc/hessian/small_net_columns.h)."""
     monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     nets = SMALL_NETS + [(MLP([4, 8, 1], act), "mse") for act in ACTIVATIONS]
     for i, (net, loss) in enumerate(nets):
-        theta, data = random_problem(net, 2, 237 if i % 3 == 2 else 45, dtype, weighted=True,
+        theta, data = random_problem(net, 2, 173 if i % 3 == 2 else 45, dtype, weighted=True,
                                      importance=True, per_model=i % 2 == 1, loss=loss, seed=i)
         V = torch.randn(2, 3, net.num_params, generator=torch.Generator().manual_seed(i),
+                        dtype=dtype)
+        matches_reference(net, theta, data, [V])
+
+
+@pytest.mark.parametrize("isa", CPU_ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_small_nets_whole_tiles_in_pairs_then_alone_then_partial(isa, dtype, monkeypatch):
+    """The small path's task loop: B = 64 models make one data chunk per model (hess_plan), so
+    N = 237 samples give, per model, pairs of whole tiles in one call of the tile kernel (AVX-512:
+    small_net_cpu.cpp's kSpan), then one whole tile alone, then a partial one, in both dtypes
+    (float32: 128 + 64 + 45 lanes; float64: 3 x 64 + 32 + 13)."""
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    for i, net in enumerate([MLP([2, 5, 1], "relu"), MLP([4, 8, 1], "sigmoid")]):
+        theta, data = random_problem(net, 64, 237, dtype, weighted=True, seed=i)
+        V = torch.randn(64, 2, net.num_params, generator=torch.Generator().manual_seed(i),
                         dtype=dtype)
         matches_reference(net, theta, data, [V])
 
