@@ -1,6 +1,6 @@
 // The CPU launcher's task loop, shared by the Hessian engine's two tile kernels (hessian_cpu.cpp:
-// hess_tile for every network; small_net_cpu.cpp: small_net_tile for the students' shape, in its
-// own translation unit so that the two compile in parallel). Threads run (network, data chunk)
+// hess_tile for every network; small_net_launcher.h: small_net_tile for the students' shape, in
+// translation units of its own so that they compile in parallel). Threads run (network, data chunk)
 // tasks; each task loads tiles of kCpuLanes samples (structure-of-arrays rows, from the row-major
 // inputs in place, so the lane loops vectorise) and folds each tile into one vector-wide
 // accumulator per output slot, summed in a fixed order at the end of the task into its own slice

@@ -1,5 +1,5 @@
 // CPU launcher of the Hessian engine: hess_tile on each tile of the task loop (hess_tasks_cpu.h),
-// or, for the students' shape, small_net_tile (small_net_cpu.cpp).
+// or, for the students' shape, small_net_tile (small_net_launcher.h).
 // Time O(B N (P + K P)).
 #include <cstdlib>
 #include <cstring>

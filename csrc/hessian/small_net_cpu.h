@@ -4,7 +4,7 @@
 // loops and row overhead that dominate at these widths; here each vector of samples (one
 // register wide: host_vec.h) goes through the forward, backward and R-passes in registers
 // (small_net_tile.h). This header holds what hess_cpu reads of the path: which calls take it
-// (small_net_shape) and its launcher (hess_small_cpu, small_net_cpu.cpp, in a translation unit
+// (small_net_shape) and its launcher (hess_small_cpu, small_net_launcher.h, in translation units
 // of its own). The CUDA launcher keeps hess_tile (one thread per sample).
 #pragma once
 #include <cstdint>
@@ -39,7 +39,8 @@ inline bool small_net_shape(const NetSpec& net, int32_t loss) {
 // under AVX2 (GCC lowers a 64-byte vector's lane comparisons there to scalar code), else 64.
 constexpr int small_vec_bytes(CpuIsa isa) { return isa == CpuIsa::kAvx2 ? 32 : 64; }
 
-// The launcher of this path (small_net_cpu.cpp): hess_cpu's, for the calls small_net_shape takes.
+// The launcher of this path (small_net_launcher.h): hess_cpu's, for the calls small_net_shape
+// takes.
 template <typename T>
 void hess_small_cpu(const HessArgs<T>& a);
 

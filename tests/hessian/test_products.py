@@ -220,7 +220,7 @@ def test_small_nets_match_reference_on_both_cpu_paths(small, isa, dtype, monkeyp
 def test_small_nets_whole_tiles_in_pairs_then_alone_then_partial(isa, dtype, monkeypatch):
     """The small path's task loop: B = 64 models make one data chunk per model (hess_plan), so
     N = 237 samples give, per model, pairs of whole tiles in one call of the tile kernel (AVX-512:
-    small_net_cpu.cpp's kSpan), then one whole tile alone, then a partial one, in both dtypes
+    small_net_launcher.h's kSpan), then one whole tile alone, then a partial one, in both dtypes
     (float32: 128 + 64 + 45 lanes; float64: 3 x 64 + 32 + 13)."""
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     for i, net in enumerate([MLP([2, 5, 1], "relu"), MLP([4, 8, 1], "sigmoid")]):

@@ -1,7 +1,11 @@
 // CPU launcher of the Hessian engine's small-net path (small_net_cpu.h): the task loop of
-// hess_tasks_cpu.h with small_net_tile (small_net_tile.h) on each tile, the hidden activation
-// dispatched per tile.
+// hess_tasks_cpu.h with small_net_tile (small_net_tile.h) on each call's tiles, the hidden
+// activation dispatched per call. Instantiated once per dtype, each in a translation unit of its
+// own (small_net_f32_cpu.cpp, small_net_f64_cpu.cpp), so that a build's two cores compile them
+// side by side: their kernels (6 activations, 2 ISAs, 1 or 2 tiles per call) take ~3.5 min in
+// one unit, the longest of the build.
 // Time O(B N (P + K P)); memory per thread: as hess_tile's launcher, plus K + 1 parameter sets.
+#pragma once
 #include "hessian/small_net_cpu.h"
 
 #include "hessian/hess_tasks_cpu.h"
@@ -9,8 +13,6 @@
 #include "model/lanes.h"
 
 namespace rs {
-
-namespace {
 
 // Tiles of small_net_tile in vectors one register wide: 32 bytes under AVX2, 64 under AVX-512
 // (and on other CPUs, where the compiler splits them as it can). One version per ISA; x86 CPUs
@@ -21,7 +23,7 @@ namespace {
 // sample: HVP -10 %, value_and_grad -12 %; 16 vectors, 4 tiles, were slower), 1 tile of 8 under
 // AVX2 (where 2 were 3-10 % slower). A task's last tiles (fewer than kSpan whole ones, or a
 // partial one) go one by one.
-constexpr int kSmallVectors = 8;
+inline constexpr int kSmallVectors = 8;
 
 template <typename T, CpuIsa kIsaOfTiles>
 struct SmallTiles {
@@ -45,8 +47,6 @@ struct SmallTiles {
   }
 };
 
-}  // namespace
-
 template <typename T>
 void hess_small_cpu(const HessArgs<T>& a) {
 #if defined(RS_X86_MULTIVERSION)
@@ -57,8 +57,5 @@ void hess_small_cpu(const HessArgs<T>& a) {
   hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kGeneric>{a, SmallNet<T>(a)}; });
 #endif
 }
-
-template void hess_small_cpu<float>(const HessArgs<float>&);
-template void hess_small_cpu<double>(const HessArgs<double>&);
 
 }  // namespace rs
