@@ -1,10 +1,11 @@
-// The CPU launcher's task loop, shared by the Hessian engine's two tile kernels (hessian_cpu.cpp:
-// hess_tile for every network; small_net_launcher.h: small_net_tile for the students' shape, in
-// translation units of its own so that they compile in parallel). Threads run (network, data chunk)
-// tasks; each task loads tiles of kCpuLanes samples (structure-of-arrays rows, from the row-major
-// inputs in place, so the lane loops vectorise) and folds each tile into one vector-wide
-// accumulator per output slot, summed in a fixed order at the end of the task into its own slice
-// of `part` — results are deterministic for any thread count. On x86-64 with GCC/Clang the task
+// The CPU launcher's task loop, shared by the Hessian engine's two tile kernels
+// (hessian_launcher.h: hess_tile for every network; small_net_launcher.h: small_net_tile for the
+// students' shape; each in a translation unit per dtype so that they compile in parallel).
+// Threads run (network, data chunk) tasks; each task loads tiles of kCpuLanes samples
+// (structure-of-arrays rows, from the row-major inputs in place, so the lane loops vectorise) and
+// folds each tile into one vector-wide accumulator per output slot, summed in a fixed order at
+// the end of the task into its own slice of `part` — results are deterministic for any thread
+// count. On x86-64 with GCC/Clang the task
 // loop is also compiled for AVX2+FMA and for AVX-512, picked at run time (common/cpu_isa.h).
 // Memory per thread: rows x kCpuLanes + len x (kVec + 1) + 2 kCpuLanes x max_width values.
 #pragma once
