@@ -1,6 +1,7 @@
 // Batched loss / gradient / Hessian-vector / Gauss-Newton-vector products of B networks on a
 // weighted dataset: L_b = sum_n l(y(x_n; theta_b); t_n, w_n, I), l one of the losses of
-// hessian/loss_math.h (mean squared error, cross-entropy, binary cross-entropy with logits, linear).
+// hessian/loss_math.h (mean squared error, cross-entropy, binary cross-entropy with logits,
+// linear).
 // Every launcher writes partial sums per (model, data chunk) — per warp on CUDA — into `part`
 // (B, partials, len), laid out as HessPlan says ([loss | kinks | grad (P, mode grad) | K products
 // of P (modes hvp, gnvp)]; kinks, when asked for: the samples with non-zero weight on a kink that

@@ -12,7 +12,8 @@
 // adds into its weight slots.
 // Gauss-Newton mode drops the sigma'' term and the residual cross terms (V^T delta, delta Ra^T),
 // i.e. computes J^T (d2l/dy2) J v. The loss l and its derivatives in y: loss_math.h. In mode grad
-// with A.dx set, the tile also hands each sample's input gradient to acc.store_input_grad(k, lanes).
+// with A.dx set, the tile also hands each sample's input gradient to
+// acc.store_input_grad(k, lanes).
 // Cost per sample: O(P) forward + O(P) backward + O(K P).
 // Scratch: rows of HessLayout, row r / lane i at s[r * ns + i].
 #pragma once

@@ -60,8 +60,8 @@ HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t 
   if (cuda) {
     const int64_t rows = make_hess_layout(net).rows;
     const int64_t budget = max_workspace_bytes < 0 ? kHessCudaWorkspaceBytes : max_workspace_bytes;
-    const int64_t blocks = std::max<int64_t>(
-        1, std::min({B * p.chunks, kHessCudaMaxBlocks, budget / (kHessCudaBlock * rows * elem_size)}));
+    const int64_t fit = budget / (kHessCudaBlock * rows * elem_size);
+    const int64_t blocks = std::max<int64_t>(1, std::min({B * p.chunks, kHessCudaMaxBlocks, fit}));
     p.workspace = blocks * kHessCudaBlock * rows;
   }
   return p;
