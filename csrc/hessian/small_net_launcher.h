@@ -16,8 +16,8 @@ namespace rs {
 
 // Tiles of small_net_tile in vectors one register wide: 32 bytes under AVX2, 64 under AVX-512
 // (and on other CPUs, where the compiler splits them as it can). One version per ISA; x86 CPUs
-// without AVX2 take hess_tile (hess_cpu): a baseline copy of this path would add minutes of
-// compile time for them alone. Each call of the kernel takes kSpan tiles at once (run_tasks's
+// without AVX2 take hess_tile (hess_cpu): a baseline copy of this path would add compile time
+// and code for them alone. Each call of the kernel takes kSpan tiles at once (run_tasks's
 // whole-tile loop), so that it runs kSmallVectors vectors of samples: 2 tiles of 4 vectors under
 // AVX-512 (8 independent chains to cover the multiply-adds' latency, and half the slot adds per
 // sample: HVP -10 %, value_and_grad -12 %; 16 vectors, 4 tiles, were slower), 1 tile of 8 under
