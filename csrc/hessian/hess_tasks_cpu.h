@@ -5,8 +5,8 @@
 // (structure-of-arrays rows, from the row-major inputs in place, so the lane loops vectorise) and
 // folds each tile into one vector-wide accumulator per output slot, summed in a fixed order at
 // the end of the task into its own slice of `part` — results are deterministic for any thread
-// count. On x86-64 with GCC/Clang the task
-// loop is also compiled for AVX2+FMA and for AVX-512, picked at run time (common/cpu_isa.h).
+// count. On x86-64 with GCC/Clang the task loop is also compiled for AVX2+FMA and for AVX-512,
+// picked at run time (common/cpu_isa.h).
 // Memory per thread: rows x kCpuLanes + len x (kVec + 1) + 2 kCpuLanes x max_width values.
 #pragma once
 #include <algorithm>
