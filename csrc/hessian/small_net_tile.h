@@ -10,6 +10,7 @@
 // parameter sets per thread.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "common/host_vec.h"
@@ -97,6 +98,67 @@ struct SmallState {
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
 };
 
+// The kink flags of the hidden layer (kink_math.h's steps), taken sample by sample, cost as much
+// as the rest of the forward pass, and almost no tile holds a sample on a kink. So the tile
+// kernel screens first, per neuron j with one bound for all of the call's samples,
+//   e_screen_j = (w_max_j sum_p in_sum_p + e_bias_j)(1 + 2^-20) + (the least normal number),
+// at least every sample's own e_z = w_max_j in_sum_p + e_bias_j (all terms >= 0, and rounding is
+// monotone; the factor and the term cover a compiler's other choice of contraction, a few ulps),
+// and only a call with some |z_j| <= e_screen_j takes the exact steps (small_kink_flags), which
+// give each sample the flag it had before the screen (z again from the forward pass's
+// operations, then the old steps in their old order). The screen compares the bit patterns of
+// |z| and |e_screen| as integers, which order non-negative numbers as their values (inf
+// included; a NaN bound passes every sample on to the exact steps, a NaN z none, as the exact
+// steps flag none): 3 operations per neuron and vector of samples, no vector compare (GCC split
+// one whose result was combined by bit operations into a compare per lane). The exact steps
+// take 5 operations and 4 vectors of state per vector of samples.
+template <typename V, typename T>
+inline V small_kink_screen_bound(T w_max, V in_sum_total, T e_bias) {
+  const V e = (w_max * in_sum_total + e_bias) * (T(1) + T(1) / T(1 << 20));
+  return abs_(e + std::numeric_limits<T>::min());
+}
+
+// Sets the sign bit of near's lanes where |z| <= e (e = |e|, from small_kink_screen_bound).
+template <typename V, typename Bits>
+inline void small_kink_screen(V z, V e, Bits& near) {
+  near |= ~(bits_as<Bits>(e) - bits_as<Bits>(abs_(z)));
+}
+
+template <typename Bits>
+inline bool any_sign_bit(Bits b) {
+  constexpr int kShift = 8 * int(sizeof(b[0])) - 1;
+  bool any = false;
+  for (int i = 0; i < int(sizeof(Bits) / sizeof(b[0])); ++i) any |= (b[i] >> kShift) != 0;
+  return any;
+}
+
+// The exact kink flags of NV vectors of samples (their state st: inputs x; in_sum:
+// kink_input_term's sums; w: the sample weights' row), into flag; affine(j, z) gives neuron j's
+// pre-activations z[NV] again, with the forward pass's own operations.
+template <int ACT, int NV, typename T, typename V, typename Affine>
+inline void small_kink_flags(const SmallNet<T>& net, const SmallState<V>* st, const V* in_sum,
+                             T slope, const T* w, V* flag, Affine&& affine) {
+  constexpr int W = int(sizeof(V) / sizeof(T));
+  const int d = net.L0.in, h = net.L0.out;
+  V moving[NV], on_kink[NV];
+  for (int p = 0; p < NV; ++p) {
+    V in_zero = T(1) - V{};
+    for (int k = 0; k < d; ++k) in_zero *= kink_input_zero(st[p].x[k]);
+    moving[p] = T(1) - net.no_bias * in_zero;
+    on_kink[p] = V{};
+  }
+  for (int j = 0; j < h; ++j) {
+    V z[NV];
+    affine(j, z);
+    for (int p = 0; p < NV; ++p) {
+      const V e_z = net.w_max[j] * in_sum[p] + net.e_bias[j];
+      V out_zero = T(1) - V{};  // (read by the layers above a hidden one: none here)
+      kink_neuron_step<ACT>(z[p], e_z, moving[p], slope, on_kink[p], out_zero);
+    }
+  }
+  for (int p = 0; p < NV; ++p) flag[p] = kink_flag(on_kink[p], load_vec<V>(w + p * W));
+}
+
 // A partial tile's lanes past `valid` (vector p holds lanes p W ... p W + W - 1), set to 0 in
 // the state of every vector, its loss and kink flags: x, sigma, sigma', sigma'' (kD1, kD2: where
 // stored), g and the curvature are then 0 there, so every product a later sum adds for those
@@ -146,34 +208,22 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   const T slope = T(A.net.slope), imp = A.imp[0];
   const int32_t mode = A.mode;
   const bool full = mode != HESS_GNVP, kinks_asked = A.kinks;
-  const bool bound = kinks_asked && act_has_kink(ACT);
+  const bool screen = kinks_asked && act_has_kink(ACT);  // (small_kink_flags)
   const SmallParams<T>& th = net.th;
   const SmallSlots& slot = net.slot;
   auto put = [&](int64_t q, V c) {
     store_vec(slots + q * kSlot, load_vec<V>(slots + q * kSlot) + c);
   };
-  // ---- forward, with the kink flags of the hidden layer when asked for (kink_math.h's steps;
-  // the inputs are exact: e = 0)
+  // ---- forward, with the kink screen of the hidden layer when the flags are asked for
+  // (small_kink_flags; the inputs are exact: e = 0)
   SmallState<V> st[NV];
-  V y[NV], loss[NV], flag[NV], in_sum[NV], in_zero[NV], moving[NV], on_kink[NV];
+  V y[NV], loss[NV], flag[NV], in_sum[NV];
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
     y[p] = load_vec<V>(th.b2v);
-    in_sum[p] = on_kink[p] = V{};
-    in_zero[p] = T(1) - V{};
+    in_sum[p] = flag[p] = V{};
   }
-  RS_NO_UNROLL
-  for (int k = 0; k < d; ++k) {
-    RS_UNROLL_FULLY
-    for (int p = 0; p < NV; ++p) {
-      const V x = load_vec<V>(row[2 + k] + p * W);
-      st[p].x[k] = x;
-      if (kinks_asked) in_zero[p] *= kink_input_zero(x);
-      if (bound) in_sum[p] += kink_input_term(net.gamma, x, V{});
-    }
-  }
-  RS_UNROLL_FULLY
-  for (int p = 0; p < NV; ++p) moving[p] = T(1) - net.no_bias * in_zero[p];
+  typename ValueTraits<V>::Bits near{};  // small_kink_screen's
   // b1_j + sum_k w1_jk x_k of a parameter set (theta: z_j; a direction: its R z_j) per vector
   auto affine = [&](const SmallParams<T>& q, int j, V* out) {
     RS_UNROLL_FULLY
@@ -186,17 +236,29 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
     }
   };
   RS_NO_UNROLL
+  for (int k = 0; k < d; ++k) {
+    RS_UNROLL_FULLY
+    for (int p = 0; p < NV; ++p) {
+      const V x = load_vec<V>(row[2 + k] + p * W);
+      st[p].x[k] = x;
+      if (screen) in_sum[p] += kink_input_term(net.gamma, x, V{});
+    }
+  }
+  V in_sum_total = in_sum[0];
+  if (screen) {
+    RS_UNROLL_FULLY
+    for (int p = 1; p < NV; ++p) in_sum_total += in_sum[p];
+  }
+  RS_NO_UNROLL
   for (int j = 0; j < h; ++j) {
-    V z[NV];
+    V z[NV], e_screen{};
     affine(th, j, z);
+    if (screen)
+      e_screen = small_kink_screen_bound(net.w_max[j], in_sum_total, net.e_bias[j]);
     RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
       SmallState<V>& S = st[p];
-      if (bound) {
-        const V e_z = net.w_max[j] * in_sum[p] + net.e_bias[j];
-        V out_zero = T(1) - V{};  // (read by the layers above a hidden one: none here)
-        kink_neuron_step<ACT>(z[p], e_z, moving[p], slope, on_kink[p], out_zero);
-      }
+      if (screen) small_kink_screen(z[p], e_screen, near);
       V d1, d2;  // stored only where they are read (small_stores_d1; sigma'': not for the
                  // piecewise linear activations)
       act_all(int32_t(ACT), z[p], slope, S.a[j], d1, d2);
@@ -205,13 +267,15 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       y[p] += th.w2[j] * S.a[j];
     }
   }
+  if (screen && any_sign_bit(near))
+    small_kink_flags<ACT, NV>(net, st, in_sum, slope, row[0], flag,
+                              [&](int j, V* z) { affine(th, j, z); });
   // ---- the loss, its gradient g in y and curvature (loss_math.h)
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
     const V w = load_vec<V>(row[0] + p * W), t = load_vec<V>(row[1] + p * W);
     loss[p] = V{};
     loss_diag_kind(loss_kind, y[p], t, w * imp, loss[p], st[p].g, st[p].curv);
-    flag[p] = kinks_asked ? kink_flag(on_kink[p], w) : V{};
   }
   if (valid < L)
     small_zero_past<small_stores_d1(ACT), act_has_d2(ACT), NV>(st, loss, flag, valid, d, h);
