@@ -507,32 +507,32 @@ def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, isa, small, monkeyp
 @pytest.mark.parametrize("isa", CPU_ISAS)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
 def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, monkeypatch):
-    """The small path screens a tile's samples with one bound per neuron (from the sum of the
-    tile's input bounds) before it takes the exact kink steps (csrc/hessian/small_net_tile.h,
-    small_kink_flags); it must flag what the general tile flags. Per model, the inputs are 0 but
-    for one sample per neuron, x_m_j (one per 50 samples, so that it alone makes its tile's
-    bound and a screen any tighter than a sample's own bound would miss it); dyadic weights and
-    inputs make z_j = k 2^-49 there exact, |k| <= 16, around the float64 bound (~2 gamma_4
-    (max|W_j| sum|x| + |b_j|), ~7 2^-49 here). N = 300: pairs of whole tiles, a whole one, a
-    partial one. Per model, both paths count the same samples, and some near ones are flagged
-    while others are not."""
+    """The small path screens a call's samples with one bound per neuron (from the sum of their
+    input bounds) before it takes the exact kink steps (csrc/hessian/small_net_tile.h,
+    small_kink_flags); it must flag what the general tile flags. The inputs are 0 but for one
+    sample per neuron, x_m_j (one in 50 samples, so that it makes its call's bound nearly alone
+    and a screen any tighter than a sample's own bound would miss it); dyadic weights and inputs
+    make neuron j's z = k 2^-49 there exact, |k| <= 16, around the float64 bound (~2 gamma_4
+    (max|W_j| sum|x| + |b_j|), ~7 2^-49 here). Shared inputs, N = 300: pairs of whole tiles in
+    one call, a whole tile, a partial one. Per model, both paths count the same samples, and
+    some near ones are flagged while others are not."""
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     g = torch.Generator().manual_seed(7)
     d, h, N, B = 3, 6, 300, 16
     net = MLP([d, h, 1], act)
     f64 = dict(dtype=torch.float64)
-    X = torch.zeros(B, N, d, **f64)
+    X = torch.zeros(N, d, **f64)
+    m = 50 * torch.arange(h) + torch.randint(0, 50, (h,), generator=g)
+    X[m] = torch.randint(-16, 17, (h, d), generator=g).to(**f64) / 8
     layers = []
-    for b in range(B):
+    for _ in range(B):
         W1 = torch.randint(-8, 9, (1, h, d), generator=g).to(**f64) / 4
-        m = 50 * torch.arange(h) + torch.randint(0, 50, (h,), generator=g)
-        X[b, m] = torch.randint(-16, 17, (h, d), generator=g).to(**f64) / 8
         k = torch.randint(-16, 17, (h,), generator=g).to(**f64)
-        b1 = k * 2.0 ** -49 - (W1[0] * X[b, m]).sum(1)  # |b1| < 16: exact in 53 bits
+        b1 = k * 2.0 ** -49 - (W1[0] * X[m]).sum(1)  # |b1| < 16: exact in 53 bits
         layers.append([(W1, b1[None]), (torch.randn(1, 1, h, generator=g, **f64),
                                         torch.zeros(1, 1, **f64))])
     theta = torch.cat([net.flatten(ls) for ls in layers])
-    data = Data(X, torch.zeros(B, N, 1, **f64))
+    data = Data(X, torch.zeros(N, 1, **f64))
     counts = {}
     for small in ("1", "0"):
         monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
