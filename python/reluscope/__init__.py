@@ -1,6 +1,7 @@
 """reluscope: batched Hessians, hypercube sums, linear-region counts and local learning
 coefficients for thousands of small neural networks, with C++/CUDA kernels behind a torch API."""
 from . import _fork  # noqa: F401 - registers the fork handler (reluscope/_fork.py)
+from . import _vml_warmup  # noqa: F401 - torch's MKL math chosen once (reluscope/_vml_warmup.py)
 from . import certify, hessian, hypercube, reference, regions, slt, theory
 from .data import Data
 from ._version import __version__

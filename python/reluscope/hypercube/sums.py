@@ -199,7 +199,9 @@ def _exp(t: torch.Tensor) -> torch.Tensor:
     """e^t, on the CPU by numpy: torch 2.13's CPU exp of a float64 tensor large enough for
     several threads (65536 values) erred by up to 3.3e-9 relative in the first call of about one
     process in 20 (2 threads, AVX-512 host; later calls exact to 1 ulp), which moved the moments
-    of an Ising chain (n = 16) by 2.4e-11 from run to run."""
+    of an Ising chain (n = 16) by 2.4e-11 from run to run. The cause, oneMKL's first-call kernel
+    choice, is now taken out at import for all of torch's math (reluscope/_vml_warmup.py); numpy's
+    exp, which never calls MKL, keeps these moments independent of that remedy."""
     if t.device.type == "cpu" and not t.requires_grad:
         return torch.from_numpy(np.exp(t.numpy()))
     return torch.exp(t)
