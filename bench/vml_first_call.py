@@ -1,10 +1,11 @@
 """How often torch's first parallel exp / log of a process errs (oneMKL's first-call kernel
 choice, reluscope/_vml_warmup.py), with and without reluscope's warm-up: runs fresh processes,
 alternating a bare ``import torch`` and ``import reluscope``, each computing torch.log and then
-torch.exp of 65536 float64 values (two intra-op chunks, on two threads where torch has them) and counting the values
-more than 1e-13 relative from Python's math module's. Prints a table and writes JSON.
+torch.exp of 65536 float64 values (two intra-op chunks, on two threads where torch has them),
+and counts the processes with a value more than 1e-13 relative from Python's math module's.
+Prints a table and writes JSON.
 
-    python bench/vml_first_call.py --runs 150 --json bench/results/vml_first_call.json
+    python bench/vml_first_call.py --runs 120 --json bench/results/vml_first_call.json
 """
 import argparse
 import json
