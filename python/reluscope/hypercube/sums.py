@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from .._validate import as_float_tensor, check_finite, check_ndim
@@ -195,18 +194,6 @@ def log_partition(p: Ising, dtype=torch.float64, device=None) -> torch.Tensor:
     return torch.tensor(shift, dtype=torch.float64).add(log_sum).to(dtype=dtype, device=device)
 
 
-def _exp(t: torch.Tensor) -> torch.Tensor:
-    """e^t, on the CPU by numpy: torch 2.13's CPU exp of a float64 tensor large enough for
-    several threads (65536 values) erred by up to 3.3e-9 relative in the first call of about one
-    process in 20 (2 threads, AVX-512 host; later calls exact to 1 ulp), which moved the moments
-    of an Ising chain (n = 16) by 2.4e-11 from run to run. The cause, oneMKL's first-call kernel
-    choice, is now taken out at import for all of torch's math (reluscope/_vml_warmup.py); numpy's
-    exp, which never calls MKL, keeps these moments independent of that remedy."""
-    if t.device.type == "cpu" and not t.requires_grad:
-        return torch.from_numpy(np.exp(t.numpy()))
-    return torch.exp(t)
-
-
 def moments(p, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean (n,) and second moment E[X Xᵀ] (n, n) of p (closed form for Uniform, Product and
     Gaussian; by enumeration in chunks for Ising and Table, n ≤ 26)."""
@@ -238,7 +225,7 @@ def moments(p, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Te
             return x @ h + 0.5 * ((x @ J) * x).sum(1)
 
         M = max(energy(chunk_vertices(k0)).max() for k0 in starts)
-        S = sum(_exp(energy(chunk_vertices(k0)) - M).sum() for k0 in starts)
+        S = sum(torch.exp(energy(chunk_vertices(k0)) - M).sum() for k0 in starts)
     # Sums over blocks of _MOMENTS_BLOCK vertices (batched matrix products), then over the blocks:
     # each entry errs by at most ~(_MOMENTS_BLOCK + 2^n / _MOMENTS_BLOCK + 3) u (a product summed
     # over a chunk's 2^16 vertices at once could err by 2^16 u in the worst case).
@@ -246,7 +233,7 @@ def moments(p, dtype=torch.float64, device=None) -> tuple[torch.Tensor, torch.Te
     for k0 in starts:
         x = chunk_vertices(k0)
         pr = p.p[k0:k0 + chunk].to(device) if isinstance(p, Table) else \
-            _exp(energy(x) - M) / S
+            torch.exp(energy(x) - M) / S
         px = (x * pr[:, None]).view(-1, blk, n)
         mean += px.sum(1).sum(0)
         second += torch.bmm(px.transpose(1, 2), x.view(-1, blk, n)).sum(0)
