@@ -95,6 +95,30 @@ def test_python_threads_calling_kernels_at_once_get_the_serial_results():
             assert torch.equal(a, b)
 
 
+def test_idle_workers_stop_polling_and_sleep_after_a_call():
+    """Between jobs a worker polls for the next one for about a millisecond (yielding the CPU),
+    then sleeps: over 0.3 s after a call the process uses at most a few ms of CPU time (a worker
+    that kept polling would use ~0.3 s per worker), and the next call still runs on the pool."""
+    r = run_child("""
+        import time, torch, reluscope as rs
+        from reluscope import hessian
+        net = rs.MLP([2, 8, 1], "tanh")
+        theta = net.init(400, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        X = torch.randn(2000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        data = rs.Data(X, torch.sin(X[:, :1]))
+        want = hessian.value_and_grad(net, theta, data)[1]
+        cpu = []
+        for _ in range(3):
+            hessian.value_and_grad(net, theta, data)
+            c0 = time.process_time()
+            time.sleep(0.3)
+            cpu.append(time.process_time() - c0)
+        assert torch.equal(hessian.value_and_grad(net, theta, data)[1], want)
+        print(min(cpu))
+    """, {"RELUSCOPE_NUM_THREADS": "3"})
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert float(r.stdout.split()[-1]) < 0.03, r.stdout
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 def test_a_forked_child_runs_kernels():
     """The parent has used the pool (its workers exist); the child of os.fork and the workers of

@@ -7,7 +7,8 @@
 //  * hands out chunks from an atomic counter; a call returns when every chunk is done, without
 //    waiting for workers that never woke (a worker preempted by another process delays a call by
 //    at most the chunk it holds);
-//  * lets idle workers sleep (a condition variable);
+//  * lets idle workers sleep (a condition variable), after polling for the next job for at most
+//    a millisecond while yielding the CPU (parallel.cpp's spin_until);
 //  * is rebuilt, lazily, in a forked child (pthread_atfork);
 //  * catches exceptions in chunks (std::bad_alloc included) and rethrows the first on the calling
 //    thread once every chunk has stopped, where the binding turns it into a Python exception;
