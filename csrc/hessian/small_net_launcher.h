@@ -50,12 +50,13 @@ struct SmallTiles {
 
 template <typename T>
 void hess_small_cpu(const HessArgs<T>& a) {
+  const T S = small_input_bound(a);
 #if defined(RS_X86_MULTIVERSION)
   if (cpu_isa() == CpuIsa::kAvx2)
-    return hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx2>{a, SmallNet<T>(a)}; });
-  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx512>{a, SmallNet<T>(a)}; });
+    return hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx2>{a, SmallNet<T>(a, S)}; });
+  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kAvx512>{a, SmallNet<T>(a, S)}; });
 #else
-  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kGeneric>{a, SmallNet<T>(a)}; });
+  hess_cpu_tasks(a, [&] { return SmallTiles<T, CpuIsa::kGeneric>{a, SmallNet<T>(a, S)}; });
 #endif
 }
 

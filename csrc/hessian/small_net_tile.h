@@ -59,10 +59,85 @@ struct SmallSlots {
   }
 };
 
+// The kink flags of the hidden layer (kink_math.h's steps), taken sample by sample, cost as much
+// as the rest of the forward pass, and almost no tile holds a sample on a kink. So the tile
+// kernel screens first, per neuron j with one bound for all of the call's samples,
+//   e_screen_j = (w_max_j S + e_bias_j)(1 + 2^-20) + (the least normal number),
+// S the largest in_sum of the call's samples (small_input_bound; or where a call has none, the
+// sum of the in_sum of the tile kernel's vectors, lane by lane), at least every sample's own
+// e_z = w_max_j in_sum + e_bias_j (all terms >= 0, and rounding is monotone; the factor and the
+// term cover a compiler's other choice of contraction, a few ulps), and only a call with some
+// |z_j| <= e_screen_j takes the exact steps (small_kink_flags), which give each sample the flag
+// it had before the screen (z again from the forward pass's operations, then the old steps in
+// their old order). The screen works on the bit patterns of |z| and e_screen as integers, which
+// order non-negative numbers as their values (inf included; a NaN bound passes every sample on
+// to the exact steps, a NaN z none, as the exact steps flag none): per neuron and vector of
+// samples the least |z| so far (2 operations: the sign bit cleared, an integer min), per neuron
+// and call of the tile kernel one comparison with e_screen_j. No vector compare of floats (GCC
+// split one whose result was combined by bit operations into a compare per lane), and with S, no
+// sum over the inputs per sample. The exact steps take 5 operations and 4 vectors of state per
+// vector of samples.
+template <typename V, typename T>
+inline V small_kink_screen_bound(T w_max, V S, T e_bias) {
+  const V e = (w_max * S + e_bias) * (T(1) + T(1) / T(1 << 20));
+  return abs_(e + std::numeric_limits<T>::min());
+}
+
+// least = min(least, |z|), on bit patterns (Mask: the signed integers of V's width; |z|'s are
+// >= 0, so the signed min orders them as unsigned).
+template <typename V, typename Mask>
+inline void small_kink_least(V z, Mask& least) {
+  using E = std::remove_reference_t<decltype(least[0])>;
+  const Mask a = bits_as<Mask>(z) & E(~kSignBit<V>);
+  least = a < least ? a : least;
+}
+
+// Sets the sign bit of near's lanes where least <= e's bits (least from small_kink_least; e a
+// bound for all lanes or per lane).
+template <typename Mask, typename E>
+inline void small_kink_screen(Mask least, E e, Mask& near) {
+  if constexpr (std::is_arithmetic_v<E>)
+    near |= ~(bits_as<std::remove_reference_t<decltype(least[0])>>(e) - least);
+  else
+    near |= ~(bits_as<Mask>(e) - least);
+}
+
+// in_sum of one sample of the hidden layer's kink bounds (kink_math.h): sum_k gamma |x_k|, in
+// the order of the exact steps' sums (small_kink_flags).
+template <typename V, typename T>
+inline V small_input_sum(T gamma, const V* x, int d) {
+  V in_sum{};
+  for (int k = 0; k < d; ++k) in_sum += kink_input_term(gamma, x[k], V{});
+  return in_sum;
+}
+
+// The least number of networks for which a call bounds its samples' in_sum once (S below,
+// small_input_bound: a pass over the data, ~1/(4 B) of the call's operations); fewer, and calls
+// with data per network or minibatch rows, bound each call of the tile kernel by the sum of its
+// samples' in_sum instead (cost as the rest of the screen).
+inline constexpr int64_t kSmallBoundOnce = 32;
+
+// The largest in_sum of the data's samples (small_kink_screen_bound's S), O(D d_in) once per
+// call; -1 (bound per call of the tile kernel) where kSmallBoundOnce says.
+template <typename T>
+T small_input_bound(const HessArgs<T>& A) {
+  if (A.x_per_net || A.rows || A.B < kSmallBoundOnce || !A.kinks) return T(-1);
+  const int d = A.net.layer[0].in;
+  const T gamma = kink_gamma<T>(A.net.layer[0]);
+  T bound = T(0);
+  for (int64_t r = 0; r < A.D; ++r) {
+    const T in_sum = small_input_sum(gamma, A.x + r * d, d);
+    bound = in_sum > bound || in_sum != in_sum ? in_sum : bound;  // a NaN stays
+  }
+  return bound;
+}
+
 // One network's task constants, built once per task for all its tiles: its parameters and its
 // K directions' (HVP, GNVP), their slots, and the kink bounds' constants (KinkLanes's
 // begin_layer and neuron, w_max from the kink_max rows of the scratch s; w_max and e_bias here
-// doubled, so a bound 2 (w_max in_sum + e_bias) is one multiply-add, with the same bits).
+// doubled, so a bound 2 (w_max in_sum + e_bias) is one multiply-add, with the same bits), with
+// the screen's bound per neuron where the call has one bound S of its samples' in_sum
+// (small_input_bound; S < 0: none, each call of the tile kernel bounds its own).
 template <typename T>
 struct SmallNet {
   LayerSpec L0, L1;
@@ -70,15 +145,15 @@ struct SmallNet {
   SmallParams<T> th;
   std::vector<SmallParams<T>> dir;
   SmallColumns<kSmallIn, kSmallHidden> cols;  // unit directions (full Hessians)
-  T w_max[kSmallHidden], e_bias[kSmallHidden], gamma, no_bias;
+  T w_max[kSmallHidden], e_bias[kSmallHidden], e_screen[kSmallHidden], gamma, no_bias, S;
 
-  explicit SmallNet(const HessArgs<T>& A)
+  SmallNet(const HessArgs<T>& A, T input_bound)
       : L0(A.net.layer[0]), L1(A.net.layer[1]), slot(L0, L1),
         dir(A.v && (A.mode == HESS_HVP || A.mode == HESS_GNVP) ? size_t(A.K) : 0),
         cols(A.unit_first >= 0
                  ? decltype(cols)(A.net, slot, A.unit_first, A.K, A.mode != HESS_GNVP)
                  : decltype(cols)()),
-        gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)) {}
+        gamma(kink_gamma<T>(L0)), no_bias(L0.b_off >= 0 ? T(0) : T(1)), S(input_bound) {}
 
   void task(const HessArgs<T>& A, const T* theta, const T* v, const T* s) {
     th.load(L0, L1, theta);
@@ -87,6 +162,7 @@ struct SmallNet {
     for (int j = 0; j < L0.out && A.kinks; ++j) {
       w_max[j] = T(2) * s[int64_t(A.lay.kink_max + A.lay.h[0] + j) * kCpuLanes<T>];
       e_bias[j] = L0.b_off >= 0 ? T(2) * (gamma * abs_(th.b1[j])) : T(0);
+      if (S >= T(0)) e_screen[j] = small_kink_screen_bound(w_max[j], S, e_bias[j]);
     }
   }
 };
@@ -98,32 +174,6 @@ struct SmallState {
   V x[kSmallIn], a[kSmallHidden], d1[kSmallHidden], d2[kSmallHidden], g, curv;
 };
 
-// The kink flags of the hidden layer (kink_math.h's steps), taken sample by sample, cost as much
-// as the rest of the forward pass, and almost no tile holds a sample on a kink. So the tile
-// kernel screens first, per neuron j with one bound for all of the call's samples,
-//   e_screen_j = (w_max_j sum_p in_sum_p + e_bias_j)(1 + 2^-20) + (the least normal number),
-// at least every sample's own e_z = w_max_j in_sum_p + e_bias_j (all terms >= 0, and rounding is
-// monotone; the factor and the term cover a compiler's other choice of contraction, a few ulps),
-// and only a call with some |z_j| <= e_screen_j takes the exact steps (small_kink_flags), which
-// give each sample the flag it had before the screen (z again from the forward pass's
-// operations, then the old steps in their old order). The screen compares the bit patterns of
-// |z| and |e_screen| as integers, which order non-negative numbers as their values (inf
-// included; a NaN bound passes every sample on to the exact steps, a NaN z none, as the exact
-// steps flag none): 3 operations per neuron and vector of samples, no vector compare (GCC split
-// one whose result was combined by bit operations into a compare per lane). The exact steps
-// take 5 operations and 4 vectors of state per vector of samples.
-template <typename V, typename T>
-inline V small_kink_screen_bound(T w_max, V in_sum_total, T e_bias) {
-  const V e = (w_max * in_sum_total + e_bias) * (T(1) + T(1) / T(1 << 20));
-  return abs_(e + std::numeric_limits<T>::min());
-}
-
-// Sets the sign bit of near's lanes where |z| <= e (e = |e|, from small_kink_screen_bound).
-template <typename V, typename Bits>
-inline void small_kink_screen(V z, V e, Bits& near) {
-  near |= ~(bits_as<Bits>(e) - bits_as<Bits>(abs_(z)));
-}
-
 template <typename Bits>
 inline bool any_sign_bit(Bits b) {
   constexpr int kShift = 8 * int(sizeof(b[0])) - 1;
@@ -132,16 +182,17 @@ inline bool any_sign_bit(Bits b) {
   return any;
 }
 
-// The exact kink flags of NV vectors of samples (their state st: inputs x; in_sum:
-// kink_input_term's sums; w: the sample weights' row), into flag; affine(j, z) gives neuron j's
-// pre-activations z[NV] again, with the forward pass's own operations.
+// The exact kink flags of NV vectors of samples (their state st: inputs x; w: the sample
+// weights' row), into flag; affine(j, z) gives neuron j's pre-activations z[NV] again, with the
+// forward pass's own operations.
 template <int ACT, int NV, typename T, typename V, typename Affine>
-inline void small_kink_flags(const SmallNet<T>& net, const SmallState<V>* st, const V* in_sum,
-                             T slope, const T* w, V* flag, Affine&& affine) {
+inline void small_kink_flags(const SmallNet<T>& net, const SmallState<V>* st, T slope,
+                             const T* w, V* flag, Affine&& affine) {
   constexpr int W = int(sizeof(V) / sizeof(T));
   const int d = net.L0.in, h = net.L0.out;
-  V moving[NV], on_kink[NV];
+  V moving[NV], on_kink[NV], in_sum[NV];
   for (int p = 0; p < NV; ++p) {
+    in_sum[p] = small_input_sum(net.gamma, st[p].x, d);
     V in_zero = T(1) - V{};
     for (int k = 0; k < d; ++k) in_zero *= kink_input_zero(st[p].x[k]);
     moving[p] = T(1) - net.no_bias * in_zero;
@@ -216,14 +267,15 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   };
   // ---- forward, with the kink screen of the hidden layer when the flags are asked for
   // (small_kink_flags; the inputs are exact: e = 0)
+  using Mask = decltype(V{} < V{});
   SmallState<V> st[NV];
-  V y[NV], loss[NV], flag[NV], in_sum[NV];
+  V y[NV], loss[NV], flag[NV];
   RS_UNROLL_FULLY
   for (int p = 0; p < NV; ++p) {
     y[p] = load_vec<V>(th.b2v);
-    in_sum[p] = flag[p] = V{};
+    flag[p] = V{};
   }
-  typename ValueTraits<V>::Bits near{};  // small_kink_screen's
+  Mask near{};  // small_kink_screen's
   // b1_j + sum_k w1_jk x_k of a parameter set (theta: z_j; a direction: its R z_j) per vector
   auto affine = [&](const SmallParams<T>& q, int j, V* out) {
     RS_UNROLL_FULLY
@@ -239,26 +291,24 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
   for (int k = 0; k < d; ++k) {
     RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
-      const V x = load_vec<V>(row[2 + k] + p * W);
-      st[p].x[k] = x;
-      if (screen) in_sum[p] += kink_input_term(net.gamma, x, V{});
+      st[p].x[k] = load_vec<V>(row[2 + k] + p * W);
     }
   }
-  V in_sum_total = in_sum[0];
-  if (screen) {
+  const bool tile_bound = screen && net.S < T(0);  // (small_input_bound)
+  V in_sum_total{};
+  if (tile_bound) {
     RS_UNROLL_FULLY
-    for (int p = 1; p < NV; ++p) in_sum_total += in_sum[p];
+    for (int p = 0; p < NV; ++p) in_sum_total += small_input_sum(net.gamma, st[p].x, d);
   }
   RS_NO_UNROLL
   for (int j = 0; j < h; ++j) {
-    V z[NV], e_screen{};
+    V z[NV];
     affine(th, j, z);
-    if (screen)
-      e_screen = small_kink_screen_bound(net.w_max[j], in_sum_total, net.e_bias[j]);
+    Mask least = ~Mask{} & ~kSignBit<V>;
     RS_UNROLL_FULLY
     for (int p = 0; p < NV; ++p) {
       SmallState<V>& S = st[p];
-      if (screen) small_kink_screen(z[p], e_screen, near);
+      if (screen) small_kink_least(z[p], least);
       V d1, d2;  // stored only where they are read (small_stores_d1; sigma'': not for the
                  // piecewise linear activations)
       act_all(int32_t(ACT), z[p], slope, S.a[j], d1, d2);
@@ -266,9 +316,14 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y[p] += th.w2[j] * S.a[j];
     }
+    if (tile_bound)
+      small_kink_screen(least, small_kink_screen_bound(net.w_max[j], in_sum_total, net.e_bias[j]),
+                        near);
+    else if (screen)
+      small_kink_screen(least, net.e_screen[j], near);
   }
   if (screen && any_sign_bit(near))
-    small_kink_flags<ACT, NV>(net, st, in_sum, slope, row[0], flag,
+    small_kink_flags<ACT, NV>(net, st, slope, row[0], flag,
                               [&](int j, V* z) { affine(th, j, z); });
   // ---- the loss, its gradient g in y and curvature (loss_math.h)
   RS_UNROLL_FULLY

@@ -504,11 +504,13 @@ def test_kinks_of_an_mlp_with_samples_exactly_on_a_kink(act, isa, small, monkeyp
     assert hessian.kinks(free, theta_free, data).tolist() == [1]  # x = (1, 1) only
 
 
+@pytest.mark.parametrize("B", [16, 40])
 @pytest.mark.parametrize("isa", CPU_ISAS)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
-def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, monkeypatch):
-    """The small path screens a call's samples with one bound per neuron (from the sum of their
-    input bounds) before it takes the exact kink steps (csrc/hessian/small_net_tile.h,
+def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, B, monkeypatch):
+    """The small path screens a call's samples with one bound per neuron (from the largest input
+    bound of the call's samples for B >= 32, else from the sum of the input bounds of a tile
+    kernel call's samples) before it takes the exact kink steps (csrc/hessian/small_net_tile.h,
     small_kink_flags); it must flag what the general tile flags. The inputs are 0 but for one
     sample per neuron, x_m_j (one in 50 samples, so that it makes its call's bound nearly alone
     and a screen any tighter than a sample's own bound would miss it); dyadic weights and inputs
@@ -518,7 +520,7 @@ def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, monk
     some near ones are flagged while others are not."""
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     g = torch.Generator().manual_seed(7)
-    d, h, N, B = 3, 6, 300, 16
+    d, h, N = 3, 6, 300
     net = MLP([d, h, 1], act)
     f64 = dict(dtype=torch.float64)
     X = torch.zeros(N, d, **f64)
