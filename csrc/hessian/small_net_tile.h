@@ -127,7 +127,7 @@ T small_input_bound(const HessArgs<T>& A) {
   T bound = T(0);
   for (int64_t r = 0; r < A.D; ++r) {
     const T in_sum = small_input_sum(gamma, A.x + r * d, d);
-    bound = in_sum > bound || in_sum != in_sum ? in_sum : bound;  // a NaN stays
+    bound = in_sum > bound || in_sum != in_sum ? in_sum : bound;  // a NaN stays (per tile)
   }
   return bound;
 }
@@ -294,7 +294,7 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       st[p].x[k] = load_vec<V>(row[2 + k] + p * W);
     }
   }
-  const bool tile_bound = screen && net.S < T(0);  // (small_input_bound)
+  const bool tile_bound = screen && !(net.S >= T(0));  // (small_input_bound; NaN: per tile)
   V in_sum_total{};
   if (tile_bound) {
     RS_UNROLL_FULLY
