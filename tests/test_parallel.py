@@ -119,6 +119,7 @@ def test_idle_workers_stop_polling_and_sleep_after_a_call():
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert float(r.stdout.split()[-1]) < 0.03, r.stdout
 
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 def test_a_forked_child_runs_kernels():
     """The parent has used the pool (its workers exist); the child of os.fork and the workers of

@@ -92,14 +92,10 @@ inline void small_kink_least(V z, Mask& least) {
   least = a < least ? a : least;
 }
 
-// Sets the sign bit of near's lanes where least <= e's bits (least from small_kink_least; e a
-// bound for all lanes or per lane).
-template <typename Mask, typename E>
-inline void small_kink_screen(Mask least, E e, Mask& near) {
-  if constexpr (std::is_arithmetic_v<E>)
-    near |= ~(bits_as<std::remove_reference_t<decltype(least[0])>>(e) - least);
-  else
-    near |= ~(bits_as<Mask>(e) - least);
+// Sets the sign bit of near's lanes where least <= e's bits (least from small_kink_least).
+template <typename Mask, typename V>
+inline void small_kink_screen(Mask least, V e, Mask& near) {
+  near |= ~(bits_as<Mask>(e) - least);
 }
 
 // in_sum of one sample of the hidden layer's kink bounds (kink_math.h): sum_k gamma |x_k|, in
@@ -316,11 +312,11 @@ void small_net_tile(const HessArgs<T>& A, const SmallNet<T>& net, const T* const
       if constexpr (act_has_d2(ACT)) S.d2[j] = d2;
       y[p] += th.w2[j] * S.a[j];
     }
-    if (tile_bound)
-      small_kink_screen(least, small_kink_screen_bound(net.w_max[j], in_sum_total, net.e_bias[j]),
+    if (screen)
+      small_kink_screen(least, tile_bound ? small_kink_screen_bound(net.w_max[j], in_sum_total,
+                                                                    net.e_bias[j])
+                                          : net.e_screen[j] + V{},
                         near);
-    else if (screen)
-      small_kink_screen(least, net.e_screen[j], near);
   }
   if (screen && any_sign_bit(near))
     small_kink_flags<ACT, NV>(net, st, slope, row[0], flag,
