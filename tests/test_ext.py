@@ -1,6 +1,7 @@
 """The extension's launch contract (csrc/common/launch.h and the plans that use it): for random
 sizes, the planned grid x block x stride of every grid-stride kernel covers every item exactly
-once, and the CUDA probe answers (or raises) cleanly."""
+once, and the CUDA probe answers (or raises) cleanly; ``_ext._core`` hands the extension tensors
+as DLPack capsules, zero-copy, without ``Tensor.__dlpack__``."""
 import random
 
 import pytest
@@ -93,3 +94,32 @@ def test_every_enum_has_one_validity_check():
     with pytest.raises(ValueError, match="activation code"):
         _core.NetSpec([0, -1, 1, 1, 0, len(_core.Activation.__members__), 0], 1, 0.01)
     _core.hess(spec, theta, X, T, w, imp, part=part, mode=0, loss=n_losses - 1)
+
+
+def test_tensors_reach_the_extension_as_capsules_without_dlpack_method(monkeypatch):
+    """No ``Tensor.__dlpack__`` (2.3 us a tensor) in a kernel call, positional or keyword; the
+    kernel writes into the caller's tensor (zero-copy), reads a temporary kept alive by its
+    capsule, and a refused call leaves its tensors usable."""
+    calls = []
+    dlpack = torch.Tensor.__dlpack__
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return dlpack(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "__dlpack__", counted)
+    net = rs.MLP([2, 3, 1], "tanh")
+    theta, X = net.init(2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    out = torch.full((2, 4, 1), float("nan"), dtype=torch.float64)
+    _core.forward(net.spec, theta * 1, X, out=out)
+    assert torch.allclose(out, rs.reference.forward(net, theta, X), rtol=1e-13, atol=0)
+    with pytest.raises(ValueError, match="wrong dtype"):
+        _core.forward(net.spec, theta, X.float(), out)
+    out.fill_(0)
+    _core.forward(net.spec, theta, X, out)
+    assert torch.allclose(out, rs.reference.forward(net, theta, X), rtol=1e-13, atol=0)
+    assert calls == []
+    assert _core.NetSpec is rs._core.NetSpec and _core.Loss is rs._core.Loss
+    # the plain extension, for comparison, calls it (so the count above can fail)
+    rs._core.forward(net.spec, theta, X, out)
+    assert calls
