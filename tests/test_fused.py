@@ -31,9 +31,12 @@ def test_plan_layout():
 def test_plan_chunks_and_workspace():
     spec = MLP([2, 5, 1]).spec
     assert _core.hess_plan(spec, 64, 10_000, 0, Mode.loss, False, 8).chunks == 1
-    few = _core.hess_plan(spec, 1, 10_000, 0, Mode.loss, False, 8)
+    few = _core.hess_plan(spec, 1, 100_000, 0, Mode.loss, False, 8)
     assert few.chunks == 64  # never from the thread count: the same sums for any threads
     assert _core.hess_plan(spec, 1, 64, 0, Mode.loss, False, 8).chunks == 1
+    # a call that runs on the calling thread (3e5 operations, hessian_flops.h): one chunk
+    assert _core.hess_plan(spec, 1, 10_000, 0, Mode.loss, False, 8).chunks == 1
+    assert _core.hess_plan(spec, 1, 10_000, 1, Mode.hvp, False, 8).chunks == 64
     assert few.partials == few.chunks  # the CPU writes one row per (model, chunk)
     cuda = _core.hess_plan(spec, 3, 2000, 1, Mode.hvp, True, 8)
     assert cuda.chunks == 4 and cuda.workspace > 0 and cuda.workspace % 128 == 0
@@ -49,7 +52,7 @@ def test_chunked_cpu_sums_equal_one_chunk():
     """Few models are split into data chunks on the CPU; summing the chunks gives the loss of
     the whole data (to rounding)."""
     net = MLP([2, 5, 1], "tanh")
-    theta, data = random_problem(net, 1, 3000, torch.float64)
+    theta, data = random_problem(net, 1, 30_000, torch.float64)
     assert _fused.plan(net.spec, theta, data.N, Mode.loss).chunks > 1
     split = hessian.loss(net, theta, data)
     whole = hessian.loss(net, theta.expand(64, -1).contiguous(), data)
@@ -254,12 +257,15 @@ def test_kink_counts_take_a_pass_only_where_a_kink_exists(monkeypatch, act, call
     assert _fused.kink_counts(inp).tolist() == [0] * 5
 
 
-def test_float32_kink_screen_gives_the_float64_counts(monkeypatch):
-    """A float32 HVP's kink counts are the float64 pass's (kink_counts on every model): the
-    float32 flags screen, and only the flagged models get the float64 pass. Model m's hidden
-    neuron 0 is put within float32 rounding of its kink at sample m (its bias rounded from
-    -W_0 x_m: |z| ~ 1e-8, flagged in float32, not in float64); model 4 has an exact kink (x = 0,
-    bias 0); model 5 none."""
+@pytest.mark.parametrize("small", ["0", "1"])
+def test_float32_kink_screen_gives_the_float64_counts(small, monkeypatch):
+    """A float32 HVP's kink counts are the float64 pass's (kink_counts on every model): on the
+    general tile (RELUSCOPE_CPU_SMALL_NETS=0, and CUDA) the float32 flags screen, and only the
+    flagged models get the float64 pass; the CPU's small-net path decides its flags in float64
+    itself (its plan's kinks_float64), with no pass. Model m's hidden neuron 0 is put within
+    float32 rounding of its kink at sample m (its bias rounded from -W_0 x_m: |z| ~ 1e-8, flagged
+    in float32, not in float64); model 4 has an exact kink (x = 0, bias 0); model 5 none."""
+    monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
     net = MLP([2, 4, 1], "relu")
     theta = net.init(6, dtype=torch.float32, generator=torch.Generator().manual_seed(3))
     X = torch.randn(20, 2, generator=torch.Generator().manual_seed(4))
@@ -277,4 +283,6 @@ def test_float32_kink_screen_gives_the_float64_counts(monkeypatch):
         counts = _fused.run(inp, Mode.hvp, torch.randn(6, 1, net.num_params)).kinks
     want = real(inp)
     assert torch.equal(counts, want) and want.tolist()[4:] == [1, 0]
-    assert seen == [5]   # models 0-4 screened, 0-3 cleared in float64
+    in_float64 = _fused.plan(net.spec, theta, 20, Mode.hvp, 1, inp.loss).kinks_float64
+    assert small == "1" or not in_float64
+    assert seen == ([] if in_float64 else [5])  # else models 0-4 screened, 0-3 cleared

@@ -294,12 +294,6 @@ inline void run_tasks(const HessArgs<T>& a, int64_t begin, int64_t end, T* s, La
 // copy would add much memory for little.
 constexpr int64_t kMaxTransposed = int64_t(1) << 24;
 
-// A call of fewer operations than this (hessian_flops.h's count; 35-50 us of one core for the
-// students' [2,5,1] HVPs) runs its tasks on the calling thread: handing them to the pool cost
-// more than the second thread saved (1681 samples' HVP of one relu net, 2 threads: median 74 us
-// against 41 us on one; bench/results/NOTES.md). The tasks and their sums stay the same.
-constexpr double kInlineFlops = 5e5;
-
 // Every task of a's call, with a Tiles (run_tasks) made per thread by make_tiles(), compiled
 // for every vector ISA, or when Tiles::kOneIsa for Tiles::kIsa alone (call_for_one_isa).
 template <typename T, typename MakeTiles>
@@ -311,8 +305,7 @@ void hess_cpu_tasks(const HessArgs<T>& a, MakeTiles&& make_tiles) {
   if (shared && !a.x_per_net && a.net.d_in > 1) transpose_rows(a.x, 1, a.N, a.net.d_in, xt);
   if (shared && !a.t_per_net && a.net.d_out > 1) transpose_rows(a.t, 1, a.N, a.net.d_out, tt);
   const int64_t tasks = a.B * a.C;
-  const double work = double(a.B) * double(a.N) * hess_flops(a.net, HessMode(a.mode), a.K);
-  const int64_t grain = work < kInlineFlops
+  const int64_t grain = hess_cpu_inline(a.net, a.B, a.N, HessMode(a.mode), a.K)
                             ? tasks
                             : std::max<int64_t>(1, tasks / (8 * int64_t(max_threads())));
   parallel_for(tasks, grain, [&](int64_t begin, int64_t end, int) {

@@ -54,6 +54,10 @@ struct HessPlan {
   int64_t products_offset = kHessHeaderSlots;    // first of the K products of P (modes hvp, gnvp)
   int64_t workspace = 0;        // CUDA scratch values (0 on the CPU)
   int64_t max_directions = 1;   // most directions per call within kHessPartBudget partial values
+  // The kink counts are those of a float64 pass: in float64, and in float32 on the CPU's
+  // small-net path (small_kink_count_f64). Else a float32 call's counts are a screen, a superset
+  // of float64's, for the caller to confirm in float64 (reluscope._fused._confirmed).
+  bool kinks_float64 = false;
 };
 
 // The layer of each parameter (P values): the one layer that reads it, or -1 where two layers
@@ -63,8 +67,11 @@ struct HessPlan {
 std::vector<int32_t> hess_param_layers(const NetSpec& net);
 
 // max_workspace_bytes < 0: kHessCudaWorkspaceBytes (a smaller budget means fewer CUDA blocks).
+// loss (-1: not given) and dx (input gradients asked for) choose the CPU path, which decides
+// kinks_float64 in float32.
 HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
-                   int64_t elem_size, int64_t max_workspace_bytes = -1);
+                   int64_t elem_size, int64_t max_workspace_bytes = -1, int32_t loss = -1,
+                   bool dx = false);
 
 // Rows of the per-sample scratch (each row holds one value per sample of a tile). Built on the
 // host by make_hess_layout; a[l] is the first row of the activations of layer l (l = 0: input).

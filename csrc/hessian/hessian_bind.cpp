@@ -115,7 +115,8 @@ void bind_hessian(nb::module_& m) {
       .def_ro("grad_offset", &HessPlan::grad_offset)
       .def_ro("products_offset", &HessPlan::products_offset)
       .def_ro("workspace", &HessPlan::workspace)
-      .def_ro("max_directions", &HessPlan::max_directions);
+      .def_ro("max_directions", &HessPlan::max_directions)
+      .def_ro("kinks_float64", &HessPlan::kinks_float64);
   m.def("hess_flops", &hess_flops, nb::arg("net"), nb::arg("mode"), nb::arg("K"),
         "Floating-point operations per sample of a _core.hess call (hessian_flops.h: 2 x the "
         "multiply-adds of the matrix products), for the benchmark's roofline.");
@@ -124,8 +125,9 @@ void bind_hessian(nb::module_& m) {
         "P; hessian_flops.h), of the path a CPU call with this loss takes.");
   m.def("hess_plan", &hess_plan, nb::arg("net"), nb::arg("B"), nb::arg("N"), nb::arg("K"),
         nb::arg("mode"), nb::arg("cuda"), nb::arg("elem_size"),
-        nb::arg("max_workspace_bytes") = -1,
-        "Chunks, output layout and CUDA workspace of a _core.hess call.");
+        nb::arg("max_workspace_bytes") = -1, nb::arg("loss") = -1, nb::arg("dx") = false,
+        "Chunks, output layout and CUDA workspace of a _core.hess call; with its loss and dx, "
+        "whether its kink counts are a float64 pass's (kinks_float64).");
   m.def("hess", &hess, nb::arg("net"), nb::arg("theta"), nb::arg("x"), nb::arg("t"), nb::arg("w"),
         nb::arg("importance"), nb::kw_only(), nb::arg("v").none() = nb::none(), nb::arg("part"),
         nb::arg("mode"), nb::arg("loss"), nb::arg("kinks") = false,

@@ -34,6 +34,17 @@ inline double hess_flops(const NetSpec& net, HessMode mode, int64_t K) {
   return 2 * macs;
 }
 
+// A CPU call of fewer operations than kHessCpuInlineFlops (35-50 us of one core for the
+// students' [2,5,1] HVPs) runs its tasks on the calling thread: handing them to the pool cost
+// more than the second thread saved (1681 samples' HVP of one relu net, 2 threads: median 74 us
+// against 41 us on one; bench/results/NOTES.md). Its plan then has one chunk per model
+// (hess_plan): chunks only spread a call over threads, and each costs a task's setup.
+inline constexpr double kHessCpuInlineFlops = 5e5;
+
+inline bool hess_cpu_inline(const NetSpec& net, int64_t B, int64_t N, HessMode mode, int64_t K) {
+  return double(B) * double(N) * hess_flops(net, mode, K) < kHessCpuInlineFlops;
+}
+
 // The count of the CPU's small-net path for the P unit directions (small_net_columns.h; the
 // students' two layers, d inputs, h hidden neurons): the forward pass (d h + h), J's products
 // (h (d + 1)), the columns' factors c J_p (P) and their triangle of J's outer products

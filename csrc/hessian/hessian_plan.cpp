@@ -4,6 +4,8 @@
 
 #include "common/error.h"
 #include "hessian/hessian.h"
+#include "hessian/hessian_flops.h"
+#include "hessian/loss_math.h"
 
 namespace rs {
 
@@ -13,10 +15,11 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Data chunks per model: on CUDA enough (model, chunk) blocks to fill the grid and no more; on the
 // CPU at least kHessCpuTasks (model, chunk) tasks when B alone does not give them, chunks of >= 64
-// samples. Never from the thread count: the chunks fix the order of the sums, so results are the
-// same bits for any number of threads.
-int64_t chunks_for(int64_t B, int64_t N, bool cuda) {
-  if (B == 0) return 1;
+// samples, and one for a call that runs on the calling thread (hess_cpu_inline). Never from the
+// thread count: the chunks fix the order of the sums, so results are the same bits for any
+// number of threads.
+int64_t chunks_for(int64_t B, int64_t N, bool cuda, bool cpu_inline) {
+  if (B == 0 || (!cuda && cpu_inline)) return 1;
   if (cuda)
     return std::max<int64_t>(1, std::min(ceil_div(N, kHessCudaSamplesPerChunk),
                                          ceil_div(2 * kHessCudaMaxBlocks, B)));
@@ -45,18 +48,20 @@ std::vector<int32_t> hess_param_layers(const NetSpec& net) {
 }
 
 HessPlan hess_plan(const NetSpec& net, int64_t B, int64_t N, int64_t K, int32_t mode, bool cuda,
-                   int64_t elem_size, int64_t max_workspace_bytes) {
+                   int64_t elem_size, int64_t max_workspace_bytes, int32_t loss, bool dx) {
   RS_CHECK(valid_hess_mode(mode), "unknown mode ", mode);
   RS_CHECK(B >= 0 && N >= 0 && K >= 0, "negative sizes B=", B, " N=", N, " K=", K);
   RS_CHECK(elem_size == 4 || elem_size == 8, "elem_size must be 4 or 8, got ", elem_size);
   const int64_t P = net.n_params;
   HessPlan p;
-  p.chunks = chunks_for(B, N, cuda);
+  p.chunks = chunks_for(B, N, cuda, hess_cpu_inline(net, B, N, HessMode(mode), K));
   p.partials = p.chunks * (cuda ? kHessCudaWarps : 1);
   p.products_offset = kHessHeaderSlots + (mode == HESS_GRAD ? P : 0);
   p.length = p.products_offset + K * P;
   p.max_directions =
       std::max<int64_t>(1, kHessPartBudget / std::max<int64_t>(1, B * p.partials * P));
+  p.kinks_float64 =
+      elem_size == 8 || (!cuda && !dx && valid_loss(loss) && hess_cpu_small_path(net, loss));
   if (cuda) {
     const int64_t rows = make_hess_layout(net).rows;
     const int64_t budget = max_workspace_bytes < 0 ? kHessCudaWorkspaceBytes : max_workspace_bytes;

@@ -178,9 +178,44 @@ inline bool any_sign_bit(Bits b) {
   return any;
 }
 
+// Lane i of a sample's state (inputs x) on the kinks of the hidden layer, decided in float64 as
+// a float64 call of this path decides it: the float32 inputs and parameters widened (exactly),
+// then the float64 path's operations in its order (z = b1_j + sum_k w1_jk x_k, one multiply-add
+// per input; in_sum, e_bias and the doubled w_max as SmallNet and small_kink_flags form them in
+// float64) and kink_neuron_step; the kink count of the sample (before its weight). O(d h).
+template <int ACT, typename T, typename V>
+inline double small_kink_count_f64(const SmallNet<T>& net, const SmallState<V>& st, int i) {
+  const int d = net.L0.in, h = net.L0.out;
+  const double gamma = kink_gamma<double>(net.L0);
+  double x[kSmallIn], in_zero = 1;
+  for (int k = 0; k < d; ++k) {
+    x[k] = double(st.x[k][i]);
+    in_zero *= kink_input_zero(x[k]);
+  }
+  const double in_sum = small_input_sum(gamma, x, d);
+  const double moving = 1 - double(net.no_bias) * in_zero;
+  double on_kink = 0, out_zero = 1;
+  for (int j = 0; j < h; ++j) {
+    double z = double(net.th.b1[j]), w_max = 0;
+    for (int k = 0; k < d; ++k) {
+      const double w = double(net.th.w1[j][k]);
+      z += w * x[k];
+      w_max = abs_(w) > w_max ? abs_(w) : w_max;
+    }
+    const double e_bias = net.L0.b_off >= 0 ? 2 * (gamma * abs_(double(net.th.b1[j]))) : 0;
+    const double e_z = (2 * w_max) * in_sum + e_bias;
+    kink_neuron_step<ACT>(z, e_z, moving, 0.0, on_kink, out_zero);
+  }
+  return on_kink;
+}
+
 // The exact kink flags of NV vectors of samples (their state st: inputs x; w: the sample
 // weights' row), into flag; affine(j, z) gives neuron j's pre-activations z[NV] again, with the
-// forward pass's own operations.
+// forward pass's own operations. In float32 each lane these steps flag is decided again in
+// float64 (small_kink_count_f64), so the flags are a float64 call's: float32's flag every sample
+// float64's does (|z| <= 3 b64 for the exact z, then |z^| <= 3 b64 + b32 <= 2 b32 in float32,
+// b the rounding bounds, b32 / b64 ~ 2^29), and those lanes are rare (a sample within float32
+// rounding of a kink).
 template <int ACT, int NV, typename T, typename V, typename Affine>
 inline void small_kink_flags(const SmallNet<T>& net, const SmallState<V>* st, T slope,
                              const T* w, V* flag, Affine&& affine) {
@@ -203,6 +238,10 @@ inline void small_kink_flags(const SmallNet<T>& net, const SmallState<V>* st, T 
       kink_neuron_step<ACT>(z[p], e_z, moving[p], slope, on_kink[p], out_zero);
     }
   }
+  if constexpr (sizeof(T) == 4)
+    for (int p = 0; p < NV; ++p)
+      for (int i = 0; i < W; ++i)
+        if (on_kink[p][i] > T(0)) on_kink[p][i] = T(small_kink_count_f64<ACT>(net, st[p], i));
   for (int p = 0; p < NV; ++p) flag[p] = kink_flag(on_kink[p], load_vec<V>(w + p * W));
 }
 

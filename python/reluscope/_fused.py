@@ -93,10 +93,12 @@ def check_directions(theta: torch.Tensor, V, single: bool = False) -> torch.Tens
     return V
 
 
-def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 0
-         ) -> _core.HessPlan:
-    """The C++ launch plan of a call (chunks and partial sums, output layout, workspace)."""
-    return _core.hess_plan(spec, theta.shape[0], N, K, mode, theta.is_cuda, theta.element_size())
+def plan(spec: _core.NetSpec, theta: torch.Tensor, N: int, mode: Mode, K: int = 0,
+         loss: int = -1, dx: bool = False) -> _core.HessPlan:
+    """The C++ launch plan of a call (chunks and partial sums, output layout, workspace; with
+    the call's loss code and dx, whether its kink counts are a float64 pass's)."""
+    return _core.hess_plan(spec, theta.shape[0], N, K, mode, theta.is_cuda, theta.element_size(),
+                           loss=loss, dx=dx)
 
 
 def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool = False,
@@ -129,7 +131,7 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
         if rows.is_cuda and rows.numel() and not bool(
                 ((rows >= 0) & (rows < X.shape[-2])).all()):   # the CPU binding checks itself
             raise ValueError(f"rows holds a value outside the {X.shape[-2]} rows of the data")
-    p = plan(spec, theta, N, mode, K)
+    p = plan(spec, theta, N, mode, K, loss, dx)
     part = torch.zeros(B, p.partials, p.length, dtype=theta.dtype, device=theta.device)
     workspace = (torch.empty(p.workspace, dtype=theta.dtype, device=theta.device)
                  if p.workspace else None)
@@ -142,7 +144,7 @@ def run(inp: Inputs, mode: Mode, V: Optional[torch.Tensor] = None, *, dx: bool =
     grad = out[:, p.grad_offset:p.grad_offset + P].clone() if mode == Mode.grad else None
     products = (out[:, p.products_offset:p.products_offset + K * P].reshape(B, K, P).clone()
                 if mode in (Mode.hvp, Mode.gnvp) else None)  # K = 0: an empty (B, 0, P)
-    counts = (_confirmed(inp, out[:, p.kinks_offset]) if fused else
+    counts = (_confirmed(inp, out[:, p.kinks_offset], p.kinks_float64) if fused else
               kink_counts(inp) if kinks else None)    # a smooth network: zeros, no pass
     if mode == Mode.hvp and counts is not None and bool(counts.any()):
         warn_kinks(counts)
@@ -167,16 +169,19 @@ def outputs(spec: _core.NetSpec, theta: torch.Tensor, X: torch.Tensor) -> torch.
     return out
 
 
-def _confirmed(inp: Inputs, flagged: torch.Tensor) -> torch.Tensor:
-    """(B,) int64 kink counts from a pass's flag sums (B,): as they are in float64; in float32 a
-    screen, confirmed by ``kink_counts`` (float64) for the models it flagged only. The float32
-    flags are a superset of float64's: a float64 flag means |z| <= 3 b64 for the exact
-    pre-activation (b64 the float64 rounding bound, the flag's threshold being 2 b64), and then
-    |z^| <= 3 b64 + b32 <= 2 b32 in float32, since b32 / b64 ~ 2^29 (the same sums, with float32's
-    gamma_n and the float32 bounds of the inputs; also for the inputs counted as certainly zero).
-    So a model the screen passes has no float64 kink, and a float32 HVP of a relu network pays a
-    float64 pass only for models with a sample within float32 rounding of a kink."""
-    if inp.theta.dtype == torch.float64:
+def _confirmed(inp: Inputs, flagged: torch.Tensor, float64: bool) -> torch.Tensor:
+    """(B,) int64 kink counts from a pass's flag sums (B,): as they are where the plan says the
+    pass decided them in float64 (``float64``: a float64 call, or a float32 one on the CPU's
+    small-net path, which decides each sample its float32 steps flag again in float64); else,
+    in float32, a screen, confirmed by ``kink_counts`` (float64) for the models it flagged only.
+    The float32 flags are a superset of float64's: a float64 flag means |z| <= 3 b64 for the
+    exact pre-activation (b64 the float64 rounding bound, the flag's threshold being 2 b64), and
+    then |z^| <= 3 b64 + b32 <= 2 b32 in float32, since b32 / b64 ~ 2^29 (the same sums, with
+    float32's gamma_n and the float32 bounds of the inputs; also for the inputs counted as
+    certainly zero). So a model the screen passes has no float64 kink, and a float32 HVP of a
+    relu network pays a float64 pass only for models with a sample within float32 rounding of a
+    kink."""
+    if float64:
         return flagged.round().long()
     counts = torch.zeros(flagged.shape[0], dtype=torch.int64, device=flagged.device)
     idx = (flagged > 0).nonzero()[:, 0]

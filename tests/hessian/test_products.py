@@ -543,6 +543,67 @@ def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, B, m
     assert 0 < int(counts["1"].sum()) < B * h
 
 
+@pytest.mark.parametrize("B", [16, 40])
+@pytest.mark.parametrize("isa", CPU_ISAS)
+def test_float32_small_path_decides_its_kink_flags_in_float64(isa, B, monkeypatch):
+    """The small path's float32 kernel decides each sample its float32 steps flag again in
+    float64 (csrc/hessian/small_net_tile.h, small_kink_count_f64), and its plan says so
+    (kinks_float64), so no float64 pass confirms its counts. Neuron j's z = k_j 2^-20 at one
+    sample, exact in both dtypes (inputs in 1/8, weights in 1/4, the bias a multiple of 2^-20
+    below 16: 24 bits): the float32 bound (~6 2^-20 here) flags |k| <= ~6, float64's k = 0 only.
+    The kernel's own counts (no confirmation): the small path's equal float64's, the general
+    tile's (a screen, confirmed in Python) exceed them; after ``run`` both equal float64's."""
+    from reluscope import _fused
+    from reluscope._ext import _core
+    monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
+    g = torch.Generator().manual_seed(11)
+    d, h, N = 2, 5, 300
+    net = MLP([d, h, 1], "relu")
+    X = torch.zeros(N, d, dtype=torch.float64)
+    m = 50 * torch.arange(h) + torch.randint(0, 50, (h,), generator=g)
+    X[m] = torch.randint(-16, 17, (h, d), generator=g).double() / 8
+    thetas = []
+    for b in range(B):
+        W1 = torch.randint(-8, 9, (1, h, d), generator=g).double() / 4
+        k = torch.randint(-8, 9, (h,), generator=g).double()
+        k[b % h] = 0.0  # one sample on a kink in every model
+        b1 = k * 2.0 ** -20 - (W1[0] * X[m]).sum(1)
+        thetas.append(net.flatten([(W1, b1[None]), (torch.randn(1, 1, h, generator=g).double(),
+                                                    torch.zeros(1, 1, dtype=torch.float64))]))
+    theta = torch.cat(thetas)
+    data = Data(X, torch.zeros(N, 1, dtype=torch.float64))
+    want = hessian.kinks(net, theta, data)
+    assert torch.equal(theta.float().double(), theta) and torch.equal(X.float().double(), X)
+    theta32, data32 = theta.float(), Data(X.float(), torch.zeros(N, 1))
+    V = torch.randn(B, 1, theta.shape[1])
+
+    def kernel_counts():
+        inp = _fused.check_inputs(net, theta32, data32)
+        p = _fused.plan(inp.spec, inp.theta, N, _fused.Mode.loss, loss=inp.loss)
+        part = torch.zeros(B, p.partials, p.length)
+        _core.hess(inp.spec, inp.theta, inp.X, inp.T, inp.w, inp.imp, part=part,
+                   mode=_fused.Mode.loss, loss=inp.loss, kinks=True)
+        return p.kinks_float64, part.sum(1)[:, p.kinks_offset].round().long()
+
+    confirm = _fused.kink_counts
+    for small in ("1", "0"):
+        monkeypatch.setenv("RELUSCOPE_CPU_SMALL_NETS", small)
+        small_path = small == "1" and isa != "generic"  # (no small path without AVX2)
+        float64, counts = kernel_counts()
+        assert float64 == small_path
+        assert torch.equal(counts, want) if float64 else bool((counts > want).any())
+        passes = []
+        monkeypatch.setattr(_fused, "kink_counts", lambda i: passes.append(1) or confirm(i))
+        inp = _fused.check_inputs(net, theta32, data32)
+        with pytest.warns(hessian.KinkWarning):
+            assert torch.equal(_fused.run(inp, _fused.Mode.hvp, V, kinks=True).kinks, want)
+        assert bool(passes) != small_path
+    assert int(want.min()) >= 1
+    plan = _core.hess_plan(net.spec, B, N, 1, _fused.Mode.hvp, True, 4, loss=0)
+    assert not plan.kinks_float64  # CUDA runs the general tile: a screen
+    assert _core.hess_plan(net.spec, B, N, 1, _fused.Mode.hvp, False, 8).kinks_float64
+
+
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
 def test_kinks_of_a_deeper_layer(act):
     """[1, 2, 1, 1]: at x = 1, h = (1.5, 2) and the second layer's z = 2 h1 - 1.5 h2 = 0, a kink
