@@ -140,7 +140,8 @@ def test_one_model_drops_the_model_dimension():
     assert L.shape == () and torch.equal(G, hessian.value_and_grad(net, theta, data)[1][0])
     assert torch.equal(hessian.hvp(net, one, data, V[0]), hessian.hvp(net, theta, data, V[:1])[0])
     assert torch.equal(hessian.hvp(net, one, data, V), hessian.hvp(net, theta, data, V[None])[0])
-    assert torch.equal(hessian.hessian(net, one.tolist(), data), hessian.hessian(net, theta, data)[0])
+    assert torch.equal(hessian.hessian(net, one.tolist(), data),
+                       hessian.hessian(net, theta, data)[0])
     with pytest.raises(ValueError, match=r"V must be \(17,\) or \(K, 17\)"):
         hessian.hvp(net, one, data, V[None])
 
