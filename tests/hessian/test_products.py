@@ -546,7 +546,8 @@ def test_small_path_kink_screen_flags_what_the_general_tile_flags(act, isa, B, m
 
 @pytest.mark.parametrize("B", [16, 40])
 @pytest.mark.parametrize("isa", CPU_ISAS)
-def test_float32_small_path_decides_its_kink_flags_in_float64(isa, B, monkeypatch):
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_float32_small_path_decides_its_kink_flags_in_float64(act, isa, B, monkeypatch):
     """The small path's float32 kernel decides each sample its float32 steps flag again in
     float64 (csrc/hessian/small_net_tile.h, small_kink_count_f64), and its plan says so
     (kinks_float64), so no float64 pass confirms its counts. Neuron j's z = k_j 2^-20 at one
@@ -559,7 +560,7 @@ def test_float32_small_path_decides_its_kink_flags_in_float64(isa, B, monkeypatc
     monkeypatch.setenv("RELUSCOPE_CPU_ISA", isa)
     g = torch.Generator().manual_seed(11)
     d, h, N = 2, 5, 300
-    net = MLP([d, h, 1], "relu")
+    net = MLP([d, h, 1], act)
     X = torch.zeros(N, d, dtype=torch.float64)
     m = 50 * torch.arange(h) + torch.randint(0, 50, (h,), generator=g)
     X[m] = torch.randint(-16, 17, (h, d), generator=g).double() / 8
