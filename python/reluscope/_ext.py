@@ -3,8 +3,8 @@
 ``_core`` is the extension (reluscope._core) as every module calls it: its functions take torch
 tensors as DLPack capsules made by ``torch.utils.dlpack.to_dlpack`` (0.2 us a tensor) instead of
 through ``Tensor.__dlpack__``, which nanobind calls for a tensor and which costs 2.3 us in torch
-2.13 (its Python-level checks): a Hessian-kernel call on one network and 16 samples took 15.4 us
-with it, 6.0 us with capsules. The capsule is the same zero-copy view (no stream
+2.13 (its Python-level checks): a Hessian-kernel call on one network and 16 samples took 15-17 us
+with it, 6-8 us with capsules. The capsule is the same zero-copy view (no stream
 synchronisation either way: the kernels run on torch's current stream), keeps the tensor alive
 while the extension holds it, and is consumed by the call. Everything else of the extension
 (classes, enums, constants) is passed through unchanged."""
